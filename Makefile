@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   ?= demo-output
+EX     := examples/genoml2-discrete
+TRIALS ?= 30
+
+.PHONY: venv demo test test-fast bench clean
+
+$(BIN)/genoml-search: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-extras: $(BIN)/genoml-search
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(BIN)/genoml-search
+
+demo: $(BIN)/genoml-search
+	bash scripts/demo.sh $(BIN)/genoml-search $(EX) $(DEMO) $(TRIALS)
+
+test: $(VENV)/.test-extras
+	$(BIN)/python -m pytest -q -ra
+
+test-fast: $(VENV)/.test-extras
+	$(BIN)/python -m pytest -q -ra -m "not slow"
+
+bench: $(VENV)/.test-extras
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(DEMO) .pytest_cache

@@ -1,0 +1,1 @@
+"""Genotype data: reading PLINK files, QC, LD pruning, the Dataset on disk, harmonization, simulation."""

@@ -1,0 +1,1 @@
+"""Running trials: a central driver that asks/tells Optuna and executes objectives on Dask workers."""

@@ -1,0 +1,1 @@
+"""Results: metrics, plots and the HTML report."""

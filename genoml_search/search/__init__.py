@@ -1,0 +1,1 @@
+"""The search: model-family registry, cross-validated objective, studies and storages."""

@@ -1,0 +1,1 @@
+"""Built-in model families, one module per kind of model."""
