@@ -135,11 +135,18 @@ def read_plink(prefix: str | Path, *, read_genotypes: bool = True) -> PlinkData:
     return PlinkData(read_bed_matrix(files.bed, len(samples), len(variants)), samples, variants)
 
 
-def read_bed_matrix(bed: Path, n_samples: int, n_variants: int, variant_index: np.ndarray | None = None) -> np.ndarray:
-    """Read genotypes (or the variant columns ``variant_index``) of a checked .bed as int8 counts of allele 1."""
+def read_bed_matrix(
+    bed: Path,
+    n_samples: int,
+    n_variants: int,
+    variant_index: np.ndarray | None = None,
+    sample_index: np.ndarray | None = None,
+) -> np.ndarray:
+    """Read int8 counts of allele 1 from a checked .bed, optionally only some samples (rows) and variants."""
     from bed_reader import open_bed
 
+    rows = slice(None) if sample_index is None else np.asarray(sample_index)
+    cols = slice(None) if variant_index is None else np.asarray(variant_index)
     # Passing counts and empty properties keeps bed-reader from re-reading the .fam and .bim.
     with open_bed(bed, iid_count=n_samples, sid_count=n_variants, count_A1=True, properties={}) as reader:
-        index = None if variant_index is None else np.s_[:, variant_index]
-        return reader.read(index=index, dtype="int8", order="C")
+        return reader.read(index=(rows, cols), dtype="int8", order="C")

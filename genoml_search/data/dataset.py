@@ -1,0 +1,141 @@
+"""The Dataset directory: the munged feature matrix that every study reads.
+
+Layout (written atomically by :func:`write_dataset`)::
+
+    genotypes.npy   int8, samples x variants, MISSING (-127) for no call; opened with mmap_mode="r"
+    samples.tsv     ID, phenotype, covariates...
+    variants.tsv    id, chrom, pos, counted_allele, other_allele, freq (+ QC figures)
+    manifest.json   format version, tool version, input hashes, parameters, counts at every step
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genoml_search import __version__
+from genoml_search.errors import InputFileError
+from genoml_search.fileio import atomic_directory
+
+FORMAT_VERSION = 1
+GENOTYPES = "genotypes.npy"
+SAMPLES = "samples.tsv"
+VARIANTS = "variants.tsv"
+MANIFEST = "manifest.json"
+VARIANT_COLUMNS = ["id", "chrom", "pos", "counted_allele", "other_allele", "freq"]
+
+
+def content_hash(genotypes: np.ndarray, samples: pd.DataFrame, variants: pd.DataFrame) -> str:
+    """A short hash of what a study depends on: genotypes, sample table and variant table."""
+    digest = hashlib.sha256()
+    for start in range(0, genotypes.shape[0], 4096):  # blocks keep memory flat on memory maps
+        digest.update(np.ascontiguousarray(genotypes[start : start + 4096]).tobytes())
+    digest.update(samples.to_csv(sep="\t", index=False).encode())
+    digest.update(variants[VARIANT_COLUMNS[:5]].to_csv(sep="\t", index=False).encode())
+    return digest.hexdigest()[:16]
+
+
+def write_dataset(
+    out: str | Path,
+    genotypes: np.ndarray,
+    samples: pd.DataFrame,
+    variants: pd.DataFrame,
+    manifest: dict[str, Any],
+) -> Path:
+    """Write a Dataset directory atomically and return its path; ``manifest`` gains format/version/hash keys."""
+    out = Path(out)
+    if genotypes.dtype != np.int8 or genotypes.shape != (len(samples), len(variants)):
+        raise ValueError("genotypes must be int8 with shape (len(samples), len(variants))")
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "tool": "genoml-search",
+        "tool_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **manifest,
+        "n_samples": int(genotypes.shape[0]),
+        "n_variants": int(genotypes.shape[1]),
+        "content_hash": content_hash(genotypes, samples, variants),
+    }
+    with atomic_directory(out) as tmp:
+        np.save(tmp / GENOTYPES, np.ascontiguousarray(genotypes), allow_pickle=False)
+        samples.to_csv(tmp / SAMPLES, sep="\t", index=False, na_rep="NA")
+        variants.to_csv(tmp / VARIANTS, sep="\t", index=False, na_rep="NA")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return out
+
+
+@dataclass
+class Dataset:
+    """A Dataset directory opened for reading; genotypes are memory-mapped on first use."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @classmethod
+    def open(cls, path: str | Path) -> Dataset:
+        """Open a Dataset directory, checking that it is one and that its format is understood."""
+        path = Path(path)
+        manifest_path = path / MANIFEST
+        if not manifest_path.is_file():
+            raise InputFileError("not a genoml-search dataset (no manifest.json); create it with `genoml-search munge`", path)
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError:
+            raise InputFileError("manifest is not valid JSON; re-run `genoml-search munge`", manifest_path) from None
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise InputFileError(
+                f"dataset format {manifest.get('format_version')!r} is not {FORMAT_VERSION}; re-run munge with "
+                f"genoml-search {__version__}",
+                path,
+            )
+        return cls(path, manifest)
+
+    @cached_property
+    def genotypes(self) -> np.ndarray:
+        """The int8 genotype matrix, memory-mapped read-only."""
+        return np.load(self.path / GENOTYPES, mmap_mode="r", allow_pickle=False)
+
+    @cached_property
+    def samples(self) -> pd.DataFrame:
+        """Sample table: ID, phenotype, covariates."""
+        return pd.read_csv(self.path / SAMPLES, sep="\t", dtype={"ID": str}, keep_default_na=True, na_values=["NA"])
+
+    @cached_property
+    def variants(self) -> pd.DataFrame:
+        """Variant table: id, chrom, pos, counted_allele, other_allele, freq."""
+        return pd.read_csv(self.path / VARIANTS, sep="\t", dtype={"id": str, "chrom": str, "counted_allele": str,
+                                                                   "other_allele": str})
+
+    @property
+    def task(self) -> str:
+        """The phenotype's task recorded at munge time (binary, regression or multiclass)."""
+        return self.manifest["phenotype"]["task"]
+
+    @property
+    def covariate_names(self) -> list[str]:
+        """Names of the covariate columns in ``samples``."""
+        return list(self.manifest.get("covariates", {}).get("columns", []))
+
+    @property
+    def content_hash(self) -> str:
+        """The hash that ties studies to this dataset's content."""
+        return self.manifest["content_hash"]
+
+    @property
+    def phenotype(self) -> np.ndarray:
+        """Phenotype values (float; class codes for classification)."""
+        return self.samples["phenotype"].to_numpy(dtype=float)
+
+    def covariates(self) -> np.ndarray:
+        """Covariates as a float matrix (NaN for missing), samples x covariates."""
+        names = self.covariate_names
+        if not names:
+            return np.empty((len(self.samples), 0))
+        return self.samples[names].to_numpy(dtype=float)

@@ -1,0 +1,262 @@
+"""`genoml-search run`: search a dataset with an Optuna study on Dask, refit the best pipeline, validate it.
+
+Honest evaluation: the validation samples (a separate cohort harmonized to the training dataset, or a split
+held out before the search, fixed by the seed) are never seen by the search; the cross-validation folds fit
+all preprocessing on their own training part.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import optuna
+from sklearn.model_selection import train_test_split
+
+from genoml_search import __version__
+from genoml_search.data.dataset import Dataset
+from genoml_search.errors import StudyError, UserError
+from genoml_search.execute.cluster import ClusterOptions, dask_client, dashboard_link
+from genoml_search.execute.driver import DriverStats, count_finished, recover_running_trials, run_trials
+from genoml_search.fileio import write_json
+from genoml_search.model_io import save_model
+from genoml_search.report.metrics import DEFAULT_METRIC, get_metric, score_all
+from genoml_search.search.data_cache import features_from_dataset
+from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, predict_scores
+from genoml_search.search.pipeline import build_pipeline
+from genoml_search.search.registry import ModelFamily, families_for, get_family
+from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
+from genoml_search.search.study import best_per_family, make_sampler, open_study
+
+log = logging.getLogger(__name__)
+DEFAULT_FAMILIES = ("logistic", "elastic_net", "random_forest", "hist_gradient_boosting", "xgboost")
+
+
+@dataclass
+class RunOptions:
+    """Everything `genoml-search run` can be asked to do."""
+
+    dataset: Path
+    out: Path
+    task: str | None = None
+    n_trials: int = 50
+    timeout: float | None = None
+    storage: str | None = None
+    study_name: str | None = None
+    metric: str | None = None
+    families: list[str] | None = None
+    families_module: str | None = None
+    n_folds: int = 5
+    n_repeats: int = 1
+    seed: int = 0
+    sampler: str = "tpe"
+    pruner: str = "median"
+    snp_filter: bool = True
+    holdout: float = 0.2
+    validation_dataset: Path | None = None
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
+
+
+@dataclass
+class RunSummary:
+    """What a run did and where its outputs are."""
+
+    study_name: str
+    storage: str
+    n_finished: int
+    stats: DriverStats
+    metrics: dict[str, Any]
+    dashboard: str | None
+
+
+@contextmanager
+def single_driver_lock(out: Path) -> Iterator[None]:
+    """Refuse a second `run` on the same output directory (its SQLite study) while one is running."""
+    out.mkdir(parents=True, exist_ok=True)
+    handle = open(out / ".run.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StudyError(f"another `genoml-search run` is using {out}; wait for it, or share a study between "
+                         "runs through a PostgreSQL/MySQL --storage") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def choose_families(options: RunOptions, task: str) -> list[ModelFamily]:
+    """The families searched: those asked for, else the defaults that support the task."""
+    if options.families:
+        families = [get_family(name) for name in options.families]
+        unsupported = [f.name for f in families if task not in f.tasks]
+        if unsupported:
+            raise UserError(f"families {unsupported} do not support the {task} task")
+        return families
+    available = {f.name: f for f in families_for(task)}
+    return [available[name] for name in DEFAULT_FAMILIES if name in available]
+
+
+def split_search_validation(y: np.ndarray, task: str, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the search samples and of the held-out validation samples (fixed by the seed)."""
+    index = np.arange(len(y))
+    stratify = y if task != "regression" else None
+    search, validation = train_test_split(index, test_size=holdout, random_state=seed, stratify=stratify)
+    return np.sort(search), np.sort(validation)
+
+
+def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, snp_filter: bool) -> tuple[str, dict, float]:
+    """Sample a family, its parameters and the in-fold SNP p-value threshold."""
+    family_name = trial.suggest_categorical("family", [f.name for f in families])
+    family = next(f for f in families if f.name == family_name)
+    params = family.suggest(trial, task)
+    threshold = trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) if snp_filter else 1.0
+    return family_name, params, threshold
+
+
+def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None,
+        on_start: Callable[[int, int, str | None], None] | None = None) -> RunSummary:
+    """Run (or resume) the study to ``n_trials`` finished trials, refit the best pipeline and validate it."""
+    dataset = Dataset.open(options.dataset)
+    task = options.task or dataset.task
+    if task != dataset.task and not (dataset.task == "binary" and task == "multiclass"):
+        raise UserError(f"--task {task} does not fit the dataset's {dataset.task} phenotype", options.dataset)
+    if options.pruner not in PRUNERS:
+        raise UserError(f"unknown pruner {options.pruner!r}; choose one of {', '.join(PRUNERS)}")
+    metric = get_metric(options.metric or DEFAULT_METRIC[task], task)
+    if options.families_module:
+        from genoml_search.search.space_config import load_families_module
+
+        load_families_module(options.families_module)
+    families = choose_families(options, task)
+    validation = Dataset.open(options.validation_dataset) if options.validation_dataset else None
+    if validation is not None and validation.manifest.get("like", {}).get("content_hash") != dataset.content_hash:
+        raise UserError("validation dataset was not harmonized to this training dataset (munge it with --like)",
+                        options.validation_dataset)
+
+    y = dataset.phenotype
+    if validation is None:
+        search_index, holdout_index = split_search_validation(y, task, options.holdout, options.seed)
+    else:
+        search_index, holdout_index = np.arange(len(y)), np.array([], dtype=int)
+    _check_cv_feasible(y[search_index], task, options.n_folds)
+
+    storage_url = options.storage or default_storage_url(options.out)
+    name = options.study_name or f"{dataset.path.resolve().name}-{task}"
+    identity = {"dataset_hash": dataset.content_hash, "task": task, "metric": metric.name,
+                "holdout": 0.0 if validation is not None else options.holdout, "seed": options.seed}
+    settings = {"n_folds": options.n_folds, "n_repeats": options.n_repeats, "families": [f.name for f in families],
+                "sampler": options.sampler, "pruner": options.pruner, "dataset": str(dataset.path.resolve())}
+    lock = single_driver_lock(options.out) if is_sqlite(storage_url) else _no_lock()
+    with lock:
+        storage = open_storage(storage_url)
+        study = open_study(storage, storage_url, name, metric.direction, make_sampler(options.sampler, options.seed),
+                           identity, settings)
+        if is_sqlite(storage_url):
+            recovered = recover_running_trials(study)
+            if recovered:
+                log.warning("re-queued %d trial(s) left RUNNING by an interrupted run", recovered)
+        else:
+            optuna.storages.fail_stale_trials(study)
+        cv = CVSpec(options.n_folds, options.n_repeats, options.seed)
+
+        def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:
+            family, params, threshold = suggest_trial(trial, families, task, options.snp_filter)
+            return TrialSpec(trial.number, str(dataset.path.resolve()), dataset.content_hash, task, metric.name,
+                             family, params, threshold, search_index, cv, random_state=options.seed,
+                             families_module=options.families_module, pruning=pruning)
+
+        stats = DriverStats()
+        dashboard = None
+        already = count_finished(study)
+        if already < options.n_trials:
+            with dask_client(options.cluster) as client:
+                dashboard = dashboard_link(client)
+                if on_start is not None:
+                    on_start(already, options.n_trials, dashboard)
+                stats = run_trials(study, client, options.n_trials, make_spec, options.pruner, options.timeout,
+                                   on_result=on_result)
+        elif on_start is not None:
+            on_start(already, options.n_trials, None)
+        finished = count_finished(study)
+        metrics = refit_and_validate(study, dataset, validation, families, task, metric.name, search_index,
+                                     holdout_index, options)
+    return RunSummary(name, mask_url(storage_url), finished, stats, metrics, dashboard)
+
+
+@contextmanager
+def _no_lock() -> Iterator[None]:
+    yield
+
+
+def _check_cv_feasible(y: np.ndarray, task: str, n_folds: int) -> None:
+    if n_folds < 2:
+        raise UserError("--folds must be at least 2")
+    if task != "regression":
+        _, counts = np.unique(y, return_counts=True)
+        if counts.min() < n_folds:
+            raise UserError(f"the smallest class has {counts.min()} search samples, fewer than --folds {n_folds}")
+    elif len(y) < 2 * n_folds:
+        raise UserError(f"{len(y)} search samples are too few for {n_folds}-fold CV")
+
+
+def refit_and_validate(
+    study: optuna.Study,
+    dataset: Dataset,
+    validation: Dataset | None,
+    families: list[ModelFamily],
+    task: str,
+    metric_name: str,
+    search_index: np.ndarray,
+    holdout_index: np.ndarray,
+    options: RunOptions,
+) -> dict[str, Any]:
+    """Refit the best trial's pipeline on all search samples, save it, score the validation samples."""
+    try:
+        best = study.best_trial
+    except ValueError:
+        raise StudyError(f"study {study.study_name!r} has no completed trial yet; run more trials") from None
+    family = get_family(best.params["family"])
+    params = {k.split("__", 1)[1]: v for k, v in best.params.items() if k.startswith(f"{family.name}__")}
+    threshold = best.params.get("snp_p_threshold", 1.0)
+    data = features_from_dataset(dataset)
+    pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1)
+    pipeline.fit(data.x[search_index], data.y[search_index])
+    if validation is not None:
+        vdata = features_from_dataset(validation)
+        x_val, y_val, source = vdata.x, vdata.y, "cohort"
+    else:
+        x_val, y_val, source = data.x[holdout_index], data.y[holdout_index], "holdout"
+    scores = predict_scores(pipeline, x_val, task)
+    keep = ~np.isnan(y_val)
+    validation_metrics = score_all(task, y_val[keep], scores[keep]) if keep.any() else {}
+    fold_scores = best.user_attrs.get("fold_scores", [])
+    metrics = {
+        "task": task,
+        "metric": metric_name,
+        "study": study.study_name,
+        "cv": {metric_name: best.value, "std": float(np.std(fold_scores)) if fold_scores else None,
+               "fold_scores": fold_scores, "best_trial": best.number, "best_family": family.name,
+               "best_params": best.params, "n_folds": options.n_folds, "n_repeats": options.n_repeats,
+               "n_samples": int(len(search_index))},
+        "validation": {**validation_metrics, "source": source, "n_samples": int(keep.sum()),
+                       "threshold": 0.5 if task == "binary" else None},
+        "leaderboard": best_per_family(study),
+        "tool_version": __version__,
+    }
+    info = {"task": task, "family": family.name, "params": params, "snp_p_threshold": threshold,
+            "feature_names": data.feature_names, "n_snps": data.n_snps,
+            "covariates": dataset.manifest.get("covariates", {}), "dataset_hash": dataset.content_hash,
+            "classes": sorted({int(v) for v in data.y}) if task != "regression" else None,
+            "study": study.study_name, "best_trial": best.number}
+    save_model(options.out / "model", pipeline, info, dataset)
+    write_json(options.out / "metrics.json", metrics)
+    return metrics

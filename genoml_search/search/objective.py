@@ -1,0 +1,177 @@
+"""The cross-validated objective of one trial, run on a Dask worker (or in-process).
+
+A trial is a :class:`TrialSpec` (which dataset, which samples, which model and parameters, which folds); the
+worker loads the dataset once (:mod:`genoml_search.search.data_cache`), fits the pipeline fold by fold (all
+preprocessing inside the fold) and scores the held-out part from predicted probabilities. After each fold it
+asks the pruner, using a snapshot of the study's finished trials sent with the spec (:class:`PruningContext`),
+so pruning needs no database connection on the worker.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+from genoml_search.report.metrics import get_metric
+from genoml_search.search.data_cache import load_features
+from genoml_search.search.pipeline import build_pipeline
+from genoml_search.search.registry import get_family
+
+PRUNERS = ("none", "median", "percentile", "wilcoxon", "successive_halving", "hyperband")
+
+
+@dataclass(frozen=True)
+class CVSpec:
+    """k-fold cross-validation (stratified for classification), optionally repeated with other shuffles."""
+
+    n_folds: int = 5
+    n_repeats: int = 1
+    seed: int = 0
+
+
+def make_folds(
+    y: np.ndarray, task: str, cv: CVSpec, groups: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, test) index pairs of the CV: stratified for classification, grouped when ``groups``."""
+    folds: list[tuple[np.ndarray, np.ndarray]] = []
+    classification = task != "regression"
+    for repeat in range(cv.n_repeats):
+        seed = cv.seed + repeat
+        if groups is not None:
+            splitter: Any = (StratifiedGroupKFold(cv.n_folds, shuffle=True, random_state=seed) if classification
+                             else GroupKFold(cv.n_folds, shuffle=True, random_state=seed))
+            split = splitter.split(np.zeros(len(y)), y, groups)
+        else:
+            splitter = (StratifiedKFold(cv.n_folds, shuffle=True, random_state=seed) if classification
+                        else KFold(cv.n_folds, shuffle=True, random_state=seed))
+            split = splitter.split(np.zeros(len(y)), y)
+        folds.extend(split)
+    return folds
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """An Optuna pruner by name (steps are CV folds)."""
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    if name == "percentile":
+        return optuna.pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=1)
+    if name == "wilcoxon":
+        return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1)
+    raise ValueError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}")
+
+
+@dataclass(frozen=True)
+class PruningContext:
+    """What the worker needs to decide on pruning: the pruner and the finished trials' intermediate values."""
+
+    pruner: str = "none"
+    direction: str = "maximize"
+    history: tuple[tuple[str, float | None, tuple[tuple[int, float], ...]], ...] = ()
+
+    @property
+    def reports_per_fold(self) -> bool:
+        """Wilcoxon compares fold by fold; the other pruners look at the running mean."""
+        return self.pruner == "wilcoxon"
+
+    def should_prune(self, reported: list[float]) -> bool:
+        """Whether a trial that reported ``reported`` (one value per fold so far) should stop now."""
+        if self.pruner == "none" or not reported:
+            return False
+        study = optuna.create_study(direction=self.direction, pruner=make_pruner(self.pruner))
+        states = {"COMPLETE": optuna.trial.TrialState.COMPLETE, "PRUNED": optuna.trial.TrialState.PRUNED}
+        study.add_trials([
+            optuna.trial.create_trial(state=states[state], value=value if state == "COMPLETE" else None,
+                                      intermediate_values=dict(steps))
+            for state, value, steps in self.history
+        ])
+        trial = study.ask()
+        for step, value in enumerate(reported):
+            trial.report(value, step)
+        return trial.should_prune()
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything a worker needs to evaluate one trial; small enough to send with every task."""
+
+    trial_number: int
+    dataset_path: str
+    content_hash: str
+    task: str
+    metric: str
+    family: str
+    params: dict[str, Any]
+    snp_p_threshold: float
+    search_index: np.ndarray
+    cv: CVSpec
+    groups: np.ndarray | None = None
+    random_state: int = 0
+    n_jobs: int = 1
+    families_module: str | None = None
+    pruning: PruningContext = field(default_factory=PruningContext)
+
+
+@dataclass
+class TrialResult:
+    """The outcome of a trial: per-fold scores, the mean, whether it was pruned, or the error."""
+
+    trial_number: int
+    fold_scores: list[float]
+    reported: list[float]
+    value: float | None
+    pruned: bool
+    seconds: float
+    error: str | None = None
+
+
+def predict_scores(model: Any, x: np.ndarray, task: str) -> np.ndarray:
+    """What metrics need: P(class 1) for binary, class probabilities for multiclass, predictions otherwise."""
+    if task == "regression":
+        return np.asarray(model.predict(x), dtype=float)
+    proba = np.asarray(model.predict_proba(x), dtype=float)
+    return proba[:, 1] if task == "binary" else proba
+
+
+def evaluate_trial(spec: TrialSpec) -> TrialResult:
+    """Cross-validate the trial's pipeline; never raises for a model error (the error is returned)."""
+    started = time.perf_counter()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the pruning snapshot study must not log per fold
+    fold_scores: list[float] = []
+    reported: list[float] = []
+    try:
+        if spec.families_module:
+            from genoml_search.search.space_config import load_families_module
+
+            load_families_module(spec.families_module)
+        data = load_features(spec.dataset_path, spec.content_hash)
+        x, y = data.x[spec.search_index], data.y[spec.search_index]
+        metric = get_metric(spec.metric, spec.task)
+        family = get_family(spec.family)
+        for train, test in make_folds(y, spec.task, spec.cv, spec.groups):
+            model = build_pipeline(family, spec.params, spec.task, data.n_snps, spec.snp_p_threshold,
+                                   spec.random_state, spec.n_jobs)
+            model.fit(x[train], y[train])
+            fold_scores.append(metric.compute(y[test], predict_scores(model, x[test], spec.task)))
+            reported.append(fold_scores[-1] if spec.pruning.reports_per_fold else float(np.mean(fold_scores)))
+            if len(fold_scores) < spec.cv.n_folds * spec.cv.n_repeats and spec.pruning.should_prune(reported):
+                return TrialResult(spec.trial_number, fold_scores, reported, None, True,
+                                   time.perf_counter() - started)
+        value = float(np.mean(fold_scores))
+        if not np.isfinite(value):
+            raise ValueError(f"non-finite CV score {value}")
+        return TrialResult(spec.trial_number, fold_scores, reported, value, False, time.perf_counter() - started)
+    except Exception as error:  # a model that fails is a failed trial, not a failed study
+        message = f"{type(error).__name__}: {error}".splitlines()[0][:500]
+        return TrialResult(spec.trial_number, fold_scores, reported, None, False, time.perf_counter() - started,
+                           error=message + "\n" + traceback.format_exc(limit=3)[-1500:])

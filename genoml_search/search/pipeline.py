@@ -1,0 +1,97 @@
+"""The model pipeline of one trial: in-fold preprocessing, optional scaling, the estimator.
+
+Everything fitted on data lives in the pipeline, so cross-validation fits it on each fold's training part
+only: genotype/covariate imputation, the association filter (SNPs kept when their per-SNP test p-value on the
+fold's training samples is <= ``snp_p_threshold``: clumping-and-thresholding style), and scaling.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_selection import f_classif
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from genoml_search.search.registry import ModelFamily
+
+
+def association_pvalues(x: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
+    """Per-column association p-values: correlation t-test (binary, regression) or ANOVA F (multiclass)."""
+    if task == "multiclass":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            _, p = f_classif(x, y)
+        return np.nan_to_num(p, nan=1.0)
+    n = x.shape[0]
+    xc = x - x.mean(axis=0, dtype=np.float64)
+    yc = (y - y.mean()).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (yc @ xc) / (np.sqrt((xc * xc).sum(axis=0)) * np.sqrt(yc @ yc))
+        r = np.clip(np.nan_to_num(r), -0.999999, 0.999999)
+        t = r * np.sqrt((n - 2) / (1 - r * r))
+    return 2 * stats.t.sf(np.abs(t), df=n - 2)
+
+
+class GenotypePreprocessor(TransformerMixin, BaseEstimator):
+    """Mean-impute every column; keep the first ``n_snps`` columns (SNPs) whose association p <= threshold.
+
+    Columns after ``n_snps`` are covariates: always kept. At least ``min_snps`` SNPs (the most associated)
+    are kept so a strict threshold never leaves a model with no genotype.
+    """
+
+    def __init__(self, n_snps: int, task: str = "binary", snp_p_threshold: float = 1.0, min_snps: int = 1):
+        self.n_snps = n_snps
+        self.task = task
+        self.snp_p_threshold = snp_p_threshold
+        self.min_snps = min_snps
+
+    def fit(self, x: np.ndarray, y: np.ndarray | None = None) -> GenotypePreprocessor:
+        x = np.asarray(x, dtype=np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing column: filled with 0 below
+            means = np.nanmean(x, axis=0)
+        self.fill_values_ = np.nan_to_num(means, nan=0.0).astype(np.float32)
+        keep = np.ones(x.shape[1], dtype=bool)
+        if self.snp_p_threshold < 1.0 and y is not None and self.n_snps > 0:
+            pvalues = association_pvalues(self._impute(x[:, : self.n_snps], self.fill_values_[: self.n_snps]),
+                                          np.asarray(y, dtype=float), self.task)
+            snp_keep = pvalues <= self.snp_p_threshold
+            if snp_keep.sum() < self.min_snps:
+                snp_keep[np.argsort(pvalues, kind="stable")[: self.min_snps]] = True
+            keep[: self.n_snps] = snp_keep
+        self.keep_ = keep
+        self.n_features_in_ = x.shape[1]
+        return self
+
+    @staticmethod
+    def _impute(x: np.ndarray, fill: np.ndarray) -> np.ndarray:
+        missing = np.isnan(x)
+        if missing.any():
+            x = np.where(missing, fill, x)
+        return x
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)[:, self.keep_]
+        return self._impute(x, self.fill_values_[self.keep_])
+
+
+def build_pipeline(
+    family: ModelFamily,
+    params: dict[str, Any],
+    task: str,
+    n_snps: int,
+    snp_p_threshold: float = 1.0,
+    random_state: int = 0,
+    n_jobs: int = 1,
+) -> Pipeline:
+    """The full pipeline of a trial: preprocessing fitted in-fold, scaling if the family needs it, the model."""
+    steps: list[tuple[str, Any]] = [
+        ("preprocess", GenotypePreprocessor(n_snps=n_snps, task=task, snp_p_threshold=snp_p_threshold)),
+    ]
+    if family.needs_scaling:
+        steps.append(("scale", StandardScaler()))
+    steps.append(("model", family.build(params, task, random_state=random_state, n_jobs=n_jobs)))
+    return Pipeline(steps)

@@ -1,0 +1,94 @@
+"""Study storages: SQLite by default, PostgreSQL and MySQL/MariaDB by URL; credentials never shown.
+
+Every storage records heartbeats for running trials, so trials of a killed process are found and retried
+(:class:`optuna.storages.RetryFailedTrialCallback`).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import optuna
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from genoml_search.errors import StudyError
+
+HEARTBEAT_SECONDS = 10
+GRACE_SECONDS = 30
+CONNECT_TIMEOUT_SECONDS = 5
+_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
+
+
+def default_storage_url(out: str | Path) -> str:
+    """The default storage: a SQLite file ``study.db`` in the run's output directory."""
+    return f"sqlite:///{Path(out).resolve() / 'study.db'}"
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for logs, errors, reports and attributes)."""
+    return _PASSWORD.sub(r"\1***\3", str(url))
+
+
+def mask_text(text: str, url: str | None) -> str:
+    """Remove the password of ``url`` from any text (e.g. a driver's error message)."""
+    text = mask_url(text)
+    if url:
+        try:
+            password = make_url(normalize_url(url)).password
+        except ArgumentError:
+            password = None
+        if password:
+            text = text.replace(str(password), "***")
+    return text
+
+
+def normalize_url(url: str) -> str:
+    """Pick the drivers we ship: psycopg 3 for PostgreSQL, PyMySQL for MySQL/MariaDB."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("mysql://") or url.startswith("mariadb://"):
+        return "mysql+pymysql://" + url.split("://", 1)[1]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether a storage URL is a SQLite file (one machine: workers share its file system)."""
+    return normalize_url(url).startswith("sqlite")
+
+
+def _engine_kwargs(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}
+    if url.startswith("postgresql"):
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}, "pool_pre_ping": True}
+    if url.startswith("mysql"):
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}, "pool_pre_ping": True}
+    return {}
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """Open (creating tables if needed) an RDB storage with heartbeats; a clear error if it cannot connect."""
+    normalized = normalize_url(url)
+    try:
+        make_url(normalized)
+    except ArgumentError:
+        raise StudyError(f"--storage {mask_url(url)}: not a database URL (e.g. sqlite:///study.db, "
+                         "postgresql://user:password@host/db, mysql+pymysql://user@host/db)") from None
+    if normalized.startswith("sqlite:///"):
+        Path(normalized[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return optuna.storages.RDBStorage(
+            normalized,
+            engine_kwargs=_engine_kwargs(normalized),
+            heartbeat_interval=HEARTBEAT_SECONDS,
+            grace_period=GRACE_SECONDS,
+            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=3),
+        )
+    except ModuleNotFoundError as error:
+        extra = "postgres" if "psycopg" in str(error) else "mysql"
+        raise StudyError(f"--storage {mask_url(url)}: driver missing ({error.name}); "
+                         f"pip install 'genoml-search[{extra}]'") from None
+    except Exception as error:  # SQLAlchemy/driver errors: connection refused, auth, unknown database
+        reason = mask_text(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, url)
+        raise StudyError(f"cannot open storage {mask_url(url)}: {reason[:300]}") from None

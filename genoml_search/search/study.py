@@ -1,0 +1,92 @@
+"""Creating, resuming and summarizing studies.
+
+A study is tied to a dataset (its content hash) and a task; resuming with another dataset or task is refused.
+Study attributes record what a report needs (tool version, dataset hash, metric, CV set-up), never credentials.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from genoml_search import __version__
+from genoml_search.errors import StudyError
+from genoml_search.search.storage import mask_url
+
+SAMPLERS = ("tpe", "random", "cmaes", "qmc")
+
+
+def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
+    """A sampler by name. TPE is multivariate with grouped conditional subspaces and a constant liar for
+    parallel trials (see README "Sampler and pruner defaults")."""
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
+                                          n_startup_trials=10)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    raise StudyError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+def open_study(
+    storage: optuna.storages.BaseStorage,
+    storage_url: str,
+    name: str,
+    direction: str,
+    sampler: optuna.samplers.BaseSampler,
+    identity: dict[str, Any],
+    settings: dict[str, Any],
+) -> optuna.Study:
+    """Create the study or load it; ``identity`` (dataset hash, task, metric) must match a resumed study."""
+    try:
+        existing = {s.study_name for s in optuna.study.get_all_study_summaries(storage, include_best_trial=False)}
+    except Exception as error:
+        raise StudyError(f"cannot read studies from {mask_url(storage_url)}: {type(error).__name__}") from None
+    if name in existing:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+        attrs = study.user_attrs
+        for key, value in identity.items():
+            if key in attrs and attrs[key] != value:
+                raise StudyError(
+                    f"study {name!r} in {mask_url(storage_url)} was made with {key}={attrs[key]!r}, not {value!r}; "
+                    "use another --study name or the original dataset/task"
+                )
+        if study.direction.name.lower() != direction:
+            raise StudyError(f"study {name!r} optimizes {study.direction.name.lower()}, not {direction}")
+        return study
+    study = optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=sampler,
+                                load_if_exists=True)
+    for key, value in {**identity, **settings, "tool_version": __version__}.items():
+        study.set_user_attr(key, value)
+    return study
+
+
+def trial_counts(study: optuna.Study) -> dict[str, int]:
+    """Number of trials in each state."""
+    counts = {state.name: 0 for state in TrialState}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name] += 1
+    return counts
+
+
+def best_per_family(study: optuna.Study) -> list[dict[str, Any]]:
+    """The best COMPLETE trial of every model family, best first."""
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    best: dict[str, optuna.trial.FrozenTrial] = {}
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        family = trial.params.get("family", trial.user_attrs.get("family", "?"))
+        counts[family] = counts.get(family, 0) + 1
+        current = best.get(family)
+        if current is None or (trial.value > current.value if maximize else trial.value < current.value):
+            best[family] = trial
+    rows = [
+        {"family": family, "trial": t.number, "value": t.value, "n_complete": counts[family],
+         "fold_scores": t.user_attrs.get("fold_scores", [])}
+        for family, t in best.items()
+    ]
+    return sorted(rows, key=lambda r: r["value"], reverse=maximize)
