@@ -241,6 +241,15 @@ def status(
                           f"{entry['best']['value']:.4f}")
 
 
+def _register_commands() -> None:
+    from genoml_search.commands import register_all
+
+    register_all(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
     try:

@@ -56,7 +56,7 @@ def pruning_history(study: optuna.Study) -> tuple:
 def recover_running_trials(study: optuna.Study) -> int:
     """Fail every RUNNING trial of the study and enqueue its parameters again (one driver per study only)."""
     storage = study._storage
-    callback = getattr(storage, "failed_trial_callback", None)
+    callback = storage.get_heartbeat_stale_trial_callback()
     recovered = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):

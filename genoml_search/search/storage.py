@@ -6,13 +6,19 @@ Every storage records heartbeats for running trials, so trials of a killed proce
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
+from typing import Any
 
 import optuna
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from genoml_search.errors import StudyError
+
+# The driver records heartbeats itself (ask/tell), which Optuna warns about; the heartbeat API is "experimental".
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 30
@@ -67,6 +73,13 @@ def _engine_kwargs(url: str) -> dict:
     return {}
 
 
+def _retry_callback() -> Any:
+    """Re-enqueue the parameters of a trial whose process died (at most 3 times)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna marks the heartbeat API experimental
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+
+
 def open_storage(url: str) -> optuna.storages.RDBStorage:
     """Open (creating tables if needed) an RDB storage with heartbeats; a clear error if it cannot connect."""
     normalized = normalize_url(url)
@@ -78,13 +91,15 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     if normalized.startswith("sqlite:///"):
         Path(normalized[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return optuna.storages.RDBStorage(
-            normalized,
-            engine_kwargs=_engine_kwargs(normalized),
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=GRACE_SECONDS,
-            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=3),
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                normalized,
+                engine_kwargs=_engine_kwargs(normalized),
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+                heartbeat_stale_trial_callback=_retry_callback(),
+            )
     except ModuleNotFoundError as error:
         extra = "postgres" if "psycopg" in str(error) else "mysql"
         raise StudyError(f"--storage {mask_url(url)}: driver missing ({error.name}); "
