@@ -1,0 +1,71 @@
+"""`make bench`: run every benchmark, then regenerate the README's results table from benchmarks/results/.
+
+Each benchmark writes benchmarks/results/NAME.json. The README table shows the ``summary`` rows of each
+file (what was measured, the result, the target), so every number in the README comes from a result file.
+Run one benchmark with `python -m benchmarks.NAME`; `python -m benchmarks.run_all --table-only` only
+rewrites the README table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+from benchmarks.common import RESULTS, ROOT
+
+BENCHMARKS = ("munge", "structure", "simulated", "genoml2_example", "pruning", "sampler", "scaling")
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def summary_rows(record: dict) -> list[dict]:
+    """The rows a result file contributes to the README table."""
+    rows = record.get("summary")
+    if rows:
+        return rows
+    return [{"what": "see the result file", "result": "", "target": ""}]
+
+
+def table() -> str:
+    """The markdown table of every result file present."""
+    lines = ["| benchmark | measured | result | target | date |", "|---|---|---|---|---|"]
+    for name in BENCHMARKS:
+        path = RESULTS / f"{name}.json"
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        for row in summary_rows(record):
+            lines.append(f"| [{name}](benchmarks/results/{name}.json) | {row['what']} | {row['result']} | "
+                         f"{row.get('target', '')} | {record.get('date', '')[:10]} |")
+    return "\n".join(lines)
+
+
+def update_readme() -> None:
+    """Replace the README's table between the markers."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise SystemExit("README.md has no benchmark markers")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{table()}\n{END}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--table-only", action="store_true", help="only regenerate the README table")
+    parser.add_argument("names", nargs="*", default=list(BENCHMARKS), help="benchmarks to run")
+    args = parser.parse_args()
+    failed = []
+    if not args.table_only:
+        for name in args.names:
+            print(f"== benchmark {name}", flush=True)
+            if subprocess.run([sys.executable, "-m", f"benchmarks.{name}"], cwd=ROOT).returncode:
+                failed.append(name)
+    update_readme()
+    if failed:
+        raise SystemExit(f"benchmarks failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
