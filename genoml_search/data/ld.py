@@ -197,30 +197,34 @@ class _WindowPruner:
         self.col_lo, self.col_hi = lo, hi
 
     def _hits(self, n_cols: int) -> np.ndarray:
-        """Whether each buffered variant is in LD with each of the last ``n_cols`` buffered variants."""
+        """Whether each buffered variant is in LD with each of the last ``n_cols`` buffered variants.
+
+        All sums are integers below 2^53, so float64 arithmetic gives plink2's int64 values exactly.
+        """
         xt = self.xt
         n = xt.shape[0]
         cols = slice(xt.shape[1] - n_cols, xt.shape[1])
         xc = np.ascontiguousarray(xt[:, cols])
-        dot = np.rint(xt.T @ xc).astype(np.int64)
-        s1 = np.broadcast_to(self.sums[:, None], dot.shape)
-        q1 = np.broadcast_to(self.ssqs[:, None], dot.shape)
-        s2 = np.broadcast_to(self.sums[None, cols], dot.shape)
-        q2 = np.broadcast_to(self.ssqs[None, cols], dot.shape)
-        nm = np.full(dot.shape, n, dtype=np.int64)
+        dot = (xt.T @ xc).astype(np.float64)
+        sums = self.sums.astype(np.float64)
+        ssqs = self.ssqs.astype(np.float64)
+        s1, q1 = sums[:, None], ssqs[:, None]
+        s2, q2 = sums[None, cols], ssqs[None, cols]
+        nm = float(n)
         if self.n_missing.any():
             rows_m = _csr(self.missing, n)
             cols_m = rows_m[cols]
             # Sums of each variant over the samples missing at the other one.
-            s1 = s1 - np.rint(cols_m @ xt).T.astype(np.int64)
-            q1 = q1 - np.rint(cols_m @ (xt * xt)).T.astype(np.int64)
-            s2 = s2 - np.rint(rows_m @ xc).astype(np.int64)
-            q2 = q2 - np.rint(rows_m @ (xc * xc)).astype(np.int64)
-            both = (rows_m @ cols_m.T).toarray().astype(np.int64)
-            nm = nm - self.n_missing[:, None] - self.n_missing[None, cols] + both
-        cov = (dot * nm - s1 * s2).astype(np.float64)
-        var1 = (q1 * nm - s1 * s1).astype(np.float64)
-        var2 = (q2 * nm - s2 * s2).astype(np.float64)
+            s1 = s1 - (cols_m @ xt).T
+            q1 = q1 - (cols_m @ (xt * xt)).T
+            s2 = s2 - rows_m @ xc
+            q2 = q2 - rows_m @ (xc * xc)
+            both = (rows_m @ cols_m.T).toarray()
+            miss = self.n_missing.astype(np.float64)
+            nm = n - miss[:, None] - miss[None, cols] + both
+        cov = dot * nm - s1 * s2
+        var1 = q1 * nm - s1 * s1
+        var2 = q2 * nm - s2 * s2
         return cov * cov > self.thresh * var1 * var2
 
     def _prune_window(self, start: int, new_lo: int, end: int) -> None:
@@ -229,33 +233,36 @@ class _WindowPruner:
         if len(active) < 2 or new_lo >= end:
             return
         newpos = np.arange(new_lo, end)
-        hit = self.hit[self.rowmap[active]][:, new_lo - self.col_lo : end - self.col_lo]
+        hit = self.hit[self.rowmap[active], new_lo - self.col_lo : end - self.col_lo]
         hit &= newpos[None, :] >= unchecked[active][:, None]
         hit &= ~removed[newpos][None, :]
         rows = np.flatnonzero(hit.any(axis=1))
         if not len(rows):
             return
-        firsts = active[rows]
-        hit = hit[rows]
+        firsts = active[rows].tolist()
+        row_idx, col_idx = np.nonzero(hit[rows])
+        bounds = np.searchsorted(row_idx, np.arange(len(rows) + 1)).tolist()
+        seconds = (col_idx + new_lo).tolist()
+        hit_cols = [seconds[bounds[i] : bounds[i + 1]] for i in range(len(rows))]
+        limit = 1 + SMALL_EPSILON
         changed = True
         while changed:
             changed = False
-            for i, first in enumerate(firsts):
+            for first, cols in zip(firsts, hit_cols):
                 if removed[first]:
                     continue
-                lo = max(unchecked[first], new_lo) - new_lo
-                cand = np.flatnonzero(hit[i, lo:] & ~removed[newpos[lo:]])
-                if not len(cand):
+                fu = unchecked[first]
+                second = next((c for c in cols if c >= fu and not removed[c]), -1)
+                if second < 0:
                     unchecked[first] = end
                     continue
-                second = newpos[lo + cand[0]]
                 changed = True
-                if major[first] > major[second] * (1 + SMALL_EPSILON):
+                if major[first] > major[second] * limit:
                     removed[first] = True
                 else:
                     removed[second] = True
-                    later = second + 1 + np.flatnonzero(~removed[second + 1 : end])
-                    unchecked[first] = later[0] if len(later) else end
+                    # plink2 resumes at the next remaining variant; removed ones never come back.
+                    unchecked[first] = second + 1
 
 
 def _csr(missing: list[np.ndarray], n: int) -> sp.csr_matrix:

@@ -169,6 +169,7 @@ def _hwe_p_unique(het: np.ndarray, homr: np.ndarray, homc: np.ndarray, midp: boo
     return out
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def _hwe_p_tail(het: np.ndarray, homr: np.ndarray, homc: np.ndarray, upper: bool, midp: bool) -> np.ndarray:
     """One branch of ``HweP`` (observed het count above or below expectation), vectorized over variants."""
     n = len(het)
