@@ -1,6 +1,18 @@
-"""Sample and variant QC with PLINK 2 semantics: --mind, --geno, --hwe, --maf (in plink2's order).
+"""Sample and variant QC with PLINK 2 (2.00a3.5) semantics: --mind, then --geno, --hwe, --maf.
 
-FIRST VERSION (walking skeleton): simple, vectorized filters; issue #3 makes them PLINK-exact.
+What plink2 does, and so what this module does (see docs/munge-qc.md):
+
+- ``--mind`` runs first, on all variants: a sample is removed when its missing-call count exceeds
+  ``int(n_variants * mind * (1 + 2^-44))``.
+- The variant statistics are then computed once, on the samples that survived ``--mind``, and the variant
+  filters are applied in plink2's fixed order ``--geno``, ``--hwe``, ``--maf`` (each step's count is of the
+  variants still in at that step).
+- ``--geno``: removed when the missing count exceeds ``int(geno * (1 + 2^-44) * n_samples)``.
+- ``--hwe``: Hardy-Weinberg exact test (Wigginton et al. 2005, plink2's recurrence, not mid-p) on founders
+  (all founders whatever the phenotype, as plink2; controls only with ``hwe_controls_only``, as PLINK 1.9);
+  removed when ``p < hwe * (1 - 2^-44)``; variants with no founder call are not tested.
+- ``--maf``: allele frequencies from founders; an all-missing variant has frequency 0.5 (plink2's
+  convention); removed when ``min(f, 1 - f) < maf * (1 - 2^-44)``.
 """
 from __future__ import annotations
 
@@ -10,10 +22,17 @@ import numpy as np
 
 from genoml_search.data.plink import MISSING
 
+SMALL_EPSILON = 2.0**-44
+"""plink2's ``kSmallEpsilon``: thresholds are nudged by this relative amount against float error."""
+EXACT_TEST_BIAS = 2.0**-83
+"""plink2's ``kExactTestBias``: starting relative likelihood of the observed count in the exact test."""
+
+_BLOCK = 4096
+
 
 @dataclass(frozen=True)
 class QCParams:
-    """QC thresholds; ``None`` disables a filter. Defaults are documented in the README."""
+    """QC thresholds; ``None`` disables a filter. Defaults are documented in docs/munge-qc.md."""
 
     mind: float | None = 0.1
     geno: float | None = 0.05
@@ -36,23 +55,225 @@ class QCResult:
     steps: list[dict] = field(default_factory=list)
 
 
+@dataclass
+class GenotypeCounts:
+    """Per-variant counts of counted-allele dosage 0, 1, 2 and missing calls over a set of samples."""
+
+    hom0: np.ndarray
+    het: np.ndarray
+    hom2: np.ndarray
+    missing: np.ndarray
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Number of non-missing calls."""
+        return self.hom0 + self.het + self.hom2
+
+
+def genotype_counts(genotypes: np.ndarray, samples: np.ndarray | None = None) -> GenotypeCounts:
+    """Count 0/1/2/missing calls per variant over the rows ``samples`` (bool mask or index; all if None)."""
+    if samples is not None:
+        samples = np.asarray(samples)
+        if samples.dtype == bool and samples.all():
+            samples = None
+    n_variants = genotypes.shape[1]
+    out = [np.zeros(n_variants, dtype=np.int64) for _ in range(4)]
+    for start in range(0, n_variants, _BLOCK):
+        block = genotypes[:, start : start + _BLOCK]
+        if samples is not None:
+            block = block[samples]
+        stop = start + block.shape[1]
+        for counts, value in zip(out, (0, 1, 2, MISSING)):
+            counts[start:stop] = np.count_nonzero(block == value, axis=0)
+    return GenotypeCounts(*out)
+
+
+def sample_missing_counts(genotypes: np.ndarray) -> np.ndarray:
+    """Number of missing calls per sample (row)."""
+    counts = np.zeros(genotypes.shape[0], dtype=np.int64)
+    for start in range(0, genotypes.shape[1], _BLOCK):
+        counts += np.count_nonzero(genotypes[:, start : start + _BLOCK] == MISSING, axis=1)
+    return counts
+
+
 def sample_missing_rate(genotypes: np.ndarray) -> np.ndarray:
     """Fraction of missing calls per sample (row)."""
-    return (genotypes == MISSING).mean(axis=1)
+    return sample_missing_counts(genotypes) / max(genotypes.shape[1], 1)
 
 
 def variant_missing_rate(genotypes: np.ndarray) -> np.ndarray:
     """Fraction of missing calls per variant (column)."""
-    return (genotypes == MISSING).mean(axis=0)
+    return genotype_counts(genotypes).missing / max(genotypes.shape[0], 1)
 
 
 def allele_frequency(genotypes: np.ndarray) -> np.ndarray:
     """Frequency of the counted allele per variant among non-missing calls (NaN where all are missing)."""
-    observed = genotypes != MISSING
-    counts = np.where(observed, genotypes, 0).sum(axis=0, dtype=np.int64)
-    n_alleles = 2 * observed.sum(axis=0, dtype=np.int64)
+    counts = genotype_counts(genotypes)
+    n_alleles = 2 * counts.observed
     with np.errstate(invalid="ignore", divide="ignore"):
-        return counts / n_alleles
+        return (counts.het + 2 * counts.hom2) / n_alleles
+
+
+def plink2_ref_frequency(counts: GenotypeCounts) -> np.ndarray:
+    """Frequency of the other (REF) allele as plink2 computes it: count times reciprocal total, 0.5 if none."""
+    ref = 2 * counts.hom0 + counts.het
+    total = 2 * counts.observed
+    freq = np.full(len(ref), 0.5)
+    seen = total > 0
+    freq[seen] = ref[seen] * (1.0 / total[seen])
+    return freq
+
+
+def plink2_maf(counts: GenotypeCounts) -> np.ndarray:
+    """Minor allele frequency as plink2's --maf filter sees it (0.5 for an all-missing variant)."""
+    ref = plink2_ref_frequency(counts)
+    return np.minimum(1.0 - ref, ref)
+
+
+def hwe_exact_pvalues(genotypes: np.ndarray | GenotypeCounts, *, midp: bool = False) -> np.ndarray:
+    """Hardy-Weinberg exact test p-value per variant, computed as plink2's ``HweP`` does.
+
+    ``genotypes`` is an int8 matrix (samples x variants, :data:`MISSING` for no call) or precomputed
+    :class:`GenotypeCounts`. Variants with no call get p = 1 (0.5 with ``midp``). Each distinct
+    (het, hom, hom) triple is evaluated once, all triples in lock-step with numpy.
+    """
+    counts = genotypes if isinstance(genotypes, GenotypeCounts) else genotype_counts(genotypes)
+    return hwe_pvalues_from_counts(counts.het, counts.hom0, counts.hom2, midp=midp)
+
+
+def hwe_pvalues_from_counts(het: np.ndarray, hom1: np.ndarray, hom2: np.ndarray, *, midp: bool = False) -> np.ndarray:
+    """Exact HWE p-values for arrays of (het, hom1, hom2) counts (plink2's ``HweP`` recurrence)."""
+    het = np.asarray(het, dtype=np.int64)
+    hom1 = np.asarray(hom1, dtype=np.int64)
+    hom2 = np.asarray(hom2, dtype=np.int64)
+    homc = np.maximum(hom1, hom2)
+    homr = np.minimum(hom1, hom2)
+    triples, inverse = np.unique(np.stack([het, homr, homc], axis=1), axis=0, return_inverse=True)
+    pvals = _hwe_p_unique(triples[:, 0], triples[:, 1], triples[:, 2], midp)
+    return pvals[inverse.reshape(-1)]
+
+
+def _hwe_p_unique(het: np.ndarray, homr: np.ndarray, homc: np.ndarray, midp: bool) -> np.ndarray:
+    n = len(het)
+    out = np.empty(n)
+    rare = 2 * homr + het
+    g2 = 2 * (het + homc + homr)
+    empty = g2 == 0
+    out[empty] = 0.5 if midp else 1.0
+    upper = (het * g2 > rare * (g2 - rare)) & ~empty
+    lower = ~upper & ~empty
+    for mask, is_upper in ((upper, True), (lower, False)):
+        idx = np.flatnonzero(mask)
+        if len(idx):
+            out[idx] = _hwe_p_tail(het[idx], homr[idx], homc[idx], is_upper, midp)
+    return out
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def _hwe_p_tail(het: np.ndarray, homr: np.ndarray, homc: np.ndarray, upper: bool, midp: bool) -> np.ndarray:
+    """One branch of ``HweP`` (observed het count above or below expectation), vectorized over variants."""
+    n = len(het)
+    start = (1 - SMALL_EPSILON) * EXACT_TEST_BIAS
+    tailp = np.full(n, start)
+    centerp = np.zeros(n)
+    lastp2 = np.full(n, start)
+    lastp1 = np.full(n, start)
+    tie_ct = np.ones(n)
+    h2, r2, c2 = het.astype(float), homr.astype(float), homc.astype(float)
+    result = np.full(n, np.nan)
+
+    def step2(i: np.ndarray) -> None:
+        # One move of the tail-2 walk towards (and past) the most likely het count.
+        if upper:
+            r2[i] += 1
+            c2[i] += 1
+            lastp2[i] *= (h2[i] * (h2[i] - 1)) / (4 * r2[i] * c2[i])
+            h2[i] -= 2
+        else:
+            h2[i] += 2
+            lastp2[i] *= (4 * r2[i] * c2[i]) / (h2[i] * (h2[i] - 1))
+            r2[i] -= 1
+            c2[i] -= 1
+
+    def can_step2(i: np.ndarray) -> np.ndarray:
+        return h2[i] > 1.5 if upper else r2[i] > 0.5
+
+    # Phase A: sum the centre (relative likelihoods above the observed one).
+    live = np.arange(n)
+    live = live[can_step2(live)]
+    into_tail = np.zeros(n, dtype=bool)
+    while len(live):
+        step2(live)
+        low = lastp2[live] < EXACT_TEST_BIAS
+        done = live[low]
+        tie_ct[done] += lastp2[done] > (1 - 2 * SMALL_EPSILON) * EXACT_TEST_BIAS
+        tailp[done] += lastp2[done]
+        into_tail[done] = True
+        cont = live[~low]
+        centerp[cont] += lastp2[cont]
+        over = centerp[cont] > np.finfo(float).max
+        result[cont[over]] = 0.0
+        cont = cont[~over]
+        live = cont[can_step2(cont)]
+    finished = ~np.isnan(result)
+    if not midp:
+        trivially = (centerp == 0) & ~finished
+        result[trivially] = 1.0
+        finished |= trivially
+    # Phase B: the rest of tail 2, until additions no longer change the sum.
+    live = np.flatnonzero(into_tail & ~finished)
+    live = live[can_step2(live)]
+    while len(live):
+        step2(live)
+        before = tailp[live].copy()
+        tailp[live] += lastp2[live]
+        live = live[tailp[live] > before]
+        live = live[can_step2(live)]
+    # Phase C: tail 1, walking away from expectation on the observed side.
+    live = np.flatnonzero(~finished)
+    if upper:
+        h1, r1, c1 = het + 2.0, homr.astype(float), homc.astype(float)
+        live = live[r1[live] > 0.5]
+        while len(live):
+            lastp1[live] *= (4 * r1[live] * c1[live]) / (h1[live] * (h1[live] - 1))
+            before = tailp[live].copy()
+            tailp[live] += lastp1[live]
+            live = live[tailp[live] > before]
+            h1[live] += 2
+            r1[live] -= 1
+            c1[live] -= 1
+            live = live[r1[live] > 0.5]
+    else:
+        h1, r1, c1 = het.astype(float), homr.astype(float), homc.astype(float)
+        live = live[h1[live] > 1.5]
+        while len(live):
+            r1[live] += 1
+            c1[live] += 1
+            lastp1[live] *= (h1[live] * (h1[live] - 1)) / (4 * r1[live] * c1[live])
+            before = tailp[live].copy()
+            tailp[live] += lastp1[live]
+            live = live[tailp[live] > before]
+            h1[live] -= 2
+            live = live[h1[live] > 1.5]
+    rest = ~finished
+    if midp:
+        result[rest] = (tailp[rest] - (start * 0.5) * tie_ct[rest]) / (tailp[rest] + centerp[rest])
+    else:
+        result[rest] = tailp[rest] / (tailp[rest] + centerp[rest])
+    return result
+
+
+def founders_from_samples(samples) -> np.ndarray:
+    """plink2's founder rule: both parental IDs are ``0`` (a samples table with father/mother columns)."""
+    return ((samples["father"].astype(str) == "0") & (samples["mother"].astype(str) == "0")).to_numpy()
+
+
+def controls_from_samples(samples) -> np.ndarray:
+    """Controls of a PLINK 1/2 binary phenotype (1 = control, 2 = case; anything else is not a control)."""
+    return (samples["pheno"].astype(str) == "1").to_numpy()
+
+
+_NO_HWE_CHROMS = {"Y", "24", "CHRY", "MT", "M", "26", "CHRM", "CHRMT"}
 
 
 def run_qc(
@@ -61,27 +282,63 @@ def run_qc(
     *,
     founders: np.ndarray | None = None,
     controls: np.ndarray | None = None,
+    chrom: np.ndarray | None = None,
 ) -> QCResult:
-    """Apply --mind, then --geno, --hwe and --maf to the samples that survive --mind."""
+    """Apply --mind, then --geno, --hwe and --maf (plink2's order and comparisons) to an int8 matrix.
+
+    ``founders`` (bool per sample; all samples when None) restricts the --hwe counts and the --maf
+    frequencies, as plink2 does. ``controls`` (bool per sample) is needed with ``hwe_controls_only``.
+    ``chrom`` (per variant) lets --hwe skip chrY and chrM variants as plink2 does; chrX is tested like an
+    autosome here (plink2 uses a sex-aware test there; see docs/munge-qc.md).
+    """
     n_samples, n_variants = genotypes.shape
     sample_keep = np.ones(n_samples, dtype=bool)
     variant_keep = np.ones(n_variants, dtype=bool)
     steps: list[dict] = []
-    if params.mind is not None:
-        sample_keep = sample_missing_rate(genotypes) <= params.mind
+    if params.mind is not None and params.mind < 1.0:
+        max_missing = int(n_variants * (params.mind * (1 + SMALL_EPSILON)))
+        sample_keep = sample_missing_counts(genotypes) <= max_missing
         steps.append({"step": "mind", "unit": "samples", "removed": int((~sample_keep).sum()),
                       "reason": f"missing call rate > {params.mind}"})
-    kept = genotypes[sample_keep]
-    if params.geno is not None:
-        drop = variant_missing_rate(kept) > params.geno
+    n_kept = int(sample_keep.sum())
+    founder_mask = np.ones(n_samples, dtype=bool) if founders is None else np.asarray(founders, dtype=bool)
+    need_founder_counts = params.maf is not None or params.hwe is not None
+    all_counts = genotype_counts(genotypes, sample_keep) if params.geno is not None else None
+    founder_counts = None
+    if need_founder_counts:
+        kept_founders = sample_keep & founder_mask
+        if all_counts is not None and kept_founders.sum() == n_kept:
+            founder_counts = all_counts
+        else:
+            founder_counts = genotype_counts(genotypes, kept_founders)
+
+    if params.geno is not None and params.geno < 1.0:
+        max_missing = int((params.geno * (1 + SMALL_EPSILON)) * n_kept)
+        drop = all_counts.missing > max_missing
         steps.append({"step": "geno", "unit": "variants", "removed": int((drop & variant_keep).sum()),
                       "reason": f"missing call rate > {params.geno}"})
         variant_keep &= ~drop
-    if params.maf is not None:
-        freq = allele_frequency(kept)
-        maf = np.minimum(freq, 1 - freq)
-        drop = ~(maf >= params.maf)
+    if params.hwe is not None and params.hwe > 0.0:
+        hwe_counts = founder_counts
+        who = "founders"
+        if params.hwe_controls_only:
+            if controls is None:
+                raise ValueError("hwe_controls_only needs the controls mask")
+            hwe_counts = genotype_counts(genotypes, sample_keep & founder_mask & np.asarray(controls, dtype=bool))
+            who = "founder controls"
+        tested = variant_keep & (hwe_counts.observed > 0)
+        if chrom is not None:
+            tested &= ~np.isin(np.char.upper(np.asarray(chrom).astype(str)), list(_NO_HWE_CHROMS))
+        idx = np.flatnonzero(tested)
+        pvals = hwe_pvalues_from_counts(hwe_counts.het[idx], hwe_counts.hom0[idx], hwe_counts.hom2[idx])
+        drop = np.zeros(n_variants, dtype=bool)
+        drop[idx] = pvals < params.hwe * (1 - SMALL_EPSILON)
+        steps.append({"step": "hwe", "unit": "variants", "removed": int(drop.sum()),
+                      "reason": f"Hardy-Weinberg exact test p < {params.hwe} ({who})"})
+        variant_keep &= ~drop
+    if params.maf is not None and params.maf > 0.0:
+        drop = plink2_maf(founder_counts) < params.maf * (1 - SMALL_EPSILON)
         steps.append({"step": "maf", "unit": "variants", "removed": int((drop & variant_keep).sum()),
-                      "reason": f"minor allele frequency < {params.maf}"})
+                      "reason": f"minor allele frequency < {params.maf} (founders)"})
         variant_keep &= ~drop
     return QCResult(sample_keep, variant_keep, steps)

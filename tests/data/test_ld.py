@@ -1,0 +1,113 @@
+"""--indep-pairwise: hand-built cases and plink2 2.00a3.5 cross-checks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import EXAMPLE
+from genoml_search.data.ld import indep_pairwise
+from genoml_search.data.plink import MISSING, read_plink
+from genoml_search.data.qc import QCParams, founders_from_samples, run_qc
+
+
+def _base(n: int = 200, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).binomial(2, 0.3, size=(n, 1)).astype(np.int8)
+
+
+def _prune(g, window=10, step=1, r2=0.5, chrom=None, pos=None, **kw):
+    m = g.shape[1]
+    chrom = np.array(["1"] * m) if chrom is None else chrom
+    pos = np.arange(1, m + 1) * 1000 if pos is None else pos
+    return indep_pairwise(g, chrom, pos, window, step, r2, **kw).tolist()
+
+
+def test_identical_pair_removes_the_later_variant():
+    x = _base()
+    other = np.random.default_rng(1).binomial(2, 0.4, size=(200, 1)).astype(np.int8)
+    assert _prune(np.hstack([x, other, x])) == [True, True, False]
+
+
+def test_higher_major_frequency_is_removed():
+    x = _base()
+    y = x.copy()
+    y[np.flatnonzero(y[:, 0] == 1)[:3], 0] = 0  # slightly rarer minor allele, still r^2 > 0.5
+    assert _prune(np.hstack([y, x])) == [False, True]
+    assert _prune(np.hstack([x, y])) == [True, False]
+
+
+def test_flipped_allele_is_in_ld():
+    x = _base()
+    assert _prune(np.hstack([x, (2 - x).astype(np.int8)])) == [True, False]
+
+
+def test_threshold_is_strict():
+    # r^2 = 1 is not > 0.999..., but any pair is > 0 unless it is uncorrelated.
+    x = _base()
+    assert _prune(np.hstack([x, x]), r2=0.0) == [True, False]
+    z = np.array([[0], [2], [0], [2]], dtype=np.int8)
+    w = np.array([[0], [0], [2], [2]], dtype=np.int8)  # r = 0 exactly
+    assert _prune(np.hstack([z, w]), r2=0.0) == [True, True]
+
+
+def test_monomorphic_and_all_het_removed_single_variant_chromosome_kept():
+    x = _base()
+    mono = np.zeros_like(x)
+    het = np.ones_like(x)
+    g = np.hstack([x, mono, het, mono])
+    chrom = np.array(["1", "1", "1", "2"])
+    assert _prune(g, chrom=chrom) == [True, False, False, True]
+    assert _prune(g, chrom=np.array(["1", "1", "1", "0"]))[3] is False
+
+
+def test_missing_calls_use_pairwise_complete_samples():
+    x = _base()
+    y = x.copy()
+    y[:100, 0] = MISSING
+    noise = np.random.default_rng(3).binomial(2, 0.3, size=(100, 1)).astype(np.int8)
+    x2 = x.copy()
+    x2[:100] = noise  # x2 differs from y only where y is missing
+    assert sum(_prune(np.hstack([x2, y]))) == 1  # r^2 = 1 on the 100 samples called at both
+    y_called = y.copy()
+    y_called[:100] = np.random.default_rng(4).binomial(2, 0.3, size=(100, 1))
+    assert _prune(np.hstack([x2, y_called])) == [True, True]
+
+
+def test_window_limits_comparisons():
+    x = _base()
+    fill = np.random.default_rng(5).binomial(2, 0.4, size=(200, 3)).astype(np.int8)
+    g = np.hstack([x, fill, x])
+    assert _prune(g, window=4, step=1)[4] is True  # 4 variants apart: never in one window
+    assert _prune(g, window=5, step=1)[4] is False
+    pos = np.array([1, 2, 3, 4, 60_000])
+    assert _prune(g, window=50, step=1, pos=pos, window_kb=True)[4] is True
+    assert _prune(g, window=60, step=1, pos=pos, window_kb=True)[4] is False
+
+
+def _qc_then_prune(bfile: Path, window, step, r2, kb):
+    data = read_plink(bfile)
+    founders = founders_from_samples(data.samples)
+    qc = run_qc(data.genotypes, QCParams(), founders=founders)
+    g = data.genotypes[qc.sample_keep][:, qc.variant_keep]
+    v = data.variants[qc.variant_keep]
+    keep = indep_pairwise(g, v.chrom.to_numpy(), v.pos.to_numpy(), window, step, r2, window_kb=kb,
+                          founders=founders[qc.sample_keep])
+    return set(v.id[keep])
+
+
+PRUNE_CASES = [("1000", "50", "0.5"), ("50", "5", "0.2"), ("20", "20", "0.8"), ("200kb", "1", "0.3"),
+               ("50kb", "1", "0.1")]
+
+
+@pytest.mark.plink2
+@pytest.mark.parametrize("args", PRUNE_CASES)
+@pytest.mark.parametrize("which", ["sim", "example"])
+def test_prune_matches_plink2(plink2, sim_cohort, tmp_path, args, which):
+    bfile = sim_cohort if which == "sim" else EXAMPLE
+    out = plink2(bfile, tmp_path / "p", "--mind", "0.1", "--geno", "0.05", "--hwe", "1e-6", "--maf", "0.01",
+                 "--indep-pairwise", *args)
+    expected = set(Path(str(out) + ".prune.in").read_text().split())
+    kb = args[0].endswith("kb")
+    ours = _qc_then_prune(bfile, float(args[0].removesuffix("kb")), int(args[1]), float(args[2]), kb)
+    assert ours == expected

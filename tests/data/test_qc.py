@@ -1,0 +1,183 @@
+"""QC filters: hand-computed cases and plink2 2.00a3.5 cross-checks."""
+from __future__ import annotations
+
+import shutil
+from fractions import Fraction
+from math import factorial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import EXAMPLE
+from genoml_search.data.plink import MISSING, read_plink
+from genoml_search.data.qc import (
+    QCParams,
+    allele_frequency,
+    founders_from_samples,
+    hwe_exact_pvalues,
+    hwe_pvalues_from_counts,
+    run_qc,
+    sample_missing_rate,
+    variant_missing_rate,
+)
+
+
+def exact_hwe(het: int, hom1: int, hom2: int) -> float:
+    """Reference: sum of the probabilities of het counts no more likely than the observed one (exact)."""
+    n = het + hom1 + hom2
+    rare = 2 * min(hom1, hom2) + het
+    probs = {}
+    for h in range(rare % 2, rare + 1, 2):
+        homr = (rare - h) // 2
+        homc = n - h - homr
+        if homc < 0:
+            continue
+        probs[h] = Fraction(factorial(n) * 2**h, factorial(homr) * factorial(h) * factorial(homc))
+    total = sum(probs.values())
+    obs = probs[het]
+    return float(sum(p for p in probs.values() if p <= obs) / total)
+
+
+def genotypes_from_counts(het: int, hom0: int, hom2: int, missing: int = 0) -> np.ndarray:
+    return np.array([1] * het + [0] * hom0 + [2] * hom2 + [MISSING] * missing, dtype=np.int8)[:, None]
+
+
+def test_hwe_hand_computed_two_samples():
+    # n = 2 and two rare copies: P(het = 0) = 1/3, P(het = 2) = 2/3.
+    p = hwe_pvalues_from_counts([0, 2], [1, 0], [1, 0])
+    assert p == pytest.approx([1 / 3, 1.0], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "het, hom1, hom2",
+    [(10, 80, 10), (50, 25, 25), (0, 50, 50), (100, 0, 0), (1, 99, 0), (3, 40, 7), (57, 321, 22), (0, 10, 0)],
+)
+def test_hwe_matches_exact_enumeration(het, hom1, hom2):
+    assert hwe_pvalues_from_counts([het], [hom1], [hom2])[0] == pytest.approx(exact_hwe(het, hom1, hom2), rel=1e-9)
+
+
+def test_hwe_from_matrix_dedups_and_handles_missing():
+    g = np.concatenate([genotypes_from_counts(10, 80, 10, 5), genotypes_from_counts(10, 80, 10, 5),
+                        genotypes_from_counts(0, 0, 0, 105)], axis=1)
+    p = hwe_exact_pvalues(g)
+    assert p[0] == p[1] == pytest.approx(exact_hwe(10, 80, 10), rel=1e-9)
+    assert p[2] == 1.0
+
+
+def test_hwe_vectorized_is_fast_and_consistent():
+    rng = np.random.default_rng(0)
+    n = 100_000
+    hom1 = rng.integers(0, 5000, n)
+    het = rng.integers(0, 5000, n)
+    hom2 = rng.integers(0, 100, n)
+    p = hwe_pvalues_from_counts(het, hom1, hom2)
+    assert p.shape == (n,) and np.all((p >= 0) & (p <= 1))
+    small = hwe_pvalues_from_counts(het[:5] % 60, hom1[:5] % 60, hom2[:5] % 60)
+    for i in range(5):
+        expected = exact_hwe(int(het[i] % 60), int(hom1[i] % 60), int(hom2[i] % 60))
+        assert small[i] == pytest.approx(expected, rel=1e-9)
+        assert p[i] == hwe_pvalues_from_counts(het[i : i + 1], hom1[i : i + 1], hom2[i : i + 1])[0]
+
+
+def test_basic_rates():
+    g = np.array([[0, 1, MISSING], [2, MISSING, MISSING]], dtype=np.int8)
+    assert sample_missing_rate(g) == pytest.approx([1 / 3, 2 / 3])
+    assert variant_missing_rate(g) == pytest.approx([0, 0.5, 1])
+    f = allele_frequency(g)
+    assert f[:2] == pytest.approx([0.5, 0.5]) and np.isnan(f[2])
+
+
+def test_thresholds_are_inclusive_like_plink2():
+    # 100 samples: maf exactly 0.01 is kept, missing rate exactly 0.05 is kept, 0.06 removed.
+    g = np.zeros((100, 5), dtype=np.int8)
+    g[:2, 0] = 1  # maf = 2/200 = 0.01: kept
+    g[:1, 1] = 1  # maf = 0.005: removed
+    g[:5, 2] = MISSING  # missing 0.05: kept
+    g[:6, 3] = MISSING  # missing 0.06: removed
+    g[:, 4] = MISSING  # all missing: removed by --geno (plink2 gives it frequency 0.5)
+    g[10:60, 2:4] = 1
+    result = run_qc(g, QCParams(mind=None, geno=0.05, maf=0.01, hwe=None))
+    assert result.variant_keep.tolist() == [True, False, True, False, False]
+    assert [s["removed"] for s in result.steps] == [2, 1]
+    only_maf = run_qc(g, QCParams(mind=None, geno=None, maf=0.01, hwe=None))
+    assert only_maf.variant_keep[4]  # all-missing passes --maf, as in plink2
+
+
+def test_mind_then_variant_filters_on_kept_samples():
+    g = np.ones((20, 10), dtype=np.int8)
+    g[::2] = 0
+    g[0, :2] = MISSING  # 20% missing: removed by --mind 0.1
+    g[1, :1] = MISSING  # 10%: kept
+    result = run_qc(g, QCParams(mind=0.1, geno=0.0, maf=None, hwe=None))
+    assert result.sample_keep.tolist() == [False] + [True] * 19
+    # --geno runs on the 19 kept samples: only variant 0 (sample 1 missing) is removed with geno 0.
+    assert result.variant_keep.tolist() == [False] + [True] * 9
+
+
+def test_monomorphic_removed_by_maf():
+    g = np.zeros((50, 2), dtype=np.int8)
+    g[:25, 1] = 1
+    assert run_qc(g, QCParams(mind=None, geno=None, hwe=None)).variant_keep.tolist() == [False, True]
+
+
+def test_founders_only_frequencies_and_hwe_controls():
+    g = np.zeros((40, 1), dtype=np.int8)
+    g[30:, 0] = 2  # minor alleles only in non-founders
+    founders = np.arange(40) < 30
+    assert run_qc(g, QCParams(mind=None, geno=None, hwe=None), founders=founders).variant_keep.tolist() == [False]
+    assert run_qc(g, QCParams(mind=None, geno=None, hwe=None)).variant_keep.tolist() == [True]
+    # No hets at all: HWE fails on everyone, passes on controls that are all hom.
+    h = np.zeros((200, 1), dtype=np.int8)
+    h[:100, 0] = 2
+    controls = np.arange(200) >= 100
+    params = QCParams(mind=None, geno=None, maf=None, hwe=1e-6)
+    assert not run_qc(h, params).variant_keep[0]
+    only_controls = QCParams(mind=None, geno=None, maf=None, hwe=1e-6, hwe_controls_only=True)
+    assert run_qc(h, only_controls, controls=controls).variant_keep[0]
+
+
+QC_FLAGS = ["--mind", "0.1", "--geno", "0.05", "--hwe", "1e-6", "--maf", "0.01"]
+
+
+def _plink2_qc(plink2, bfile: Path, out: Path, flags: list[str]) -> tuple[set[str], set[str]]:
+    plink2(bfile, out, *flags, "--write-snplist", "--write-samples")
+    snps = set(Path(str(out) + ".snplist").read_text().split())
+    samples = {line.split()[-1] for line in Path(str(out) + ".id").read_text().splitlines()[1:]}
+    return snps, samples
+
+
+@pytest.mark.plink2
+@pytest.mark.parametrize("params, flags", [
+    (QCParams(), QC_FLAGS),
+    (QCParams(mind=0.02, geno=0.01, maf=0.05, hwe=1e-3), ["--mind", "0.02", "--geno", "0.01", "--hwe", "1e-3",
+                                                         "--maf", "0.05"]),
+])
+def test_qc_matches_plink2_on_simulated_cohort(plink2, sim_cohort, tmp_path, params, flags):
+    data = read_plink(sim_cohort)
+    result = run_qc(data.genotypes, params, founders=founders_from_samples(data.samples))
+    snps, samples = _plink2_qc(plink2, sim_cohort, tmp_path / "qc", flags)
+    assert set(data.variants.id[result.variant_keep]) == snps
+    assert set(data.samples.iid[result.sample_keep]) == samples
+    log = (tmp_path / "qc.log").read_text()
+    for step in result.steps:
+        if step["step"] == "hwe":
+            assert f"--hwe: {step['removed']} variant" in log
+
+
+@pytest.mark.plink2
+@pytest.mark.parametrize("with_pheno", [True, False])
+def test_qc_matches_plink2_on_example(plink2, tmp_path, with_pheno):
+    bfile = EXAMPLE
+    if not with_pheno:
+        for suffix in (".bed", ".bim"):
+            shutil.copy(str(EXAMPLE) + suffix, tmp_path / f"nopheno{suffix}")
+        fam = Path(str(EXAMPLE) + ".fam").read_text().splitlines()
+        (tmp_path / "nopheno.fam").write_text("\n".join(" ".join(l.split()[:5] + ["-9"]) for l in fam) + "\n")
+        bfile = tmp_path / "nopheno"
+    data = read_plink(bfile)
+    result = run_qc(data.genotypes, QCParams(), founders=founders_from_samples(data.samples))
+    snps, samples = _plink2_qc(plink2, bfile, tmp_path / "qc", QC_FLAGS)
+    assert set(data.variants.id[result.variant_keep]) == snps
+    assert set(data.samples.iid[result.sample_keep]) == samples
+    assert len(data.variants) - len(snps) == 4
