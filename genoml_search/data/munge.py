@@ -267,10 +267,12 @@ def _select_training_variants(
     samples = cohort.samples.iloc[sample_index]
     founders = ((samples["father"] == "0") & (samples["mother"] == "0")).to_numpy()
     controls = (phenotype[sample_index] == 0) if task == "binary" else None
-    result = qc_module.run_qc(genotypes, options.qc, founders=founders, controls=controls)
-    for qc_step in result.steps:
-        remaining = result.sample_keep.sum() if qc_step["unit"] == "samples" else None
-        steps.append({**qc_step, "remaining": int(remaining) if remaining is not None else None})
+    chrom = cohort.variants["chrom"].to_numpy()[variant_index]
+    result = qc_module.run_qc(genotypes, options.qc, founders=founders, controls=controls, chrom=chrom)
+    remaining = {"samples": len(sample_index), "variants": len(variant_index)}
+    for qc_step in result.steps:  # QC steps remove from what the previous step left
+        remaining[qc_step["unit"]] -= qc_step["removed"]
+        steps.append({**qc_step, "remaining": int(remaining[qc_step["unit"]])})
     if not result.sample_keep.any():
         raise UserError("no samples left after sample QC (--mind); relax it or check the genotype file")
     if not result.variant_keep.any():
@@ -283,14 +285,12 @@ def _select_training_variants(
             genotypes[np.ix_(result.sample_keep, columns)],
             kept_variants["chrom"].to_numpy(), kept_variants["pos"].to_numpy(),
             options.prune.window, options.prune.step, options.prune.r2, window_kb=options.prune.window_kb,
+            founders=founders[result.sample_keep],
         )
         variant_keep[columns[~pruned]] = False
         _step(steps, "indep-pairwise", "variants", (~pruned).sum(), variant_keep.sum(),
               f"r2 > {options.prune.r2} in windows of {options.prune.window}"
               f"{'kb' if options.prune.window_kb else ''} (step {options.prune.step})")
-    for row in steps:
-        if row["unit"] == "variants" and row.get("remaining") is None:
-            row["remaining"] = None
     _step(steps, "final", "variants", 0, variant_keep.sum(), "variants in the dataset")
     _step(steps, "final", "samples", 0, result.sample_keep.sum(), "samples in the dataset")
     return extra, result.sample_keep, variant_index[variant_keep]
