@@ -278,9 +278,9 @@ def _leaderboard_html(board: pd.DataFrame, metric: str) -> str:
                                   "n_complete": "complete", "n_pruned": "pruned", "n_fail": "failed",
                                   "seconds": "time (s)", "best_trial": "best trial"})
     shown["best trial"] = shown["best trial"].map(lambda v: "" if pd.isna(v) else str(int(v)))
-    shown["time (s)"] = shown["time (s)"].round(1)
     return ("<p>Best complete trial of each model family (mean and standard deviation over its CV folds), "
-            "trials per state and compute time summed over the family's trials.</p>" + html.table(shown))
+            "trials per state and compute time summed over the family's trials.</p>"
+            + html.table(shown, {"time (s)": lambda v: f"{v:.1f}"}))
 
 
 def _search_html(trials: pd.DataFrame, param_imp: pd.DataFrame, metric: str, maximize: bool,
