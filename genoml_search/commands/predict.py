@@ -1,0 +1,41 @@
+"""`genoml-search predict`: apply a run's saved model to a new cohort."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+
+def predict(
+    model: Annotated[Path, typer.Option("--model", help="Run directory (or its model/ directory).")],
+    out: Annotated[Path, typer.Option("--out", help="CSV to write: ID and probabilities or predictions.")],
+    bfile: Annotated[Optional[str], typer.Option(help="PLINK 1 prefix of the new cohort.")] = None,
+    pfile: Annotated[Optional[str], typer.Option(help="PLINK 2 prefix of the new cohort (needs pgenlib).")] = None,
+    covar: Annotated[Optional[str], typer.Option(help="Covariate file (required when the model has covariates).")] = None,
+    min_overlap: Annotated[float, typer.Option(help="Least fraction of the model's SNPs the cohort must have.")] = 0.9,
+) -> None:
+    """Harmonize a cohort to the model's training SNPs and write its predictions (atomically)."""
+    from rich.console import Console
+
+    from genoml_search.predict import PredictOptions, predict as run_predict
+
+    summary = run_predict(PredictOptions(model=model, out=out, bfile=bfile, pfile=pfile, covar=covar,
+                                         min_overlap=min_overlap))
+    console = Console()
+    h = summary.harmonization
+    console.print(f"{summary.n_samples} samples predicted ({summary.task}) -> {summary.out}", markup=False)
+    console.print(f"SNPs: {h.get('matched', 0)} of {summary.n_training_snps} usable ({summary.overlap:.1%}); "
+                  f"{h.get('allele_swapped', 0)} allele-swapped, {h.get('strand_flipped', 0)} strand-flipped, "
+                  f"{h.get('ambiguous', 0)} strand-ambiguous (matched literally), "
+                  f"{h.get('filled_from_training', 0)} filled from training frequencies", markup=False)
+    if summary.samples_dropped:
+        console.print(f"warning: {summary.samples_dropped} samples had no covariate row and were left out",
+                      markup=False)
+    for note in summary.warnings:
+        console.print(f"warning: {note}; predictions may differ slightly from the run's", markup=False)
+
+
+def register(app: Any) -> None:
+    """Add the `predict` command to the CLI."""
+    app.command(name="predict")(predict)

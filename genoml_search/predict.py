@@ -1,0 +1,139 @@
+"""`genoml-search predict`: apply a saved model to a new cohort.
+
+The cohort is harmonized to the training variants exactly as ``munge --like`` does (same SNPs in the same
+order, allele swaps and strand flips recoded, ambiguous SNPs matched literally, absent SNPs left missing), so
+the pipeline's own imputer fills absent SNPs with training allele dosages and missing covariate values with
+training means. Too little SNP overlap, or absent covariate columns, are refused with a clear message.
+
+Output columns: ``ID`` then ``probability`` (binary: probability of class 1), ``probability_<class>`` for
+every class and ``prediction`` (multiclass: the most probable class), or ``prediction`` (regression).
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genoml_search.data.dataset import Dataset
+from genoml_search.errors import UserError
+from genoml_search.fileio import atomic_file
+from genoml_search.model_io import find_model_dir, load_model
+from genoml_search.search.data_cache import FeatureMatrix, features_from_dataset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PredictOptions:
+    """Everything `genoml-search predict` can be asked to do."""
+
+    model: Path
+    out: Path
+    bfile: str | None = None
+    pfile: str | None = None
+    covar: str | None = None
+    min_overlap: float = 0.9
+
+
+@dataclass
+class PredictSummary:
+    """What predicting did: sample and SNP counts, harmonization figures, version warnings."""
+
+    out: Path
+    task: str
+    n_samples: int
+    n_training_snps: int
+    harmonization: dict[str, int]
+    samples_dropped: int
+    columns: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def overlap(self) -> float:
+        """Fraction of training SNPs found (and usable) in the cohort."""
+        return self.harmonization.get("matched", 0) / max(1, self.n_training_snps)
+
+
+def prediction_frame(model: Any, info: dict[str, Any], features: FeatureMatrix) -> pd.DataFrame:
+    """``ID`` plus the task's prediction columns for a feature matrix laid out like the training one."""
+    task = info["task"]
+    frame = pd.DataFrame({"ID": features.sample_ids})
+    if task == "regression":
+        frame["prediction"] = np.asarray(model.predict(features.x), dtype=float)
+        return frame
+    proba = np.asarray(model.predict_proba(features.x), dtype=float)
+    classes = list(getattr(model, "classes_", None) if getattr(model, "classes_", None) is not None
+                   else info.get("classes") or range(proba.shape[1]))
+    if task == "binary":
+        frame["probability"] = proba[:, 1]
+        return frame
+    for column, label in enumerate(classes):
+        frame[f"probability_{_label(label)}"] = proba[:, column]
+    frame["prediction"] = [_label(classes[i]) for i in proba.argmax(axis=1)]
+    return frame
+
+
+def _label(value: Any) -> Any:
+    """Class codes are stored as floats in the feature matrix; print 1 rather than 1.0."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str | None,
+                     covar: str | None) -> Dataset:
+    """Munge the cohort ``--like`` the model's training variants into ``work/cohort`` and open it."""
+    from genoml_search.data.munge import MungeOptions, munge
+
+    target = work / "cohort"
+    munge(MungeOptions(out=target, bfile=bfile, pfile=pfile, covar=covar, like=str(model_dir), fill_missing=True))
+    return Dataset.open(target)
+
+
+def check_overlap(counts: dict[str, int], n_training: int, min_overlap: float, source: str) -> None:
+    """Refuse a cohort that has fewer than ``min_overlap`` of the training SNPs."""
+    matched = counts.get("matched", 0)
+    if matched < min_overlap * n_training:
+        raise UserError(
+            f"only {matched} of the model's {n_training} SNPs ({matched / max(1, n_training):.1%}) are usable in "
+            f"this cohort ({counts.get('absent', 0)} absent, {counts.get('allele_mismatch', 0)} with other alleles), "
+            f"below --min-overlap {min_overlap:g}; check that variant IDs use the training naming (e.g. rsIDs vs "
+            "chr:pos), or lower --min-overlap to fill more SNPs from training frequencies",
+            source,
+        )
+
+
+def predict(options: PredictOptions) -> PredictSummary:
+    """Harmonize the cohort to the model's training variants, predict, and write the CSV atomically."""
+    if not 0.0 <= options.min_overlap <= 1.0:
+        raise UserError(f"--min-overlap {options.min_overlap} must be a fraction between 0 and 1")
+    if bool(options.bfile) == bool(options.pfile):
+        raise UserError("give exactly one of --bfile PREFIX or --pfile PREFIX")
+    model_dir = find_model_dir(options.model)
+    model, info = load_model(model_dir)
+    out = Path(options.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".genoml-predict-", dir=out.parent) as work:
+        cohort = harmonize_cohort(model_dir, Path(work), options.bfile, options.pfile, options.covar)
+        counts = {k: v for k, v in cohort.manifest.get("like", {}).items() if isinstance(v, int)}
+        n_training = int(cohort.manifest["n_variants"])
+        check_overlap(counts, n_training, options.min_overlap, options.bfile or options.pfile or "")
+        features = features_from_dataset(cohort)
+        expected = info.get("feature_names")
+        if expected is not None and list(expected) != features.feature_names:
+            raise UserError("the harmonized cohort's features do not match the model's; re-run `genoml-search run` "
+                            "with this version", model_dir)
+        frame = prediction_frame(model, info, features)
+        dropped = sum(int(s["removed"]) for s in cohort.manifest.get("steps", [])
+                      if s.get("unit") == "samples" and s.get("step") not in ("input", "final"))
+    if dropped:
+        log.warning("%d sample(s) of the cohort were left out (no covariate row)", dropped)
+    with atomic_file(out) as handle:
+        frame.to_csv(handle, index=False)
+    return PredictSummary(out, info["task"], len(frame), n_training, counts, dropped,
+                          list(frame.columns), info.get("warnings", []))

@@ -1,0 +1,336 @@
+"""`genoml-search report`: one self-contained HTML page plus PNG and CSV files, written atomically.
+
+Sources: the study (leaderboard, history, trial states, parameter importances) and, for a run directory,
+the saved model, ``metrics.json`` and the validation samples rebuilt from the datasets (metrics with 95%
+intervals, curves, confusion matrix or residuals, permutation importance of SNPs and covariates).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from genoml_search import __version__
+from genoml_search.errors import UserError
+from genoml_search.fileio import atomic_directory
+from genoml_search.report import html, plots
+from genoml_search.report.importance import annotate_features, permutation_importance
+from genoml_search.report.intervals import metric_intervals
+from genoml_search.report.metrics import DEFAULT_METRIC, score_all
+from genoml_search.report.study_summary import leaderboard, parameter_importances, trials_frame
+from genoml_search.search.storage import default_storage_url, mask_url, open_storage
+
+log = logging.getLogger(__name__)
+REPORT_DIR = "report"
+REPORT_FILE = "report.html"
+LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "optuna", "distributed", "xgboost", "lightgbm",
+             "catboost", "skops", "matplotlib", "bed-reader", "sqlalchemy")
+METRIC_LABELS = {"roc_auc": "ROC-AUC", "average_precision": "PR-AUC (average precision)",
+                 "balanced_accuracy": "balanced accuracy", "log_loss": "log loss", "brier": "Brier score",
+                 "roc_auc_ovr": "ROC-AUC (macro one-vs-rest)", "r2": "R²", "rmse": "RMSE", "mae": "MAE"}
+
+
+@dataclass
+class ReportOptions:
+    """What `genoml-search report` reads and where it writes."""
+
+    run_dir: Path | None = None
+    storage: str | None = None
+    study: str | None = None
+    report_dir: Path | None = None
+    max_features: int = 50
+    n_repeats: int = 5
+    n_boot: int = 1000
+    top_features: int = 30
+    seed: int = 0
+
+
+@dataclass
+class ReportResult:
+    """Where the report went and what it contains."""
+
+    html: Path
+    files: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def versions() -> dict[str, str]:
+    """genoml-search, Python and library versions of this process."""
+    found = {"genoml-search": __version__, "python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _load_study(options: ReportOptions, metrics: dict[str, Any]) -> tuple[optuna.Study, str]:
+    if options.storage:
+        url = options.storage
+    elif options.run_dir is not None:
+        if not (options.run_dir / "study.db").is_file():
+            raise UserError("no study.db in this run directory; give --storage URL for a shared study",
+                            options.run_dir)
+        url = default_storage_url(options.run_dir)
+    else:
+        raise UserError("give --out RUN_DIR, or --storage URL with --study NAME")
+    storage = open_storage(url)
+    names = [s.study_name for s in optuna.study.get_all_study_summaries(storage, include_best_trial=False)]
+    name = options.study or metrics.get("study")
+    if name is None:
+        if len(names) != 1:
+            raise UserError(f"{mask_url(url)} holds {len(names)} studies; choose one with --study ({names[:10]})")
+        name = names[0]
+    if name not in names:
+        raise UserError(f"no study {name!r} in {mask_url(url)}; known: {names[:10]}")
+    return optuna.load_study(study_name=name, storage=storage), url
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        raise UserError("not valid JSON; re-run `genoml-search run`", path) from None
+
+
+class _Collector:
+    """Figures and tables gathered for the page and for the files beside it."""
+
+    def __init__(self) -> None:
+        self.pngs: dict[str, bytes] = {}
+        self.csvs: dict[str, pd.DataFrame] = {}
+        self.notes: list[str] = []
+
+    def figure(self, name: str, figure: Any, alt: str, caption: str = "") -> str:
+        if figure is None:
+            return ""
+        png = plots.to_png(figure)
+        self.pngs[f"{name}.png"] = png
+        return html.image(png, alt, caption)
+
+
+def build_report(options: ReportOptions) -> ReportResult:
+    """Build the report and write it (atomically) into ``report_dir`` (default ``RUN_DIR/report``)."""
+    run_dir = Path(options.run_dir) if options.run_dir else None
+    if run_dir is not None and not run_dir.is_dir():
+        raise UserError("run directory not found", run_dir)
+    metrics = _read_json(run_dir / "metrics.json") if run_dir else {}
+    study, url = _load_study(options, metrics)
+    report_dir = Path(options.report_dir) if options.report_dir else (
+        run_dir / REPORT_DIR if run_dir else Path(f"{study.study_name}-report"))
+    attrs = dict(study.user_attrs)
+    task = metrics.get("task") or attrs.get("task") or "binary"
+    metric = metrics.get("metric") or attrs.get("metric") or DEFAULT_METRIC[task]
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    out = _Collector()
+
+    trials = trials_frame(study)
+    board = leaderboard(study)
+    best_family = board["family"].iloc[0] if len(board) and pd.notna(board["cv_mean"].iloc[0]) else None
+    param_imp = parameter_importances(study, best_family, options.seed)
+    out.csvs.update({"leaderboard.csv": board, "trials.csv": trials, "param_importance.csv": param_imp})
+
+    sections: list[tuple[str, str, str]] = []
+    headline = _headline(study, board, metric, metrics, trials)
+    model_sections, validation_cards = ([], [])
+    model_dir = run_dir / "model" if run_dir else None
+    if model_dir is not None and (model_dir / "model.json").is_file():
+        model_sections, validation_cards = _model_sections(run_dir, metrics, attrs, task, metric, options, out)
+    elif run_dir is not None:
+        out.notes.append("no model/ in the run directory: validation and feature sections are left out")
+    sections.append(("summary", "Summary", html.cards(headline + validation_cards) + _notes(out.notes)))
+    sections.extend(model_sections)
+    sections.append(("leaderboard", "Leaderboard", _leaderboard_html(board, metric)))
+    sections.append(("search", "Search", _search_html(trials, param_imp, metric, maximize, out)))
+    sections.append(("parameters", "Run parameters", _parameters_html(study, attrs, metrics, url, run_dir)))
+    manifest = _read_json(model_dir / "manifest.json") if model_dir else {}
+    if manifest:
+        sections.append(("dataset", "Training dataset", _dataset_html(manifest)))
+    sections.append(("versions", "Versions", _versions_html(run_dir)))
+    subtitle = (f"study {study.study_name} · {task} · {metric} · storage {mask_url(url)} · generated "
+                f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} by genoml-search {__version__}")
+    document = html.page(f"genoml-search report: {study.study_name}", subtitle, sections)
+
+    with atomic_directory(report_dir) as tmp:
+        (tmp / REPORT_FILE).write_text(document, encoding="utf-8")
+        for name, png in out.pngs.items():
+            (tmp / name).write_bytes(png)
+        for name, frame in out.csvs.items():
+            frame.to_csv(tmp / name, index=False)
+    files = [REPORT_FILE, *out.pngs, *out.csvs]
+    return ReportResult(report_dir / REPORT_FILE, files, out.notes)
+
+
+def _notes(notes: list[str]) -> str:
+    return "".join(f"<div class=\"note\">{html.escape(n)}</div>" for n in notes)
+
+
+def _headline(study: optuna.Study, board: pd.DataFrame, metric: str, metrics: dict[str, Any],
+              trials: pd.DataFrame) -> list[tuple[str, str, str]]:
+    counts = trials["state"].value_counts()
+    items = [("trials", str(len(trials)), f"{counts.get('COMPLETE', 0)} complete, {counts.get('PRUNED', 0)} "
+                                          f"pruned, {counts.get('FAIL', 0)} failed")]
+    if len(board) and pd.notna(board["cv_mean"].iloc[0]):
+        top = board.iloc[0]
+        std = f" ± {top['cv_std']:.3f}" if pd.notna(top["cv_std"]) else ""
+        items.append((f"best CV {METRIC_LABELS.get(metric, metric)}", f"{top['cv_mean']:.3f}",
+                      f"{top['family']}, trial {int(top['best_trial'])}{std} over folds"))
+    return items
+
+
+def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any], task: str, metric: str,
+                    options: ReportOptions, out: _Collector) -> tuple[list, list]:
+    from genoml_search.model_io import load_model
+    from genoml_search.predict import prediction_frame
+    from genoml_search.report.validation import load_validation
+
+    model, info = load_model(run_dir / "model")
+    out.notes.extend(f"model versions: {note}" for note in info.get("warnings", []))
+    data = load_validation(run_dir, model, info, metrics, attrs)
+    y, scores = data.y, data.scores
+    recomputed = score_all(task, y, scores)
+    saved = metrics.get("validation", {})
+    differ = [k for k, v in recomputed.items() if k in saved and not np.isclose(v, saved[k], rtol=0, atol=1e-9)]
+    if differ:
+        out.notes.append(f"recomputed validation metrics differ from metrics.json for {differ}: the datasets or "
+                         "library versions changed since the run")
+    intervals = metric_intervals(task, y, scores, options.n_boot, options.seed)
+    interval_frame = pd.DataFrame([i.as_dict() for i in intervals])
+    predictions = prediction_frame(model, info, data.features)
+    predictions.insert(1, "y_true", y)
+    out.csvs["validation_metrics.csv"] = interval_frame
+    out.csvs["validation_predictions.csv"] = predictions
+
+    main = next((i for i in intervals if i.metric == metric), intervals[0])
+    cards = [(f"validation {METRIC_LABELS.get(main.metric, main.metric)}", f"{main.value:.3f}",
+              f"95% CI {main.low:.3f}-{main.high:.3f} ({data.source}, n={len(y)})"),
+             ("final model", info.get("family", "?"), _model_inputs(model, info))]
+
+    rows = interval_frame.assign(metric=interval_frame["metric"].map(lambda m: METRIC_LABELS.get(m, m)))
+    body = [f"<p>{len(y)} validation samples ({'separate cohort harmonized to the training variants' if data.source == 'cohort' else 'held out of the training dataset before the search'}); "
+            "never seen by the search. Intervals: "
+            + ("DeLong for ROC-AUC, stratified percentile bootstrap " if task == "binary" else
+               "stratified percentile bootstrap " if task == "multiclass" else "percentile bootstrap ")
+            + f"({options.n_boot} replicates){' otherwise' if task == 'binary' else ''}.</p>",
+            html.table(rows[["metric", "value", "low", "high", "method"]])]
+    figs = []
+    if task == "regression":
+        figs.append(out.figure("observed_vs_predicted", plots.observed_vs_predicted(y, scores),
+                               "observed vs predicted"))
+        figs.append(out.figure("residuals", plots.residuals(y, scores), "residuals"))
+    else:
+        labels = [0, 1] if task == "binary" else list(range(scores.shape[1]))
+        predicted = (scores >= 0.5).astype(int) if task == "binary" else scores.argmax(axis=1)
+        rule = "probability ≥ 0.5" if task == "binary" else "most probable class (argmax)"
+        figs.append(out.figure("roc", plots.roc_curves(y, scores), "ROC curve"))
+        figs.append(out.figure("precision_recall", plots.pr_curves(y, scores), "precision-recall curve"))
+        figs.append(out.figure("calibration", plots.calibration(y, scores), "calibration curve"))
+        figs.append(out.figure("confusion_matrix", plots.confusion(y, predicted, labels), "confusion matrix",
+                               f"predicted class: {rule}"))
+    body.append(f"<div class=\"figs\">{''.join(figs)}</div>")
+    sections = [("validation", "Validation", "".join(body))]
+
+    importance = permutation_importance(model, data.features.x, y, task, metric, data.features.feature_names,
+                                        options.max_features, options.n_repeats, options.seed)
+    variants = pd.read_csv(run_dir / "model" / "variants.tsv", sep="\t", dtype={"id": str, "chrom": str})
+    if len(importance):
+        attrs_imp = dict(importance.attrs)
+        importance = annotate_features(importance, variants, data.features.n_snps)
+        out.csvs["importance.csv"] = importance
+        shown = importance.head(options.top_features).drop(columns=["column"])
+        text = (f"<p>Drop in validation {metric} when one feature's values are shuffled ({attrs_imp['n_repeats']} "
+                f"repeats; mean ± sd). The model uses {attrs_imp['n_kept']} features after its in-fold SNP filter; "
+                f"the top {attrs_imp['n_permuted']} by {attrs_imp['ranked_by']} were permuted (the others cannot "
+                "matter more than the filter allows and are not shown). Allele columns: the counted allele is "
+                "the one whose dosage (0/1/2) the model sees.</p>")
+        plot = out.figure("feature_importance", plots.feature_importance(importance, metric), "feature importance")
+        sections.append(("features", "Top SNPs and covariates",
+                         text + f"<div class=\"figs\">{plot}</div>" + html.table(shown, {"pos": _plain_int}, scroll=True)))
+    return sections, cards
+
+
+def _plain_int(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else str(int(value))
+
+
+def _model_inputs(model: Any, info: dict[str, Any]) -> str:
+    from genoml_search.report.importance import kept_columns
+
+    n_snps = int(info.get("n_snps", 0))
+    kept = kept_columns(model, len(info.get("feature_names", [])))
+    snps = int((kept < n_snps).sum())
+    return (f"uses {snps} of {n_snps} SNPs (in-fold p ≤ {info.get('snp_p_threshold', 1.0):.2g}) "
+            f"+ {len(kept) - snps} covariates")
+
+
+def _leaderboard_html(board: pd.DataFrame, metric: str) -> str:
+    shown = board.rename(columns={"cv_mean": f"CV {metric} (mean)", "cv_std": "CV sd", "n_folds": "folds",
+                                  "n_complete": "complete", "n_pruned": "pruned", "n_fail": "failed",
+                                  "seconds": "time (s)", "best_trial": "best trial"})
+    shown["best trial"] = shown["best trial"].map(lambda v: "" if pd.isna(v) else str(int(v)))
+    return ("<p>Best complete trial of each model family (mean and standard deviation over its CV folds), "
+            "trials per state and compute time summed over the family's trials.</p>"
+            + html.table(shown, {"time (s)": lambda v: f"{v:.1f}"}))
+
+
+def _search_html(trials: pd.DataFrame, param_imp: pd.DataFrame, metric: str, maximize: bool,
+                 out: _Collector) -> str:
+    history = out.figure("optimization_history", plots.optimization_history(trials, metric, maximize),
+                         "optimization history")
+    states = out.figure("trial_states", plots.trial_states(trials), "trial states per family")
+    text = ("<p>Parameter importances (Optuna fANOVA) are computed on two views because the space is "
+            "conditional: the shared parameters over all complete trials, and the best family's own "
+            "parameters over that family's complete trials.</p>")
+    imp = out.figure("param_importance", plots.parameter_importance(param_imp), "parameter importances")
+    if not imp:
+        imp = "<p class=\"muted\">Too few complete trials with varying parameters for importances.</p>"
+    return f"{history}<div class=\"figs\">{states}</div>{text}{imp}"
+
+
+def _parameters_html(study: optuna.Study, attrs: dict[str, Any], metrics: dict[str, Any], url: str,
+                     run_dir: Path | None) -> str:
+    pairs = [("study", study.study_name), ("storage", mask_url(url)), ("direction", study.direction.name.lower())]
+    if run_dir is not None:
+        pairs.append(("run directory", str(run_dir)))
+    pairs += [(k, json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in sorted(attrs.items())]
+    cv = metrics.get("cv", {})
+    best = cv.get("best_params", {})
+    parts = [html.key_values(pairs)]
+    if best:
+        parts.append("<h3>Best trial's parameters</h3>" + html.key_values(sorted(best.items())))
+    return "".join(parts)
+
+
+def _dataset_html(manifest: dict[str, Any]) -> str:
+    inputs = manifest.get("inputs", {})
+    pairs = [("samples", manifest.get("n_samples")), ("variants", manifest.get("n_variants")),
+             ("content hash", manifest.get("content_hash")), ("task", manifest.get("phenotype", {}).get("task")),
+             ("covariates", ", ".join(manifest.get("covariates", {}).get("columns", [])) or "none"),
+             ("genotypes", inputs.get("bfile") or inputs.get("pfile")), ("phenotype file", inputs.get("pheno")),
+             ("covariate file", inputs.get("covar")), ("GWAS file", inputs.get("gwas")),
+             ("counted allele", manifest.get("counted_allele")), ("created", manifest.get("created")),
+             ("munged with", f"genoml-search {manifest.get('tool_version')}")]
+    steps = pd.DataFrame(manifest.get("steps", []))
+    table = html.table(steps) if len(steps) else ""
+    return html.key_values([(k, v) for k, v in pairs if v is not None]) + "<h3>Munge steps</h3>" + table
+
+
+def _versions_html(run_dir: Path | None) -> str:
+    now = versions()
+    saved: dict[str, str] = {}
+    if run_dir is not None and (run_dir / "model" / "model.json").is_file():
+        info = _read_json(run_dir / "model" / "model.json")
+        saved = {"genoml-search": info.get("tool_version"), **(info.get("libraries") or {})}
+    frame = pd.DataFrame([{"package": k, "report": v, "model saved with": saved.get(k, "")}
+                          for k, v in now.items()])
+    return html.table(frame)

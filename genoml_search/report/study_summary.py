@@ -1,0 +1,98 @@
+"""What the study itself tells: a leaderboard per family, trial states and times, parameter importances.
+
+Parameter importances use Optuna's evaluator (fANOVA by default) on two views, because the search space is
+conditional (a family's parameters exist only in that family's trials): the parameters every trial has
+(``family``, ``snp_p_threshold``) over all finished trials, and the best family's own parameters over that
+family's finished trials.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: number, state, family, value, seconds, CV fold count."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        if trial.user_attrs.get("surplus"):
+            continue
+        rows.append({
+            "trial": trial.number,
+            "state": trial.state.name,
+            "family": trial.params.get("family", trial.user_attrs.get("family", "?")),
+            "value": trial.value,
+            "seconds": trial.user_attrs.get("seconds"),
+            "n_folds_run": len(trial.user_attrs.get("fold_scores", []) or []),
+        })
+    columns = ["trial", "state", "family", "value", "seconds", "n_folds_run"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def leaderboard(study: optuna.Study) -> pd.DataFrame:
+    """Best complete trial per family (best first) with CV mean/std, trial counts by state and time spent."""
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    trials = study.get_trials(deepcopy=False)
+    frame = trials_frame(study)
+    rows = []
+    for family, group in frame.groupby("family", sort=False):
+        complete = group[group["state"] == "COMPLETE"].dropna(subset=["value"])
+        row: dict[str, Any] = {"family": family}
+        if len(complete):
+            best_number = int(complete.loc[complete["value"].idxmax() if maximize else complete["value"].idxmin(),
+                                           "trial"])
+            best = next(t for t in trials if t.number == best_number)
+            folds = np.asarray(best.user_attrs.get("fold_scores", []) or [], dtype=float)
+            row.update({"best_trial": best_number, "cv_mean": best.value,
+                        "cv_std": float(folds.std()) if len(folds) else np.nan, "n_folds": len(folds)})
+        else:
+            row.update({"best_trial": None, "cv_mean": np.nan, "cv_std": np.nan, "n_folds": 0})
+        for state in ("COMPLETE", "PRUNED", "FAIL"):
+            row[f"n_{state.lower()}"] = int((group["state"] == state).sum())
+        row["seconds"] = float(pd.to_numeric(group["seconds"], errors="coerce").fillna(0).sum())
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=["family", "best_trial", "cv_mean", "cv_std", "n_folds", "n_complete",
+                                        "n_pruned", "n_fail", "seconds"])
+    return table.sort_values("cv_mean", ascending=not maximize, na_position="last").reset_index(drop=True)
+
+
+def _importances_of(study: optuna.Study, trials: list[optuna.trial.FrozenTrial], params: list[str],
+                    seed: int) -> dict[str, float]:
+    varying = [p for p in params if len({repr(t.params.get(p)) for t in trials}) > 1]
+    if len(trials) < 3 or not varying:
+        return {}
+    view = optuna.create_study(direction=study.direction)
+    view.add_trials(trials)
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return dict(optuna.importance.get_param_importances(view, evaluator=evaluator, params=varying))
+        except (RuntimeError, ValueError):  # e.g. all values equal
+            return {}
+
+
+def parameter_importances(study: optuna.Study, best_family: str | None = None, seed: int = 0) -> pd.DataFrame:
+    """Importances of the shared parameters over all trials and of the best family's own parameters."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    rows = []
+    shared = [p for p in ("family", "snp_p_threshold") if all(p in t.params for t in complete)]
+    for param, value in _importances_of(study, complete, shared, seed).items():
+        rows.append({"scope": "all trials", "parameter": param, "importance": value,
+                     "n_trials": len(complete)})
+    if best_family:
+        own = [t for t in complete if t.params.get("family") == best_family]
+        names = sorted({p for t in own for p in t.params if p != "family"})
+        names = [p for p in names if all(p in t.params for t in own)]
+        for param, value in _importances_of(study, own, names, seed).items():
+            rows.append({"scope": f"{best_family} trials", "parameter": param, "importance": value,
+                         "n_trials": len(own)})
+    return pd.DataFrame(rows, columns=["scope", "parameter", "importance", "n_trials"])

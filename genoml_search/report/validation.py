@@ -1,0 +1,73 @@
+"""The validation samples of a run, rebuilt from the saved model and datasets (no extra file from `run`).
+
+A run validates either on a separate cohort (munged ``--like`` the training dataset into
+``RUN_DIR/validation_dataset``) or on a part of the training dataset held out before the search (fixed by
+the study's ``holdout`` and ``seed`` attributes). Both are rebuilt here exactly as `run` built them, so the
+recomputed scores reproduce ``metrics.json``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genoml_search.data.dataset import Dataset
+from genoml_search.errors import UserError
+from genoml_search.search.data_cache import FeatureMatrix, features_from_dataset
+from genoml_search.search.objective import predict_scores
+
+VALIDATION_DATASET = "validation_dataset"
+
+
+@dataclass
+class ValidationData:
+    """Validation features and phenotype, the model's scores, and where the samples came from."""
+
+    features: FeatureMatrix
+    y: np.ndarray
+    scores: np.ndarray
+    source: str
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Sample IDs."""
+        return self.features.sample_ids
+
+
+def _subset(features: FeatureMatrix, rows: np.ndarray) -> FeatureMatrix:
+    return FeatureMatrix(features.x[rows], features.y[rows], features.n_snps, features.feature_names,
+                         features.sample_ids[rows])
+
+
+def load_validation(run_dir: Path, model: Any, info: dict[str, Any], metrics: dict[str, Any],
+                    study_attrs: dict[str, Any]) -> ValidationData:
+    """Rebuild the validation samples of ``run_dir`` and score them with ``model``."""
+    task = info["task"]
+    source = metrics.get("validation", {}).get("source")
+    cohort_dir = Path(run_dir) / VALIDATION_DATASET
+    if source == "cohort" or (source is None and cohort_dir.is_dir()):
+        if not cohort_dir.is_dir():
+            raise UserError("the run validated on a cohort but validation_dataset/ is missing", run_dir)
+        features = features_from_dataset(Dataset.open(cohort_dir))
+        origin = "cohort"
+    else:
+        from genoml_search.run import split_search_validation
+
+        path = study_attrs.get("dataset")
+        if not path or not Path(path).is_dir():
+            raise UserError(f"the training dataset {path!r} recorded in the study is not here; the held-out "
+                            "validation part cannot be rebuilt (run the report where the run was)", run_dir)
+        dataset = Dataset.open(path)
+        if dataset.content_hash != info.get("dataset_hash"):
+            raise UserError("the training dataset changed since the run (content hash differs)", path)
+        full = features_from_dataset(dataset)
+        _, holdout = split_search_validation(full.y, task, float(study_attrs.get("holdout", 0.2)),
+                                             int(study_attrs.get("seed", 0)))
+        features = _subset(full, holdout)
+        origin = "holdout"
+    keep = ~np.isnan(features.y)
+    features = _subset(features, np.flatnonzero(keep))
+    scores = predict_scores(model, features.x, task)
+    return ValidationData(features, features.y, scores, origin)
