@@ -252,6 +252,9 @@ _register_commands()
 
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
+    from genoml_search.fileio import install_signal_handlers
+
+    install_signal_handlers()  # SIGTERM cleans up temporaries like Ctrl-C
     try:
         app(standalone_mode=False)
     except UserError as error:
