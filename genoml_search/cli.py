@@ -256,7 +256,12 @@ def main() -> None:
 
     install_signal_handlers()  # SIGTERM cleans up temporaries like Ctrl-C
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
+        # With standalone_mode=False, click returns (not raises) the code of Ctrl-C (130, after its Abort) and Exit.
+        if result == 130:
+            raise KeyboardInterrupt
+        if isinstance(result, int) and result:
+            sys.exit(result)
     except UserError as error:
         if STATE["verbosity"] >= 3:
             traceback.print_exc()

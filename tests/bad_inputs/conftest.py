@@ -113,6 +113,8 @@ def run_cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
         code = 0
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            # genoml_search.search.storage silences these at import (a filter pytest resets between tests)
+            warnings.filterwarnings("ignore", message="Argument ``.*`` is an experimental feature")
             try:
                 cli.main()
             except SystemExit as exit_:
