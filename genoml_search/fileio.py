@@ -45,17 +45,27 @@ def install_signal_handlers() -> None:
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM/SIGHUP for a few renames so that they are never interrupted half-way."""
-    signals = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    except (AttributeError, OSError, ValueError):  # pragma: no cover - platforms without sigmask
-        yield
+    """Hold SIGINT/SIGTERM/SIGHUP for a few renames so that they are never interrupted half-way.
+
+    Python runs signal handlers in the main thread whichever thread receives the signal, so swapping in a
+    recording handler (not blocking the signal in one thread) covers multi-threaded processes too. A signal
+    that arrived is sent again, to the original handler, once the block is done.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # KeyboardInterrupt is raised in the main thread only, never inside this block
         return
+    received: list[int] = []
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            os.kill(os.getpid(), received[0])
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -154,7 +154,8 @@ def _match_samples(
 
 def _require_left(count: int, unit: str, cause: str, path: str | None = None) -> None:
     if count == 0:
-        raise UserError(f"no {unit} left after {cause}; check that the IDs match the .fam/.bim", path)
+        where = ".fam IIDs" if unit == "samples" else ".bim variant IDs"
+        raise UserError(f"no {unit} left after {cause}; check that the IDs match the {where}", path)
 
 
 def munge(options: MungeOptions) -> dict[str, Any]:
@@ -345,9 +346,12 @@ def _select_training_variants(
         _step(steps, "all-missing", "variants", all_missing.sum(), variant_keep.sum(),
               "every call missing (dropped even with --no-qc)")
     if not variant_keep.any():
-        raise UserError(f"no variants left after QC of {len(variant_index)} variants (--geno {options.qc.geno}, "
-                        f"--maf {options.qc.maf}, --hwe {options.qc.hwe}, all-missing); relax the thresholds, "
-                        "use --no-qc or check the genotype file", str(cohort.bed or ""))
+        filters = ", ".join(f"--{name} {value}" for name, value in
+                            (("geno", options.qc.geno), ("maf", options.qc.maf), ("hwe", options.qc.hwe))
+                            if value is not None)
+        raise UserError(f"no variants left after QC of {len(variant_index)} variants ({filters or '--no-qc'}; "
+                        f"{int(all_missing.sum())} with every call missing); relax the thresholds or check the "
+                        "genotype file", str(cohort.bed or ""))
     if options.prune is not None:
         columns = np.flatnonzero(variant_keep)
         kept_variants = cohort.variants.iloc[variant_index[columns]]

@@ -233,7 +233,7 @@ CASES = [
     Case("remove_everyone", with_file("--remove", "".join(f"f{i} s{i}\n" for i in range(1, 61))),
          ["no samples left after --remove"], "list.txt"),
     # genotype content
-    Case("all_missing_snps", _genotypes_case(_all_missing, "--no-qc"), ["no variants left", "all-missing"], ".bed"),
+    Case("all_missing_snps", _genotypes_case(_all_missing, "--no-qc"), ["no variants left", "40 with every call missing"], ".bed"),
     Case("empty_after_qc", _genotypes_case(_monomorphic), ["no variants left after QC", "--maf"], ".bed"),
     Case("mind_removes_everyone", _genotypes_case(_all_missing), ["no samples left after sample QC", "--mind"], ".bed"),
     # --like
