@@ -252,8 +252,16 @@ _register_commands()
 
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
+    from genoml_search.fileio import install_signal_handlers
+
+    install_signal_handlers()  # SIGTERM cleans up temporaries like Ctrl-C
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
+        # With standalone_mode=False, click returns (not raises) the code of Ctrl-C (130, after its Abort) and Exit.
+        if result == 130:
+            raise KeyboardInterrupt
+        if isinstance(result, int) and result:
+            sys.exit(result)
     except UserError as error:
         if STATE["verbosity"] >= 3:
             traceback.print_exc()

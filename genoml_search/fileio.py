@@ -1,17 +1,112 @@
-"""Atomic outputs: build beside the target, then rename, so no half-written file or directory is ever left."""
+"""Safe outputs: build beside the target, then rename, so no half-written file or directory is ever left.
+
+Also the process-level pieces of "safe files": :func:`install_signal_handlers` makes SIGTERM behave like
+Ctrl-C (a :class:`KeyboardInterrupt`) so that every ``except BaseException`` clean-up below runs for both, and
+:func:`check_output_directory` refuses, before any work is done, an ``--out`` that cannot be written or that
+would replace something that is not ours.
+"""
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from genoml_search.errors import UserError
+
+TMP_MARK = ".tmp-"
+OLD_MARK = ".old-"
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM (and SIGHUP) into :class:`KeyboardInterrupt` in the main thread, like SIGINT.
+
+    Called once by ``cli.main()``; temporaries are then removed on ``kill`` as on Ctrl-C. Code that needs its
+    own handling (the run driver) may still install handlers of its own for its duration.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(sig, _terminate)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP for a few renames so that they are never interrupted half-way.
+
+    Python runs signal handlers in the main thread whichever thread receives the signal, so swapping in a
+    recording handler (not blocking the signal in one thread) covers multi-threaded processes too. A signal
+    that arrived is sent again, to the original handler, once the block is done.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # KeyboardInterrupt is raised in the main thread only, never inside this block
+        return
+    received: list[int] = []
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            os.kill(os.getpid(), received[0])
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_output_directory(target: str | Path, marker: str | None = None, flag: str = "--out") -> Path:
+    """Check, before any work, that ``target`` can be written as a directory (not created here).
+
+    Refuses a target that is an existing file, an existing non-empty directory without ``marker`` (so a typo in
+    ``--out`` never replaces a user's directory), and a target whose nearest existing ancestor is not a
+    writable directory. Returns ``target`` as a Path.
+    """
+    target = Path(target)
+    if target.is_symlink() or target.exists():
+        if not target.is_dir():
+            raise UserError(f"exists and is not a directory; choose another {flag}", target)
+        if marker is not None and not (target / marker).is_file() and any(target.iterdir()):
+            raise UserError(f"exists, is not empty and is not an output of genoml-search (no {marker}); "
+                            f"refusing to replace it: choose another {flag} or remove it", target)
+    ancestor = _nearest_existing(target.parent)
+    if not ancestor.is_dir():
+        raise UserError(f"{ancestor} is not a directory; choose another {flag}", target)
+    if not _can_create_in(ancestor):
+        raise UserError(f"directory {ancestor} is not writable; choose a writable {flag}", target)
+    return target
+
+
+def _can_create_in(directory: Path) -> bool:
+    """Whether an entry can be created in ``directory`` (tried, not guessed: root, ACLs, read-only mounts)."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return False
+    try:
+        probe = tempfile.mkdtemp(prefix=f".genoml-search-probe{TMP_MARK}{os.getpid()}-", dir=directory)
+    except OSError:
+        return False
+    os.rmdir(probe)
+    return True
 
 
 def _check_parent_writable(target: Path) -> None:
@@ -24,25 +119,68 @@ def _check_parent_writable(target: Path) -> None:
         raise UserError("output directory is not writable; choose a writable --out", parent)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: str | Path) -> list[Path]:
+    """Remove ``TARGET.tmp-PID-*`` / ``TARGET.old-PID`` siblings left by processes that no longer run (kill -9)."""
+    target = Path(target)
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    for mark in (TMP_MARK, OLD_MARK):
+        for path in target.parent.glob(f"{glob_escape(target.name)}{mark}*"):
+            pid_text = path.name[len(target.name) + len(mark):].split("-")[0]
+            if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """Escape glob metacharacters in a file name."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
 @contextlib.contextmanager
 def atomic_directory(target: str | Path) -> Iterator[Path]:
     """Yield a temporary directory beside ``target``; on success it replaces ``target`` in one rename.
 
-    On any exception (including KeyboardInterrupt) the temporary directory is removed and ``target``, if it
-    existed, is left untouched.
+    On any exception (including KeyboardInterrupt, and SIGTERM once :func:`install_signal_handlers` ran) the
+    temporary directory is removed and ``target``, if it existed, is left untouched. The final swap runs with
+    signals held, so an interruption never leaves ``target`` missing.
     """
     target = Path(target)
     _check_parent_writable(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.tmp-", dir=target.parent))
+    if target.exists() and not target.is_dir():
+        raise UserError("exists and is not a directory; choose another --out", target)
+    remove_stale_temporaries(target)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}{TMP_MARK}{os.getpid()}-", dir=target.parent))
+    except OSError as error:
+        raise UserError(f"cannot write in {target.parent} ({error.strerror}); choose a writable --out", target) from None
     try:
         yield tmp
-        if target.exists():
-            old = target.with_name(f"{target.name}.old-{os.getpid()}")
-            os.rename(target, old)
-            os.rename(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
+        with _signals_deferred():
+            if target.exists():
+                old = target.with_name(f"{target.name}{OLD_MARK}{os.getpid()}")
+                shutil.rmtree(old, ignore_errors=True)
+                os.rename(target, old)
+                try:
+                    os.rename(tmp, target)
+                except BaseException:
+                    os.rename(old, target)
+                    raise
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -53,7 +191,11 @@ def atomic_file(target: str | Path, mode: str = "w") -> Iterator[Any]:
     """Open a temporary file beside ``target`` for writing; rename it over ``target`` when the block succeeds."""
     target = Path(target)
     _check_parent_writable(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}{TMP_MARK}{os.getpid()}-", dir=target.parent)
+    except OSError as error:
+        raise UserError(f"cannot write in {target.parent} ({error.strerror}); choose a writable location",
+                        target) from None
     os.close(fd)
     try:
         with open(tmp_name, mode) as handle:
@@ -91,3 +233,32 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_text_file(path: str | Path, what: str) -> str:
+    """Read a small text input: UTF-8 (with or without BOM) or UTF-16 with a BOM; else an InputFileError."""
+    from genoml_search.errors import InputFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{what} file not found" + (" (it is a directory)" if path.is_dir() else ""), path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputFileError(f"cannot read {what} file ({error.strerror or errno.errorcode.get(error.errno)})",
+                             path) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputFileError(f"{what} file has a UTF-16 mark but is not valid UTF-16; save it as UTF-8",
+                                 path) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InputFileError(f"{what} file is not UTF-8 text (line {line}); save it as UTF-8 (CSV or TSV)",
+                             path) from None
+    if "\x00" in text:
+        raise InputFileError(f"{what} file contains NUL bytes (a binary file?); expected CSV or TSV text", path)
+    return text

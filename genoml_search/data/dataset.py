@@ -22,7 +22,7 @@ import pandas as pd
 
 from genoml_search import __version__
 from genoml_search.errors import InputFileError
-from genoml_search.fileio import atomic_directory
+from genoml_search.fileio import atomic_directory, check_output_directory
 
 FORMAT_VERSION = 1
 GENOTYPES = "genotypes.npy"
@@ -63,6 +63,7 @@ def write_dataset(
         "n_variants": int(genotypes.shape[1]),
         "content_hash": content_hash(genotypes, samples, variants),
     }
+    check_output_directory(out, MANIFEST)
     with atomic_directory(out) as tmp:
         np.save(tmp / GENOTYPES, np.ascontiguousarray(genotypes), allow_pickle=False)
         samples.to_csv(tmp / SAMPLES, sep="\t", index=False, na_rep="NA")
@@ -87,14 +88,18 @@ class Dataset:
             raise InputFileError("not a genoml-search dataset (no manifest.json); create it with `genoml-search munge`", path)
         try:
             manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError:
+        except (ValueError, OSError):
             raise InputFileError("manifest is not valid JSON; re-run `genoml-search munge`", manifest_path) from None
-        if manifest.get("format_version") != FORMAT_VERSION:
+        if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+            version = manifest.get("format_version") if isinstance(manifest, dict) else None
             raise InputFileError(
-                f"dataset format {manifest.get('format_version')!r} is not {FORMAT_VERSION}; re-run munge with "
+                f"dataset format {version!r} is not {FORMAT_VERSION}; re-run munge with "
                 f"genoml-search {__version__}",
                 path,
             )
+        absent = [name for name in (GENOTYPES, SAMPLES, VARIANTS) if not (path / name).is_file()]
+        if absent:
+            raise InputFileError(f"incomplete dataset: {', '.join(absent)} missing; re-run `genoml-search munge`", path)
         return cls(path, manifest)
 
     @cached_property

@@ -9,6 +9,8 @@ same counted alleles, no QC or pruning (see :mod:`genoml_search.data.harmonize`)
 """
 from __future__ import annotations
 
+import logging
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,11 @@ from genoml_search.data.dataset import Dataset, write_dataset
 from genoml_search.data.harmonize import apply_harmonization, match_variants
 from genoml_search.data.ld import indep_pairwise
 from genoml_search.data.plink import MISSING, PlinkFileSet, check_bed, read_bed_matrix, read_bim, read_fam
-from genoml_search.data.tables import read_covariates, read_gwas, read_id_list, read_phenotype
+from genoml_search.data.tables import read_covariates, read_gwas, read_id_list, read_phenotype, show
 from genoml_search.errors import InputFileError, UserError
-from genoml_search.fileio import file_sha256
+from genoml_search.fileio import check_output_directory, file_sha256
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class CohortFiles:
     bed: Path | None
     pfile: str | None
     hashes: dict[str, str]
+    bim: Path | None = None
 
 
 def _open_cohort(options: MungeOptions) -> CohortFiles:
@@ -93,11 +98,11 @@ def _open_cohort(options: MungeOptions) -> CohortFiles:
         samples, variants = read_fam(files.fam), read_bim(files.bim)
         check_bed(files.bed, len(samples), len(variants))
         hashes = {str(p): file_sha256(p) for p in (files.bed, files.bim, files.fam)}
-        return CohortFiles(samples, variants, files.bed, None, hashes)
+        return CohortFiles(samples, variants, files.bed, None, hashes, files.bim)
     from genoml_search.data.pgen import read_pfile  # optional extra: pgenlib
 
     data = read_pfile(options.pfile, read_genotypes=False)
-    return CohortFiles(data.samples, data.variants, None, options.pfile, {})
+    return CohortFiles(data.samples, data.variants, None, options.pfile, {}, Path(f"{options.pfile}.pvar"))
 
 
 def _read_genotypes(cohort: CohortFiles, sample_index: np.ndarray, variant_index: np.ndarray) -> np.ndarray:
@@ -113,22 +118,55 @@ def _step(steps: list[dict], name: str, unit: str, removed: int, remaining: int,
     steps.append({"step": name, "unit": unit, "removed": int(removed), "remaining": int(remaining), "reason": reason})
 
 
-def _match_samples(fam_ids: pd.Index, table_ids: pd.Index, path: str, what: str) -> None:
-    """Refuse zero overlap between the .fam and a sample table, with examples of both sides."""
-    overlap = fam_ids.intersection(table_ids)
+def _match_samples(
+    cohort: pd.DataFrame, table_ids: pd.Index, fid: pd.Series | None, path: str, what: str
+) -> tuple[pd.Index, str]:
+    """IDs of a sample table that match the .fam (by IID, and by FID too when the table has one).
+
+    Zero overlap is an error showing examples of both sides; otherwise returns the matched IDs and a sentence
+    for the manifest saying how many matched and giving examples of those that did not.
+    """
+    fam_ids = pd.Index(cohort["iid"])
+    overlap = table_ids.intersection(fam_ids, sort=False)
+    fid_mismatch = pd.Index([])
+    if fid is not None and len(overlap):
+        fam_fid = pd.Series(cohort["fid"].to_numpy(), index=fam_ids)
+        differs = fam_fid.reindex(overlap).to_numpy() != fid.reindex(overlap).to_numpy()
+        fid_mismatch = overlap[differs]
+        overlap = overlap[~differs]
     if len(overlap) == 0:
+        extra = (f"; {len(fid_mismatch)} IIDs match but their FID differs (e.g. {show(fid_mismatch)})"
+                 if len(fid_mismatch) else "")
         raise InputFileError(
-            f"none of the {len(table_ids)} {what} IDs match the {len(fam_ids)} .fam sample IDs (e.g. {what} "
-            f"{list(table_ids[:3])} vs .fam {list(fam_ids[:3])}); the ID column must hold the .fam IID",
+            f"0 of the {len(table_ids)} {what} IDs match the {len(fam_ids)} .fam sample IDs (e.g. {what} "
+            f"{show(table_ids)} vs .fam {show(fam_ids)}){extra}; the ID (or IID) column must hold the .fam IID "
+            "(column 2)",
             path,
         )
+    absent = table_ids.difference(fam_ids, sort=False)
+    sentence = f"{len(overlap)} of {len(table_ids)} {what} IDs match the .fam"
+    if len(absent):
+        sentence += f"; {len(absent)} not in the .fam (e.g. {show(absent)})"
+    if len(fid_mismatch):
+        sentence += f"; {len(fid_mismatch)} with another FID than the .fam's, ignored (e.g. {show(fid_mismatch)})"
+    return overlap, sentence
+
+
+def _require_left(count: int, unit: str, cause: str, path: str | None = None) -> None:
+    if count == 0:
+        where = ".fam IIDs" if unit == "samples" else ".bim variant IDs"
+        raise UserError(f"no {unit} left after {cause}; check that the IDs match the {where}", path)
 
 
 def munge(options: MungeOptions) -> dict[str, Any]:
     """Run the munge pipeline and write the Dataset directory; return its manifest."""
+    check_output_directory(options.out, "manifest.json")
+    if options.like and Path(options.like).absolute() == Path(options.out).absolute():
+        raise UserError("--out must differ from --like (the training dataset would be replaced)", options.out)
     cohort = _open_cohort(options)
     like = Dataset.open(options.like) if options.like else None
     steps: list[dict] = []
+    notes: list[str] = []
     fam_ids = pd.Index(cohort.samples["iid"])
     keep = pd.Series(True, index=fam_ids)
     _step(steps, "input", "samples", 0, len(fam_ids), "samples in the .fam")
@@ -139,14 +177,19 @@ def munge(options: MungeOptions) -> dict[str, Any]:
     pheno_info: dict[str, Any] = {"task": task, "file": None}
     if options.pheno:
         values, pheno_info = read_phenotype(options.pheno, options.pheno_name, task)
-        _match_samples(fam_ids, values.index, options.pheno, "phenotype")
-        phenotype = values.reindex(fam_ids)
+        matched, sentence = _match_samples(cohort.samples, values.index, pheno_info.pop("fid", None),
+                                           options.pheno, "phenotype")
+        phenotype = values.reindex(matched).reindex(fam_ids)
         task = pheno_info["task"]
+        pheno_info["matching"] = sentence
         absent = keep & phenotype.isna()
         keep &= phenotype.notna()
         _step(steps, "phenotype", "samples", absent.sum(), keep.sum(),
-              f"no phenotype ({pheno_info['missing_dropped']} missing codes; "
-              f"{len(values.index.difference(fam_ids))} phenotype IDs not in the .fam)")
+              f"no phenotype ({pheno_info['missing_dropped']} missing codes; {sentence})")
+        _require_left(int(keep.sum()), "samples", "matching the phenotype file", options.pheno)
+        if task != "regression" and phenotype[keep].nunique() < 2:
+            raise InputFileError(f"only one phenotype class among the {int(keep.sum())} samples also in the .fam; "
+                                 "need at least two", options.pheno)
     elif like is None:
         raise UserError("--pheno is required to munge a training cohort (it is optional only with --like)")
 
@@ -155,23 +198,31 @@ def munge(options: MungeOptions) -> dict[str, Any]:
             listed = fam_ids.isin(read_id_list(path, "sample list"))
             before = keep.sum()
             keep &= ~listed if drop_listed else listed
-            _step(steps, flag.lstrip("-"), "samples", before - keep.sum(), keep.sum(), f"{flag} {path}")
+            _step(steps, flag.lstrip("-"), "samples", before - keep.sum(), keep.sum(),
+                  f"{flag} {path} ({int(listed.sum())} of its IDs in the .fam)")
+            _require_left(int(keep.sum()), "samples", flag, path)
 
     covariates = pd.DataFrame(index=fam_ids)
     covar_info: dict[str, Any] = {"columns": []}
     if options.covar:
         known = like.manifest.get("covariates", {}).get("one_hot") if like else None
         covariates, covar_info = read_covariates(options.covar, options.max_covar_levels, known)
-        _match_samples(fam_ids, covariates.index, options.covar, "covariate")
+        matched, sentence = _match_samples(cohort.samples, covariates.index, covar_info.pop("fid", None),
+                                           options.covar, "covariate")
+        covariates = covariates.loc[matched]
+        covar_info["matching"] = sentence
+        notes.extend(covar_info.get("notes", []))
         if like is not None:
             missing_columns = [c for c in like.covariate_names if c not in covariates.columns]
             if missing_columns:
-                raise InputFileError(f"covariates {missing_columns} of the training dataset are missing", options.covar)
+                raise InputFileError(f"covariates {missing_columns} of the training dataset are missing; give the "
+                                     "same covariate columns as for training", options.covar)
             covariates = covariates[like.covariate_names]
             covar_info["columns"] = like.covariate_names
         before = keep.sum()
         keep &= fam_ids.isin(covariates.index)
-        _step(steps, "covariates", "samples", before - keep.sum(), keep.sum(), "no row in the covariate file")
+        _step(steps, "covariates", "samples", before - keep.sum(), keep.sum(), f"no row in the covariate file ({sentence})")
+        _require_left(int(keep.sum()), "samples", "matching the covariate file", options.covar)
         covariates = covariates.reindex(fam_ids)
     elif like is not None and like.covariate_names:
         raise UserError(f"the training dataset has covariates {like.covariate_names}: give --covar")
@@ -183,8 +234,11 @@ def munge(options: MungeOptions) -> dict[str, Any]:
             options, cohort, keep.to_numpy(), phenotype.to_numpy(), task, steps
         )
         sample_index = np.flatnonzero(keep.to_numpy())[sample_keep]
+        log.info("reading %d x %d genotypes for the dataset", len(sample_index), len(variant_index))
         genotypes = _read_genotypes(cohort, sample_index, variant_index)
         variants = cohort.variants.iloc[variant_index].reset_index(drop=True)
+        if task != "regression" and np.unique(phenotype.to_numpy()[sample_index]).size < 2:
+            raise UserError("only one phenotype class left after sample QC (--mind); relax it or check the inputs")
     else:
         sample_index = np.flatnonzero(keep.to_numpy())
         genotypes, variants, manifest_extra = _harmonize_to(like, cohort, sample_index, options.fill_missing, steps)
@@ -211,8 +265,10 @@ def munge(options: MungeOptions) -> dict[str, Any]:
         "counted_allele": "first allele of the .bim (column 5; plink2 ALT), as bed-reader and plink2 --export A count",
         "missing_sentinel": MISSING,
         "steps": steps,
+        "notes": notes,
         **manifest_extra,
     }
+    log.info("writing the dataset to %s", options.out)
     write_dataset(options.out, genotypes, samples, variants, manifest)
     return Dataset.open(options.out).manifest
 
@@ -240,7 +296,9 @@ def _select_training_variants(
             listed = variant_ids.isin(read_id_list(path, "variant list")).to_numpy()
             before = selected.sum()
             selected &= ~listed if drop_listed else listed
-            _step(steps, flag.lstrip("-"), "variants", before - selected.sum(), selected.sum(), f"{flag} {path}")
+            _step(steps, flag.lstrip("-"), "variants", before - selected.sum(), selected.sum(),
+                  f"{flag} {path} ({int(listed.sum())} of its IDs in the .bim)")
+            _require_left(int(selected.sum()), "variants", flag, path)
     if options.gwas:
         if options.gwas_p is None:
             raise UserError("--gwas needs --gwas-p P (keep SNPs with p <= P)")
@@ -248,9 +306,8 @@ def _select_training_variants(
         matched = variant_ids.isin(pvalues.index).to_numpy()
         if not matched.any():
             raise InputFileError(
-                f"none of the {len(pvalues)} GWAS SNP IDs match the .bim IDs (e.g. {list(pvalues.index[:3])})",
-                options.gwas,
-            )
+                f"0 of the {len(pvalues)} GWAS SNP IDs match the .bim variant IDs (e.g. GWAS {show(pvalues.index)} "
+                f"vs .bim {show(variant_ids)}); use the same variant IDs", options.gwas)
         passing = (pvalues.reindex(variant_ids).to_numpy() <= options.gwas_p) & matched
         before = selected.sum()
         selected &= passing
@@ -258,26 +315,44 @@ def _select_training_variants(
                          "matched": int(matched.sum())}
         _step(steps, "gwas", "variants", before - selected.sum(), selected.sum(),
               f"p > {options.gwas_p} or absent from the GWAS file ({int(matched.sum())} of {len(variant_ids)} matched)")
-    if not selected.any():
-        raise UserError("no variants left after --extract/--exclude/--gwas")
+        _require_left(int(selected.sum()), "variants", f"--gwas-p {options.gwas_p}", options.gwas)
 
     variant_index = np.flatnonzero(selected)
     sample_index = np.flatnonzero(sample_keep)
+    log.info("reading %d x %d genotypes for QC", len(sample_index), len(variant_index))
     genotypes = _read_genotypes(cohort, sample_index, variant_index)
     samples = cohort.samples.iloc[sample_index]
     founders = ((samples["father"] == "0") & (samples["mother"] == "0")).to_numpy()
     controls = (phenotype[sample_index] == 0) if task == "binary" else None
-    chrom = cohort.variants["chrom"].to_numpy()[variant_index]
-    result = qc_module.run_qc(genotypes, options.qc, founders=founders, controls=controls, chrom=chrom)
-    remaining = {"samples": len(sample_index), "variants": len(variant_index)}
-    for qc_step in result.steps:  # QC steps remove from what the previous step left
-        remaining[qc_step["unit"]] -= qc_step["removed"]
-        steps.append({**qc_step, "remaining": int(remaining[qc_step["unit"]])})
+    log.info("QC of %d x %d genotypes", len(sample_index), len(variant_index))
+    with warnings.catch_warnings():  # empty slices when --mind removes everyone: reported below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        chrom = cohort.variants["chrom"].to_numpy()[variant_index]
+        result = qc_module.run_qc(genotypes, options.qc, founders=founders, controls=controls, chrom=chrom)
+    remaining_variants = len(variant_index)
+    for qc_step in result.steps:
+        if qc_step["unit"] == "samples":
+            remaining = int(result.sample_keep.sum())
+        else:
+            remaining_variants -= int(qc_step["removed"])
+            remaining = remaining_variants
+        steps.append({**qc_step, "remaining": remaining})
     if not result.sample_keep.any():
-        raise UserError("no samples left after sample QC (--mind); relax it or check the genotype file")
-    if not result.variant_keep.any():
-        raise UserError("no variants left after QC (--geno/--hwe/--maf); relax the thresholds or use --no-qc")
+        raise UserError(f"no samples left after sample QC (--mind {options.qc.mind}): all {len(sample_index)} "
+                        "have more missing calls; relax --mind or check the genotype file", str(cohort.bed or ""))
     variant_keep = result.variant_keep.copy()
+    all_missing = (genotypes[result.sample_keep] == MISSING).all(axis=0) & variant_keep
+    if all_missing.any():
+        variant_keep &= ~all_missing
+        _step(steps, "all-missing", "variants", all_missing.sum(), variant_keep.sum(),
+              "every call missing (dropped even with --no-qc)")
+    if not variant_keep.any():
+        filters = ", ".join(f"--{name} {value}" for name, value in
+                            (("geno", options.qc.geno), ("maf", options.qc.maf), ("hwe", options.qc.hwe))
+                            if value is not None)
+        raise UserError(f"no variants left after QC of {len(variant_index)} variants ({filters or '--no-qc'}; "
+                        f"{int(all_missing.sum())} with every call missing); relax the thresholds or check the "
+                        "genotype file", str(cohort.bed or ""))
     if options.prune is not None:
         columns = np.flatnonzero(variant_keep)
         kept_variants = cohort.variants.iloc[variant_index[columns]]
@@ -306,12 +381,17 @@ def _harmonize_to(
     if counts["matched"] == 0:
         raise UserError(
             f"no SNPs in common with the training dataset {like.path} (0 of {len(training)} matched by ID and "
-            "alleles); check that both cohorts use the same variant IDs"
+            f"alleles; e.g. training {show(training['id'])} vs this cohort {show(cohort.variants['id'])}); check "
+            "that both cohorts use the same variant IDs (plink2 --set-all-var-ids)",
+            cohort.bim,
         )
     if harmonization.n_missing and not fill_missing:
+        lost = training["id"].to_numpy()[harmonization.source_index < 0]
         raise UserError(
-            f"{harmonization.n_missing} of {len(training)} training SNPs are missing or have other alleles in this "
-            "cohort; add --fill-missing to impute them from training allele frequencies"
+            f"{harmonization.n_missing} of {len(training)} training SNPs are missing here ({counts['absent']} absent, "
+            f"{counts['allele_mismatch']} with other alleles; e.g. {show(lost)}); add --fill-missing to fill them "
+            "from training allele frequencies",
+            cohort.bim,
         )
     usable = harmonization.source_index >= 0
     genotypes = np.full((len(sample_index), len(training)), MISSING, dtype=np.int8)

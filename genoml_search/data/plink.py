@@ -47,11 +47,12 @@ class PlinkFileSet:
 def read_fam(path: Path) -> pd.DataFrame:
     """Read a .fam file: six whitespace-separated columns, sample IDs as strings, unique IIDs."""
     table = _read_whitespace_table(path, FAM_COLUMNS, "FID IID father mother sex phenotype")
-    duplicated = table["iid"][table["iid"].duplicated()]
+    duplicated = np.flatnonzero(table["iid"].duplicated().to_numpy())
     if len(duplicated):
         raise InputFileError(
-            f"duplicate sample ID {duplicated.iloc[0]!r} ({len(duplicated)} duplicates); "
-            "sample IDs (IID) must be unique",
+            f"row {duplicated[0] + 1}: duplicate sample ID {table['iid'].iloc[duplicated[0]]!r} "
+            f"({len(duplicated)} duplicates); sample IDs (IID, column 2) must be unique: remove the duplicates "
+            "(plink2 --remove) or give them distinct IIDs",
             path,
         )
     return table
@@ -60,16 +61,18 @@ def read_fam(path: Path) -> pd.DataFrame:
 def read_bim(path: Path) -> pd.DataFrame:
     """Read a .bim file: chrom, id, cM, position, counted (first) allele, other allele; unique IDs."""
     table = _read_whitespace_table(path, BIM_COLUMNS, "chrom ID cM position allele1 allele2")
-    try:
-        table["pos"] = table["pos"].astype(np.int64)
-    except ValueError:
-        bad = pd.to_numeric(table["pos"], errors="coerce").isna().to_numpy().nonzero()[0][0]
-        raise InputFileError(f"row {bad + 1}: position {table['pos'].iloc[bad]!r} is not an integer", path) from None
-    duplicated = table["id"][table["id"].duplicated()]
+    pos = pd.to_numeric(table["pos"], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(pos) | (pos != np.round(pos)) | (np.abs(pos) > 2**53)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputFileError(f"row {row + 1}: position {table['pos'].iloc[row]!r} is not an integer; "
+                             "column 4 of a .bim is the base-pair position", path)
+    table["pos"] = pos.astype(np.int64)
+    duplicated = np.flatnonzero(table["id"].duplicated().to_numpy())
     if len(duplicated):
         raise InputFileError(
-            f"duplicate variant ID {duplicated.iloc[0]!r} ({len(duplicated)} duplicates); "
-            "give every variant a unique ID (plink2 --set-all-var-ids) first",
+            f"row {duplicated[0] + 1}: duplicate variant ID {table['id'].iloc[duplicated[0]]!r} "
+            f"({len(duplicated)} duplicates); give every variant a unique ID (plink2 --set-all-var-ids) first",
             path,
         )
     return table
@@ -77,18 +80,24 @@ def read_bim(path: Path) -> pd.DataFrame:
 
 def _read_whitespace_table(path: Path, columns: list[str], layout: str) -> pd.DataFrame:
     try:
-        table = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, engine="c", comment=None)
+        table = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, engine="c", comment=None,
+                            encoding="utf-8-sig", keep_default_na=False, na_values=[], quoting=3)
     except pd.errors.EmptyDataError:
         raise InputFileError(f"file is empty; expected columns {layout}", path) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError:
+        raise InputFileError(f"not UTF-8 text; expected whitespace-separated columns {layout}", path) from None
+    except (pd.errors.ParserError, ValueError, OverflowError) as error:
         raise InputFileError(f"cannot parse ({_first_line(error)}); expected columns {layout}", path) from None
+    except OSError as error:
+        raise InputFileError(f"cannot read ({error.strerror or type(error).__name__})", path) from None
     if table.shape[1] != len(columns):
         raise InputFileError(
             f"expected {len(columns)} whitespace-separated columns ({layout}), found {table.shape[1]}", path
         )
     table.columns = columns
-    if table.isna().any().any():
-        row = int(table.isna().any(axis=1).to_numpy().nonzero()[0][0])
+    empty = (table == "") | table.isna()
+    if empty.any().any():
+        row = int(empty.any(axis=1).to_numpy().nonzero()[0][0])
         raise InputFileError(f"row {row + 1} has missing fields; expected columns {layout}", path)
     return table
 
@@ -99,18 +108,49 @@ def _first_line(error: BaseException) -> str:
 
 def check_bed(path: Path, n_samples: int, n_variants: int) -> None:
     """Check the .bed magic bytes, SNP-major mode and size against the .fam and .bim counts."""
-    with open(path, "rb") as handle:
-        head = handle.read(3)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(3)
+    except OSError as error:
+        raise InputFileError(f"cannot read ({error.strerror or type(error).__name__})", path) from None
     if len(head) < 3 or head[:2] != BED_MAGIC[:2]:
         raise InputFileError("not a PLINK 1 .bed file (wrong magic bytes); re-export it with plink --make-bed", path)
     if head[2] != BED_MAGIC[2]:
         raise InputFileError("sample-major .bed files are not supported; re-export with plink --make-bed", path)
+    if n_samples == 0 or n_variants == 0:
+        raise InputFileError(f"the .fam/.bim list {n_samples} samples and {n_variants} variants; need at least one "
+                             "of each", path)
     expected = 3 + n_variants * ((n_samples + 3) // 4)
     actual = path.stat().st_size
     if actual != expected:
         raise InputFileError(
             f"size is {actual} bytes but {n_samples} samples x {n_variants} variants (from .fam/.bim) need "
             f"{expected}; the file is truncated or does not belong to this .bim/.fam",
+            path,
+        )
+    _check_padding(path, n_samples, n_variants)
+
+
+PADDING_CHECK_VARIANTS = 2000
+
+
+def _check_padding(path: Path, n_samples: int, n_variants: int) -> None:
+    """The unused bits after the last sample of each variant are zero in a .bed written for this .fam.
+
+    The size check cannot see a .fam missing one to three samples (the byte count per variant is the same);
+    genotypes in the padding bits of the first variants reveal it.
+    """
+    used = n_samples % 4
+    if used == 0:
+        return
+    per_variant = (n_samples + 3) // 4
+    count = min(n_variants, PADDING_CHECK_VARIANTS)
+    data = np.fromfile(path, dtype=np.uint8, count=3 + count * per_variant)[3:]
+    last = data.reshape(count, per_variant)[:, -1]
+    if np.any(last >> (2 * used)):
+        raise InputFileError(
+            f"the .bed holds genotypes for more samples than the {n_samples} of the .fam (non-zero padding bits); "
+            "the .fam has lost lines or belongs to another .bed",
             path,
         )
 

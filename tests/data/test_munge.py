@@ -1,0 +1,126 @@
+"""munge code paths: PLINK codings, FID+IID matching, sample/variant lists, all-missing SNPs, notes, --like."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from bed_reader import to_bed
+
+from genoml_search.data.dataset import Dataset
+from genoml_search.data.munge import MungeOptions, munge
+from genoml_search.data.qc import QCParams
+from genoml_search.errors import UserError
+
+N, M = 40, 12
+
+
+def _cohort(tmp_path, genotypes=None, name="c"):
+    rng = np.random.default_rng(3)
+    if genotypes is None:
+        genotypes = rng.binomial(2, 0.4, size=(N, M)).astype(np.float32)
+    prefix = tmp_path / name
+    to_bed(str(prefix) + ".bed", genotypes, properties={
+        "fid": [f"f{i}" for i in range(N)], "iid": [f"s{i}" for i in range(N)],
+        "sid": [f"rs{j}" for j in range(genotypes.shape[1])], "chromosome": ["1"] * genotypes.shape[1],
+        "bp_position": [100 * (j + 1) for j in range(genotypes.shape[1])],
+        "allele_1": ["A"] * genotypes.shape[1], "allele_2": ["G"] * genotypes.shape[1]}, count_A1=True)
+    return str(prefix)
+
+
+def _options(tmp_path, bfile, pheno, **kwargs):
+    return MungeOptions(out=tmp_path / "ds", bfile=bfile, pheno=str(pheno), prune=None, **kwargs)
+
+
+def _pheno(tmp_path, text, name="pheno.txt"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _step(manifest, name):
+    return next(s for s in manifest["steps"] if s["step"] == name)
+
+
+def test_plink_coding_fid_iid_whitespace_and_ids_absent_from_fam(tmp_path) -> None:
+    rows = "".join(f"f{i} s{i} {-9 if i == 0 else 1 + i % 2}\n" for i in range(N))
+    pheno = _pheno(tmp_path, "FID IID PHENO\n" + rows + "fX extra1 1\nfY extra2 2\n")
+    manifest = munge(_options(tmp_path, _cohort(tmp_path), pheno))
+    step = _step(manifest, "phenotype")
+    assert step["removed"] == 1 and step["remaining"] == N - 1
+    assert "39 of 41 phenotype IDs match" in step["reason"] and "'extra1'" in step["reason"]
+    dataset = Dataset.open(tmp_path / "ds")
+    assert dataset.manifest["phenotype"]["coding"].startswith("1/2")
+    assert set(dataset.phenotype) == {0.0, 1.0} and "s0" not in set(dataset.samples["ID"])
+
+
+def test_fid_that_differs_from_the_fam_is_not_a_match(tmp_path) -> None:
+    rows = "".join(f"{'other' if i < 5 else f'f{i}'} s{i} {i % 2}\n" for i in range(N))
+    manifest = munge(_options(tmp_path, _cohort(tmp_path), _pheno(tmp_path, "FID IID PHENO\n" + rows)))
+    step = _step(manifest, "phenotype")
+    assert step["remaining"] == N - 5 and "5 with another FID" in step["reason"]
+
+
+def test_keep_remove_extract_exclude(tmp_path) -> None:
+    pheno = _pheno(tmp_path, "ID,PHENO\n" + "".join(f"s{i},{i % 2}\n" for i in range(N)))
+    keep = _pheno(tmp_path, "".join(f"f{i} s{i}\n" for i in range(30)), "keep.txt")
+    remove = _pheno(tmp_path, "FID IID\nf0 s0\nf1 s1\n", "remove.txt")
+    extract = _pheno(tmp_path, "".join(f"rs{j}\n" for j in range(10)), "extract.txt")
+    exclude = _pheno(tmp_path, "rs0\nrs9\nnot_here\n", "exclude.txt")
+    manifest = munge(_options(tmp_path, _cohort(tmp_path), pheno, keep=str(keep), remove=str(remove),
+                              extract=str(extract), exclude=str(exclude), qc=QCParams.disabled()))
+    assert manifest["n_samples"] == 28 and manifest["n_variants"] == 8
+    assert _step(manifest, "keep")["removed"] == 10 and _step(manifest, "remove")["removed"] == 2
+    assert _step(manifest, "exclude")["reason"].endswith("(2 of its IDs in the .bim)")
+    dataset = Dataset.open(tmp_path / "ds")
+    assert dataset.variants["id"].tolist() == [f"rs{j}" for j in range(1, 9)]
+
+
+def test_all_missing_snps_are_dropped_even_without_qc(tmp_path) -> None:
+    genotypes = np.random.default_rng(1).binomial(2, 0.4, size=(N, M)).astype(np.float32)
+    genotypes[:, [2, 5]] = np.nan
+    pheno = _pheno(tmp_path, "ID,PHENO\n" + "".join(f"s{i},{i % 2}\n" for i in range(N)))
+    manifest = munge(_options(tmp_path, _cohort(tmp_path, genotypes), pheno, qc=QCParams.disabled()))
+    assert _step(manifest, "all-missing")["removed"] == 2 and manifest["n_variants"] == M - 2
+    assert not np.isnan(Dataset.open(tmp_path / "ds").variants["freq"]).any()
+
+
+def test_qc_steps_report_remaining_variants(tmp_path) -> None:
+    genotypes = np.random.default_rng(2).binomial(2, 0.4, size=(N, M)).astype(np.float32)
+    genotypes[:, 0] = 0  # monomorphic: removed by --maf
+    pheno = _pheno(tmp_path, "ID,PHENO\n" + "".join(f"s{i},{i % 2}\n" for i in range(N)))
+    manifest = munge(_options(tmp_path, _cohort(tmp_path, genotypes), pheno))
+    assert _step(manifest, "maf")["remaining"] == M - 1
+    assert _step(manifest, "geno")["remaining"] == M
+
+
+def test_covariate_one_hot_note_and_like_levels(tmp_path) -> None:
+    bfile = _cohort(tmp_path)
+    pheno = _pheno(tmp_path, "ID,PHENO\n" + "".join(f"s{i},{i % 2}\n" for i in range(N)))
+    covar = _pheno(tmp_path, "ID,SITE,AGE\n" + "".join(f"s{i},{'abc'[i % 3]},{40 + i}\n" for i in range(N)), "c.csv")
+    manifest = munge(_options(tmp_path, bfile, pheno, covar=str(covar)))
+    assert manifest["covariates"]["columns"] == ["SITE=b", "SITE=c", "AGE"]
+    assert any("reference 'a'" in note for note in manifest["notes"])
+    new_covar = _pheno(tmp_path, "ID,SITE,AGE\n" + "".join(f"s{i},{'bd'[i % 2]},{40 + i}\n" for i in range(N)),
+                       "new.csv")
+    like = munge(MungeOptions(out=tmp_path / "new", bfile=bfile, covar=str(new_covar), like=str(tmp_path / "ds")))
+    assert like["covariates"]["columns"] == ["SITE=b", "SITE=c", "AGE"]
+    assert any("'d'" in note and "not in the training data" in note for note in like["notes"])
+    samples = Dataset.open(tmp_path / "new").samples
+    assert samples.loc[samples["ID"] == "s1", ["SITE=b", "SITE=c"]].values.tolist() == [[0.0, 0.0]]
+
+
+def test_like_fill_missing(tmp_path) -> None:
+    bfile = _cohort(tmp_path)
+    pheno = _pheno(tmp_path, "ID,PHENO\n" + "".join(f"s{i},{i % 2}\n" for i in range(N)))
+    munge(_options(tmp_path, bfile, pheno, qc=QCParams.disabled()))
+    smaller = _cohort(tmp_path, np.random.default_rng(4).binomial(2, 0.4, size=(N, M - 3)).astype(np.float32), "s")
+    with pytest.raises(UserError, match="3 of 12 training SNPs are missing"):
+        munge(MungeOptions(out=tmp_path / "new", bfile=smaller, like=str(tmp_path / "ds")))
+    manifest = munge(MungeOptions(out=tmp_path / "new", bfile=smaller, like=str(tmp_path / "ds"), fill_missing=True))
+    assert manifest["like"]["filled_from_training"] == 3 and manifest["n_variants"] == M
+    assert (Dataset.open(tmp_path / "new").genotypes[:, -3:] == -127).all()
+
+
+def test_one_class_left_among_fam_samples(tmp_path) -> None:
+    rows = "".join(f"s{i},1\n" for i in range(N)) + "".join(f"x{i},0\n" for i in range(5))
+    with pytest.raises(UserError, match="only one phenotype class"):
+        munge(_options(tmp_path, _cohort(tmp_path), _pheno(tmp_path, "ID,PHENO\n" + rows)))
