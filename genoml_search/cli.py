@@ -162,7 +162,8 @@ def run(
     try:
         summary = run_search(options, on_result=on_result, on_start=on_start)
     finally:
-        progress.stop()
+        if task_id is not None:  # stopping a bar that never started prints a stray blank line
+            progress.stop()
     _print_run_summary(summary)
 
 

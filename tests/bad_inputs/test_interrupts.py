@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Cohort, leftovers, tree_digest
+from tests.bad_inputs.conftest import Cohort, leftovers, tree_digest
 
 N_SAMPLES, N_VARIANTS = 3000, 20000
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import N_SAMPLES, Cohort, leftovers, phenotype_values, tree_digest, write_cohort
+from tests.bad_inputs.conftest import N_SAMPLES, Cohort, leftovers, phenotype_values, tree_digest, write_cohort
 
 
 @dataclass

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import Cohort
+from tests.bad_inputs.conftest import Cohort
 
 
 def _one_line_error(result, *fragments: str) -> str:

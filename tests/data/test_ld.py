@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import EXAMPLE
+from tests.data.conftest import EXAMPLE
 from genoml_search.data.ld import indep_pairwise
 from genoml_search.data.plink import MISSING, read_plink
 from genoml_search.data.qc import QCParams, founders_from_samples, run_qc

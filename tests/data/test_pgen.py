@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import EXAMPLE
+from tests.data.conftest import EXAMPLE
 from genoml_search.data.pgen import read_pfile
 from genoml_search.data.plink import read_plink
 from genoml_search.errors import InputFileError

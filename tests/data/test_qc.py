@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import EXAMPLE
+from tests.data.conftest import EXAMPLE
 from genoml_search.data.plink import MISSING, read_plink
 from genoml_search.data.qc import (
     QCParams,
