@@ -240,6 +240,8 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
 
         def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:
             family, params, threshold = suggest_trial(trial, families, task, options.snp_filter)
+            # a first heartbeat at once: a trial without any is never detected as stale if this driver dies
+            storage.record_heartbeat(trial._trial_id)
             trial.set_user_attr("tool_version", __version__)
             trial.set_user_attr("dataset_hash", dataset.content_hash)
             return TrialSpec(trial.number, str(dataset.path.resolve()), dataset.content_hash, task, metric.name,
