@@ -258,7 +258,11 @@ _register_commands()
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if code == 130:  # typer turns KeyboardInterrupt (Ctrl-C, SIGTERM during run) into this return value
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except UserError as error:
         if STATE["verbosity"] >= 3:
             traceback.print_exc()

@@ -107,7 +107,7 @@ def _mysql_admin():
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
+def postgresql_url():
     """A throwaway PostgreSQL database for this session (dropped afterwards)."""
     admin, user = _pg_admin()
     name = f"gs_test_{uuid.uuid4().hex[:10]}"
