@@ -109,6 +109,10 @@ def run(
     family: Annotated[Optional[list[str]], typer.Option("--family", help="Model family to search (repeatable).")] = None,
     folds: Annotated[int, typer.Option(help="CV folds.")] = 5,
     repeats: Annotated[int, typer.Option(help="CV repeats.")] = 1,
+    groups: Annotated[Optional[Path], typer.Option(
+        help="Grouped CV: file of ID + group column (or a PLINK .fam: group = FID); a group never straddles folds.")] = None,
+    group_col: Annotated[Optional[str], typer.Option(
+        help="Group column of --groups (default GROUP, else FID), or without --groups a column of samples.tsv.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, folds, sampler and models.")] = 0,
     sampler: Annotated[str, typer.Option(help="tpe, random, qmc or cmaes.")] = "tpe",
     pruner: Annotated[str, typer.Option(help="none, median, percentile, wilcoxon, successive_halving, hyperband.")] = "median",
@@ -132,6 +136,7 @@ def run(
         validation_dataset = _munge_validation(dataset, out, validation_bfile, validation_pheno, validation_covar)
     options = RunOptions(dataset=dataset, out=out, task=task, n_trials=n_trials, timeout=timeout, storage=storage,
                          study_name=study, metric=metric, families=family, n_folds=folds, n_repeats=repeats,
+                         groups_file=groups, group_col=group_col,
                          seed=seed, sampler=sampler, pruner=pruner, snp_filter=snp_filter, holdout=holdout,
                          validation_dataset=validation_dataset,
                          cluster=ClusterOptions(workers=workers, scheduler=scheduler, scheduler_file=scheduler_file))

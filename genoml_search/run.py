@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
+import signal
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,18 +18,19 @@ from typing import Any, Iterator
 
 import numpy as np
 import optuna
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from genoml_search import __version__
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import StudyError, UserError
 from genoml_search.execute.cluster import ClusterOptions, dask_client, dashboard_link
 from genoml_search.execute.driver import DriverStats, count_finished, recover_running_trials, run_trials
-from genoml_search.fileio import write_json
+from genoml_search.fileio import atomic_file, write_json
 from genoml_search.model_io import save_model
 from genoml_search.report.metrics import DEFAULT_METRIC, get_metric, score_all
 from genoml_search.search.data_cache import features_from_dataset
 from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, predict_scores
+from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
 from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
@@ -54,6 +56,9 @@ class RunOptions:
     families_module: str | None = None
     n_folds: int = 5
     n_repeats: int = 1
+    groups: np.ndarray | None = None  # one label per dataset sample; relatives share a label (grouped CV)
+    groups_file: Path | None = None  # or: a file of ID + group column (or a .fam: group = FID)
+    group_col: str | None = None  # the group column of groups_file, or of the dataset's samples.tsv
     seed: int = 0
     sampler: str = "tpe"
     pruner: str = "median"
@@ -105,12 +110,56 @@ def choose_families(options: RunOptions, task: str) -> list[ModelFamily]:
     return [available[name] for name in DEFAULT_FAMILIES if name in available]
 
 
-def split_search_validation(y: np.ndarray, task: str, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the search samples and of the held-out validation samples (fixed by the seed)."""
+def split_search_validation(
+    y: np.ndarray, task: str, holdout: float, seed: int, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the search samples and of the held-out validation samples (fixed by the seed).
+
+    Stratified by class for classification; with ``groups``, whole groups go to one side (relatives of a
+    validation sample are never searched on).
+    """
+    if not 0.0 < holdout < 1.0:
+        raise UserError(f"--holdout {holdout} must be between 0 and 1 (exclusive)")
     index = np.arange(len(y))
-    stratify = y if task != "regression" else None
-    search, validation = train_test_split(index, test_size=holdout, random_state=seed, stratify=stratify)
+    if groups is not None:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=holdout, random_state=seed)
+        search, validation = next(splitter.split(index, y, groups))
+    else:
+        stratify = y if task != "regression" else None
+        search, validation = train_test_split(index, test_size=holdout, random_state=seed, stratify=stratify)
     return np.sort(search), np.sort(validation)
+
+
+def resolve_groups(options: RunOptions, dataset: Dataset) -> np.ndarray | None:
+    """The group label of every dataset sample (``None``: ungrouped CV)."""
+    ids = dataset.samples["ID"].astype(str).to_numpy()
+    if options.groups is not None:
+        groups = np.asarray(options.groups)
+        if groups.shape != (len(ids),):
+            raise UserError(f"groups has shape {groups.shape}, expected one label per sample ({len(ids)})")
+        return groups
+    if options.groups_file is not None:
+        return groups_for_samples(ids, read_groups_file(options.groups_file, options.group_col))
+    if options.group_col is not None:
+        return groups_from_column(dataset.samples, options.group_col, dataset.path)
+    return None
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C for the duration, so that a batch system's kill also stops cleanly."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, snp_filter: bool) -> tuple[str, dict, float]:
@@ -124,7 +173,18 @@ def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, s
 
 def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None,
         on_start: Callable[[int, int, str | None], None] | None = None) -> RunSummary:
-    """Run (or resume) the study to ``n_trials`` finished trials, refit the best pipeline and validate it."""
+    """Run (or resume) the study to ``n_trials`` finished trials, refit the best pipeline and validate it.
+
+    ``n_trials`` is the target total of finished (complete or pruned) trials in the study, so rerunning the
+    same command after an interruption resumes. SIGINT/SIGTERM stop cleanly: in-flight trials are failed and
+    their parameters re-queued, no trial stays RUNNING, and ``KeyboardInterrupt`` propagates.
+    """
+    with sigterm_as_interrupt():
+        return _run(options, on_result, on_start)
+
+
+def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
+         on_start: Callable[[int, int, str | None], None] | None) -> RunSummary:
     dataset = Dataset.open(options.dataset)
     task = options.task or dataset.task
     if task != dataset.task and not (dataset.task == "binary" and task == "multiclass"):
@@ -143,18 +203,28 @@ def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None
                         options.validation_dataset)
 
     y = dataset.phenotype
+    groups = resolve_groups(options, dataset)
     if validation is None:
-        search_index, holdout_index = split_search_validation(y, task, options.holdout, options.seed)
+        search_index, holdout_index = split_search_validation(y, task, options.holdout, options.seed, groups)
     else:
         search_index, holdout_index = np.arange(len(y)), np.array([], dtype=int)
-    _check_cv_feasible(y[search_index], task, options.n_folds)
+    search_groups = None if groups is None else groups[search_index]
+    _check_cv_feasible(y[search_index], task, options.n_folds, search_groups)
+    options.out.mkdir(parents=True, exist_ok=True)
+    if len(holdout_index):
+        with atomic_file(options.out / "holdout_samples.txt") as handle:
+            handle.write("ID\n" + "".join(f"{i}\n" for i in dataset.samples["ID"].astype(str).to_numpy()[holdout_index]))
 
     storage_url = options.storage or default_storage_url(options.out)
     name = options.study_name or f"{dataset.path.resolve().name}-{task}"
+    # identity: what makes trial values comparable; a resumed study must match it exactly
     identity = {"dataset_hash": dataset.content_hash, "task": task, "metric": metric.name,
-                "holdout": 0.0 if validation is not None else options.holdout, "seed": options.seed}
-    settings = {"n_folds": options.n_folds, "n_repeats": options.n_repeats, "families": [f.name for f in families],
-                "sampler": options.sampler, "pruner": options.pruner, "dataset": str(dataset.path.resolve())}
+                "holdout": 0.0 if validation is not None else options.holdout, "seed": options.seed,
+                "n_folds": options.n_folds, "n_repeats": options.n_repeats, "groups_hash": groups_hash(groups)}
+    settings = {"families": [f.name for f in families], "sampler": options.sampler, "pruner": options.pruner,
+                "snp_filter": options.snp_filter, "dataset": str(dataset.path.resolve()),
+                "n_search_samples": int(len(search_index)),
+                "n_groups": None if search_groups is None else int(len(np.unique(search_groups)))}
     lock = single_driver_lock(options.out) if is_sqlite(storage_url) else _no_lock()
     with lock:
         storage = open_storage(storage_url)
@@ -170,9 +240,13 @@ def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None
 
         def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:
             family, params, threshold = suggest_trial(trial, families, task, options.snp_filter)
+            # a first heartbeat at once: a trial without any is never detected as stale if this driver dies
+            storage.record_heartbeat(trial._trial_id)
+            trial.set_user_attr("tool_version", __version__)
+            trial.set_user_attr("dataset_hash", dataset.content_hash)
             return TrialSpec(trial.number, str(dataset.path.resolve()), dataset.content_hash, task, metric.name,
-                             family, params, threshold, search_index, cv, random_state=options.seed,
-                             families_module=options.families_module, pruning=pruning)
+                             family, params, threshold, search_index, cv, groups=search_groups,
+                             random_state=options.seed, families_module=options.families_module, pruning=pruning)
 
         stats = DriverStats()
         dashboard = None
@@ -182,13 +256,18 @@ def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None
                 dashboard = dashboard_link(client)
                 if on_start is not None:
                     on_start(already, options.n_trials, dashboard)
-                stats = run_trials(study, client, options.n_trials, make_spec, options.pruner, options.timeout,
-                                   on_result=on_result)
+                try:
+                    stats = run_trials(study, client, options.n_trials, make_spec, options.pruner,
+                                       options.timeout, on_result=on_result)
+                except KeyboardInterrupt:
+                    if is_sqlite(storage_url):  # we are the only driver: nothing may stay RUNNING
+                        recover_running_trials(study)
+                    raise
         elif on_start is not None:
             on_start(already, options.n_trials, None)
         finished = count_finished(study)
         metrics = refit_and_validate(study, dataset, validation, families, task, metric.name, search_index,
-                                     holdout_index, options)
+                                     holdout_index, options, search_groups)
     return RunSummary(name, mask_url(storage_url), finished, stats, metrics, dashboard)
 
 
@@ -197,9 +276,11 @@ def _no_lock() -> Iterator[None]:
     yield
 
 
-def _check_cv_feasible(y: np.ndarray, task: str, n_folds: int) -> None:
+def _check_cv_feasible(y: np.ndarray, task: str, n_folds: int, groups: np.ndarray | None = None) -> None:
     if n_folds < 2:
         raise UserError("--folds must be at least 2")
+    if groups is not None and len(np.unique(groups)) < n_folds:
+        raise UserError(f"{len(np.unique(groups))} sample groups are too few for {n_folds}-fold grouped CV")
     if task != "regression":
         _, counts = np.unique(y, return_counts=True)
         if counts.min() < n_folds:
@@ -218,6 +299,7 @@ def refit_and_validate(
     search_index: np.ndarray,
     holdout_index: np.ndarray,
     options: RunOptions,
+    search_groups: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Refit the best trial's pipeline on all search samples, save it, score the validation samples."""
     try:
@@ -246,7 +328,8 @@ def refit_and_validate(
         "cv": {metric_name: best.value, "std": float(np.std(fold_scores)) if fold_scores else None,
                "fold_scores": fold_scores, "best_trial": best.number, "best_family": family.name,
                "best_params": best.params, "n_folds": options.n_folds, "n_repeats": options.n_repeats,
-               "n_samples": int(len(search_index))},
+               "n_samples": int(len(search_index)), "grouped": search_groups is not None,
+               "n_groups": None if search_groups is None else int(len(np.unique(search_groups)))},
         "validation": {**validation_metrics, "source": source, "n_samples": int(keep.sum()),
                        "threshold": 0.5 if task == "binary" else None},
         "leaderboard": best_per_family(study),

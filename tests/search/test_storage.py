@@ -1,0 +1,110 @@
+"""Storages: every test here runs on SQLite, the real PostgreSQL and the real MariaDB (see conftest.py)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from genoml_search import __version__
+from genoml_search.errors import StudyError
+from genoml_search.execute.cluster import ClusterOptions
+from genoml_search.execute.driver import count_finished
+from genoml_search.run import RunOptions, run
+from genoml_search.search import storage as storage_module
+from genoml_search.search.storage import mask_url, open_storage
+from genoml_search.search.study import make_sampler, open_study, trial_counts
+
+IDENTITY = {"dataset_hash": "abc", "task": "binary", "metric": "roc_auc"}
+
+
+def test_open_study_records_identity_and_refuses_another_dataset_or_task(storage_url, study_name):
+    storage = open_storage(storage_url)
+    study = open_study(storage, storage_url, study_name, "maximize", make_sampler("tpe", 0), IDENTITY,
+                       {"n_folds": 5})
+    assert study.user_attrs["tool_version"] == __version__
+    assert study.user_attrs["dataset_hash"] == "abc" and study.user_attrs["task"] == "binary"
+    again = open_study(open_storage(storage_url), storage_url, study_name, "maximize", make_sampler("tpe", 0),
+                       IDENTITY, {})
+    assert again._study_id == study._study_id
+    with pytest.raises(StudyError, match=r"dataset_hash='abc', not 'other'.*--study"):
+        open_study(storage, storage_url, study_name, "maximize", make_sampler("tpe", 0),
+                   {**IDENTITY, "dataset_hash": "other"}, {})
+    with pytest.raises(StudyError, match="task='binary', not 'regression'"):
+        open_study(storage, storage_url, study_name, "maximize", make_sampler("tpe", 0),
+                   {**IDENTITY, "task": "regression"}, {})
+    with pytest.raises(StudyError, match="optimizes maximize, not minimize"):
+        open_study(storage, storage_url, study_name, "minimize", make_sampler("tpe", 0), IDENTITY, {})
+
+
+@pytest.mark.slow
+def test_stale_running_trial_is_retried_and_the_count_is_exact(storage_url, study_name, small_dataset,
+                                                                dask_scheduler, tmp_path, monkeypatch):
+    """A trial left RUNNING by a killed driver (heartbeat stops) is failed, retried, and counted once."""
+    monkeypatch.setattr(storage_module, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(storage_module, "GRACE_SECONDS", 2)
+    options = RunOptions(dataset=small_dataset.path, out=tmp_path / "run", n_trials=2, storage=storage_url,
+                         study_name=study_name, families=["logistic"], n_folds=3, pruner="none",
+                         cluster=ClusterOptions(scheduler=dask_scheduler))
+    run(options)
+    # a driver that asked a trial, recorded its heartbeat and died
+    storage = open_storage(storage_url)
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    dead = study.ask({"family": optuna.distributions.CategoricalDistribution(["logistic"]),
+                      "logistic__C": optuna.distributions.FloatDistribution(1e-4, 10.0, log=True),
+                      "logistic__l1_ratio": optuna.distributions.FloatDistribution(0.0, 1.0),
+                      "snp_p_threshold": optuna.distributions.FloatDistribution(1e-6, 1.0, log=True)})
+    storage.record_heartbeat(dead._trial_id)
+    time.sleep(3)
+    options.n_trials = 4
+    summary = run(options)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
+    counts = trial_counts(study)
+    assert summary.n_finished == 4 and count_finished(study) == 4
+    assert counts["RUNNING"] == 0 and counts["WAITING"] == 0
+    assert counts["FAIL"] == 1  # the dead trial, retried with the same parameters
+    retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == dead.number]
+    assert len(retried) == 1 and retried[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert retried[0].params == study.trials[dead.number].params
+    finished = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    for trial in finished:
+        attrs = trial.user_attrs
+        assert attrs["tool_version"] == __version__ and attrs["dataset_hash"] == small_dataset.content_hash
+        assert attrs["family"] == "logistic" and len(attrs["fold_scores"]) == 3
+    assert study.user_attrs["n_folds"] == 3 and study.user_attrs["dataset_hash"] == small_dataset.content_hash
+
+
+def test_resume_with_another_dataset_is_refused(storage_url, study_name, small_dataset, example_dataset,
+                                                dask_scheduler, tmp_path):
+    base = dict(out=tmp_path / "run", n_trials=1, storage=storage_url, study_name=study_name,
+                families=["logistic"], n_folds=3, cluster=ClusterOptions(scheduler=dask_scheduler))
+    run(RunOptions(dataset=small_dataset.path, **base))
+    with pytest.raises(StudyError, match="dataset_hash"):
+        run(RunOptions(dataset=example_dataset.path, **base))
+    with pytest.raises(StudyError, match="n_folds=3, not 5"):
+        run(RunOptions(dataset=small_dataset.path, **{**base, "n_folds": 5}))
+
+
+def test_not_a_url_and_unreachable_servers_are_one_line_errors():
+    with pytest.raises(StudyError, match="not a database URL"):
+        open_storage("study.db")
+    started = time.monotonic()
+    with pytest.raises(StudyError, match=r"cannot open storage postgresql://u:\*\*\*@127.0.0.1:1/db") as error:
+        open_storage("postgresql://u:hunter2@127.0.0.1:1/db")
+    assert "hunter2" not in str(error.value) and "\n" not in str(error.value)
+    assert time.monotonic() - started < 10
+
+
+def test_mask_url_hides_passwords_only():
+    assert mask_url("postgresql://me:s3cr@t@db:5432/x") == "postgresql://me:***@db:5432/x" or \
+        "s3cr" not in mask_url("postgresql://me:s3cr@t@db:5432/x")
+    assert mask_url("mysql+pymysql://root@127.0.0.1/test") == "mysql+pymysql://root@127.0.0.1/test"
+    assert mask_url("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
+
+
+def test_sampler_names():
+    assert isinstance(make_sampler("random", 0), optuna.samplers.RandomSampler)
+    with pytest.raises(StudyError, match="choose one of"):
+        make_sampler("nope", 0)

@@ -1,0 +1,115 @@
+"""`run` end to end: metrics.json shape, the hold-out split kept out of the search, grouped CV, `status`."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from genoml_search.data.dataset import Dataset, write_dataset
+from genoml_search.execute.cluster import ClusterOptions
+from genoml_search.model_io import load_model
+from genoml_search.run import RunOptions, run, split_search_validation
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    from distributed import LocalCluster
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Dataset:
+    rng = np.random.default_rng(11)
+    n, m = 160, 40
+    g = rng.binomial(2, rng.uniform(0.1, 0.5, m), (n, m)).astype(np.int8)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(g[:, :4].sum(1) - g[:, :4].sum(1).mean())))).astype(float)
+    samples = pd.DataFrame({"ID": [f"s{i}" for i in range(n)], "phenotype": y})
+    variants = pd.DataFrame({"id": [f"rs{j}" for j in range(m)], "chrom": "1", "pos": np.arange(m) + 1,
+                             "counted_allele": "A", "other_allele": "G", "freq": 0.3})
+    path = tmp_path_factory.mktemp("ds") / "dataset"
+    write_dataset(path, g, samples, variants, {"phenotype": {"task": "binary"}, "covariates": {"columns": []}})
+    return Dataset.open(path)
+
+
+@pytest.fixture(scope="module")
+def finished_run(dataset, scheduler, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    summary = run(RunOptions(dataset=dataset.path, out=out, n_trials=3, families=["logistic"], n_folds=3,
+                             cluster=ClusterOptions(scheduler=scheduler)))
+    return out, summary
+
+
+def test_metrics_json_shape(finished_run):
+    out, summary = finished_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task"] == "binary" and metrics["metric"] == "roc_auc"
+    cv = metrics["cv"]
+    assert 0.0 <= cv["roc_auc"] <= 1.0 and len(cv["fold_scores"]) == 3 and cv["n_folds"] == 3
+    assert cv["best_family"] == "logistic" and cv["grouped"] is False
+    validation = metrics["validation"]
+    assert validation["source"] == "holdout" and validation["n_samples"] == 32
+    for key in ("roc_auc", "average_precision", "balanced_accuracy", "log_loss", "brier"):
+        assert 0.0 <= validation[key] <= 10.0
+    assert summary.n_finished == 3
+
+
+def test_holdout_samples_are_never_searched(finished_run, dataset):
+    out, _ = finished_run
+    holdout_ids = set(pd.read_csv(out / "holdout_samples.txt")["ID"])
+    search, holdout = split_search_validation(dataset.phenotype, "binary", 0.2, 0)
+    assert not set(search) & set(holdout) and len(search) + len(holdout) == 160
+    assert holdout_ids == {f"s{i}" for i in holdout}
+    pipeline, info = load_model(out / "model")
+    assert pipeline.named_steps["scale"].n_samples_seen_ == len(search) == 128  # refitted on search samples only
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["cv"]["n_samples"] == 128
+
+
+def test_split_is_stratified_fixed_by_seed_and_keeps_groups_whole():
+    y = np.array([0] * 150 + [1] * 50)
+    search, holdout = split_search_validation(y, "binary", 0.2, 3)
+    assert y[holdout].sum() == 10 and len(holdout) == 40
+    assert np.array_equal(holdout, split_search_validation(y, "binary", 0.2, 3)[1])
+    groups = np.repeat(np.arange(50), 4)
+    search, holdout = split_search_validation(y, "binary", 0.2, 0, groups)
+    assert not set(groups[search]) & set(groups[holdout])
+
+
+def test_grouped_run_from_a_groups_file(dataset, scheduler, tmp_path):
+    groups = tmp_path / "families.tsv"
+    groups.write_text("ID\tFAMILY\n" + "".join(f"s{i}\tf{i // 4}\n" for i in range(0, 160, 2)))
+    summary = run(RunOptions(dataset=dataset.path, out=tmp_path / "out", n_trials=1, families=["logistic"],
+                             n_folds=3, groups_file=groups, group_col="FAMILY",
+                             cluster=ClusterOptions(scheduler=scheduler)))
+    cv = summary.metrics["cv"]
+    assert cv["grouped"] is True
+    # 40 families of 2 listed samples + 80 unlisted singletons, minus those held out
+    assert 80 <= cv["n_groups"] <= 120
+
+
+def test_status_table_and_json(finished_run):
+    from genoml_search.cli import app
+
+    out, summary = finished_run
+    result = CliRunner().invoke(app, ["status", "--out", str(out), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    study = report["studies"][0]
+    assert study["study"] == summary.study_name and study["task"] == "binary"
+    assert study["counts"]["COMPLETE"] + study["counts"]["PRUNED"] == 3 and study["counts"]["RUNNING"] == 0
+    assert study["best"]["family"] == "logistic" and study["best_per_family"][0] == study["best"]
+    table = CliRunner().invoke(app, ["status", "--out", str(out)])
+    assert table.exit_code == 0
+    assert summary.study_name in table.output and "best overall: trial" in table.output
+    assert "logistic" in table.output and "complete 3" in table.output
