@@ -8,7 +8,7 @@ import uuid
 
 import optuna
 import pytest
-from conftest import PG_HOST, PG_PORT, _pg_admin, worker_env
+from tests.search.conftest import PG_HOST, PG_PORT, _pg_admin, worker_env
 
 from genoml_search.search.storage import open_storage
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import worker_env
+from tests.search.conftest import worker_env
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_dataset, noise_genotypes
+from tests.search.conftest import make_dataset, noise_genotypes
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
