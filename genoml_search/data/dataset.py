@@ -80,8 +80,12 @@ class Dataset:
     manifest: dict[str, Any]
 
     @classmethod
-    def open(cls, path: str | Path) -> Dataset:
-        """Open a Dataset directory, checking that it is one and that its format is understood."""
+    def open(cls, path: str | Path, *, variants_only: bool = False) -> Dataset:
+        """Open a Dataset directory, checking that it is one and that its format is understood.
+
+        ``variants_only`` accepts a directory with just the manifest and variant table (a saved model's
+        training reference, all that harmonizing a new cohort needs).
+        """
         path = Path(path)
         manifest_path = path / MANIFEST
         if not manifest_path.is_file():
@@ -97,7 +101,8 @@ class Dataset:
                 f"genoml-search {__version__}",
                 path,
             )
-        absent = [name for name in (GENOTYPES, SAMPLES, VARIANTS) if not (path / name).is_file()]
+        needed = (VARIANTS,) if variants_only else (GENOTYPES, SAMPLES, VARIANTS)
+        absent = [name for name in needed if not (path / name).is_file()]
         if absent:
             raise InputFileError(f"incomplete dataset: {', '.join(absent)} missing; re-run `genoml-search munge`", path)
         return cls(path, manifest)

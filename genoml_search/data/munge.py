@@ -164,7 +164,7 @@ def munge(options: MungeOptions) -> dict[str, Any]:
     if options.like and Path(options.like).absolute() == Path(options.out).absolute():
         raise UserError("--out must differ from --like (the training dataset would be replaced)", options.out)
     cohort = _open_cohort(options)
-    like = Dataset.open(options.like) if options.like else None
+    like = Dataset.open(options.like, variants_only=True) if options.like else None
     steps: list[dict] = []
     notes: list[str] = []
     fam_ids = pd.Index(cohort.samples["iid"])
