@@ -6,13 +6,14 @@ Every storage records heartbeats for running trials, so trials of a killed proce
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import optuna
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from genoml_search.errors import StudyError
 
@@ -91,15 +92,22 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     if normalized.startswith("sqlite:///"):
         Path(normalized[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                normalized,
-                engine_kwargs=_engine_kwargs(normalized),
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=_retry_callback(),
-            )
+        for attempt in range(3):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return optuna.storages.RDBStorage(
+                        normalized,
+                        engine_kwargs=_engine_kwargs(normalized),
+                        heartbeat_interval=HEARTBEAT_SECONDS,
+                        grace_period=GRACE_SECONDS,
+                        heartbeat_stale_trial_callback=_retry_callback(),
+                    )
+            except IntegrityError:  # two processes created the tables of a new database at once: retry
+                if attempt == 2:
+                    raise
+                time.sleep(0.5 + attempt)
+        raise AssertionError("unreachable")
     except ModuleNotFoundError as error:
         extra = "postgres" if "psycopg" in str(error) else "mysql"
         raise StudyError(f"--storage {mask_url(url)}: driver missing ({error.name}); "
