@@ -124,9 +124,11 @@ def run(
     workers: Annotated[Optional[int], typer.Option(help="Local Dask workers (default: one per core).")] = None,
     scheduler: Annotated[Optional[str], typer.Option(help="Existing Dask scheduler, e.g. tcp://host:8786.")] = None,
     scheduler_file: Annotated[Optional[str], typer.Option(help="Dask scheduler file.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="Study TOML; its [cluster] table "
+                                                   "(slurm/pbs/sge/local/scheduler) says where trials run.")] = None,
 ) -> None:
     """Search model families with an Optuna study on Dask; refit the best, validate, save."""
-    from genoml_search.execute.cluster import ClusterOptions
+    from genoml_search.execute.cluster import cluster_options
     from genoml_search.run import RunOptions, run as run_search
 
     validation_dataset = None
@@ -139,7 +141,7 @@ def run(
                          groups_file=groups, group_col=group_col,
                          seed=seed, sampler=sampler, pruner=pruner, snp_filter=snp_filter, holdout=holdout,
                          validation_dataset=validation_dataset,
-                         cluster=ClusterOptions(workers=workers, scheduler=scheduler, scheduler_file=scheduler_file))
+                         cluster=cluster_options(workers, scheduler, scheduler_file, config))
     progress = Progress(TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.description}"), console=err_console, transient=False)
     best: dict[str, float] = {}

@@ -4,13 +4,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from genoml_search.errors import UserError
 
 CONNECT_TIMEOUT = "10s"
+_CAPACITY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> planned workers (adaptive)
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,43 @@ class ClusterOptions:
     scheduler_file: str | None = None
     jobqueue: dict[str, Any] | None = None
     memory_limit: str = "auto"
+
+
+def cluster_options(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    config: str | Path | None = None,
+) -> ClusterOptions:
+    """Cluster options from the `run` flags and the ``[cluster]`` table of a study TOML (``--config``).
+
+    Flags win: ``--scheduler``/``--scheduler-file`` replace the table, ``--workers`` sets local workers.
+    """
+    from genoml_search.execute.jobqueue import BATCH_KINDS, read_cluster_table
+
+    options = ClusterOptions(workers=workers, scheduler=scheduler, scheduler_file=scheduler_file)
+    table = read_cluster_table(config) if config else None
+    if table is None or scheduler or scheduler_file:
+        return options
+    kind = table["kind"]
+    if kind in BATCH_KINDS:
+        if workers is not None:
+            raise UserError(f"--workers is for local clusters; the [cluster] table of {config} is a {kind} "
+                            "cluster (set cluster.max_jobs instead)")
+        return replace(options, jobqueue=table)
+    if kind == "scheduler":
+        return replace(options, scheduler=table.get("address"), scheduler_file=table.get("scheduler_file"))
+    return replace(options, workers=workers or table.get("workers"),
+                   memory_limit=table.get("memory_limit", options.memory_limit))
+
+
+def capacity(client: Any) -> int:
+    """How many workers to keep busy: the workers connected now, or the most an adaptive cluster may start."""
+    try:
+        now = len(client.scheduler_info().get("workers", {}))
+    except Exception:
+        now = 0
+    return max(1, now, _CAPACITY.get(client, 0))
 
 
 def default_workers() -> int:
@@ -48,10 +88,11 @@ def dask_client(options: ClusterOptions) -> Iterator[Any]:
                 raise UserError(f"cannot reach the Dask scheduler {target} within {CONNECT_TIMEOUT} "
                                 f"({type(error).__name__}); check the address and that the scheduler runs") from None
         elif options.jobqueue:
-            from genoml_search.execute.jobqueue import make_jobqueue_cluster
+            from genoml_search.execute.jobqueue import jobqueue_spec, make_jobqueue_cluster
 
             cluster = make_jobqueue_cluster(options.jobqueue)
             client = Client(cluster)
+            _CAPACITY[client] = jobqueue_spec(options.jobqueue).max_workers
         else:
             n = options.workers or default_workers()
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,

@@ -1,17 +1,29 @@
 """The central driver: it alone asks and tells Optuna, workers only evaluate trials.
 
-Why this pattern (measured in DESIGN.md): workers need no database connection (remote clusters work), a
-worker killed mid-trial costs only that task (Dask re-runs it elsewhere, the trial number stays the same), and
-per-trial overhead is lower than workers writing through DaskStorage. The driver records heartbeats for its
-in-flight trials, so trials of a killed driver are failed and retried (RetryFailedTrialCallback) by the next
-driver, and several drivers can share one PostgreSQL study with an exact total trial count.
+Why this pattern (measured in DESIGN.md and docs/execution.md): workers need no database connection (remote
+clusters work), a worker killed mid-trial costs only that task (Dask re-runs it elsewhere, the trial number
+stays the same), and per-trial overhead is lower than workers writing through DaskStorage. The driver records
+heartbeats for its in-flight trials, so trials of a killed driver are failed and retried
+(RetryHeartbeatStaleTrialCallback) by the next driver.
+
+Several drivers may share one PostgreSQL or MySQL study: each one counts the study's finished and running trials
+and asks for a new trial while holding a database lock (``pg_advisory_lock`` / ``GET_LOCK``), so the total
+number of finished trials is exact and no trial is asked beyond the target. Storages without such a lock fall
+back to a check after ``ask`` (:func:`_surplus`).
+
+Per-trial cost does not grow with the study: counts are ``SELECT count(*)`` queries, not trial lists; the
+pruning snapshot sent to workers is bounded (:data:`HISTORY_LIMIT` recent trials plus the best one) and kept
+incrementally; one trial per worker is asked ahead (prefetch) so workers do not wait for the driver.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +35,10 @@ from genoml_search.search.objective import PruningContext, TrialResult, TrialSpe
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_CONSECUTIVE_FAILURES = 20
+HISTORY_LIMIT = 256  # finished trials sent to workers for pruning (recent ones, plus the best)
+HEARTBEAT_EVERY = 5.0
+SYNC_EVERY = 15.0
+MAX_KILLED_RETRIES = 1  # a trial whose task killed its workers is re-enqueued this many times
 
 
 class Interrupted(KeyboardInterrupt):
@@ -31,26 +47,87 @@ class Interrupted(KeyboardInterrupt):
 
 @dataclass
 class DriverStats:
-    """What the driver did in this run."""
+    """What the driver did in this run, and where its time went."""
 
     completed: int = 0
     pruned: int = 0
     failed: int = 0
     retried: int = 0
+    surplus: int = 0
     errors: list[str] = field(default_factory=list)
+    seconds_total: float = 0.0
+    seconds_waiting: float = 0.0  # blocked on workers; the rest is orchestration (ask, tell, storage)
+
+    @property
+    def overhead_seconds(self) -> float:
+        """Driver time not spent waiting for workers."""
+        return max(0.0, self.seconds_total - self.seconds_waiting)
+
+
+def _rdb(study: optuna.Study) -> Any | None:
+    """The RDBStorage behind a study (unwrapping Optuna's cache), or None for other storages."""
+    storage = study._storage
+    backend = getattr(storage, "_backend", storage)
+    return backend if isinstance(backend, optuna.storages.RDBStorage) else None
+
+
+def count_states(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
+    """Number of the study's trials in ``states``: one ``count(*)`` query on SQL storages."""
+    rdb = _rdb(study)
+    if rdb is None:
+        return len(study.get_trials(deepcopy=False, states=states))
+    import sqlalchemy
+
+    query = sqlalchemy.text("SELECT count(*) FROM trials WHERE study_id = :study AND state IN :states").bindparams(
+        sqlalchemy.bindparam("states", expanding=True))
+    with rdb.engine.connect() as connection:
+        return int(connection.execute(query, {"study": study._study_id,
+                                              "states": [s.name for s in states]}).scalar())
 
 
 def count_finished(study: optuna.Study) -> int:
     """Trials that count toward ``--n-trials``: COMPLETE and PRUNED."""
-    return len(study.get_trials(deepcopy=False, states=FINISHED))
+    return count_states(study, FINISHED)
 
 
-def pruning_history(study: optuna.Study) -> tuple:
-    """The finished trials' intermediate values, as the worker-side pruner needs them."""
-    return tuple(
-        (t.state.name, t.value, tuple(sorted(t.intermediate_values.items())))
-        for t in study.get_trials(deepcopy=False, states=FINISHED)
-    )
+def pruning_history(study: optuna.Study, limit: int = HISTORY_LIMIT) -> tuple:
+    """The finished trials' intermediate values, as the worker-side pruner needs them (bounded, see History)."""
+    history = History(study.direction == optuna.study.StudyDirection.MAXIMIZE, limit)
+    for t in study.get_trials(deepcopy=False, states=FINISHED):
+        history.add(t.state.name, t.value, tuple(sorted(t.intermediate_values.items())))
+    return history.snapshot()
+
+
+class History:
+    """The pruning snapshot: the ``limit`` most recent finished trials plus the best complete one.
+
+    Rebuilding an in-memory study from the snapshot costs the worker about 0.1 ms per trial per fold, and the
+    snapshot travels with every task, so it must not grow with the study. Recent trials are what a median or
+    percentile pruner should compare against anyway while the sampler converges; the best trial is kept for
+    the Wilcoxon pruner, which compares with it.
+    """
+
+    def __init__(self, maximize: bool, limit: int = HISTORY_LIMIT) -> None:
+        self.maximize = maximize
+        self.recent: collections.deque = collections.deque(maxlen=limit)
+        self.best: tuple | None = None
+        self._snapshot: tuple | None = ()
+
+    def add(self, state: str, value: float | None, steps: tuple) -> None:
+        entry = (state, value, steps)
+        self.recent.append(entry)
+        if state == "COMPLETE" and value is not None and (
+                self.best is None or (value > self.best[1] if self.maximize else value < self.best[1])):
+            self.best = entry
+        self._snapshot = None
+
+    def snapshot(self) -> tuple:
+        if self._snapshot is None:
+            entries = tuple(self.recent)
+            if self.best is not None and not any(e is self.best for e in entries):
+                entries = (self.best,) + entries
+            self._snapshot = entries
+        return self._snapshot
 
 
 def recover_running_trials(study: optuna.Study) -> int:
@@ -66,11 +143,54 @@ def recover_running_trials(study: optuna.Study) -> int:
     return recovered
 
 
+@contextlib.contextmanager
+def ask_lock(study: optuna.Study) -> Iterator[bool]:
+    """Serialize "count, then ask" between drivers sharing a PostgreSQL/MySQL study; yields whether it locked.
+
+    A session-level lock on its own connection: it is released when the block ends, or by the database
+    when the driver dies (its connection closes).
+    """
+    rdb = _rdb(study)
+    dialect = rdb.engine.dialect.name if rdb is not None else ""
+    if dialect not in ("postgresql", "mysql"):
+        yield False
+        return
+    import sqlalchemy
+
+    key = zlib.crc32(f"genoml-search:{study._study_id}".encode()) & 0x7FFFFFFF
+    with rdb.engine.connect() as connection:
+        if dialect == "postgresql":
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            unlock = sqlalchemy.text("SELECT pg_advisory_unlock(:key)")
+        else:
+            connection.execute(sqlalchemy.text("SELECT GET_LOCK(:key, 60)"), {"key": f"genoml-search-{key}"})
+            unlock = sqlalchemy.text("SELECT RELEASE_LOCK(:key)")
+        connection.commit()
+        try:
+            yield True
+        finally:
+            connection.execute(unlock, {"key": key if dialect == "postgresql" else f"genoml-search-{key}"})
+            connection.commit()
+
+
 def _surplus(study: optuna.Study, trial: optuna.Trial, target: int) -> bool:
-    """Whether ``trial`` is beyond the target once every lower-numbered live or finished trial is counted."""
-    ahead = [t for t in study.get_trials(deepcopy=False, states=FINISHED + (TrialState.RUNNING,))
-             if t.number < trial.number]
-    return len(ahead) >= target
+    """Whether ``trial`` is beyond the target once every lower-numbered live or finished trial is counted.
+
+    Only for storages without :func:`ask_lock`: two drivers that ask at the same moment agree on which trial
+    is the surplus one (the higher number), which is then told FAIL with user attribute ``surplus``.
+    """
+    rdb = _rdb(study)
+    if rdb is None:
+        ahead = [t for t in study.get_trials(deepcopy=False, states=FINISHED + (TrialState.RUNNING,))
+                 if t.number < trial.number]
+        return len(ahead) >= target
+    import sqlalchemy
+
+    query = sqlalchemy.text("SELECT count(*) FROM trials WHERE study_id = :study AND number < :number "
+                            "AND state IN ('COMPLETE', 'PRUNED', 'RUNNING')")
+    with rdb.engine.connect() as connection:
+        ahead = int(connection.execute(query, {"study": study._study_id, "number": trial.number}).scalar())
+    return ahead >= target
 
 
 def run_trials(
@@ -82,17 +202,36 @@ def run_trials(
     timeout: float | None = None,
     on_result: Callable[[TrialResult, int], None] | None = None,
     max_in_flight: int | None = None,
+    evaluate: Callable[[TrialSpec], TrialResult] | None = None,
+    prefetch: int | None = None,
 ) -> DriverStats:
-    """Run trials on ``client`` until the study holds ``n_trials`` finished trials (or ``timeout`` passes)."""
+    """Run trials on ``client`` until the study holds ``n_trials`` finished trials (or ``timeout`` passes).
+
+    ``max_in_flight`` caps the trials submitted at once (default: the cluster's workers, see
+    :func:`genoml_search.execute.cluster.capacity`, plus ``prefetch`` trials asked ahead, default
+    ``min(2, workers)``); ``evaluate`` replaces :func:`genoml_search.search.objective.evaluate_trial` (tests, benchmarks).
+    """
+    from genoml_search.execute.cluster import capacity
     from genoml_search.search.objective import evaluate_trial
 
+    evaluate = evaluate or evaluate_trial
     stats = DriverStats()
     storage = study._storage
-    direction = "maximize" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "minimize"
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    direction = "maximize" if maximize else "minimize"
     started = time.monotonic()
-    slots = max_in_flight or max(1, len(client.scheduler_info().get("workers", {})) or 1)
+
+    def n_slots() -> int:
+        if max_in_flight:
+            return max_in_flight
+        workers = capacity(client)
+        return workers + (prefetch if prefetch is not None else min(2, workers))
+
+    slots = n_slots()
     in_flight: dict[Any, tuple[optuna.Trial, TrialSpec]] = {}
-    history = pruning_history(study)
+    history = History(maximize)
+    for entry in pruning_history(study):
+        history.add(*entry)
     finished = count_finished(study)
     last_sync = last_beat = time.monotonic()
     consecutive_failures = 0
@@ -100,19 +239,29 @@ def run_trials(
     def out_of_time() -> bool:
         return timeout is not None and time.monotonic() - started >= timeout
 
-    def submit_more() -> None:
+    def ask_one() -> optuna.Trial | None:
+        """A new trial, or None when finished + running trials (all drivers) already reach the target."""
         nonlocal finished
-        while len(in_flight) < slots and not out_of_time():
-            running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        with ask_lock(study) as locked:
+            finished = count_finished(study)
+            running = count_states(study, (TrialState.RUNNING,))
             if finished + running >= n_trials:
-                return
+                return None
             trial = study.ask()
-            if _surplus(study, trial, n_trials):  # another driver asked at the same moment
-                trial.set_user_attr("surplus", True)
-                study.tell(trial, state=TrialState.FAIL)
+        if not locked and _surplus(study, trial, n_trials):  # another driver asked at the same moment
+            trial.set_user_attr("surplus", True)
+            study.tell(trial, state=TrialState.FAIL)
+            stats.surplus += 1
+            return None
+        return trial
+
+    def submit_more() -> None:
+        while len(in_flight) < slots and not out_of_time():
+            trial = ask_one()
+            if trial is None:
                 return
-            spec = make_spec(trial, PruningContext(pruner, direction, history))
-            future = client.submit(evaluate_trial, spec, pure=False,
+            spec = make_spec(trial, PruningContext(pruner, direction, history.snapshot()))
+            future = client.submit(evaluate, spec, pure=False,
                                    key=f"trial-{study._study_id}-{trial.number}-{time.time_ns()}")
             in_flight[future] = (trial, spec)
 
@@ -128,58 +277,52 @@ def run_trials(
         while in_flight or (finished < n_trials and not out_of_time()):
             if not in_flight:
                 # Other drivers' trials are running: wait for them (or for their heartbeats to go stale).
+                waited = time.monotonic()
                 time.sleep(1.0)
+                stats.seconds_waiting += time.monotonic() - waited
                 optuna.storages.fail_stale_trials(study)
-                finished = count_finished(study)
+                slots = n_slots()
                 submit_more()
                 continue
-            for future in _wait_for_some(list(in_flight)):
+            waited = time.monotonic()
+            done = _wait_for_some(list(in_flight))
+            stats.seconds_waiting += time.monotonic() - waited
+            for future in done:
                 trial, spec = in_flight.pop(future)
                 try:
                     result: TrialResult = future.result()
-                except Exception as error:  # the task itself died (e.g. KilledWorker): retry its parameters
-                    result = TrialResult(trial.number, [], [], None, False, 0.0, error=f"{type(error).__name__}: {error}")
-                for step, value in enumerate(result.reported):
-                    trial.report(value, step)
-                trial.set_user_attr("family", spec.family)
-                trial.set_user_attr("fold_scores", result.fold_scores)
-                trial.set_user_attr("seconds", round(result.seconds, 3))
+                    killed = False
+                except Exception as error:  # the task itself died (KilledWorker: it killed its workers)
+                    result = TrialResult(trial.number, [], [], None, False, 0.0,
+                                         error=f"{type(error).__name__}: {error}")
+                    killed = True
+                finished = _record(study, trial, spec, result, stats, finished)
                 if result.error is not None:
-                    trial.set_user_attr("error", result.error.splitlines()[0][:500])
-                    study.tell(trial, state=TrialState.FAIL)
-                    stats.failed += 1
-                    stats.errors.append(result.error.splitlines()[0])
                     consecutive_failures += 1
-                    log.warning("trial %d failed: %s", trial.number, result.error.splitlines()[0])
+                    if killed and trial.user_attrs.get("retries", 0) < MAX_KILLED_RETRIES:
+                        _requeue(study, trial, storage.get_trial(trial._trial_id).params)
+                        stats.retried += 1
                     if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
                         raise RuntimeError(f"{consecutive_failures} trials failed in a row; last error: "
                                            f"{result.error.splitlines()[0]}")
-                elif result.pruned:
-                    study.tell(trial, state=TrialState.PRUNED)
-                    stats.pruned += 1
-                    finished += 1
-                    consecutive_failures = 0
                 else:
-                    study.tell(trial, result.value)
-                    stats.completed += 1
-                    finished += 1
                     consecutive_failures = 0
-                if not result.error:
-                    history = history + ((("PRUNED" if result.pruned else "COMPLETE"), result.value,
-                                          tuple(enumerate(result.reported))),)
+                    history.add("PRUNED" if result.pruned else "COMPLETE", result.value,
+                                tuple(enumerate(result.reported)))
                 if on_result is not None:
                     on_result(result, finished)
+            # Ask for the next trials before the housekeeping writes: workers are waiting for them.
+            submit_more()
             now = time.monotonic()
-            if now - last_beat >= 5:
+            if now - last_beat >= HEARTBEAT_EVERY:
                 for trial, _ in in_flight.values():
                     storage.record_heartbeat(trial._trial_id)
                 last_beat = now
-            if now - last_sync >= 15:  # see other drivers' progress and stale trials
+            if now - last_sync >= SYNC_EVERY:  # see other drivers' stale trials and new workers
                 optuna.storages.fail_stale_trials(study)
                 finished = count_finished(study)
-                history = pruning_history(study)
+                slots = n_slots()
                 last_sync = now
-            submit_more()
     except BaseException:
         for future, (trial, _) in in_flight.items():
             future.cancel()
@@ -189,7 +332,38 @@ def run_trials(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        stats.seconds_total = time.monotonic() - started
     return stats
+
+
+def _record(study: optuna.Study, trial: optuna.Trial, spec: TrialSpec, result: TrialResult,
+            stats: DriverStats, finished: int) -> int:
+    """Store one trial's outcome; returns the updated count of finished trials."""
+    for step, value in enumerate(result.reported):
+        trial.report(value, step)
+    trial.set_user_attr("family", spec.family)
+    trial.set_user_attr("fold_scores", result.fold_scores)
+    trial.set_user_attr("seconds", round(result.seconds, 3))
+    if result.error is not None:
+        first = result.error.splitlines()[0]
+        trial.set_user_attr("error", first[:500])
+        study.tell(trial, state=TrialState.FAIL)
+        stats.failed += 1
+        stats.errors.append(first)
+        log.warning("trial %d failed: %s", trial.number, first)
+        return finished
+    if result.pruned:
+        study.tell(trial, state=TrialState.PRUNED)
+        stats.pruned += 1
+    else:
+        study.tell(trial, result.value)
+        stats.completed += 1
+    return finished + 1
+
+
+def _requeue(study: optuna.Study, trial: optuna.Trial, params: dict[str, Any]) -> None:
+    retries = trial.user_attrs.get("retries", 0) + 1
+    study.enqueue_trial(params, user_attrs={"retry_of": trial.number, "retries": retries}, skip_if_exists=False)
 
 
 def _wait_for_some(futures: list[Any], seconds: float = 2.0) -> list[Any]:

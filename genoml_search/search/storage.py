@@ -6,13 +6,14 @@ Every storage records heartbeats for running trials, so trials of a killed proce
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import optuna
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from genoml_search.errors import StudyError
 
@@ -80,6 +81,25 @@ def _retry_callback() -> Any:
         return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
 
 
+def _fast_sqlite(storage: optuna.storages.RDBStorage) -> optuna.storages.RDBStorage:
+    """SQLite in WAL mode with synchronous=NORMAL: a commit no longer waits for fsync (Optuna commits about
+    20 times per trial: 540 -> 113 ms of driver time per trial, measured in docs/execution.md). The database
+    stays consistent after a crash; only the last commits may be lost on power failure."""
+    if storage.engine.dialect.name != "sqlite":
+        return storage
+    from sqlalchemy import event
+
+    @event.listens_for(storage.engine, "connect")
+    def _pragmas(connection: Any, record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    storage.engine.dispose()  # connections opened while creating the tables get the pragmas too
+    return storage
+
+
 def open_storage(url: str) -> optuna.storages.RDBStorage:
     """Open (creating tables if needed) an RDB storage with heartbeats; a clear error if it cannot connect."""
     normalized = normalize_url(url)
@@ -91,15 +111,22 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     if normalized.startswith("sqlite:///"):
         Path(normalized[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                normalized,
-                engine_kwargs=_engine_kwargs(normalized),
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=_retry_callback(),
-            )
+        for attempt in range(3):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return _fast_sqlite(optuna.storages.RDBStorage(
+                        normalized,
+                        engine_kwargs=_engine_kwargs(normalized),
+                        heartbeat_interval=HEARTBEAT_SECONDS,
+                        grace_period=GRACE_SECONDS,
+                        heartbeat_stale_trial_callback=_retry_callback(),
+                    ))
+            except IntegrityError:  # two processes created the tables of a new database at once: retry
+                if attempt == 2:
+                    raise
+                time.sleep(0.5 + attempt)
+        raise AssertionError("unreachable")
     except ModuleNotFoundError as error:
         extra = "postgres" if "psycopg" in str(error) else "mysql"
         raise StudyError(f"--storage {mask_url(url)}: driver missing ({error.name}); "
