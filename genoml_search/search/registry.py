@@ -278,4 +278,5 @@ def replace_range(param: Param, **changes: Any) -> Param:
 
 
 def _first_line(doc: str | None) -> str:
-    return (doc or "").strip().split("\n")[0].strip()
+    """The first paragraph of a docstring, on one line."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
