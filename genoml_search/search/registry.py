@@ -208,11 +208,15 @@ def _load_builtins() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
+    _loaded = True  # set first: a plugin may use the registry while it is imported
     from genoml_search.search.families import (  # noqa: F401  (registers on import)
         boosting, discriminant, kernel, linear, neighbors, neural, trees,
     )
-    load_entry_points()
+    try:
+        load_entry_points()
+    except Exception:
+        _loaded = False  # report a broken plugin on every use, not just the first
+        raise
 
 
 def load_entry_points() -> list[str]:

@@ -126,3 +126,16 @@ def test_any_sampled_parameters_build_and_fit(case: tuple[str, str], seed: int) 
         params = sample_params(family, task, 1, seed=seed)[0]
         predictions = fit_predict(family, params, task, X, targets[task], seed=seed % 1000)
     assert np.all(np.isfinite(predictions))
+
+
+@pytest.mark.parametrize(("name", "task"), CASES, ids=[f"{n}-{t}" for n, t in CASES])
+def test_more_snps_than_samples(name: str, task: str) -> None:
+    """Genomic shape (more SNPs than samples per class): three sampled sets fit and predict."""
+    family = small(next(f for f in families_for(task) if f.name == name), task)
+    rng = np.random.default_rng(5)
+    X = rng.binomial(2, 0.3, size=(60, 150)).astype(np.int8).astype(float)
+    score = X[:, :5].sum(axis=1) + rng.normal(0, 1, 60)
+    y = {"binary": (score > np.median(score)).astype(int), "multiclass": np.digitize(score, np.quantile(score, [1 / 3, 2 / 3])),
+         "regression": score}[task]
+    for params in sample_params(family, task, 3, seed=2):
+        assert np.all(np.isfinite(fit_predict(family, params, task, X, y, seed=0))), params

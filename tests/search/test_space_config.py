@@ -211,3 +211,12 @@ def test_categorical_override_keeps_the_accepted_values() -> None:
     svm = apply_family_config(parse('[families.svm]\nkernel = {choices = ["linear"]}'), "binary", SRC)
     kernel = param(svm, "svm", "kernel")
     assert kernel == CategoricalParam("kernel", ("linear",), allowed=("rbf", "linear", "poly"))
+
+
+def test_broken_entry_point_fails_every_use(monkeypatch, clean_registry) -> None:
+    monkeypatch.setattr(registry, "entry_points", _fake_entry_points([
+        EntryPoint("bad", "gs_no_such_plugin_module", registry.ENTRY_POINT_GROUP)]))
+    monkeypatch.setattr(registry, "_loaded", False)
+    for _ in range(2):
+        with pytest.raises(UserError, match="entry point 'bad'"):
+            registry.family_names()
