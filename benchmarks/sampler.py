@@ -131,7 +131,7 @@ def main() -> None:
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=1))
     print(f"\n{args.trials} trials x {args.seeds} seeds, {args.parallel} trials in flight, {len(names)} families\n")
-    print("| setting | best CV AUC | best after 20 | mean best-so-far | CPU s per run |")
+    print("| setting | best CV AUC | best after 20 | mean best-so-far | trial seconds per run |")
     print("|---|---|---|---|---|")
     for setting, s in summary.items():
         print(f"| {setting} | {s['best']['mean']:.4f} ± {s['best']['sd']:.4f} | {s['best_at_20']['mean']:.4f} | "
