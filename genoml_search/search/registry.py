@@ -4,6 +4,11 @@ A family declares its parameters as data (:class:`FloatParam`, :class:`IntParam`
 so that ranges can be listed (``genoml-search families``), overridden from a study TOML and sampled by Optuna
 with conditional subspaces. ``build`` turns sampled parameters into a scikit-learn compatible estimator.
 
+Families come from three places, all registered with :func:`register`: the built-in modules in
+``genoml_search/search/families/``, installed packages exposing the entry point group
+``genoml_search.families`` (loaded on first use of the registry), and a user's Python file loaded with
+:func:`genoml_search.search.space_config.load_families_module`.
+
 Example::
 
     family = get_family("random_forest")
@@ -12,8 +17,10 @@ Example::
 """
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
+from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import optuna
@@ -22,20 +29,33 @@ from genoml_search.errors import UserError
 
 TASKS: tuple[str, ...] = ("binary", "regression", "multiclass")
 CLASSIFICATION: frozenset[str] = frozenset({"binary", "multiclass"})
+ENTRY_POINT_GROUP = "genoml_search.families"
+"""Entry point group through which installed packages add model families."""
+
+SEPARATOR = "__"
+"""Separator between family and parameter in Optuna parameter names: ``"<family>__<param>"``."""
+
+Condition = tuple[str, tuple[Any, ...]]  # (other parameter, values of it that activate this one)
 
 
 @dataclass(frozen=True)
 class FloatParam:
-    """A float sampled uniformly (or log-uniformly) in [low, high]."""
+    """A float sampled uniformly (or log-uniformly) in [low, high].
+
+    ``limits`` are the values the estimator accepts at all (``None`` = unbounded); user overrides are
+    checked against them.
+    """
 
     name: str
     low: float
     high: float
     log: bool = False
-    when: tuple[str, tuple[Any, ...]] | None = None  # (other parameter, values) that activate this one
+    when: Condition | None = None
+    limits: tuple[float | None, float | None] = (None, None)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "type": "float", "low": self.low, "high": self.high, "log": self.log}
+        return {"name": self.name, "type": "float", "low": self.low, "high": self.high, "log": self.log,
+                **_describe_when(self.when)}
 
 
 @dataclass(frozen=True)
@@ -46,31 +66,54 @@ class IntParam:
     low: int
     high: int
     log: bool = False
-    when: tuple[str, tuple[Any, ...]] | None = None
+    when: Condition | None = None
+    limits: tuple[int | None, int | None] = (None, None)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "type": "int", "low": self.low, "high": self.high, "log": self.log}
+        return {"name": self.name, "type": "int", "low": self.low, "high": self.high, "log": self.log,
+                **_describe_when(self.when)}
 
 
 @dataclass(frozen=True)
 class CategoricalParam:
-    """One of a fixed list of choices."""
+    """One of a fixed list of choices.
+
+    A user may narrow ``choices`` to a subset of ``allowed`` (by default the declared choices).
+    """
 
     name: str
     choices: tuple[Any, ...]
-    when: tuple[str, tuple[Any, ...]] | None = None
+    when: Condition | None = None
+    allowed: tuple[Any, ...] | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "type": "categorical", "choices": list(self.choices)}
+        return {"name": self.name, "type": "categorical", "choices": list(self.choices), **_describe_when(self.when)}
+
+    @property
+    def accepted(self) -> tuple[Any, ...]:
+        """Every value ``build`` accepts for this parameter."""
+        return self.choices if self.allowed is None else self.allowed
 
 
 Param = FloatParam | IntParam | CategoricalParam
 
 
+def _describe_when(when: Condition | None) -> dict[str, Any]:
+    return {} if when is None else {"when": {when[0]: list(when[1])}}
+
+
 class ModelFamily(ABC):
     """A kind of model: its tasks, its search space and how to build it.
 
-    Subclasses set the class attributes and implement :meth:`space` and :meth:`build`.
+    Subclasses set the class attributes and implement :meth:`space` and :meth:`build`. ``build`` must
+    return a fresh scikit-learn compatible estimator; for classification it must have ``predict_proba``.
+    Given the same ``random_state`` it must give the same predictions.
+
+    Class attributes:
+        name: registry name; lowercase letters, digits and single underscores.
+        tasks: the subset of :data:`TASKS` the family supports.
+        needs_scaling: the objective should standardize features (inside folds) before this model.
+        handles_missing: the model accepts NaN for missing genotypes (no imputation needed).
     """
 
     name: ClassVar[str]
@@ -94,12 +137,16 @@ class ModelFamily(ABC):
         return [self.overrides.get(p.name, p) for p in self.space(task)]
 
     def suggest(self, trial: optuna.trial.BaseTrial, task: str) -> dict[str, Any]:
-        """Sample this family's parameters on ``trial`` under the names ``"<family>__<param>"``."""
+        """Sample this family's parameters on ``trial`` under the names ``"<family>__<param>"``.
+
+        A parameter with a ``when`` condition is sampled only if the condition's parameter was sampled
+        with one of the listed values.
+        """
         values: dict[str, Any] = {}
         for param in self.params(task):
             if param.when is not None and values.get(param.when[0]) not in param.when[1]:
                 continue
-            key = f"{self.name}__{param.name}"
+            key = f"{self.name}{SEPARATOR}{param.name}"
             if isinstance(param, FloatParam):
                 values[param.name] = trial.suggest_float(key, param.low, param.high, log=param.log)
             elif isinstance(param, IntParam):
@@ -112,18 +159,84 @@ class ModelFamily(ABC):
         """A copy of this family with some parameter ranges replaced."""
         return type(self)({**self.overrides, **overrides})
 
+    def describe(self, task: str | None = None) -> dict[str, Any]:
+        """A plain-data description: name, tasks, flags, and the searched parameters.
+
+        ``task`` selects the space of one task; ``None`` uses the first supported task in :data:`TASKS`
+        order (spaces rarely differ between tasks; where they do, the docstring of the family says so).
+        """
+        if task is None:
+            task = next(t for t in TASKS if t in self.tasks)
+        return {
+            "name": self.name,
+            "tasks": [t for t in TASKS if t in self.tasks],
+            "needs_scaling": self.needs_scaling,
+            "handles_missing": self.handles_missing,
+            "summary": _first_line(type(self).__doc__),
+            "params": [p.describe() for p in self.params(task)],
+        }
+
 
 _REGISTRY: dict[str, type[ModelFamily]] = {}
+_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+_loaded = False
 
 
 def register(family: type[ModelFamily]) -> type[ModelFamily]:
-    """Class decorator adding a family to the registry (a user family may replace a built-in one)."""
-    _REGISTRY[family.name] = family
+    """Class decorator adding a family to the registry (a user family may replace a built-in one).
+
+    The class must be a :class:`ModelFamily` with a valid ``name`` and ``tasks`` within :data:`TASKS`.
+    """
+    if not (isinstance(family, type) and issubclass(family, ModelFamily)):
+        raise TypeError(f"@register expects a ModelFamily subclass, got {family!r}")
+    name = getattr(family, "name", None)
+    if not isinstance(name, str) or not _NAME.match(name) or name == "family":
+        raise UserError(
+            f"model family class {family.__qualname__}: name {name!r} must be lowercase letters, digits and "
+            "single underscores (and not 'family')"
+        )
+    tasks = getattr(family, "tasks", None)
+    if not tasks or not set(tasks) <= set(TASKS):
+        raise UserError(f"model family {name!r}: tasks {tasks!r} must be a non-empty subset of {', '.join(TASKS)}")
+    family.tasks = frozenset(tasks)
+    _REGISTRY[name] = family
     return family
 
 
 def _load_builtins() -> None:
-    from genoml_search.search.families import boosting, linear, trees  # noqa: F401  (registers on import)
+    """Import the built-in families and installed entry points, once."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True  # set first: a plugin may use the registry while it is imported
+    from genoml_search.search.families import (  # noqa: F401  (registers on import)
+        boosting, discriminant, kernel, linear, neighbors, neural, trees,
+    )
+    try:
+        load_entry_points()
+    except Exception:
+        _loaded = False  # report a broken plugin on every use, not just the first
+        raise
+
+
+def load_entry_points() -> list[str]:
+    """Load every ``genoml_search.families`` entry point; return the names of the families they registered.
+
+    An entry point may name a module (whose ``@register`` classes join on import) or a ModelFamily class
+    (registered here if it was not decorated).
+    """
+    before = dict(_REGISTRY)
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = point.load()
+        except Exception as error:  # a broken plugin must not look like a bug of ours
+            raise UserError(
+                f"entry point {point.name!r} ({point.value}) of group {ENTRY_POINT_GROUP} failed to load: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        if isinstance(obj, type) and issubclass(obj, ModelFamily) and _REGISTRY.get(obj.name) is not obj:
+            register(obj)
+    return sorted(name for name, cls in _REGISTRY.items() if before.get(name) is not cls)
 
 
 def family_names() -> list[str]:
@@ -132,19 +245,30 @@ def family_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_family(name: str) -> ModelFamily:
-    """A family by name; an unknown name is a :class:`UserError` listing the known names."""
+def family_class(name: str) -> type[ModelFamily]:
+    """The registered class of a family; an unknown name is a :class:`UserError` listing the known names."""
     _load_builtins()
     if name not in _REGISTRY:
         raise UserError(f"unknown model family {name!r}; known families: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]()
+    return _REGISTRY[name]
+
+
+def get_family(name: str) -> ModelFamily:
+    """A family by name (without overrides); an unknown name is a :class:`UserError` listing the known names."""
+    return family_class(name)()
 
 
 def families_for(task: str) -> list[ModelFamily]:
-    """Every registered family that supports ``task``."""
+    """Every registered family that supports ``task``, sorted by name."""
+    check_task(task)
+    return [get_family(name) for name in family_names() if task in _REGISTRY[name].tasks]
+
+
+def check_task(task: str) -> str:
+    """``task`` itself if it is one of :data:`TASKS`; otherwise a :class:`UserError`."""
     if task not in TASKS:
         raise UserError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    return [get_family(name) for name in family_names() if task in _REGISTRY[name].tasks]
+    return task
 
 
 def param_names(family: ModelFamily, task: str) -> set[str]:
@@ -155,3 +279,8 @@ def param_names(family: ModelFamily, task: str) -> set[str]:
 def replace_range(param: Param, **changes: Any) -> Param:
     """A copy of ``param`` with new bounds or choices."""
     return replace(param, **changes)
+
+
+def _first_line(doc: str | None) -> str:
+    """The first paragraph of a docstring, on one line."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split())

@@ -143,3 +143,16 @@ def storage_url(request, tmp_path) -> str:
 def study_name() -> str:
     """A unique study name, so tests sharing a database never collide."""
     return f"study-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def clean_registry():
+    """Restore the registry after a test that registers families."""
+    from genoml_search.search import registry
+
+    registry.family_names()
+    saved, loaded = dict(registry._REGISTRY), registry._loaded
+    yield registry
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
+    registry._loaded = loaded
