@@ -124,8 +124,10 @@ def run(
     workers: Annotated[Optional[int], typer.Option(help="Local Dask workers (default: one per core).")] = None,
     scheduler: Annotated[Optional[str], typer.Option(help="Existing Dask scheduler, e.g. tcp://host:8786.")] = None,
     scheduler_file: Annotated[Optional[str], typer.Option(help="Dask scheduler file.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="Study TOML; its [cluster] table "
-                                                   "(slurm/pbs/sge/local/scheduler) says where trials run.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="Study TOML: [study] families, "
+                                                   "[families.NAME] ranges, [cluster] where trials run.")] = None,
+    families_module: Annotated[Optional[Path], typer.Option(
+        help="Python file registering your own model families (@register).")] = None,
 ) -> None:
     """Search model families with an Optuna study on Dask; refit the best, validate, save."""
     from genoml_search.execute.cluster import cluster_options
@@ -138,7 +140,8 @@ def run(
         validation_dataset = _munge_validation(dataset, out, validation_bfile, validation_pheno, validation_covar)
     options = RunOptions(dataset=dataset, out=out, task=task, n_trials=n_trials, timeout=timeout, storage=storage,
                          study_name=study, metric=metric, families=family, n_folds=folds, n_repeats=repeats,
-                         groups_file=groups, group_col=group_col,
+                         groups_file=groups, group_col=group_col, config=config,
+                         families_module=str(families_module) if families_module else None,
                          seed=seed, sampler=sampler, pruner=pruner, snp_filter=snp_filter, holdout=holdout,
                          validation_dataset=validation_dataset,
                          cluster=cluster_options(workers, scheduler, scheduler_file, config))

@@ -33,6 +33,7 @@ from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, Tria
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
+from genoml_search.search.space import family_and_params, suggest_pipeline
 from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
 from genoml_search.search.study import best_per_family, make_sampler, open_study
 
@@ -54,6 +55,7 @@ class RunOptions:
     metric: str | None = None
     families: list[str] | None = None
     families_module: str | None = None
+    config: Path | None = None
     n_folds: int = 5
     n_repeats: int = 1
     groups: np.ndarray | None = None  # one label per dataset sample; relatives share a label (grouped CV)
@@ -99,7 +101,20 @@ def single_driver_lock(out: Path) -> Iterator[None]:
 
 
 def choose_families(options: RunOptions, task: str) -> list[ModelFamily]:
-    """The families searched: those asked for, else the defaults that support the task."""
+    """The families searched: a study TOML's ``[study]``/``[families.*]`` tables (ranges overridden), narrowed
+    to ``--family`` names if given; else the ``--family`` names; else the defaults that support the task."""
+    if options.config is not None:
+        from genoml_search.search.space_config import apply_family_config
+
+        table = read_study_toml(options.config)
+        if "study" in table or "families" in table:
+            families = apply_family_config(table, task, str(options.config))
+            if options.families:
+                missing = sorted(set(options.families) - {f.name for f in families})
+                if missing:
+                    raise UserError(f"--family {missing} are not among the families of {options.config}")
+                families = [f for f in families if f.name in options.families]
+            return families
     if options.families:
         families = [get_family(name) for name in options.families]
         unsupported = [f.name for f in families if task not in f.tasks]
@@ -108,6 +123,18 @@ def choose_families(options: RunOptions, task: str) -> list[ModelFamily]:
         return families
     available = {f.name: f for f in families_for(task)}
     return [available[name] for name in DEFAULT_FAMILIES if name in available]
+
+
+def read_study_toml(path: Path) -> dict[str, Any]:
+    """Parse a study TOML file; a syntax error names the file and line."""
+    import tomllib
+
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError("study TOML not found", path) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"not valid TOML ({error})", path) from None
 
 
 def split_search_validation(
@@ -164,11 +191,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, snp_filter: bool) -> tuple[str, dict, float]:
     """Sample a family, its parameters and the in-fold SNP p-value threshold."""
-    family_name = trial.suggest_categorical("family", [f.name for f in families])
-    family = next(f for f in families if f.name == family_name)
-    params = family.suggest(trial, task)
+    family, params = suggest_pipeline(trial, families, task)
     threshold = trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) if snp_filter else 1.0
-    return family_name, params, threshold
+    return family.name, params, threshold
 
 
 def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None,
@@ -306,8 +331,7 @@ def refit_and_validate(
         best = study.best_trial
     except ValueError:
         raise StudyError(f"study {study.study_name!r} has no completed trial yet; run more trials") from None
-    family = get_family(best.params["family"])
-    params = {k.split("__", 1)[1]: v for k, v in best.params.items() if k.startswith(f"{family.name}__")}
+    family, params = family_and_params(best.params, families)
     threshold = best.params.get("snp_p_threshold", 1.0)
     data = features_from_dataset(dataset)
     pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+from threadpoolctl import threadpool_limits
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
 from genoml_search.report.metrics import get_metric
@@ -155,14 +156,16 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
 
             load_families_module(spec.families_module)
         data = load_features(spec.dataset_path, spec.content_hash)
-        x, y = data.x[spec.search_index], data.y[spec.search_index]
+        y = data.y[spec.search_index]  # rows of the feature matrix are taken per fold: one copy, not two
         metric = get_metric(spec.metric, spec.task)
         family = get_family(spec.family)
         for train, test in make_folds(y, spec.task, spec.cv, spec.groups):
             model = build_pipeline(family, spec.params, spec.task, data.n_snps, spec.snp_p_threshold,
                                    spec.random_state, spec.n_jobs)
-            model.fit(x[train], y[train])
-            fold_scores.append(metric.compute(y[test], predict_scores(model, x[test], spec.task)))
+            with threadpool_limits(limits=spec.n_jobs):  # OpenMP/BLAS would otherwise take every core
+                model.fit(data.x[spec.search_index[train]], y[train])
+            scores = predict_scores(model, data.x[spec.search_index[test]], spec.task)
+            fold_scores.append(metric.compute(y[test], scores))
             reported.append(fold_scores[-1] if spec.pruning.reports_per_fold else float(np.mean(fold_scores)))
             if len(fold_scores) < spec.cv.n_folds * spec.cv.n_repeats and spec.pruning.should_prune(reported):
                 return TrialResult(spec.trial_number, fold_scores, reported, None, True,

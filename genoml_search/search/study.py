@@ -20,9 +20,10 @@ SAMPLERS = ("tpe", "random", "cmaes", "qmc")
 def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
     """A sampler by name. TPE is multivariate with grouped conditional subspaces and a constant liar for
     parallel trials (see README "Sampler and pruner defaults")."""
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
-                                          n_startup_trials=10)
+    if name == "tpe":  # the setting measured by benchmarks/sampler.py (docs/families.md)
+        from genoml_search.search.space import default_sampler
+
+        return default_sampler(seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "qmc":

@@ -1,0 +1,38 @@
+"""`genoml-search families`: the model families, their tasks and their search ranges."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+
+def families(
+    task: Annotated[Optional[str], typer.Option(help="Only families for this task (binary, regression, multiclass).")] = None,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    families_module: Annotated[Optional[Path], typer.Option(
+        help="Python file registering your own model families, listed too.")] = None,
+) -> None:
+    """List model families with their tasks and parameter ranges (JSON: name, tasks, params)."""
+    from rich.console import Console
+
+    from genoml_search.errors import UserError
+    from genoml_search.search.listing import families_records, families_table
+
+    if format not in ("table", "json"):
+        raise UserError(f"--format {format!r}: choose table or json")
+    if families_module is not None:
+        from genoml_search.search.space_config import load_families_module
+
+        load_families_module(families_module)
+    records = families_records(task)
+    if format == "json":
+        print(json.dumps(records, indent=2, default=str))
+    else:
+        Console().print(families_table(records))
+
+
+def register(app: Any) -> None:
+    """Add the command to the CLI."""
+    app.command()(families)
