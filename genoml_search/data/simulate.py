@@ -543,15 +543,17 @@ def _simulate_into(spec: SimulationSpec, out: Path) -> dict:
         "n_ld_blocks": None if genotypes.block_starts is None else len(genotypes.block_starts),
         "ld_block_starts": genotypes.block_starts,
         "m_effective": m_e,
-        "m_effective_method": (
-            f"M^2 / sum of bias-corrected r^2 over SNP pairs ({'within LD blocks' if genotypes.block_starts else 'within ~' + str(ME_WINDOW_SNPS) + '-' + str(2 * ME_WINDOW_SNPS) + ' SNP windows'}, "
-            f"first {min(ME_SAMPLES, n_train)} training samples); Goddard et al. 2011"
-        ),
+        "m_effective_method": _m_effective_method(genotypes.block_starts is not None, min(ME_SAMPLES, n_train)),
         "expected": _expected(spec, m_e, covar_var),
         "seconds": {"genotypes": round(t_genotypes, 3), "total": round(time.perf_counter() - started, 3)},
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=1))
     return truth
+
+
+def _m_effective_method(blocks: bool, n_samples: int) -> str:
+    pairs = "pairs within LD blocks" if blocks else f"pairs less than {ME_WINDOW_SNPS}-{2 * ME_WINDOW_SNPS} SNPs apart"
+    return f"M^2 / sum of bias-corrected r^2 over {pairs}, first {n_samples} training samples (Goddard et al. 2011)"
 
 
 def _single_threaded_blas():
