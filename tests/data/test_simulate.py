@@ -16,6 +16,7 @@ from genoml_search.data.simulate import (
     daetwyler_auc,
     daetwyler_r2,
     simulate_cohorts,
+    simulate_tiny,
     wray_auc,
 )
 from genoml_search.errors import UserError
@@ -68,6 +69,13 @@ def test_tiny_cohort_is_fast_and_consistent(tmp_path: Path) -> None:
     assert set(truth["causal_snps"]) <= set(variants["id"])
     assert SimulationSpec(**on_disk["spec"]) == TINY
     assert 0.5 < truth["expected"]["expected_auc"] < truth["expected"]["max_auc"] < 1
+
+
+def test_simulate_tiny(tmp_path: Path) -> None:
+    truth = simulate_tiny(tmp_path / "t", task="regression", seed=2)
+    assert truth["spec"]["n_snps"] == 500 and truth["spec"]["task"] == "regression"
+    assert len(truth["causal_snps"]) == 20
+    assert read_plink(tmp_path / "t" / "validation").genotypes.shape == (50, 500)
 
 
 def test_effects_are_per_counted_allele_and_h2_is_realized(tmp_path: Path) -> None:
