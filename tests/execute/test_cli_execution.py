@@ -121,10 +121,11 @@ def test_kill_9_the_run_then_rerun_completes_exactly(dataset, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     study = load(f"sqlite:///{db}", "ds-binary")
     assert_exact(study, 10)
-    # the killed run's in-flight trials were failed and their parameters evaluated again
+    # the killed run's in-flight trials were failed and their parameters evaluated again (a trial killed while
+    # its parameters were being sampled has only some of them: the retry samples the rest)
     failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
-    assert failed and all(any(t.params == f.params and t.state.is_finished() and t.number > f.number
-                                  for t in study.trials) for f in failed)
+    assert failed and all(any(f.params.items() <= t.params.items() and t.state.is_finished() and t.number > f.number
+                              for t in study.trials) for f in failed)
 
 
 @pytest.mark.slow
