@@ -70,22 +70,66 @@ class GenotypeCounts:
         return self.hom0 + self.het + self.hom2
 
 
-def genotype_counts(genotypes: np.ndarray, samples: np.ndarray | None = None) -> GenotypeCounts:
-    """Count 0/1/2/missing calls per variant over the rows ``samples`` (bool mask or index; all if None)."""
+def genotype_counts(
+    genotypes: np.ndarray, samples: np.ndarray | None = None, *, columns: np.ndarray | None = None
+) -> GenotypeCounts:
+    """Count 0/1/2/missing calls per variant over the rows ``samples`` (bool mask or index; all if None).
+
+    ``columns`` (increasing column indices) counts only those variants. The matrix is never copied whole:
+    it is read in blocks of columns; when few samples are left out, their counts are subtracted instead of
+    gathering the kept rows.
+    """
+    n_rows = genotypes.shape[0]
+    mask = None
     if samples is not None:
         samples = np.asarray(samples)
-        if samples.dtype == bool and samples.all():
-            samples = None
-    n_variants = genotypes.shape[1]
-    out = [np.zeros(n_variants, dtype=np.int64) for _ in range(4)]
+        if samples.dtype != bool:
+            mask = np.zeros(n_rows, dtype=bool)
+            mask[samples] = True
+        else:
+            mask = samples
+        if mask.all():
+            mask = None
+    if mask is not None:
+        excluded, included = np.flatnonzero(~mask), np.flatnonzero(mask)
+    n_variants = genotypes.shape[1] if columns is None else len(columns)
+    out = np.zeros((4, n_variants), dtype=np.int64)
     for start in range(0, n_variants, _BLOCK):
-        block = genotypes[:, start : start + _BLOCK]
-        if samples is not None:
-            block = block[samples]
+        if columns is None:
+            block = genotypes[:, start : start + _BLOCK]
+        else:
+            block = column_block(genotypes, columns[start : start + _BLOCK])
         stop = start + block.shape[1]
-        for counts, value in zip(out, (0, 1, 2, MISSING)):
-            counts[start:stop] = np.count_nonzero(block == value, axis=0)
+        if mask is None:
+            out[:, start:stop] = _block_counts(block)
+        elif len(excluded) < len(included):
+            out[:, start:stop] = _block_counts(block) - _block_counts(np.take(block, excluded, axis=0))
+        else:
+            out[:, start:stop] = _block_counts(np.take(block, included, axis=0))
     return GenotypeCounts(*out)
+
+
+def column_block(genotypes: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The columns ``cols`` (increasing) of a samples x variants matrix, reading only their span."""
+    lo, hi = int(cols[0]), int(cols[-1]) + 1
+    block = genotypes[:, lo:hi]
+    return block if hi - lo == len(cols) else np.take(block, np.asarray(cols) - lo, axis=1)
+
+
+def _block_counts(block: np.ndarray) -> np.ndarray:
+    """Rows (dosage 0, 1, 2, missing) of per-column counts, from three sums over the bytes.
+
+    As uint8 the calls are 0, 1, 2 and 129 (missing): the high bit counts missing calls, the low bit counts
+    hets plus missing calls, and the byte sum gives the rest.
+    """
+    n = block.shape[0]
+    u = block.view(np.uint8)
+    acc = np.int32 if n * 255 < 2**31 else np.int64
+    total = np.add.reduce(u, axis=0, dtype=acc).astype(np.int64)
+    missing = np.add.reduce(u >> 7, axis=0, dtype=acc).astype(np.int64)
+    het = np.add.reduce(u & 1, axis=0, dtype=acc).astype(np.int64) - missing
+    hom2 = (total - het - 129 * missing) // 2
+    return np.stack([n - het - hom2 - missing, het, hom2, missing])
 
 
 def sample_missing_counts(genotypes: np.ndarray) -> np.ndarray:

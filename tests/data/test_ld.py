@@ -111,3 +111,19 @@ def test_prune_matches_plink2(plink2, sim_cohort, tmp_path, args, which):
     kb = args[0].endswith("kb")
     ours = _qc_then_prune(bfile, float(args[0].removesuffix("kb")), int(args[1]), float(args[2]), kb)
     assert ours == expected
+
+
+def test_columns_and_sample_mask_match_a_copied_matrix():
+    rng = np.random.default_rng(7)
+    base = rng.binomial(2, 0.3, size=(150, 40)).astype(np.int8)
+    near_copies = np.where(rng.random((150, 20)) < 0.05, rng.integers(0, 3, (150, 20)), base[:, :20])
+    g = np.hstack([base, near_copies]).astype(np.int8)
+    g[rng.random(g.shape) < 0.03] = MISSING
+    cols = np.sort(rng.choice(g.shape[1], 45, replace=False))
+    rows = rng.random(150) < 0.9
+    pos = np.arange(1, 46) * 100
+    chrom = np.array(["1"] * 45)
+    expected = indep_pairwise(g[rows][:, cols], chrom, pos, 10, 2, 0.3)
+    got = indep_pairwise(g, chrom, pos, 10, 2, 0.3, founders=rows, columns=cols, chunk=7)
+    assert got.tolist() == expected.tolist()
+    assert not got.all()
