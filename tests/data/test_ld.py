@@ -117,7 +117,8 @@ def test_columns_and_sample_mask_match_a_copied_matrix():
     rng = np.random.default_rng(7)
     base = rng.binomial(2, 0.3, size=(150, 40)).astype(np.int8)
     near_copies = np.where(rng.random((150, 20)) < 0.05, rng.integers(0, 3, (150, 20)), base[:, :20])
-    g = np.hstack([base, near_copies]).astype(np.int8)
+    pairs = np.stack([base[:, :20], near_copies], axis=2).reshape(150, 40)  # each column next to its copy
+    g = np.hstack([pairs, base[:, 20:]]).astype(np.int8)
     g[rng.random(g.shape) < 0.03] = MISSING
     cols = np.sort(rng.choice(g.shape[1], 45, replace=False))
     rows = rng.random(150) < 0.9
