@@ -23,14 +23,19 @@ pack two or three exact integer sums into one float, so only the greedy bookkeep
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
 import numpy as np
 import scipy.sparse as sp
 
 from genoml_search.data.plink import MISSING
 from genoml_search.data.qc import SMALL_EPSILON, GenotypeCounts, column_block, genotype_counts, plink2_ref_frequency
 
-DEFAULT_CHUNK = 256
-"""Variants whose r^2 against the current window is computed per matrix product."""
+DEFAULT_CHUNK = 250
+"""New variants whose r^2 against the live window is computed per matrix product (not a power of two:
+transposing blocks with power-of-two strides is several times slower)."""
 
 
 def indep_pairwise(
@@ -44,6 +49,7 @@ def indep_pairwise(
     window_kb: bool = False,
     founders: np.ndarray | None = None,
     columns: np.ndarray | None = None,
+    threads: int | None = None,
     chunk: int = DEFAULT_CHUNK,
 ) -> np.ndarray:
     """Return the boolean mask of variants kept by plink2's ``--indep-pairwise``.
@@ -54,7 +60,8 @@ def indep_pairwise(
     ``founders`` (bool per sample) restricts the r^2 and allele frequencies to founders, as plink2 does;
     samples that are not founders take no part at all, so a sample filter can be folded into it.
     ``columns`` (indices of genotype columns, increasing) prunes only those columns, described by ``chrom``
-    and ``pos`` and the returned mask, without copying the matrix.
+    and ``pos`` and the returned mask, without copying the matrix. ``threads`` chromosomes (or kb-window
+    sub-contigs) are pruned at once (default: the CPUs this process may use).
     """
     n_samples = genotypes.shape[0]
     if columns is None:
@@ -94,19 +101,48 @@ def indep_pairwise(
     keep = np.ones(n_variants, dtype=bool)
     source = _Columns(genotypes, founder_idx)
     thresh = r2 * (1 + SMALL_EPSILON)
+    subs = []
     for name in dict.fromkeys(chrom):
         idx = np.flatnonzero(chrom == name)
         if name == "0":
             keep[idx] = False
-            continue
-        if len(idx) < 2:
-            continue
-        for sub in _subcontigs(idx, pos, window_size if window_kb else None):
-            sub_counts = GenotypeCounts(counts.hom0[sub], counts.het[sub], counts.hom2[sub], counts.missing[sub])
-            pruner = _WindowPruner(source, columns[sub], sub_counts, major[sub], monomorphic[sub], thresh, chunk)
-            removed = pruner.run(pos[sub] if window_kb else None, window_size, step)
-            keep[sub[removed]] = False
+        elif len(idx) >= 2:
+            subs += _subcontigs(idx, pos, window_size if window_kb else None)
+
+    def prune(sub: np.ndarray) -> np.ndarray:
+        sub_counts = GenotypeCounts(counts.hom0[sub], counts.het[sub], counts.hom2[sub], counts.missing[sub])
+        pruner = _WindowPruner(source, columns[sub], sub_counts, major[sub], monomorphic[sub], thresh, chunk)
+        return sub[pruner.run(pos[sub] if window_kb else None, window_size, step)]
+
+    threads = min(len(subs), threads or _available_cpus())
+    if threads > 1:
+        # Sub-contigs are independent; numpy and scipy release the GIL in the heavy calls. One BLAS thread
+        # per worker so that the matrix products do not oversubscribe the cores.
+        with _blas_threads(1), ThreadPoolExecutor(threads) as pool:
+            removed = list(pool.map(prune, sorted(subs, key=len, reverse=True)))
+    else:
+        removed = [prune(sub) for sub in subs]
+    for sub_removed in removed:
+        keep[sub_removed] = False
     return keep
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def _blas_threads(n: int):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn's dependency; without it BLAS keeps its own setting
+        yield
+        return
+    with threadpool_limits(n, user_api="blas"):
+        yield
 
 
 def _subcontigs(idx: np.ndarray, pos: np.ndarray, window_bp: int | None) -> list[np.ndarray]:
@@ -171,13 +207,6 @@ class _WindowPruner:
         # <= max_missing, so K > 4 * max_missing decodes them; the floats must hold the packed sums exactly.
         self.k = float(2 ** int(np.ceil(np.log2(4 * max_missing + 2))))
         self.w_dtype = np.float32 if (4 * max_missing + 1) * self.k < 2**24 else np.float64
-        self.s_packed = self.k**2 * (max_missing + 1) < 2**53
-        # Per-byte tables (calls as uint8: 0, 1, 2 and 129 = missing) of the packed sums' terms.
-        code = np.arange(256)
-        x, m = np.where(code <= 2, code, 0).astype(np.float64), (code == (MISSING & 0xFF)).astype(np.float64)
-        self.lut_w = (x + self.k * x * x).astype(self.w_dtype)
-        self.lut_s = x + self.k * x * x + self.k**2 * m
-        self.luts_s = (x, x * x, m)
         self.buf_pos = np.empty(0, dtype=np.int64)
         self.xv = np.empty((0, source.n_rows), dtype=np.float32)
         self.w_blocks: list[tuple[np.ndarray, np.ndarray]] = []  # (positions, W = X + K X^2 sample-major)
@@ -198,9 +227,9 @@ class _WindowPruner:
     def _load_chunk(self, start: int, lo: int, hi: int) -> None:
         old = (self.buf_pos >= start) & ~self.removed[self.buf_pos]
         u = np.ascontiguousarray(self.source.block(self.columns[lo:hi])).view(np.uint8)  # samples x chunk
-        m_sample, m_var = np.nonzero(u == np.uint8(MISSING & 0xFF))
-        order = np.argsort(m_var, kind="stable")
-        m_sample, m_var = m_sample[order], m_var[order]
+        flat = np.flatnonzero(u.ravel() == np.uint8(MISSING & 0xFF))  # 2-D np.nonzero is much slower
+        order = np.argsort(flat % u.shape[1], kind="stable")
+        m_sample, m_var = np.divmod(flat[order], u.shape[1])
         xv = np.ascontiguousarray(u.T).astype(np.float32)  # transposing int8 is cheaper than float32
         xv[m_var, m_sample] = 0.0
         self.miss_idx = np.concatenate([self.miss_idx[np.repeat(old, self.n_missing[self.buf_pos])], m_sample])
@@ -211,17 +240,20 @@ class _WindowPruner:
         alive = ~self.removed
         alive[:start] = False
         self.w_blocks = [(p, w) for p, w in self.w_blocks if alive[p].any()]
-        self.w_blocks.append((np.arange(lo, hi), np.take(self.lut_w, u)))
-        self.hit = self._hits(u, m_sample, m_var, alive)
+        x = u.astype(np.float32)
+        x[m_sample, m_var] = 0.0
+        w = x * x
+        w *= self.k
+        w += x
+        self.w_blocks.append((np.arange(lo, hi), w.astype(self.w_dtype, copy=False)))
+        self.hit = self._hits(u.shape[0], u.shape[1], alive)
         self.col_lo, self.col_hi = lo, hi
 
-    def _hits(self, u: np.ndarray, m_sample: np.ndarray, m_var: np.ndarray, alive: np.ndarray) -> np.ndarray:
-        """Whether each buffered variant is in LD with each new variant (``u``: samples x chunk, as uint8).
+    def _hits(self, n: int, c: int, alive: np.ndarray) -> np.ndarray:
+        """Whether each buffered variant is in LD with each of the ``c`` new variants (``n`` samples).
 
         All sums are integers below 2^24 (float32) or 2^53 (float64), so they are plink2's int64 values.
         """
-
-        n, c = u.shape
         pos = self.buf_pos
         new = pos[-c:]
         dot = (self.xv @ self.xv[-c:].T).astype(np.float64)
@@ -240,16 +272,12 @@ class _WindowPruner:
             b1 = np.floor(packed / k)
             s1 = s1 - (packed - k * b1)
             q1 = q1 - b1
-            # Sums of each new variant over the samples missing at each buffered variant, and the
-            # both-missing counts.
-            if self.s_packed:
-                other = rows_m @ np.take(self.lut_s, u)
-                both = np.floor(other / (k * k))
-                other -= (k * k) * both
-                b2 = np.floor(other / k)
-                a2 = other - k * b2
-            else:
-                a2, b2, both = (rows_m @ np.take(lut, u) for lut in self.luts_s)
+            # Sums of each new variant over the samples missing at each buffered variant (a + K b again),
+            # and the both-missing counts from the sparse patterns alone.
+            packed = (rows_m @ self.w_blocks[-1][1]).astype(np.float64)
+            b2 = np.floor(packed / k)
+            a2 = packed - k * b2
+            both = (rows_m @ cols_m.T).toarray()
             s2 = s2 - a2
             q2 = q2 - b2
             miss = miss.astype(np.float64)

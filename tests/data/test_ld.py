@@ -128,3 +128,15 @@ def test_columns_and_sample_mask_match_a_copied_matrix():
     got = indep_pairwise(g, chrom, pos, 10, 2, 0.3, founders=rows, columns=cols, chunk=7)
     assert got.tolist() == expected.tolist()
     assert not got.all()
+
+
+def test_threads_do_not_change_the_result():
+    rng = np.random.default_rng(8)
+    base = rng.binomial(2, 0.4, size=(120, 30)).astype(np.int8)
+    g = np.repeat(base, 2, axis=1)
+    g[rng.random(g.shape) < 0.1] = MISSING
+    chrom = np.array(["1"] * 20 + ["2"] * 20 + ["3"] * 20)
+    pos = np.tile(np.arange(1, 21) * 100, 3)
+    one = indep_pairwise(g, chrom, pos, 8, 3, 0.2, threads=1, chunk=5)
+    assert one.tolist() == indep_pairwise(g, chrom, pos, 8, 3, 0.2, threads=3, chunk=5).tolist()
+    assert 0 < one.sum() < 60
