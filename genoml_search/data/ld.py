@@ -186,8 +186,8 @@ class _WindowPruner:
     """Greedy plink2 pruning of one sub-contig; r^2 of each new chunk against the live buffer.
 
     The buffer holds, variant-major, the float32 genotypes X (missing as 0) of every variant that can still be
-    compared. Missing calls are corrected with sparse products over the missing samples; two or three exact
-    integer sums are packed into one float as ``a + K b (+ K^2 c)``, K a power of two above each of them.
+    compared. Missing calls are corrected with sparse products over the missing samples; two exact integer
+    sums are packed into one float as ``a + K b``, K a power of two above both.
     """
 
     def __init__(self, source, columns, counts, major, monomorphic, thresh, chunk):
@@ -203,8 +203,8 @@ class _WindowPruner:
         self.ssqs = (counts.het + 4 * counts.hom2).astype(np.float64)
         self.n_missing = counts.missing.astype(np.int64)
         max_missing = int(self.n_missing.max(initial=0))
-        # Sums over missing samples: of x <= 2 * max_missing, of x^2 <= 4 * max_missing, both-missing count
-        # <= max_missing, so K > 4 * max_missing decodes them; the floats must hold the packed sums exactly.
+        # Sums over missing samples: of x <= 2 * max_missing, of x^2 <= 4 * max_missing, so K > 4 * max_missing
+        # decodes them; the floats must hold the packed sums exactly.
         self.k = float(2 ** int(np.ceil(np.log2(4 * max_missing + 2))))
         self.w_dtype = np.float32 if (4 * max_missing + 1) * self.k < 2**24 else np.float64
         self.buf_pos = np.empty(0, dtype=np.int64)
@@ -225,7 +225,8 @@ class _WindowPruner:
         return self.removed
 
     def _load_chunk(self, start: int, lo: int, hi: int) -> None:
-        old = (self.buf_pos >= start) & ~self.removed[self.buf_pos]
+        # Chunks can overlap the previous one (when the chunk is not a multiple of the step): reload those.
+        old = (self.buf_pos >= start) & (self.buf_pos < lo) & ~self.removed[self.buf_pos]
         u = np.ascontiguousarray(self.source.block(self.columns[lo:hi])).view(np.uint8)  # samples x chunk
         flat = np.flatnonzero(u.ravel() == np.uint8(MISSING & 0xFF))  # 2-D np.nonzero is much slower
         order = np.argsort(flat % u.shape[1], kind="stable")
@@ -237,19 +238,19 @@ class _WindowPruner:
         self.buf_pos = np.concatenate([self.buf_pos[old], np.arange(lo, hi)])
         self.rowmap[:] = -1
         self.rowmap[self.buf_pos] = np.arange(len(self.buf_pos))
-        alive = ~self.removed
-        alive[:start] = False
-        self.w_blocks = [(p, w) for p, w in self.w_blocks if alive[p].any()]
-        x = u.astype(np.float32)
+        in_buffer = self.rowmap >= 0  # buffer rows, new variants included even if already removed
+        self.w_blocks = [(p[p < lo], w[:, : np.count_nonzero(p < lo)]) for p, w in self.w_blocks]
+        self.w_blocks = [(p, w) for p, w in self.w_blocks if in_buffer[p].any()]
+        x = u.astype(self.w_dtype)
         x[m_sample, m_var] = 0.0
         w = x * x
         w *= self.k
         w += x
-        self.w_blocks.append((np.arange(lo, hi), w.astype(self.w_dtype, copy=False)))
-        self.hit = self._hits(u.shape[0], u.shape[1], alive)
+        self.w_blocks.append((np.arange(lo, hi), w))
+        self.hit = self._hits(u.shape[0], u.shape[1], in_buffer)
         self.col_lo, self.col_hi = lo, hi
 
-    def _hits(self, n: int, c: int, alive: np.ndarray) -> np.ndarray:
+    def _hits(self, n: int, c: int, in_buffer: np.ndarray) -> np.ndarray:
         """Whether each buffered variant is in LD with each of the ``c`` new variants (``n`` samples).
 
         All sums are integers below 2^24 (float32) or 2^53 (float64), so they are plink2's int64 values.
@@ -267,7 +268,7 @@ class _WindowPruner:
             rows_m = sp.csr_matrix((ones, self.miss_idx, np.concatenate([[0], np.cumsum(miss)])), shape=(len(pos), n))
             cols_m = rows_m[len(pos) - c :]
             # Sums of each buffered variant over the samples missing at each new variant: a + K b.
-            packed = np.concatenate([(cols_m @ w)[:, alive[p]] for p, w in self.w_blocks], axis=1)
+            packed = np.concatenate([(cols_m @ w)[:, in_buffer[p]] for p, w in self.w_blocks], axis=1)
             packed = packed.T.astype(np.float64)
             b1 = np.floor(packed / k)
             s1 = s1 - (packed - k * b1)

@@ -140,3 +140,19 @@ def test_threads_do_not_change_the_result():
     one = indep_pairwise(g, chrom, pos, 8, 3, 0.2, threads=1, chunk=5)
     assert one.tolist() == indep_pairwise(g, chrom, pos, 8, 3, 0.2, threads=3, chunk=5).tolist()
     assert 0 < one.sum() < 60
+
+
+def test_monomorphic_variants_inside_chunks_with_missing_calls():
+    # Monomorphic variants are removed before pruning but still sit in the chunks loaded from the matrix.
+    rng = np.random.default_rng(9)
+    base = rng.binomial(2, 0.35, size=(100, 12)).astype(np.int8)
+    g = np.repeat(base, 3, axis=1)
+    g[:, 4::5] = 0
+    g[:, 7::9] = 1
+    g[rng.random(g.shape) < 0.08] = MISSING
+    chrom = np.array(["1"] * g.shape[1])
+    pos = np.arange(1, g.shape[1] + 1) * 10
+    results = {chunk: indep_pairwise(g, chrom, pos, 9, 2, 0.3, chunk=chunk).tolist() for chunk in (3, 5, 11, 1000)}
+    assert len({tuple(r) for r in results.values()}) == 1
+    kept = results[1000]
+    assert not any(kept[4::5]) and not any(kept[7::9]) and 0 < sum(kept) < 20
