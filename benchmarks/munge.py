@@ -1,30 +1,26 @@
 """Benchmark: read + QC + LD pruning of a 10,000 x 100,000 msprime cohort, ours against plink2.
 
-Run ``python -m benchmarks.munge`` from the repository root. Writes ``benchmarks/results/munge.json`` and
-prints a markdown table. The cohort is simulated once into ``benchmarks/data/`` (git-ignored) and reused.
-Every timed command runs in its own subprocess under ``/usr/bin/time -v`` (wall time and peak RSS).
-To time the real CLI later, replace :func:`our_command` (one command line).
+Run ``python -m benchmarks.munge`` from the repository root. Writes ``benchmarks/results/munge.json`` (with a
+``summary`` list of what/result/target rows) and prints markdown tables. The cohort is simulated once into
+``benchmarks/data/`` (git-ignored) and reused, with a random 0/1 phenotype file. Our command is the real CLI
+(``genoml-search munge``), timed with plink2 and a bed-reader read in the same run by
+:func:`benchmarks.common.timed_command` (wall time, peak RSS of the process tree).
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import platform
-import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "benchmarks" / "data"
-WORK = ROOT / "benchmarks" / "work"
-RESULTS = ROOT / "benchmarks" / "results" / "munge.json"
+from benchmarks.common import DATA, ROOT, WORK, cli, timed_command, write_result
+
 PREFIX = DATA / "munge_10k_100k"
+PHENO = DATA / "munge_10k_100k.pheno.csv"
 N_DIPLOID, N_CHROM, SNPS_PER_CHROM = 10_000, 10, 10_000
 QC_FLAGS = ["--mind", "0.1", "--geno", "0.05", "--hwe", "1e-6", "--maf", "0.01"]
 PRUNE = ("1000", "50", "0.5")
@@ -76,9 +72,18 @@ def simulate(prefix: Path = PREFIX, seed: int = 1) -> Path:
     return prefix
 
 
-def our_command(bfile: Path, out: Path) -> list[str]:
-    """The timed command line of genoml-search (replace by the ``genoml-search munge`` CLI later)."""
-    return [sys.executable, "-m", "benchmarks.munge", "_ours", str(bfile), str(out)]
+def write_phenotype(path: Path = PHENO, seed: int = 2) -> Path:
+    """A random 0/1 phenotype for every sample of the cohort (the CLI needs one; pruning ignores it)."""
+    ids = [line.split()[1] for line in open(str(PREFIX) + ".fam")]
+    rng = np.random.default_rng(seed)
+    path.write_text("ID,PHENO\n" + "".join(f"{i},{p}\n" for i, p in zip(ids, rng.integers(0, 2, len(ids)))))
+    return path
+
+
+def our_command(bfile: Path, pheno: Path, out: Path) -> list[str]:
+    """The real `genoml-search munge` command with the same filters as plink2."""
+    return cli("munge", "--bfile", str(bfile), "--pheno", str(pheno), "--out", str(out), *QC_FLAGS,
+               "--indep-pairwise", *PRUNE)
 
 
 def plink2_command(bfile: Path, out: Path) -> list[str]:
@@ -94,46 +99,9 @@ def bed_reader_command(bfile: Path) -> list[str]:
     return [sys.executable, "-c", code, str(bfile)]
 
 
-def _ours(bfile: str, out: str) -> None:
-    """What our_command runs: read, QC, prune; writes OUT.prune.in and stage timings to OUT.stages.json."""
-    from genoml_search.data.ld import indep_pairwise
-    from genoml_search.data.plink import read_plink
-    from genoml_search.data.qc import QCParams, founders_from_samples, run_qc
-
-    stages = {}
-    t0 = time.perf_counter()
-    data = read_plink(bfile)
-    stages["read_s"] = time.perf_counter() - t0
-    t = time.perf_counter()
-    founders = founders_from_samples(data.samples)
-    qc = run_qc(data.genotypes, QCParams(mind=0.1, geno=0.05, maf=0.01, hwe=1e-6), founders=founders,
-                chrom=data.variants.chrom.to_numpy())
-    stages["qc_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    g = data.genotypes[qc.sample_keep][:, qc.variant_keep] if not qc.sample_keep.all() else \
-        data.genotypes[:, qc.variant_keep]
-    del data.genotypes
-    v = data.variants[qc.variant_keep]
-    stages["subset_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    keep = indep_pairwise(g, v.chrom.to_numpy(), v.pos.to_numpy(), int(PRUNE[0]), int(PRUNE[1]), float(PRUNE[2]),
-                          founders=founders[qc.sample_keep])
-    stages["prune_s"] = time.perf_counter() - t
-    Path(out + ".prune.in").write_text("\n".join(v.id[keep]) + "\n")
-    stages["steps"] = qc.steps
-    Path(out + ".stages.json").write_text(json.dumps(stages, indent=1))
-
-
-def timed(cmd: list[str]) -> dict:
-    """Run ``cmd`` under /usr/bin/time -v; return wall seconds and peak RSS (MB)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, cwd=ROOT, env=env)
-    wall = time.perf_counter() - start
-    if proc.returncode:
-        raise RuntimeError(f"{cmd[0]} failed:\n{proc.stderr[-2000:]}")
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    return {"wall_s": round(wall, 2), "peak_rss_mb": round(rss_kb / 1024, 1)}
+def _drop_output(row: dict) -> None:
+    """Drop the captured output of a timed_command row (kept small in the result file)."""
+    row.pop("stdout", None)
 
 
 def main() -> None:
@@ -142,45 +110,65 @@ def main() -> None:
         simulate()
         print(f"simulated in {time.perf_counter() - t:.0f} s", flush=True)
     WORK.mkdir(parents=True, exist_ok=True)
+    if not PHENO.exists():
+        write_phenotype()
     n_variants = sum(1 for _ in open(str(PREFIX) + ".bim"))
     n_samples = sum(1 for _ in open(str(PREFIX) + ".fam"))
+    env = {"PYTHONPATH": str(ROOT)}
+    load_start = os.getloadavg()
     rows = {}
-    rows["bed-reader read"] = timed(bed_reader_command(PREFIX))
-    rows["genoml-search read+QC+prune"] = timed(our_command(PREFIX, WORK / "ours"))
-    stages = json.loads((WORK / "ours.stages.json").read_text())
-    ours = set((WORK / "ours.prune.in").read_text().split())
-    result = {
-        "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_avg_at_start": os.getloadavg()},
-        "versions": {"numpy": np.__version__},
-        "data": {"samples": n_samples, "variants": n_variants, "simulator": "msprime, 10 x 6 Mb, r=1e-8"},
-        "flags": QC_FLAGS + ["--indep-pairwise", *PRUNE],
-        "our_stages_s": {k: round(v, 2) for k, v in stages.items() if k.endswith("_s")},
-        "qc_steps": stages["steps"],
-        "timings": rows,
-    }
-    if shutil.which("plink2"):
-        rows["plink2 (2 threads)"] = timed(plink2_command(PREFIX, WORK / "plink2"))
-        expected = set((WORK / "plink2.prune.in").read_text().split())
-        result["kept_ours"] = len(ours)
-        result["kept_plink2"] = len(expected)
-        result["kept_set_identical"] = ours == expected
-        result["kept_symmetric_difference"] = len(ours ^ expected)
-        result["ratio_to_plink2"] = round(rows["genoml-search read+QC+prune"]["wall_s"]
-                                          / rows["plink2 (2 threads)"]["wall_s"], 2)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"\n{n_samples} samples x {n_variants} variants; identical kept set: "
-          f"{result.get('kept_set_identical')}\n")
-    print("| command | wall (s) | peak RSS (MB) |\n|---|---:|---:|")
+    rows["bed-reader read (our read_plink)"] = timed_command(bed_reader_command(PREFIX), env=env, cwd=ROOT)
+    shutil.rmtree(WORK / "ours", ignore_errors=True)
+    rows["genoml-search munge (CLI)"] = timed_command(our_command(PREFIX, PHENO, WORK / "ours"), env=env, cwd=ROOT)
+    have_plink2 = shutil.which("plink2") is not None
+    if have_plink2:
+        rows[f"plink2 ({THREADS} threads)"] = timed_command(plink2_command(PREFIX, WORK / "plink2"), cwd=ROOT)
     for name, row in rows.items():
-        print(f"| {name} | {row['wall_s']} | {row['peak_rss_mb']} |")
-    print("\nour stages (s):", result["our_stages_s"])
+        _drop_output(row)
+        if row["returncode"]:
+            raise RuntimeError(f"{name} failed:\n{row['stderr_tail']}")
+    ours_row = rows["genoml-search munge (CLI)"]
+    ours = set((WORK / "ours" / "variants.tsv").read_text().split("\n")[1:]) - {""}
+    ours = {line.split("\t")[0] for line in ours}
+    manifest = json.loads((WORK / "ours" / "manifest.json").read_text())
+    int8_mib = n_samples * n_variants / 2**20
+    summary = []
+    result = {
+        "data": {"samples": n_samples, "variants": n_variants, "simulator": "msprime, 10 x 6 Mb, r=1e-8",
+                 "int8_matrix_mib": round(int8_mib, 1)},
+        "flags": QC_FLAGS + ["--indep-pairwise", *PRUNE],
+        "load_avg_at_start": load_start,
+        "load_avg_at_end": os.getloadavg(),
+        "steps": manifest.get("steps"),
+        "timings": rows,
+        "summary": summary,
+    }
+    if have_plink2:
+        plink_row = rows[f"plink2 ({THREADS} threads)"]
+        expected = set((WORK / "plink2.prune.in").read_text().split())
+        ratio = ours_row["seconds"] / plink_row["seconds"]
+        result.update(kept_ours=len(ours), kept_plink2=len(expected), kept_set_identical=ours == expected,
+                      kept_symmetric_difference=len(ours ^ expected), ratio_to_plink2=round(ratio, 2))
+        summary.append({"what": f"munge {n_samples // 1000}k x {n_variants // 1000}k wall time vs plink2",
+                        "result": f"{ours_row['seconds']:.1f} s vs {plink_row['seconds']:.1f} s ({ratio:.1f}x)",
+                        "target": "<= 2x plink2"})
+        summary.append({"what": "kept set identical to plink2",
+                        "result": f"{'yes' if ours == expected else 'NO'} ({len(ours)} vs {len(expected)} variants)",
+                        "target": "identical"})
+    summary.append({"what": "peak RSS vs int8 matrix",
+                    "result": f"{ours_row['peak_rss_mib']:.0f} MiB = {ours_row['peak_rss_mib'] / int8_mib:.2f}x "
+                              f"({int8_mib:.0f} MiB)",
+                    "target": "<= 3x"})
+    path = write_result("munge", result)
+    print(f"\n{n_samples} samples x {n_variants} variants (load average {load_start[0]:.1f} at start); "
+          f"written {path}\n")
+    print("| command | wall (s) | peak RSS (MiB) |\n|---|---:|---:|")
+    for name, row in rows.items():
+        print(f"| {name} | {row['seconds']} | {row['peak_rss_mib']} |")
+    print("\n| what | result | target |\n|---|---|---|")
+    for row in summary:
+        print(f"| {row['what']} | {row['result']} | {row['target']} |")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "_ours":
-        _ours(sys.argv[2], sys.argv[3])
-    else:
-        main()
+    main()

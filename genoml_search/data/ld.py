@@ -17,19 +17,25 @@ The rules reproduced here (see docs/munge-qc.md):
 - Windows: ``WINDOW`` variants advancing by ``STEP``; or, with a kb window, the window grows to every variant
   within the distance of its first variant and advances by the fewest variants that let its end advance.
 
-r^2 is computed for blocks of variants at once with float32 matrix products (exact: all sums are small
-integers), missing calls handled by sparse corrections, so only the greedy bookkeeping is in Python.
+r^2 is computed for chunks of new variants against the variants still live in the window with float32
+matrix products (exact: all sums are small integers); missing calls are handled by sparse corrections that
+pack two or three exact integer sums into one float, so only the greedy bookkeeping is in Python.
 """
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
 
 from genoml_search.data.plink import MISSING
-from genoml_search.data.qc import SMALL_EPSILON, genotype_counts, plink2_ref_frequency
+from genoml_search.data.qc import SMALL_EPSILON, GenotypeCounts, column_block, genotype_counts, plink2_ref_frequency
 
-DEFAULT_CHUNK = 256
-"""Variants whose r^2 against the current window is computed per matrix product."""
+DEFAULT_CHUNK = 250
+"""New variants whose r^2 against the live window is computed per matrix product (not a power of two:
+transposing blocks with power-of-two strides is several times slower)."""
 
 
 def indep_pairwise(
@@ -42,6 +48,8 @@ def indep_pairwise(
     *,
     window_kb: bool = False,
     founders: np.ndarray | None = None,
+    columns: np.ndarray | None = None,
+    threads: int | None = None,
     chunk: int = DEFAULT_CHUNK,
 ) -> np.ndarray:
     """Return the boolean mask of variants kept by plink2's ``--indep-pairwise``.
@@ -49,9 +57,17 @@ def indep_pairwise(
     ``genotypes`` is int8 (samples x variants, :data:`MISSING` for no call), counted allele dosages; ``chrom``
     and ``pos`` give each variant's chromosome and bp position (variants sorted within chromosomes).
     ``window`` counts variants, or kb when ``window_kb`` (then ``step`` must be 1, as plink2 requires).
-    ``founders`` (bool per sample) restricts the r^2 and allele frequencies to founders, as plink2 does.
+    ``founders`` (bool per sample) restricts the r^2 and allele frequencies to founders, as plink2 does;
+    samples that are not founders take no part at all, so a sample filter can be folded into it.
+    ``columns`` (indices of genotype columns, increasing) prunes only those columns, described by ``chrom``
+    and ``pos`` and the returned mask, without copying the matrix. ``threads`` chromosomes (or kb-window
+    sub-contigs) are pruned at once (default: the CPUs this process may use).
     """
-    n_samples, n_variants = genotypes.shape
+    n_samples = genotypes.shape[0]
+    if columns is None:
+        columns = np.arange(genotypes.shape[1])
+    columns = np.asarray(columns, dtype=np.int64)
+    n_variants = len(columns)
     if window_kb:
         if step != 1:
             raise ValueError("with a kb window the step must be 1 (plink2 rule)")
@@ -73,7 +89,7 @@ def indep_pairwise(
     if n_founders < 2:
         raise ValueError("--indep-pairwise requires at least two founders")
 
-    counts = genotype_counts(genotypes, founder_idx)
+    counts = genotype_counts(genotypes, founder_idx, columns=columns)
     ref = plink2_ref_frequency(counts)
     major = np.maximum(ref, 1.0 - ref)
     # In plink2's +1/0/-1 coding, hom REF is +1; our counted allele is ALT, so dosage 0 is hom REF.
@@ -83,19 +99,50 @@ def indep_pairwise(
     chrom = np.asarray(chrom).astype(str)
     pos = np.asarray(pos, dtype=np.int64)
     keep = np.ones(n_variants, dtype=bool)
+    source = _Columns(genotypes, founder_idx)
     thresh = r2 * (1 + SMALL_EPSILON)
+    subs = []
     for name in dict.fromkeys(chrom):
         idx = np.flatnonzero(chrom == name)
         if name == "0":
             keep[idx] = False
-            continue
-        if len(idx) < 2:
-            continue
-        for sub in _subcontigs(idx, pos, window_size if window_kb else None):
-            pruner = _WindowPruner(genotypes, founder_idx, sub, major[sub], monomorphic[sub], thresh, chunk)
-            removed = pruner.run(pos[sub] if window_kb else None, window_size, step)
-            keep[sub[removed]] = False
+        elif len(idx) >= 2:
+            subs += _subcontigs(idx, pos, window_size if window_kb else None)
+
+    def prune(sub: np.ndarray) -> np.ndarray:
+        sub_counts = GenotypeCounts(counts.hom0[sub], counts.het[sub], counts.hom2[sub], counts.missing[sub])
+        pruner = _WindowPruner(source, columns[sub], sub_counts, major[sub], monomorphic[sub], thresh, chunk)
+        return sub[pruner.run(pos[sub] if window_kb else None, window_size, step)]
+
+    threads = min(len(subs), threads or _available_cpus())
+    if threads > 1:
+        # Sub-contigs are independent; numpy and scipy release the GIL in the heavy calls. One BLAS thread
+        # per worker so that the matrix products do not oversubscribe the cores.
+        with _blas_threads(1), ThreadPoolExecutor(threads) as pool:
+            removed = list(pool.map(prune, sorted(subs, key=len, reverse=True)))
+    else:
+        removed = [prune(sub) for sub in subs]
+    for sub_removed in removed:
+        keep[sub_removed] = False
     return keep
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def _blas_threads(n: int):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn's dependency; without it BLAS keeps its own setting
+        yield
+        return
+    with threadpool_limits(n, user_api="blas"):
+        yield
 
 
 def _subcontigs(idx: np.ndarray, pos: np.ndarray, window_bp: int | None) -> list[np.ndarray]:
@@ -136,11 +183,15 @@ def _windows(n: int, bp: np.ndarray | None, size: int, step: int):
 
 
 class _WindowPruner:
-    """Greedy plink2 pruning of one sub-contig, r^2 from blocks of matrix products."""
+    """Greedy plink2 pruning of one sub-contig; r^2 of each new chunk against the live buffer.
 
-    def __init__(self, genotypes, founder_idx, columns, major, monomorphic, thresh, chunk):
-        self.genotypes = genotypes
-        self.founder_idx = founder_idx
+    The buffer holds, variant-major, the float32 genotypes X (missing as 0) of every variant that can still be
+    compared. Missing calls are corrected with sparse products over the missing samples; two exact integer
+    sums are packed into one float as ``a + K b``, K a power of two above both.
+    """
+
+    def __init__(self, source, columns, counts, major, monomorphic, thresh, chunk):
+        self.source = source
         self.columns = columns
         self.major = major
         self.removed = monomorphic.copy()
@@ -148,13 +199,18 @@ class _WindowPruner:
         self.chunk = chunk
         n = len(columns)
         self.unchecked = np.arange(1, n + 1)
-        # Buffer of genotypes (founders x buffered variants, float32, missing as 0) and their statistics.
+        self.sums = (counts.het + 2 * counts.hom2).astype(np.float64)
+        self.ssqs = (counts.het + 4 * counts.hom2).astype(np.float64)
+        self.n_missing = counts.missing.astype(np.int64)
+        max_missing = int(self.n_missing.max(initial=0))
+        # Sums over missing samples: of x <= 2 * max_missing, of x^2 <= 4 * max_missing, so K > 4 * max_missing
+        # decodes them; the floats must hold the packed sums exactly.
+        self.k = float(2 ** int(np.ceil(np.log2(4 * max_missing + 2))))
+        self.w_dtype = np.float32 if (4 * max_missing + 1) * self.k < 2**24 else np.float64
         self.buf_pos = np.empty(0, dtype=np.int64)
-        self.xt = None
-        self.missing: list[np.ndarray] = []
-        self.sums = np.empty(0, dtype=np.int64)
-        self.ssqs = np.empty(0, dtype=np.int64)
-        self.n_missing = np.empty(0, dtype=np.int64)
+        self.xv = np.empty((0, source.n_rows), dtype=np.float32)
+        self.w_blocks: list[tuple[np.ndarray, np.ndarray]] = []  # (positions, W = X + K X^2 sample-major)
+        self.miss_idx = np.empty(0, dtype=np.int64)
         self.rowmap = np.full(n, -1, dtype=np.int64)
         self.hit = None
         self.col_lo = self.col_hi = 0
@@ -169,59 +225,64 @@ class _WindowPruner:
         return self.removed
 
     def _load_chunk(self, start: int, lo: int, hi: int) -> None:
+        # Chunks can overlap the previous one (when the chunk is not a multiple of the step): reload those.
         old = (self.buf_pos >= start) & (self.buf_pos < lo) & ~self.removed[self.buf_pos]
-        block = self.genotypes[:, self.columns[lo:hi]]
-        if self.founder_idx is not None:
-            block = block[self.founder_idx]
-        miss = block == MISSING
-        x = np.where(miss, np.int8(0), block).astype(np.float32)
-        miss_rows, miss_cols = np.nonzero(miss)
-        order = np.argsort(miss_cols, kind="stable")
-        bounds = np.searchsorted(miss_cols[order], np.arange(hi - lo + 1))
-        new_missing = [miss_rows[order[bounds[j] : bounds[j + 1]]] for j in range(hi - lo)]
-        xs = x.sum(axis=0, dtype=np.float64).astype(np.int64)
-        xq = (x * x).sum(axis=0, dtype=np.float64).astype(np.int64)
-        if self.xt is None:
-            self.xt = x
-        else:
-            self.xt = np.concatenate([self.xt[:, old], x], axis=1)
-        keep_idx = np.flatnonzero(old)
-        self.missing = [self.missing[i] for i in keep_idx] + new_missing
-        self.sums = np.concatenate([self.sums[old], xs])
-        self.ssqs = np.concatenate([self.ssqs[old], xq])
-        self.n_missing = np.concatenate([self.n_missing[old], miss.sum(axis=0)])
+        u = np.ascontiguousarray(self.source.block(self.columns[lo:hi])).view(np.uint8)  # samples x chunk
+        flat = np.flatnonzero(u.ravel() == np.uint8(MISSING & 0xFF))  # 2-D np.nonzero is much slower
+        order = np.argsort(flat % u.shape[1], kind="stable")
+        m_sample, m_var = np.divmod(flat[order], u.shape[1])
+        xv = np.ascontiguousarray(u.T).astype(np.float32)  # transposing int8 is cheaper than float32
+        xv[m_var, m_sample] = 0.0
+        self.miss_idx = np.concatenate([self.miss_idx[np.repeat(old, self.n_missing[self.buf_pos])], m_sample])
+        self.xv = np.concatenate([self.xv[old], xv])
         self.buf_pos = np.concatenate([self.buf_pos[old], np.arange(lo, hi)])
         self.rowmap[:] = -1
         self.rowmap[self.buf_pos] = np.arange(len(self.buf_pos))
-        self.hit = self._hits(hi - lo)
+        in_buffer = self.rowmap >= 0  # buffer rows, new variants included even if already removed
+        self.w_blocks = [(p[p < lo], w[:, : np.count_nonzero(p < lo)]) for p, w in self.w_blocks]
+        self.w_blocks = [(p, w) for p, w in self.w_blocks if in_buffer[p].any()]
+        x = u.astype(self.w_dtype)
+        x[m_sample, m_var] = 0.0
+        w = x * x
+        w *= self.k
+        w += x
+        self.w_blocks.append((np.arange(lo, hi), w))
+        self.hit = self._hits(u.shape[0], u.shape[1], in_buffer)
         self.col_lo, self.col_hi = lo, hi
 
-    def _hits(self, n_cols: int) -> np.ndarray:
-        """Whether each buffered variant is in LD with each of the last ``n_cols`` buffered variants.
+    def _hits(self, n: int, c: int, in_buffer: np.ndarray) -> np.ndarray:
+        """Whether each buffered variant is in LD with each of the ``c`` new variants (``n`` samples).
 
-        All sums are integers below 2^53, so float64 arithmetic gives plink2's int64 values exactly.
+        All sums are integers below 2^24 (float32) or 2^53 (float64), so they are plink2's int64 values.
         """
-        xt = self.xt
-        n = xt.shape[0]
-        cols = slice(xt.shape[1] - n_cols, xt.shape[1])
-        xc = np.ascontiguousarray(xt[:, cols])
-        dot = (xt.T @ xc).astype(np.float64)
-        sums = self.sums.astype(np.float64)
-        ssqs = self.ssqs.astype(np.float64)
-        s1, q1 = sums[:, None], ssqs[:, None]
-        s2, q2 = sums[None, cols], ssqs[None, cols]
+        pos = self.buf_pos
+        new = pos[-c:]
+        dot = (self.xv @ self.xv[-c:].T).astype(np.float64)
+        s1, q1 = self.sums[pos, None], self.ssqs[pos, None]
+        s2, q2 = self.sums[None, new], self.ssqs[None, new]
         nm = float(n)
-        if self.n_missing.any():
-            rows_m = _csr(self.missing, n)
-            cols_m = rows_m[cols]
-            # Sums of each variant over the samples missing at the other one.
-            s1 = s1 - (cols_m @ xt).T
-            q1 = q1 - (cols_m @ (xt * xt)).T
-            s2 = s2 - rows_m @ xc
-            q2 = q2 - rows_m @ (xc * xc)
+        miss = self.n_missing[pos]
+        if miss.any():
+            k = self.k
+            ones = np.ones(len(self.miss_idx), dtype=np.float32)
+            rows_m = sp.csr_matrix((ones, self.miss_idx, np.concatenate([[0], np.cumsum(miss)])), shape=(len(pos), n))
+            cols_m = rows_m[len(pos) - c :]
+            # Sums of each buffered variant over the samples missing at each new variant: a + K b.
+            packed = np.concatenate([(cols_m @ w)[:, in_buffer[p]] for p, w in self.w_blocks], axis=1)
+            packed = packed.T.astype(np.float64)
+            b1 = np.floor(packed / k)
+            s1 = s1 - (packed - k * b1)
+            q1 = q1 - b1
+            # Sums of each new variant over the samples missing at each buffered variant (a + K b again),
+            # and the both-missing counts from the sparse patterns alone.
+            packed = (rows_m @ self.w_blocks[-1][1]).astype(np.float64)
+            b2 = np.floor(packed / k)
+            a2 = packed - k * b2
             both = (rows_m @ cols_m.T).toarray()
-            miss = self.n_missing.astype(np.float64)
-            nm = n - miss[:, None] - miss[None, cols] + both
+            s2 = s2 - a2
+            q2 = q2 - b2
+            miss = miss.astype(np.float64)
+            nm = n - miss[:, None] - miss[None, -c:] + both
         cov = dot * nm - s1 * s2
         var1 = q1 * nm - s1 * s1
         var2 = q2 * nm - s2 * s2
@@ -265,9 +326,16 @@ class _WindowPruner:
                     unchecked[first] = second + 1
 
 
-def _csr(missing: list[np.ndarray], n: int) -> sp.csr_matrix:
-    lengths = np.fromiter((len(m) for m in missing), dtype=np.int64, count=len(missing))
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    indices = np.concatenate(missing) if len(missing) else np.empty(0, dtype=np.int64)
-    data = np.ones(len(indices), dtype=np.float32)
-    return sp.csr_matrix((data, indices, indptr), shape=(len(missing), n))
+class _Columns:
+    """Variant blocks (variants x founders, int8) of a samples x variants matrix, without copying it whole."""
+
+    def __init__(self, genotypes: np.ndarray, rows: np.ndarray | None):
+        self.genotypes = genotypes
+        self.rows = rows
+        self.n_rows = genotypes.shape[0] if rows is None else len(rows)
+
+    def block(self, cols: np.ndarray) -> np.ndarray:
+        block = column_block(self.genotypes, cols)
+        if self.rows is not None:
+            block = np.take(block, self.rows, axis=0)
+        return block

@@ -356,11 +356,12 @@ def _select_training_variants(
     if options.prune is not None:
         columns = np.flatnonzero(variant_keep)
         kept_variants = cohort.variants.iloc[variant_index[columns]]
+        # Non-founders take no part in pruning, so the --mind filter folds into the founder mask; columns
+        # select the QC-passing variants without copying the matrix.
         pruned = indep_pairwise(
-            genotypes[np.ix_(result.sample_keep, columns)],
-            kept_variants["chrom"].to_numpy(), kept_variants["pos"].to_numpy(),
+            genotypes, kept_variants["chrom"].to_numpy(), kept_variants["pos"].to_numpy(),
             options.prune.window, options.prune.step, options.prune.r2, window_kb=options.prune.window_kb,
-            founders=founders[result.sample_keep],
+            founders=founders & result.sample_keep, columns=columns,
         )
         variant_keep[columns[~pruned]] = False
         _step(steps, "indep-pairwise", "variants", (~pruned).sum(), variant_keep.sum(),

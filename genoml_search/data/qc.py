@@ -70,29 +70,108 @@ class GenotypeCounts:
         return self.hom0 + self.het + self.hom2
 
 
-def genotype_counts(genotypes: np.ndarray, samples: np.ndarray | None = None) -> GenotypeCounts:
-    """Count 0/1/2/missing calls per variant over the rows ``samples`` (bool mask or index; all if None)."""
+def genotype_counts(
+    genotypes: np.ndarray, samples: np.ndarray | None = None, *, columns: np.ndarray | None = None
+) -> GenotypeCounts:
+    """Count 0/1/2/missing calls per variant over the rows ``samples`` (bool mask or index; all if None).
+
+    ``columns`` (increasing column indices) counts only those variants. The matrix is never copied whole:
+    it is read in blocks of columns; when few samples are left out, their counts are subtracted instead of
+    gathering the kept rows.
+    """
+    n_rows = genotypes.shape[0]
+    mask = None
     if samples is not None:
         samples = np.asarray(samples)
-        if samples.dtype == bool and samples.all():
-            samples = None
-    n_variants = genotypes.shape[1]
-    out = [np.zeros(n_variants, dtype=np.int64) for _ in range(4)]
+        if samples.dtype != bool:
+            mask = np.zeros(n_rows, dtype=bool)
+            mask[samples] = True
+        else:
+            mask = samples
+        if mask.all():
+            mask = None
+    if mask is not None:
+        excluded, included = np.flatnonzero(~mask), np.flatnonzero(mask)
+    n_variants = genotypes.shape[1] if columns is None else len(columns)
+    out = np.zeros((4, n_variants), dtype=np.int64)
+    for start in range(0, n_variants, _BLOCK):
+        pick = slice(None)
+        if columns is None:
+            block = genotypes[:, start : start + _BLOCK]
+        else:
+            cols = np.asarray(columns[start : start + _BLOCK])
+            lo, hi = int(cols[0]), int(cols[-1]) + 1
+            if hi - lo <= 2 * len(cols):  # counting a few extra columns is cheaper than gathering
+                block, pick = genotypes[:, lo:hi], cols - lo
+            else:
+                block = column_block(genotypes, cols)
+        stop = start + min(_BLOCK, n_variants - start)
+        if mask is None:
+            out[:, start:stop] = _block_counts(block)[:, pick]
+        elif len(excluded) < len(included):
+            out[:, start:stop] = (_block_counts(block) - _block_counts(np.take(block, excluded, axis=0)))[:, pick]
+        else:
+            out[:, start:stop] = _block_counts(np.take(block, included, axis=0))[:, pick]
+    return GenotypeCounts(*out)
+
+
+def _counts_and_sample_missing(genotypes: np.ndarray) -> tuple[GenotypeCounts, np.ndarray]:
+    """Per-variant counts over all samples and per-sample missing counts, in one pass over the matrix."""
+    n_samples, n_variants = genotypes.shape
+    out = np.zeros((4, n_variants), dtype=np.int64)
+    sample_missing = np.zeros(n_samples, dtype=np.int64)
     for start in range(0, n_variants, _BLOCK):
         block = genotypes[:, start : start + _BLOCK]
-        if samples is not None:
-            block = block[samples]
-        stop = start + block.shape[1]
-        for counts, value in zip(out, (0, 1, 2, MISSING)):
-            counts[start:stop] = np.count_nonzero(block == value, axis=0)
-    return GenotypeCounts(*out)
+        out[:, start : start + block.shape[1]] = _block_counts(block, sample_missing)
+    return GenotypeCounts(*out), sample_missing
+
+
+def _subset_counts(genotypes: np.ndarray, rows: np.ndarray, full: GenotypeCounts | None) -> GenotypeCounts:
+    """Counts over the rows ``rows`` (bool), from ``full`` (all rows) minus the left-out rows when few."""
+    if full is None:
+        return genotype_counts(genotypes, rows)
+    if rows.all():
+        return full
+    if (~rows).sum() > rows.sum():
+        return genotype_counts(genotypes, rows)
+    left_out = genotype_counts(genotypes, ~rows)
+    return GenotypeCounts(*(a - b for a, b in zip(
+        (full.hom0, full.het, full.hom2, full.missing),
+        (left_out.hom0, left_out.het, left_out.hom2, left_out.missing))))
+
+
+def column_block(genotypes: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The columns ``cols`` (increasing) of a samples x variants matrix, reading only their span."""
+    lo, hi = int(cols[0]), int(cols[-1]) + 1
+    block = genotypes[:, lo:hi]
+    return block if hi - lo == len(cols) else np.take(block, np.asarray(cols) - lo, axis=1)
+
+
+def _block_counts(block: np.ndarray, sample_missing: np.ndarray | None = None) -> np.ndarray:
+    """Rows (dosage 0, 1, 2, missing) of per-column counts, from three sums over the bytes.
+
+    As uint8 the calls are 0, 1, 2 and 129 (missing): the high bit counts missing calls, the low bit counts
+    hets plus missing calls, and the byte sum gives the rest. ``sample_missing`` (per row) is incremented
+    by each row's missing calls.
+    """
+    n = block.shape[0]
+    u = block.view(np.uint8)
+    acc = np.int32 if n * 255 < 2**31 else np.int64
+    total = np.add.reduce(u, axis=0, dtype=acc).astype(np.int64)
+    high = u >> 7
+    missing = np.add.reduce(high, axis=0, dtype=acc).astype(np.int64)
+    if sample_missing is not None:
+        sample_missing += np.add.reduce(high, axis=1, dtype=np.int32)
+    het = np.add.reduce(u & 1, axis=0, dtype=acc).astype(np.int64) - missing
+    hom2 = (total - het - 129 * missing) // 2
+    return np.stack([n - het - hom2 - missing, het, hom2, missing])
 
 
 def sample_missing_counts(genotypes: np.ndarray) -> np.ndarray:
     """Number of missing calls per sample (row)."""
     counts = np.zeros(genotypes.shape[0], dtype=np.int64)
     for start in range(0, genotypes.shape[1], _BLOCK):
-        counts += np.count_nonzero(genotypes[:, start : start + _BLOCK] == MISSING, axis=1)
+        counts += np.add.reduce(genotypes[:, start : start + _BLOCK].view(np.uint8) >> 7, axis=1, dtype=np.int32)
     return counts
 
 
@@ -295,22 +374,24 @@ def run_qc(
     sample_keep = np.ones(n_samples, dtype=bool)
     variant_keep = np.ones(n_variants, dtype=bool)
     steps: list[dict] = []
+    full = None  # counts over all samples, from the same pass as --mind; subsets subtract the few left out
     if params.mind is not None and params.mind < 1.0:
         max_missing = int(n_variants * (params.mind * (1 + SMALL_EPSILON)))
-        sample_keep = sample_missing_counts(genotypes) <= max_missing
+        full, sample_missing = _counts_and_sample_missing(genotypes)
+        sample_keep = sample_missing <= max_missing
         steps.append({"step": "mind", "unit": "samples", "removed": int((~sample_keep).sum()),
                       "reason": f"missing call rate > {params.mind}"})
     n_kept = int(sample_keep.sum())
     founder_mask = np.ones(n_samples, dtype=bool) if founders is None else np.asarray(founders, dtype=bool)
     need_founder_counts = params.maf is not None or params.hwe is not None
-    all_counts = genotype_counts(genotypes, sample_keep) if params.geno is not None else None
+    all_counts = _subset_counts(genotypes, sample_keep, full) if params.geno is not None else None
     founder_counts = None
     if need_founder_counts:
         kept_founders = sample_keep & founder_mask
         if all_counts is not None and kept_founders.sum() == n_kept:
             founder_counts = all_counts
         else:
-            founder_counts = genotype_counts(genotypes, kept_founders)
+            founder_counts = _subset_counts(genotypes, kept_founders, full)
 
     if params.geno is not None and params.geno < 1.0:
         max_missing = int((params.geno * (1 + SMALL_EPSILON)) * n_kept)
@@ -324,7 +405,7 @@ def run_qc(
         if params.hwe_controls_only:
             if controls is None:
                 raise ValueError("hwe_controls_only needs the controls mask")
-            hwe_counts = genotype_counts(genotypes, sample_keep & founder_mask & np.asarray(controls, dtype=bool))
+            hwe_counts = _subset_counts(genotypes, sample_keep & founder_mask & np.asarray(controls, dtype=bool), full)
             who = "founder controls"
         tested = variant_keep & (hwe_counts.observed > 0)
         if chrom is not None:

@@ -111,3 +111,48 @@ def test_prune_matches_plink2(plink2, sim_cohort, tmp_path, args, which):
     kb = args[0].endswith("kb")
     ours = _qc_then_prune(bfile, float(args[0].removesuffix("kb")), int(args[1]), float(args[2]), kb)
     assert ours == expected
+
+
+def test_columns_and_sample_mask_match_a_copied_matrix():
+    rng = np.random.default_rng(7)
+    base = rng.binomial(2, 0.3, size=(150, 40)).astype(np.int8)
+    near_copies = np.where(rng.random((150, 20)) < 0.05, rng.integers(0, 3, (150, 20)), base[:, :20])
+    pairs = np.stack([base[:, :20], near_copies], axis=2).reshape(150, 40)  # each column next to its copy
+    g = np.hstack([pairs, base[:, 20:]]).astype(np.int8)
+    g[rng.random(g.shape) < 0.03] = MISSING
+    cols = np.sort(rng.choice(g.shape[1], 45, replace=False))
+    rows = rng.random(150) < 0.9
+    pos = np.arange(1, 46) * 100
+    chrom = np.array(["1"] * 45)
+    expected = indep_pairwise(g[rows][:, cols], chrom, pos, 10, 2, 0.3)
+    got = indep_pairwise(g, chrom, pos, 10, 2, 0.3, founders=rows, columns=cols, chunk=7)
+    assert got.tolist() == expected.tolist()
+    assert not got.all()
+
+
+def test_threads_do_not_change_the_result():
+    rng = np.random.default_rng(8)
+    base = rng.binomial(2, 0.4, size=(120, 30)).astype(np.int8)
+    g = np.repeat(base, 2, axis=1)
+    g[rng.random(g.shape) < 0.1] = MISSING
+    chrom = np.array(["1"] * 20 + ["2"] * 20 + ["3"] * 20)
+    pos = np.tile(np.arange(1, 21) * 100, 3)
+    one = indep_pairwise(g, chrom, pos, 8, 3, 0.2, threads=1, chunk=5)
+    assert one.tolist() == indep_pairwise(g, chrom, pos, 8, 3, 0.2, threads=3, chunk=5).tolist()
+    assert 0 < one.sum() < 60
+
+
+def test_monomorphic_variants_inside_chunks_with_missing_calls():
+    # Monomorphic variants are removed before pruning but still sit in the chunks loaded from the matrix.
+    rng = np.random.default_rng(9)
+    base = rng.binomial(2, 0.35, size=(100, 12)).astype(np.int8)
+    g = np.repeat(base, 3, axis=1)
+    g[:, 4::5] = 0
+    g[:, 7::9] = 1
+    g[rng.random(g.shape) < 0.08] = MISSING
+    chrom = np.array(["1"] * g.shape[1])
+    pos = np.arange(1, g.shape[1] + 1) * 10
+    results = {chunk: indep_pairwise(g, chrom, pos, 9, 2, 0.3, chunk=chunk).tolist() for chunk in (3, 5, 11, 1000)}
+    assert len({tuple(r) for r in results.values()}) == 1
+    kept = results[1000]
+    assert not any(kept[4::5]) and not any(kept[7::9]) and 0 < sum(kept) < 20

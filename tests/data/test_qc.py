@@ -181,3 +181,20 @@ def test_qc_matches_plink2_on_example(plink2, tmp_path, with_pheno):
     assert set(data.variants.id[result.variant_keep]) == snps
     assert set(data.samples.iid[result.sample_keep]) == samples
     assert len(data.variants) - len(snps) == 4
+
+
+@pytest.mark.parametrize("kept_fraction", [0.95, 0.3])
+def test_genotype_counts_subsets_match_naive(kept_fraction):
+    from genoml_search.data.qc import genotype_counts
+
+    rng = np.random.default_rng(11)
+    g = rng.integers(0, 3, size=(300, 50)).astype(np.int8)
+    g[rng.random(g.shape) < 0.1] = MISSING
+    rows = rng.random(300) < kept_fraction
+    cols = np.array([0, 3, 4, 5, 20, 49])
+    counts = genotype_counts(g, rows, columns=cols)
+    sub = g[rows][:, cols]
+    for got, value in zip((counts.hom0, counts.het, counts.hom2, counts.missing), (0, 1, 2, MISSING)):
+        assert got.tolist() == (sub == value).sum(axis=0).tolist()
+    by_index = genotype_counts(g, np.flatnonzero(rows))
+    assert by_index.het.tolist() == (g[rows] == 1).sum(axis=0).tolist()
