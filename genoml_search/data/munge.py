@@ -230,12 +230,10 @@ def munge(options: MungeOptions) -> dict[str, Any]:
         raise UserError("no samples left after matching phenotype, covariates and sample lists")
 
     if like is None:
-        manifest_extra, sample_keep, variant_index = _select_training_variants(
+        manifest_extra, sample_keep, variant_index, genotypes = _select_training_variants(
             options, cohort, keep.to_numpy(), phenotype.to_numpy(), task, steps
         )
         sample_index = np.flatnonzero(keep.to_numpy())[sample_keep]
-        log.info("reading %d x %d genotypes for the dataset", len(sample_index), len(variant_index))
-        genotypes = _read_genotypes(cohort, sample_index, variant_index)
         variants = cohort.variants.iloc[variant_index].reset_index(drop=True)
         if task != "regression" and np.unique(phenotype.to_numpy()[sample_index]).size < 2:
             raise UserError("only one phenotype class left after sample QC (--mind); relax it or check the inputs")
@@ -286,8 +284,12 @@ def _select_training_variants(
     phenotype: np.ndarray,
     task: str,
     steps: list[dict],
-) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """Variant lists, GWAS filter, QC and pruning; returns (manifest extras, kept samples, kept variant columns)."""
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
+    """Variant lists, GWAS filter, QC and pruning.
+
+    Returns the manifest extras, the kept samples (mask), the kept variant columns of the .bed and the kept
+    genotypes, taken from the matrix already in memory rather than read from the .bed a second time.
+    """
     variant_ids = cohort.variants["id"]
     selected = np.ones(len(variant_ids), dtype=bool)
     extra: dict[str, Any] = {}
@@ -369,7 +371,16 @@ def _select_training_variants(
               f"{'kb' if options.prune.window_kb else ''} (step {options.prune.step})")
     _step(steps, "final", "variants", 0, variant_keep.sum(), "variants in the dataset")
     _step(steps, "final", "samples", 0, result.sample_keep.sum(), "samples in the dataset")
-    return extra, result.sample_keep, variant_index[variant_keep]
+    return extra, result.sample_keep, variant_index[variant_keep], _take(genotypes, result.sample_keep, variant_keep)
+
+
+def _take(genotypes: np.ndarray, rows: np.ndarray, columns: np.ndarray, block: int = 8192) -> np.ndarray:
+    """``genotypes[rows][:, columns]`` in column blocks, so no intermediate full-size copy is made."""
+    row_index, column_index = np.flatnonzero(rows), np.flatnonzero(columns)
+    out = np.empty((len(row_index), len(column_index)), dtype=np.int8)
+    for start in range(0, len(column_index), block):
+        out[:, start : start + block] = genotypes[np.ix_(row_index, column_index[start : start + block])]
+    return out
 
 
 def _harmonize_to(
