@@ -39,6 +39,10 @@ _DISTANCES = ("Euclidean", "SEuclidean", "Manhattan", "Chebyshev", "Minkowski", 
 # PyFuncDistance (calls a Python function) and anything callable by name are deliberately absent.
 TRUSTED_TYPES: set[str] = {
     "genoml_search.search.pipeline.GenotypePreprocessor",
+    "genoml_search.search.families.discriminant.BoundedLDA",
+    "genoml_search.search.families.discriminant.BoundedQDA",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",

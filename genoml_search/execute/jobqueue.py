@@ -20,6 +20,7 @@ Every error names the offending key (``cluster.kind``, ``cluster.memory``, ...).
 from __future__ import annotations
 
 import re
+import signal
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,11 +147,16 @@ def jobqueue_spec(table: dict[str, Any], source: str | Path | None = None) -> Jo
 
 
 def _cluster_class(kind: str) -> Any:
+    # dask_jobqueue.runner replaces the SIGINT handler at import time (with sys.exit); keep ours, so that
+    # Ctrl-C still fails and re-queues the driver's running trials.
+    handler = signal.getsignal(signal.SIGINT)
     try:
         import dask_jobqueue
     except ModuleNotFoundError:
         raise UserError("cluster.kind: batch clusters need dask-jobqueue; pip install 'genoml-search[jobqueue]'"
                         ) from None
+    finally:
+        signal.signal(signal.SIGINT, handler)
     return {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster,
             "sge": dask_jobqueue.SGECluster}[kind]
 
