@@ -239,7 +239,7 @@ def _kinship_from_counts(
     n_a, n_b = hethet.shape
     kinship = np.empty((n_a, n_b), dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        for bi in _blocks(n_a, DEFAULT_BLOCK_SIZE):
+        for bi in _blocks(n_a, 512):  # float64 temporaries of 512 rows
             h1 = het_hom[bi].astype(np.float64)
             h2 = (het_hom[:, bi].T if within else hom_het[bi]).astype(np.float64)
             numerator = 2.0 * ibs0x2[bi].astype(np.float64) + h1 + h2
