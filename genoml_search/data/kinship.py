@@ -66,9 +66,10 @@ def king_kinship(
             (:func:`king_variant_mask`).
         other: a second cohort on the same SNPs with the same counted alleles; then the result is the
             n_genotypes x n_other cross-cohort matrix instead of the symmetric within-cohort one.
-        block_size: samples per block; the temporary memory is about 12 bytes x n x min(n, 4096) for indicator
-            chunks plus 12-16 bytes per result cell for the accumulators, and 8 bytes per cell of the result.
-        snp_chunk: SNPs per chunk (default: sized so indicator chunks take about 256 MB).
+        block_size: samples per block of the matrix products. Memory beyond the inputs: 12 bytes (16 between
+            cohorts) per result cell for float32 accumulators, 8 per cell for the float64 result, and about
+            256 MB of indicator chunks: about 2.3 GB for 10,000 samples.
+        snp_chunk: SNPs per chunk (default: sized so the indicator chunks take about 256 MB).
 
     Returns:
         n x n (diagonal 0.5) or n_genotypes x n_other kinship coefficients.
@@ -113,7 +114,7 @@ def _missing_columns(genotypes: np.ndarray, chunk: int) -> np.ndarray:
     missing = np.zeros(genotypes.shape[1], dtype=bool)
     for start in range(0, genotypes.shape[1], chunk):
         block = genotypes[:, start : start + chunk]
-        missing[start : start + chunk] = ((block < 0) | (block > 2)).any(axis=0)
+        missing[start : start + chunk] = (block.view(np.uint8) > 2).any(axis=0)  # MISSING is 129 as uint8
     return missing
 
 
@@ -135,8 +136,7 @@ class _Indicators:
         x -= 1  # -1 ref hom, 0 het, +1 alt hom
         if not has_missing:
             return het, x, None
-        np.less(g, 0, out=flags)
-        flags |= g > 2
+        np.greater(g.view(np.uint8), 2, out=flags)  # no call (MISSING is 129 as uint8)
         np.copyto(x, 0.0, where=flags)
         hom = self.hom[:, :width]
         np.multiply(x, x, out=hom)

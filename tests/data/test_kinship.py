@@ -311,3 +311,11 @@ def test_errors() -> None:
     with pytest.raises(UserError, match="square"):
         relatedness_groups(np.zeros((2, 3)))
     assert king_kinship(g[:1], g[1:2]).shape == (1, 1)  # one sample per cohort is fine between cohorts
+
+
+def test_structure_module_re_exports_the_api() -> None:
+    from genoml_search.data import structure
+
+    for name in ("king_kinship", "related_pairs", "relatedness_groups", "cross_cohort_relatedness", "fit_pca",
+                 "PCAModel", "king_variant_mask", "KING_DUPLICATE"):
+        assert hasattr(structure, name)
