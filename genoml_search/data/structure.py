@@ -1,0 +1,39 @@
+"""Sample structure: duplicates, relatives (KING-robust kinship) and ancestry (PCA), for honest validation.
+
+The implementations live in :mod:`genoml_search.data.kinship` and :mod:`genoml_search.data.pca`; this module
+is the one place to import them from.
+"""
+from __future__ import annotations
+
+from genoml_search.data.kinship import (
+    KING_DUPLICATE,
+    KING_FIRST,
+    KING_SECOND,
+    KING_THIRD,
+    MIN_KING_SNPS,
+    cross_cohort_relatedness,
+    king_degree,
+    king_kinship,
+    king_variant_mask,
+    related_pairs,
+    relatedness_groups,
+)
+from genoml_search.data.pca import MIN_PCA_SNPS, PCAModel, allele_frequencies, fit_pca
+
+__all__ = [
+    "KING_DUPLICATE",
+    "KING_FIRST",
+    "KING_SECOND",
+    "KING_THIRD",
+    "MIN_KING_SNPS",
+    "MIN_PCA_SNPS",
+    "PCAModel",
+    "allele_frequencies",
+    "cross_cohort_relatedness",
+    "fit_pca",
+    "king_degree",
+    "king_kinship",
+    "king_variant_mask",
+    "related_pairs",
+    "relatedness_groups",
+]
