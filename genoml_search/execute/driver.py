@@ -257,6 +257,7 @@ def run_trials(
 
     def submit_more() -> None:
         while len(in_flight) < slots and not out_of_time():
+            stop_if_interrupted()
             trial = ask_one()
             if trial is None:
                 return
@@ -267,14 +268,26 @@ def run_trials(
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
+    received: list[str] = []
+
     def interrupt(signum: int, frame: Any) -> None:
-        raise Interrupted(signal.Signals(signum).name)
+        # Raising here could land inside a database write or a library's cleanup callback (and be swallowed
+        # there), so the first signal only sets a flag that the loop checks at safe points; a second one
+        # stops at once.
+        received.append(signal.Signals(signum).name)
+        if len(received) > 1:
+            raise Interrupted(received[-1])
+
+    def stop_if_interrupted() -> None:
+        if received:
+            raise Interrupted(received[0])
 
     for sig in previous:
         signal.signal(sig, interrupt)
     try:
         submit_more()
         while in_flight or (finished < n_trials and not out_of_time()):
+            stop_if_interrupted()
             if not in_flight:
                 # Other drivers' trials are running: wait for them (or for their heartbeats to go stale).
                 waited = time.monotonic()
@@ -288,6 +301,7 @@ def run_trials(
             done = _wait_for_some(list(in_flight))
             stats.seconds_waiting += time.monotonic() - waited
             for future in done:
+                stop_if_interrupted()
                 trial, spec = in_flight.pop(future)
                 try:
                     result: TrialResult = future.result()
@@ -329,6 +343,8 @@ def run_trials(
             _fail_and_requeue(study, trial)
         in_flight.clear()
         raise
+    else:
+        stop_if_interrupted()  # a signal during the last tell still stops the run before the refit
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
