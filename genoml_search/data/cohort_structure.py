@@ -134,6 +134,8 @@ def training_structure(
         if explicit and m < MIN_PCA_SNPS:
             raise UserError(f"--pcs {k}: PCA needs at least {MIN_PCA_SNPS} SNPs; the dataset has {m} after QC and "
                             "pruning (use --pcs 0, or relax QC/pruning)")
+        if explicit and n < 2:
+            raise UserError(f"--pcs {k}: PCA needs at least 2 samples; the cohort has {n}")
         if explicit and k > k_max:
             raise UserError(f"--pcs {k} is too many for {n} samples x {m} SNPs; choose at most {max(k_max, 0)}")
         k = min(k, k_max)
