@@ -122,7 +122,7 @@ def _print_structure(manifest: dict) -> None:
         console.print(f"genetic PCs: {pca['n_components']} {how}", markup=False)
     elif pca.get("reason"):
         console.print(f"genetic PCs: {pca['reason']}", markup=False)
-    text = warning_text(manifest.get("related_to_training"), "cohort's",
+    text = warning_text(manifest.get("related_to_training"), "cohort",
                         "validating on them measures memorization, not generalization")
     if text:
         err_console.print(f"warning: {text}", markup=False, soft_wrap=True)

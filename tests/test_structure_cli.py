@@ -30,7 +30,7 @@ def test_munge_like_warns_that_every_validation_sample_duplicates_training(munge
                      "--covar", str(EXAMPLE / "validation_addit.csv"), "--like", str(munged / "dataset"),
                      "--out", str(munged / "validation"))
     assert result.code == 0, result.stderr
-    assert "warning: 100 of 100 cohort's samples are related to a training sample" in result.stderr
+    assert "warning: 100 of 100 cohort samples are related to a training sample" in result.stderr
     assert "100 of them duplicates" in result.stderr
     manifest = json.loads((munged / "validation" / "manifest.json").read_text())
     assert manifest["related_to_training"]["n_duplicates"] == 100
