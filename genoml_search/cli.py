@@ -73,6 +73,12 @@ def munge(
     skip_prune: Annotated[bool, typer.Option("--skip-prune", help="No LD pruning.")] = False,
     like: Annotated[Optional[Path], typer.Option(help="Harmonize to this training dataset instead of QC/pruning.")] = None,
     fill_missing: Annotated[bool, typer.Option(help="With --like: allow training SNPs absent here.")] = False,
+    no_kinship: Annotated[bool, typer.Option("--no-kinship", help="Skip KING kinship (related pairs) of a "
+                                             "training cohort.")] = False,
+    kinship_max_samples: Annotated[int, typer.Option(help="Skip kinship above this many samples (memory grows "
+                                                     "with n^2: ~2.3 GB at 10,000).")] = 10_000,
+    pcs: Annotated[Optional[int], typer.Option("--pcs", help="Genetic PCs to fit on a training cohort "
+                                               "(default 10 when it has >= 100 SNPs; 0: none).")] = None,
 ) -> None:
     """Turn PLINK genotypes + phenotype + covariates into a pruned, QC'd Dataset directory."""
     from genoml_search.data.munge import MungeOptions, PruneParams, munge as run_munge
@@ -83,7 +89,8 @@ def munge(
     options = MungeOptions(out=out, bfile=bfile, pfile=pfile, pheno=pheno, pheno_name=pheno_name, task=task,
                            covar=covar, max_covar_levels=max_covar_levels, gwas=gwas, gwas_p=gwas_p,
                            extract=extract, exclude=exclude, keep=keep, remove=remove, qc=qc, prune=prune,
-                           like=str(like) if like else None, fill_missing=fill_missing)
+                           like=str(like) if like else None, fill_missing=fill_missing, kinship=not no_kinship,
+                           kinship_max_samples=kinship_max_samples, pcs=pcs)
     manifest = run_munge(options)
     table = Table(title=f"munge -> {out}")
     for column in ("step", "unit", "removed", "remaining", "reason"):
@@ -94,6 +101,31 @@ def munge(
     console.print(table)
     console.print(f"{manifest['n_samples']} samples x {manifest['n_variants']} variants, "
                   f"task {manifest['phenotype']['task']}, hash {manifest['content_hash']}")
+    _print_structure(manifest)
+
+
+def _print_structure(manifest: dict) -> None:
+    from genoml_search.data.cohort_structure import warning_text
+
+    related, pca = manifest.get("relatedness"), manifest.get("pca") or {}
+    if related:
+        if related.get("computed"):
+            degrees = ", ".join(f"{n} {d}" for d, n in related["n_pairs_by_degree"].items() if n)
+            console.print(f"kinship (KING, {related['n_snps']} SNPs): {related['n_related_pairs']} related pairs "
+                          f"(second degree or closer; {related['n_duplicate_pairs']} duplicates) among "
+                          f"{related['n_related_samples']} samples; pairs by degree: {degrees or 'none'}",
+                          markup=False)
+        else:
+            console.print(f"kinship: {related['reason']}", markup=False)
+    if pca.get("computed"):
+        how = "projected onto the training PCs" if pca.get("projected") else "fitted"
+        console.print(f"genetic PCs: {pca['n_components']} {how}", markup=False)
+    elif pca.get("reason"):
+        console.print(f"genetic PCs: {pca['reason']}", markup=False)
+    text = warning_text(manifest.get("related_to_training"), "cohort",
+                        "validating on them measures memorization, not generalization")
+    if text:
+        err_console.print(f"warning: {text}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -128,6 +160,17 @@ def run(
                                                    "[families.NAME] ranges, [cluster] where trials run.")] = None,
     families_module: Annotated[Optional[Path], typer.Option(
         help="Python file registering your own model families (@register).")] = None,
+    group_by_relatedness: Annotated[bool, typer.Option(
+        "--group-by-relatedness", help="Grouped CV (and hold-out) from the related clusters found by munge's "
+        "KING kinship: relatives never straddle folds.")] = False,
+    relatedness_threshold: Annotated[float, typer.Option(
+        help="Kinship above which --group-by-relatedness joins two samples (default 2^-3.5: second degree; "
+        "2^-2.5 = 0.177 for first degree).")] = 2.0**-3.5,
+    drop_related_validation: Annotated[bool, typer.Option(
+        "--drop-related-validation", help="Score only validation samples unrelated to the training/search "
+        "samples.")] = False,
+    pcs: Annotated[int, typer.Option("--pcs", help="Add the first K genetic PCs (stored by munge) as "
+                                     "covariates.")] = 0,
 ) -> None:
     """Search model families with an Optuna study on Dask; refit the best, validate, save."""
     from genoml_search.execute.cluster import cluster_options
@@ -143,7 +186,9 @@ def run(
                          groups_file=groups, group_col=group_col, config=config,
                          families_module=str(families_module) if families_module else None,
                          seed=seed, sampler=sampler, pruner=pruner, snp_filter=snp_filter, holdout=holdout,
-                         validation_dataset=validation_dataset,
+                         validation_dataset=validation_dataset, group_by_relatedness=group_by_relatedness,
+                         relatedness_threshold=relatedness_threshold,
+                         drop_related_validation=drop_related_validation, n_pcs=pcs,
                          cluster=cluster_options(workers, scheduler, scheduler_file, config))
     progress = Progress(TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.description}"), console=err_console, transient=False)
@@ -193,6 +238,15 @@ def _print_run_summary(summary) -> None:
                   f"{summary.stats.failed} failed in this run)")
     console.print(f"best: trial {cv['best_trial']} {cv['best_family']}  CV {metrics['metric']} "
                   f"{cv[metrics['metric']]:.4f}")
+    from genoml_search.data.cohort_structure import warning_text
+
+    related = metrics["validation"].get("related_to_training")
+    text = warning_text(related, "validation")
+    if text:
+        if related.get("dropped"):
+            text = (f"{related['n_related']} of {related['n_samples']} validation samples are related to a "
+                    f"training sample and were left out; {related['n_scored']} scored")
+        err_console.print(f"warning: {text}", markup=False, soft_wrap=True)
     table = Table(title=f"validation ({metrics['validation']['source']}, n={metrics['validation']['n_samples']})")
     table.add_column("metric")
     table.add_column("value", justify="right")

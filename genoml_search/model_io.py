@@ -2,7 +2,8 @@
 
 A model directory (``RUN_DIR/model``) holds ``model.skops`` (the fitted pipeline), ``model.json`` (format,
 tool and library versions, task, family, feature names, classes), and the training dataset's ``variants.tsv``
-and ``manifest.json`` (what a new cohort is harmonized to).
+and ``manifest.json`` (what a new cohort is harmonized to), plus its ``pca.npz`` when it has one (what a new
+cohort's genetic PCs are projected onto).
 
 Loading never unpickles: skops rebuilds objects from their type names, and only the types skops trusts by
 default (scikit-learn estimators, numpy arrays, ...) plus the exact type names in :data:`TRUSTED_TYPES` are
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from genoml_search import __version__
+from genoml_search.data.cohort_structure import PCA_FILE
 from genoml_search.data.dataset import MANIFEST, VARIANTS, Dataset
 from genoml_search.errors import UserError
 from genoml_search.fileio import atomic_directory
@@ -93,6 +95,8 @@ def save_model(model_dir: Path, pipeline: Any, info: dict[str, Any], training: D
         sio.dump(pipeline, tmp / MODEL_FILE)
         shutil.copy(training.path / VARIANTS, tmp / VARIANTS)
         shutil.copy(training.path / MANIFEST, tmp / MANIFEST)
+        if (training.path / PCA_FILE).is_file():  # new cohorts are projected onto the training PCs
+            shutil.copy(training.path / PCA_FILE, tmp / PCA_FILE)
         payload = {"format": MODEL_FORMAT, "tool": "genoml-search", "tool_version": __version__,
                    "libraries": library_versions(), **info}
         (tmp / MODEL_INFO).write_text(json.dumps(payload, indent=2, default=str) + "\n")

@@ -52,6 +52,7 @@ class PredictSummary:
     samples_dropped: int
     columns: list[str]
     warnings: list[str] = field(default_factory=list)
+    related_to_training: dict[str, Any] = field(default_factory=dict)
 
     @property
     def overlap(self) -> float:
@@ -86,12 +87,16 @@ def _label(value: Any) -> Any:
 
 
 def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str | None,
-                     covar: str | None) -> Dataset:
-    """Munge the cohort ``--like`` the model's training variants into ``work/cohort`` and open it."""
+                     covar: str | None, reference: str | None = None) -> Dataset:
+    """Munge the cohort ``--like`` the model's training variants into ``work/cohort`` and open it.
+
+    ``reference`` is the training dataset the cohort's relatedness is checked against (if it still exists).
+    """
     from genoml_search.data.munge import MungeOptions, munge
 
     target = work / "cohort"
-    munge(MungeOptions(out=target, bfile=bfile, pfile=pfile, covar=covar, like=str(model_dir), fill_missing=True))
+    munge(MungeOptions(out=target, bfile=bfile, pfile=pfile, covar=covar, like=str(model_dir), fill_missing=True,
+                       relatedness_reference=reference))
     return Dataset.open(target)
 
 
@@ -119,11 +124,15 @@ def predict(options: PredictOptions) -> PredictSummary:
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".genoml-predict-", dir=out.parent) as work:
-        cohort = harmonize_cohort(model_dir, Path(work), options.bfile, options.pfile, options.covar)
+        cohort = harmonize_cohort(model_dir, Path(work), options.bfile, options.pfile, options.covar,
+                                  info.get("dataset_path"))
+        related = dict(cohort.manifest.get("related_to_training") or {})
+        if related.get("checked") is False and not info.get("dataset_path"):
+            related["reason"] = "the model does not record its training dataset (saved by an older version)"
         counts = {k: v for k, v in cohort.manifest.get("like", {}).items() if isinstance(v, int)}
         n_training = int(cohort.manifest["n_variants"])
         check_overlap(counts, n_training, options.min_overlap, options.bfile or options.pfile or "")
-        features = features_from_dataset(cohort)
+        features = features_from_dataset(cohort, int(info.get("n_pcs") or 0))
         expected = info.get("feature_names")
         if expected is not None and list(expected) != features.feature_names:
             raise UserError("the harmonized cohort's features do not match the model's; re-run `genoml-search run` "
@@ -136,4 +145,4 @@ def predict(options: PredictOptions) -> PredictSummary:
     with atomic_file(out) as handle:
         frame.to_csv(handle, index=False)
     return PredictSummary(out, info["task"], len(frame), n_training, counts, dropped,
-                          list(frame.columns), info.get("warnings", []))
+                          list(frame.columns), info.get("warnings", []), related)

@@ -21,12 +21,14 @@ import optuna
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from genoml_search import __version__
+from genoml_search.data.cohort_structure import KING_DUPLICATE, RELATED_THRESHOLD, STORED_THRESHOLD, groups_from_pairs, warning_text
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import StudyError, UserError
 from genoml_search.execute.cluster import ClusterOptions, dask_client, dashboard_link
 from genoml_search.execute.driver import DriverStats, count_finished, recover_running_trials, run_trials
 from genoml_search.fileio import atomic_file, write_json
 from genoml_search.model_io import save_model
+from genoml_search.report.validation import EXCLUDED_VALIDATION  # IDs left out by --drop-related-validation
 from genoml_search.report.metrics import DEFAULT_METRIC, get_metric, score_all
 from genoml_search.search.data_cache import features_from_dataset
 from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, predict_scores
@@ -61,6 +63,10 @@ class RunOptions:
     groups: np.ndarray | None = None  # one label per dataset sample; relatives share a label (grouped CV)
     groups_file: Path | None = None  # or: a file of ID + group column (or a .fam: group = FID)
     group_col: str | None = None  # the group column of groups_file, or of the dataset's samples.tsv
+    group_by_relatedness: bool = False  # groups: clusters of related samples found at munge time (KING)
+    relatedness_threshold: float = RELATED_THRESHOLD  # kinship above which two samples share a group
+    drop_related_validation: bool = False  # score only validation samples unrelated to the search samples
+    n_pcs: int = 0  # genetic PCs (PC1..PCK stored by munge) added as covariates
     seed: int = 0
     sampler: str = "tpe"
     pruner: str = "median"
@@ -160,6 +166,18 @@ def split_search_validation(
 def resolve_groups(options: RunOptions, dataset: Dataset) -> np.ndarray | None:
     """The group label of every dataset sample (``None``: ungrouped CV)."""
     ids = dataset.samples["ID"].astype(str).to_numpy()
+    if options.group_by_relatedness:
+        if options.groups is not None or options.groups_file is not None or options.group_col is not None:
+            raise UserError("--group-by-relatedness replaces --groups/--group-col; give only one of them")
+        if options.relatedness_threshold < STORED_THRESHOLD:
+            raise UserError(f"--relatedness-threshold {options.relatedness_threshold} is below the "
+                            f"{STORED_THRESHOLD:.4f} (third degree) down to which munge stores related pairs")
+        pairs = dataset.related_pairs()
+        if pairs is None:
+            reason = (dataset.manifest.get("relatedness") or {}).get("reason", "not computed by this version")
+            raise UserError(f"--group-by-relatedness: the dataset has no kinship estimate ({reason}); re-munge "
+                            "without --no-kinship (raise --kinship-max-samples if needed)", dataset.path)
+        return groups_from_pairs(ids, pairs, options.relatedness_threshold)
     if options.groups is not None:
         groups = np.asarray(options.groups)
         if groups.shape != (len(ids),):
@@ -235,10 +253,20 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
         search_index, holdout_index = np.arange(len(y)), np.array([], dtype=int)
     search_groups = None if groups is None else groups[search_index]
     _check_cv_feasible(y[search_index], task, options.n_folds, search_groups)
+    _warn_large_group(search_groups, options.n_folds)
+    _check_pcs(options.n_pcs, dataset, validation)
+    related, excluded = validation_relatedness(dataset, validation, search_index, holdout_index,
+                                               options.drop_related_validation)
     options.out.mkdir(parents=True, exist_ok=True)
     if len(holdout_index):
         with atomic_file(options.out / "holdout_samples.txt") as handle:
             handle.write("ID\n" + "".join(f"{i}\n" for i in dataset.samples["ID"].astype(str).to_numpy()[holdout_index]))
+    excluded_file = options.out / EXCLUDED_VALIDATION
+    if excluded:
+        with atomic_file(excluded_file) as handle:
+            handle.write("ID\n" + "".join(f"{i}\n" for i in sorted(excluded)))
+    elif excluded_file.exists():
+        excluded_file.unlink()
 
     storage_url = options.storage or default_storage_url(options.out)
     name = options.study_name or f"{dataset.path.resolve().name}-{task}"
@@ -246,9 +274,11 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
     identity = {"dataset_hash": dataset.content_hash, "task": task, "metric": metric.name,
                 "holdout": 0.0 if validation is not None else options.holdout, "seed": options.seed,
                 "n_folds": options.n_folds, "n_repeats": options.n_repeats, "groups_hash": groups_hash(groups)}
+    if options.n_pcs:
+        identity["n_pcs"] = options.n_pcs
     settings = {"families": [f.name for f in families], "sampler": options.sampler, "pruner": options.pruner,
                 "snp_filter": options.snp_filter, "dataset": str(dataset.path.resolve()),
-                "n_search_samples": int(len(search_index)),
+                "n_search_samples": int(len(search_index)), "group_by_relatedness": options.group_by_relatedness,
                 "n_groups": None if search_groups is None else int(len(np.unique(search_groups)))}
     lock = single_driver_lock(options.out) if is_sqlite(storage_url) else _no_lock()
     with lock:
@@ -271,7 +301,8 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
             trial.set_user_attr("dataset_hash", dataset.content_hash)
             return TrialSpec(trial.number, str(dataset.path.resolve()), dataset.content_hash, task, metric.name,
                              family, params, threshold, search_index, cv, groups=search_groups,
-                             random_state=options.seed, families_module=options.families_module, pruning=pruning)
+                             random_state=options.seed, families_module=options.families_module, pruning=pruning,
+                             n_pcs=options.n_pcs)
 
         stats = DriverStats()
         dashboard = None
@@ -292,13 +323,93 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
             on_start(already, options.n_trials, None)
         finished = count_finished(study)
         metrics = refit_and_validate(study, dataset, validation, families, task, metric.name, search_index,
-                                     holdout_index, options, search_groups)
+                                     holdout_index, options, search_groups, related, excluded)
     return RunSummary(name, mask_url(storage_url), finished, stats, metrics, dashboard)
 
 
 @contextmanager
 def _no_lock() -> Iterator[None]:
     yield
+
+
+def _warn_large_group(groups: np.ndarray | None, n_folds: int) -> None:
+    if groups is None:
+        return
+    sizes = np.bincount(np.unique(groups, return_inverse=True)[1])
+    if sizes.max() > len(groups) / n_folds:
+        log.warning("the largest sample group holds %d of %d search samples, more than one fold's share; with few "
+                    "SNPs, KING's second-degree calls are noisy (raise --relatedness-threshold)", sizes.max(),
+                    len(groups))
+
+
+def _check_pcs(n_pcs: int, dataset: Dataset, validation: Dataset | None) -> None:
+    if n_pcs < 0:
+        raise UserError(f"--pcs {n_pcs} must be 0 or more")
+    if n_pcs:
+        from genoml_search.data.cohort_structure import pc_names
+
+        clash = sorted(set(pc_names(n_pcs)) & set(dataset.covariate_names))
+        if clash:
+            raise UserError(f"--pcs {n_pcs}: covariates {clash} clash with the genetic PC names; rename them",
+                            dataset.path)
+        dataset.pcs(n_pcs)
+        if validation is not None:
+            validation.pcs(n_pcs)
+
+
+def validation_relatedness(
+    dataset: Dataset,
+    validation: Dataset | None,
+    search_index: np.ndarray,
+    holdout_index: np.ndarray,
+    drop: bool,
+) -> tuple[dict[str, Any], set[str]]:
+    """How many validation samples duplicate or are related to a search sample, and the IDs to leave out.
+
+    A validation cohort carries the counts computed by ``munge --like``; a held-out split is checked against
+    the search samples with the training dataset's related pairs. With ``drop`` the related samples are left
+    out of scoring; refused when relatedness was not checked or when nothing would be left.
+    """
+    ids = dataset.samples["ID"].astype(str).to_numpy()
+    if validation is not None:
+        summary = dict(validation.manifest.get("related_to_training")
+                       or {"checked": False, "reason": "the validation dataset was munged by an older version",
+                           "n_samples": int(validation.manifest["n_samples"]), "threshold": RELATED_THRESHOLD})
+        related_ids = set(summary.pop("related_ids", []))
+        n_samples = int(validation.manifest["n_samples"])
+    else:
+        n_samples = len(holdout_index)
+        pairs = dataset.related_pairs()
+        if pairs is None:
+            reason = (dataset.manifest.get("relatedness") or {}).get("reason", "not computed by this version")
+            summary = {"checked": False, "reason": f"no kinship in the training dataset ({reason})"}
+            related_ids = set()
+        else:
+            pairs = pairs[pairs["kinship"] > RELATED_THRESHOLD]
+            held, searched = set(ids[holdout_index]), set(ids[search_index])
+            best: dict[str, float] = {}
+            for a, b, k in zip(pairs["id1"], pairs["id2"], pairs["kinship"]):  # few pairs: a loop is fine
+                for x, y in ((a, b), (b, a)):
+                    if x in held and y in searched:
+                        best[x] = max(best.get(x, 0.0), float(k))
+            related_ids = set(best)
+            summary = {"checked": True, "n_duplicates": sum(v > KING_DUPLICATE for v in best.values()),
+                       "n_related": len(best)}
+        summary.update({"n_samples": n_samples, "threshold": RELATED_THRESHOLD})
+    summary = {k: v for k, v in summary.items() if k not in ("seconds", "reference")}
+    if drop:
+        if not summary.get("checked"):
+            raise UserError(f"--drop-related-validation: relatedness to the training samples could not be checked "
+                            f"({summary.get('reason')})")
+        if related_ids and len(related_ids) >= n_samples:
+            raise UserError(f"--drop-related-validation: all {n_samples} validation samples are related to training "
+                            "samples; nothing left to score (validate on an independent cohort)")
+    summary["dropped"] = bool(drop)
+    summary["n_scored"] = n_samples - (len(related_ids) if drop else 0)
+    text = warning_text(summary, "validation")
+    if text:
+        log.warning("%s", text)
+    return summary, related_ids if drop else set()
 
 
 def _check_cv_feasible(y: np.ndarray, task: str, n_folds: int, groups: np.ndarray | None = None) -> None:
@@ -325,6 +436,8 @@ def refit_and_validate(
     holdout_index: np.ndarray,
     options: RunOptions,
     search_groups: np.ndarray | None = None,
+    related: dict[str, Any] | None = None,
+    excluded: set[str] | None = None,
 ) -> dict[str, Any]:
     """Refit the best trial's pipeline on all search samples, save it, score the validation samples."""
     try:
@@ -333,16 +446,22 @@ def refit_and_validate(
         raise StudyError(f"study {study.study_name!r} has no completed trial yet; run more trials") from None
     family, params = family_and_params(best.params, families)
     threshold = best.params.get("snp_p_threshold", 1.0)
-    data = features_from_dataset(dataset)
+    data = features_from_dataset(dataset, options.n_pcs)
     pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1)
     pipeline.fit(data.x[search_index], data.y[search_index])
     if validation is not None:
-        vdata = features_from_dataset(validation)
-        x_val, y_val, source = vdata.x, vdata.y, "cohort"
+        vdata = features_from_dataset(validation, options.n_pcs)
+        x_val, y_val, ids_val, source = vdata.x, vdata.y, vdata.sample_ids, "cohort"
     else:
         x_val, y_val, source = data.x[holdout_index], data.y[holdout_index], "holdout"
-    scores = predict_scores(pipeline, x_val, task)
+        ids_val = data.sample_ids[holdout_index]
     keep = ~np.isnan(y_val)
+    if excluded:
+        keep &= ~np.isin(ids_val.astype(str), list(excluded))
+    x_val, y_val, keep = x_val[keep], y_val[keep], np.ones(int(keep.sum()), dtype=bool)
+    if related is not None:
+        related = {**related, "n_scored": int(len(y_val))}
+    scores = predict_scores(pipeline, x_val, task)
     validation_metrics = score_all(task, y_val[keep], scores[keep]) if keep.any() else {}
     fold_scores = best.user_attrs.get("fold_scores", [])
     metrics = {
@@ -355,7 +474,8 @@ def refit_and_validate(
                "n_samples": int(len(search_index)), "grouped": search_groups is not None,
                "n_groups": None if search_groups is None else int(len(np.unique(search_groups)))},
         "validation": {**validation_metrics, "source": source, "n_samples": int(keep.sum()),
-                       "threshold": 0.5 if task == "binary" else None},
+                       "threshold": 0.5 if task == "binary" else None,
+                       **({"related_to_training": related} if related is not None else {})},
         "leaderboard": best_per_family(study),
         "tool_version": __version__,
     }
@@ -363,7 +483,8 @@ def refit_and_validate(
             "feature_names": data.feature_names, "n_snps": data.n_snps,
             "covariates": dataset.manifest.get("covariates", {}), "dataset_hash": dataset.content_hash,
             "classes": sorted({int(v) for v in data.y}) if task != "regression" else None,
-            "study": study.study_name, "best_trial": best.number}
+            "study": study.study_name, "best_trial": best.number, "n_pcs": options.n_pcs,
+            "dataset_path": str(dataset.path.resolve())}
     save_model(options.out / "model", pipeline, info, dataset)
     write_json(options.out / "metrics.json", metrics)
     return metrics

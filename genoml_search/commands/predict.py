@@ -32,6 +32,12 @@ def predict(
     if summary.samples_dropped:
         console.print(f"warning: {summary.samples_dropped} samples had no covariate row and were left out",
                       markup=False)
+    from genoml_search.data.cohort_structure import warning_text
+
+    text = warning_text(summary.related_to_training, "predicted",
+                        "the model has seen them (or their relatives) in training")
+    if text:
+        Console(stderr=True).print(f"warning: {text}", markup=False, soft_wrap=True)
     for note in summary.warnings:
         console.print(f"warning: {note}; predictions may differ slightly from the run's", markup=False)
 

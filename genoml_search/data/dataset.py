@@ -6,6 +6,9 @@ Layout (written atomically by :func:`write_dataset`)::
     samples.tsv     ID, phenotype, covariates...
     variants.tsv    id, chrom, pos, counted_allele, other_allele, freq (+ QC figures)
     manifest.json   format version, tool version, input hashes, parameters, counts at every step
+
+Optional sample-structure files (see :mod:`genoml_search.data.cohort_structure`): related_pairs.tsv,
+related_to_training.tsv, pca.npz (training PCA model) and pcs.tsv (ID, PC1..PCK).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -48,8 +51,13 @@ def write_dataset(
     samples: pd.DataFrame,
     variants: pd.DataFrame,
     manifest: dict[str, Any],
+    extra_files: dict[str, Callable[[Path], None]] | None = None,
 ) -> Path:
-    """Write a Dataset directory atomically and return its path; ``manifest`` gains format/version/hash keys."""
+    """Write a Dataset directory atomically and return its path; ``manifest`` gains format/version/hash keys.
+
+    ``extra_files`` maps more file names to functions writing them (given the path), inside the same atomic
+    directory.
+    """
     out = Path(out)
     if genotypes.dtype != np.int8 or genotypes.shape != (len(samples), len(variants)):
         raise ValueError("genotypes must be int8 with shape (len(samples), len(variants))")
@@ -68,6 +76,8 @@ def write_dataset(
         np.save(tmp / GENOTYPES, np.ascontiguousarray(genotypes), allow_pickle=False)
         samples.to_csv(tmp / SAMPLES, sep="\t", index=False, na_rep="NA")
         variants.to_csv(tmp / VARIANTS, sep="\t", index=False, na_rep="NA")
+        for name, writer in (extra_files or {}).items():
+            writer(tmp / name)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return out
 
@@ -149,3 +159,31 @@ class Dataset:
         if not names:
             return np.empty((len(self.samples), 0))
         return self.samples[names].to_numpy(dtype=float)
+
+    @property
+    def n_pcs(self) -> int:
+        """Number of genetic PCs stored in pcs.tsv (0 when none)."""
+        pca = self.manifest.get("pca") or {}
+        return int(pca.get("n_components", 0)) if pca.get("computed") else 0
+
+    def pcs(self, k: int) -> np.ndarray:
+        """The first ``k`` genetic PCs (samples x k, float), in the order of ``samples``."""
+        from genoml_search.data.cohort_structure import PCS_FILE, pc_names
+
+        if k > self.n_pcs:
+            why = (self.manifest.get("pca") or {}).get("reason")
+            raise InputFileError(
+                f"--pcs {k}: this dataset has {self.n_pcs} genetic PCs{f' ({why})' if why else ''}; re-munge the "
+                f"training cohort with --pcs {k} (and its validation cohorts --like it)", self.path)
+        table = pd.read_csv(self.path / PCS_FILE, sep="\t", dtype={"ID": str})
+        if list(table["ID"]) != list(self.samples["ID"].astype(str)):
+            raise InputFileError(f"{PCS_FILE} does not list the samples of samples.tsv; re-run munge", self.path)
+        return table[pc_names(k)].to_numpy(dtype=float)
+
+    def related_pairs(self) -> pd.DataFrame | None:
+        """Pairs of related samples found at munge time (id1, id2, kinship, degree), or None if not computed."""
+        from genoml_search.data.cohort_structure import RELATED_PAIRS
+
+        if not (self.manifest.get("relatedness") or {}).get("computed"):
+            return None
+        return pd.read_csv(self.path / RELATED_PAIRS, sep="\t", dtype={"id1": str, "id2": str})

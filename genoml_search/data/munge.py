@@ -6,6 +6,10 @@ LD pruning (--indep-pairwise), then the Dataset is written atomically with every
 
 With ``like`` (a training Dataset) the cohort is harmonized to it instead: same SNPs in the same order and the
 same counted alleles, no QC or pruning (see :mod:`genoml_search.data.harmonize`).
+
+Sample structure (:mod:`genoml_search.data.cohort_structure`): a training cohort gets its related pairs (KING)
+and genetic PCs; a harmonized cohort its relatedness to the training samples and PCs projected onto the
+training loadings.
 """
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from genoml_search.data import qc as qc_module
-from genoml_search.data.dataset import Dataset, write_dataset
+from genoml_search.data.cohort_structure import harmonized_structure, training_structure
+from genoml_search.data.dataset import GENOTYPES, Dataset, write_dataset
 from genoml_search.data.harmonize import apply_harmonization, match_variants
 from genoml_search.data.ld import indep_pairwise
 from genoml_search.data.plink import MISSING, PlinkFileSet, check_bed, read_bed_matrix, read_bim, read_fam
@@ -76,6 +81,10 @@ class MungeOptions:
     prune: PruneParams | None = field(default_factory=PruneParams)
     like: str | None = None
     fill_missing: bool = False
+    kinship: bool = True  # KING kinship of a training cohort (related_pairs.tsv)
+    kinship_max_samples: int = 10_000
+    pcs: int | None = None  # genetic PCs of a training cohort (None: the default, skipped if too small)
+    relatedness_reference: str | None = None  # with like: training Dataset to compare with (default: like)
 
 
 @dataclass
@@ -266,8 +275,16 @@ def munge(options: MungeOptions) -> dict[str, Any]:
         "notes": notes,
         **manifest_extra,
     }
+    ids_array = np.asarray(ids).astype(str)
+    if like is None:
+        structure, files = training_structure(genotypes, variants, ids_array, kinship=options.kinship,
+                                              kinship_max_samples=options.kinship_max_samples, n_pcs=options.pcs)
+    else:
+        reference = options.relatedness_reference or (str(like.path) if (like.path / GENOTYPES).is_file() else None)
+        structure, files = harmonized_structure(like.path, like.manifest, genotypes, ids_array, reference)
+    manifest.update(structure)
     log.info("writing the dataset to %s", options.out)
-    write_dataset(options.out, genotypes, samples, variants, manifest)
+    write_dataset(options.out, genotypes, samples, variants, manifest, extra_files=files)
     return Dataset.open(options.out).manifest
 
 

@@ -188,6 +188,24 @@ def _headline(study: optuna.Study, board: pd.DataFrame, metric: str, metrics: di
     return items
 
 
+def _relatedness_paragraph(related: dict[str, Any]) -> str:
+    """The validation section's line on samples related to training (a visible warning when any)."""
+    if not related.get("checked", True):
+        return (f"<p class=\"warning\"><strong>Relatedness to training not checked:</strong> "
+                f"{html.escape(str(related.get('reason')))}</p>")
+    n_related, n = related.get("n_related", 0), related.get("n_samples", 0)
+    counts = (f"{n_related} of {n} validation samples are related to a training sample (KING kinship > "
+              f"{related.get('threshold', 0):.4f}), {related.get('n_duplicates', 0)} of them duplicates")
+    if not n_related:
+        return f"<p>Relatedness to training: {counts}.</p>"
+    action = (f"they were left out (--drop-related-validation): {related.get('n_scored')} samples scored."
+              if related.get("dropped") else
+              "they are scored, so these metrics measure partly memorization; rerun with "
+              "--drop-related-validation or validate on an independent cohort.")
+    return (f"<p class=\"warning\" style=\"border:2px solid #c0392b;padding:.5em;background:#fdecea\">"
+            f"<strong>Warning:</strong> {counts}; {action}</p>")
+
+
 def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any], task: str, metric: str,
                     options: ReportOptions, out: _Collector) -> tuple[list, list]:
     from genoml_search.model_io import load_model
@@ -223,6 +241,12 @@ def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any
                "stratified percentile bootstrap " if task == "multiclass" else "percentile bootstrap ")
             + f"({options.n_boot} replicates){' otherwise' if task == 'binary' else ''}.</p>",
             html.table(rows[["metric", "value", "low", "high", "method"]])]
+    related = saved.get("related_to_training")
+    if related:
+        body.insert(1, _relatedness_paragraph(related))
+        if related.get("n_related") and not related.get("dropped"):
+            out.notes.append(f"{related['n_related']} of {related['n_samples']} validation samples are related to "
+                             "training samples: validation metrics are optimistic")
     figs = []
     if task == "regression":
         figs.append(out.figure("observed_vs_predicted", plots.observed_vs_predicted(y, scores),

@@ -19,6 +19,7 @@ from genoml_search.search.data_cache import FeatureMatrix, features_from_dataset
 from genoml_search.search.objective import predict_scores
 
 VALIDATION_DATASET = "validation_dataset"
+EXCLUDED_VALIDATION = "validation_excluded_related.txt"  # as genoml_search.run writes it
 
 
 @dataclass
@@ -45,12 +46,13 @@ def load_validation(run_dir: Path, model: Any, info: dict[str, Any], metrics: di
                     study_attrs: dict[str, Any]) -> ValidationData:
     """Rebuild the validation samples of ``run_dir`` and score them with ``model``."""
     task = info["task"]
+    n_pcs = int(info.get("n_pcs") or 0)
     source = metrics.get("validation", {}).get("source")
     cohort_dir = Path(run_dir) / VALIDATION_DATASET
     if source == "cohort" or (source is None and cohort_dir.is_dir()):
         if not cohort_dir.is_dir():
             raise UserError("the run validated on a cohort but validation_dataset/ is missing", run_dir)
-        features = features_from_dataset(Dataset.open(cohort_dir))
+        features = features_from_dataset(Dataset.open(cohort_dir), n_pcs)
         origin = "cohort"
     else:
         from genoml_search.run import split_search_validation
@@ -62,12 +64,20 @@ def load_validation(run_dir: Path, model: Any, info: dict[str, Any], metrics: di
         dataset = Dataset.open(path)
         if dataset.content_hash != info.get("dataset_hash"):
             raise UserError("the training dataset changed since the run (content hash differs)", path)
-        full = features_from_dataset(dataset)
-        _, holdout = split_search_validation(full.y, task, float(study_attrs.get("holdout", 0.2)),
-                                             int(study_attrs.get("seed", 0)))
+        full = features_from_dataset(dataset, n_pcs)
+        listed = Path(run_dir) / "holdout_samples.txt"
+        if listed.is_file():  # exactly the run's split, grouped or not
+            ids = set(listed.read_text().split()[1:])
+            holdout = np.flatnonzero(np.isin(full.sample_ids, list(ids)))
+        else:
+            _, holdout = split_search_validation(full.y, task, float(study_attrs.get("holdout", 0.2)),
+                                                 int(study_attrs.get("seed", 0)))
         features = _subset(full, holdout)
         origin = "holdout"
     keep = ~np.isnan(features.y)
+    excluded = Path(run_dir) / EXCLUDED_VALIDATION
+    if excluded.is_file():  # --drop-related-validation
+        keep &= ~np.isin(features.sample_ids, excluded.read_text().split()[1:])
     features = _subset(features, np.flatnonzero(keep))
     scores = predict_scores(model, features.x, task)
     return ValidationData(features, features.y, scores, origin)

@@ -121,6 +121,7 @@ class TrialSpec:
     n_jobs: int = 1
     families_module: str | None = None
     pruning: PruningContext = field(default_factory=PruningContext)
+    n_pcs: int = 0  # genetic PCs appended to the features
 
 
 @dataclass
@@ -155,7 +156,7 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
             from genoml_search.search.space_config import load_families_module
 
             load_families_module(spec.families_module)
-        data = load_features(spec.dataset_path, spec.content_hash)
+        data = load_features(spec.dataset_path, spec.content_hash, spec.n_pcs)
         y = data.y[spec.search_index]  # rows of the feature matrix are taken per fold: one copy, not two
         metric = get_metric(spec.metric, spec.task)
         family = get_family(spec.family)

@@ -1,0 +1,257 @@
+"""Sample structure of a munged cohort: related pairs, relatedness to training, genetic PCs.
+
+The glue between :mod:`genoml_search.data.structure` (KING kinship, PCA) and the Dataset directory:
+
+- a training cohort gets ``related_pairs.tsv`` (pairs of third degree or closer, from KING-robust kinship on its
+  autosomal SNPs), ``pca.npz`` (the PCA model of its SNPs) and ``pcs.tsv`` (its PC scores), with summaries in
+  the manifest under ``relatedness`` and ``pca``;
+- a cohort harmonized to a training dataset (``munge --like``, the validation cohort of ``run``, ``predict``)
+  gets ``related_to_training.tsv`` (its samples that duplicate or are related to a training sample) with a
+  summary under ``related_to_training``, and ``pcs.tsv`` projected onto the training loadings (never refitted).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genoml_search.data.structure import (
+    KING_DUPLICATE,
+    KING_SECOND,
+    KING_THIRD,
+    MIN_KING_SNPS,
+    MIN_PCA_SNPS,
+    PCAModel,
+    cross_cohort_relatedness,
+    fit_pca,
+    king_degree,
+    king_kinship,
+    king_variant_mask,
+    related_pairs,
+    relatedness_groups,
+)
+from genoml_search.errors import UserError
+
+log = logging.getLogger(__name__)
+
+RELATED_PAIRS = "related_pairs.tsv"
+RELATED_TO_TRAINING = "related_to_training.tsv"
+PCA_FILE = "pca.npz"
+PCS_FILE = "pcs.tsv"
+DEFAULT_PCS = 10
+DEFAULT_KINSHIP_MAX_SAMPLES = 10_000
+RELATED_THRESHOLD = KING_SECOND  # "related": second degree or closer (kinship > 2^-3.5), as plink2 --king-cutoff
+STORED_THRESHOLD = KING_THIRD  # pairs stored in related_pairs.tsv: third degree or closer
+DEGREES = ("duplicate/MZ twin", "1st", "2nd", "3rd")
+
+Writers = dict[str, Callable[[Path], None]]
+
+
+def pc_names(k: int) -> list[str]:
+    """Column names of the first ``k`` genetic PCs."""
+    return [f"PC{i}" for i in range(1, k + 1)]
+
+
+def _pcs_frame(ids: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame(np.round(scores, 8), columns=pc_names(scores.shape[1]))
+    frame.insert(0, "ID", ids)
+    return frame
+
+
+def _write_table(frame: pd.DataFrame) -> Callable[[Path], None]:
+    return lambda path: frame.to_csv(path, sep="\t", index=False, na_rep="NA")
+
+
+def training_structure(
+    genotypes: np.ndarray,
+    variants: pd.DataFrame,
+    ids: np.ndarray,
+    *,
+    kinship: bool = True,
+    kinship_max_samples: int = DEFAULT_KINSHIP_MAX_SAMPLES,
+    n_pcs: int | None = None,
+    seed: int = 0,
+) -> tuple[dict[str, Any], Writers]:
+    """Kinship and PCA of a training cohort's final matrix: manifest entries and the files to write.
+
+    ``n_pcs`` None means the default (:data:`DEFAULT_PCS`, skipped with a note when the cohort is too small);
+    an explicit K that cannot be computed is a :class:`UserError`. Kinship is skipped (with the reason in the
+    manifest) when disabled, above ``kinship_max_samples`` or with too few autosomal SNPs.
+    """
+    manifest: dict[str, Any] = {}
+    files: Writers = {}
+    n, m = genotypes.shape
+    autosomal = king_variant_mask(variants["chrom"].to_numpy())
+    n_auto = int(autosomal.sum())
+    base = {"threshold": RELATED_THRESHOLD, "stored_threshold": STORED_THRESHOLD, "n_snps": n_auto}
+    reason = None
+    if not kinship:
+        reason = "skipped (--no-kinship)"
+    elif n > kinship_max_samples:
+        reason = f"skipped: {n} samples is above --kinship-max-samples {kinship_max_samples}"
+    elif n < 2:
+        reason = f"skipped: kinship needs at least 2 samples; got {n}"
+    elif n_auto < MIN_KING_SNPS:
+        reason = f"skipped: KING kinship needs at least {MIN_KING_SNPS} autosomal SNPs; the dataset has {n_auto}"
+    if reason is not None:
+        manifest["relatedness"] = {"computed": False, "reason": reason, **base}
+    else:
+        started = time.perf_counter()
+        g = genotypes if n_auto == m else genotypes[:, autosomal]
+        matrix = king_kinship(g)
+        pairs = related_pairs(matrix, STORED_THRESHOLD, ids_a=np.asarray(ids))
+        groups = relatedness_groups(matrix, RELATED_THRESHOLD)
+        del matrix
+        related = pairs[pairs["kinship"] > RELATED_THRESHOLD]
+        manifest["relatedness"] = {
+            "computed": True, **base,
+            "n_related_pairs": int(len(related)),
+            "n_duplicate_pairs": int((related["kinship"] > KING_DUPLICATE).sum()),
+            "n_pairs_by_degree": {d: int((pairs["degree"] == d).sum()) for d in DEGREES},
+            "n_related_samples": int(len(set(related["id1"]) | set(related["id2"]))),
+            "n_groups": int(len(np.unique(groups))),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        files[RELATED_PAIRS] = _write_table(pairs.assign(kinship=pairs["kinship"].round(6)))
+        log.info("kinship of %d samples on %d SNPs: %d related pairs", n, n_auto, len(related))
+
+    explicit = n_pcs is not None
+    k = DEFAULT_PCS if n_pcs is None else n_pcs
+    if k < 0:
+        raise UserError(f"--pcs {k} must be 0 or more")
+    k_max = min(n, m) - 1
+    if k == 0:
+        manifest["pca"] = {"computed": False, "reason": "--pcs 0"}
+    elif not explicit and (m < MIN_PCA_SNPS or k_max < 1):
+        manifest["pca"] = {"computed": False, "reason": f"skipped: PCA needs at least {MIN_PCA_SNPS} SNPs and 2 "
+                                                        f"samples; the dataset has {m} SNPs and {n} samples"}
+    else:
+        if explicit and m < MIN_PCA_SNPS:
+            raise UserError(f"--pcs {k}: PCA needs at least {MIN_PCA_SNPS} SNPs; the dataset has {m} after QC and "
+                            "pruning (use --pcs 0, or relax QC/pruning)")
+        if explicit and n < 2:
+            raise UserError(f"--pcs {k}: PCA needs at least 2 samples; the cohort has {n}")
+        if explicit and k > k_max:
+            raise UserError(f"--pcs {k} is too many for {n} samples x {m} SNPs; choose at most {max(k_max, 0)}")
+        k = min(k, k_max)
+        started = time.perf_counter()
+        model = fit_pca(genotypes, k, seed=seed, variant_ids=list(variants["id"].astype(str)))
+        manifest["pca"] = {"computed": True, "n_components": k, "n_snps": m, "seed": seed,
+                           "eigenvalues": [round(float(v), 6) for v in model.eigenvalues],
+                           "explained_variance_ratio": [round(float(v), 6) for v in model.explained_variance_ratio],
+                           "seconds": round(time.perf_counter() - started, 2)}
+        files[PCA_FILE] = lambda path: model.save(path)
+        files[PCS_FILE] = _write_table(_pcs_frame(np.asarray(ids), model.train_scores))
+        log.info("%d genetic PCs of %d samples x %d SNPs", k, n, m)
+    return manifest, files
+
+
+def harmonized_structure(
+    like_path: Path,
+    like_manifest: dict[str, Any],
+    genotypes: np.ndarray,
+    ids: np.ndarray,
+    reference: str | Path | None,
+) -> tuple[dict[str, Any], Writers]:
+    """Relatedness to the training cohort and projected PCs of a cohort harmonized to ``like_path``.
+
+    ``reference`` is the training Dataset whose genotypes the cohort is compared with (``None``: not
+    available, recorded as not checked).
+    """
+    from genoml_search.data.dataset import GENOTYPES, Dataset
+
+    manifest: dict[str, Any] = {}
+    files: Writers = {}
+    summary: dict[str, Any] = {"checked": False, "n_samples": int(len(ids)), "threshold": RELATED_THRESHOLD}
+    if reference is None or not (Path(reference) / GENOTYPES).is_file():
+        summary["reason"] = (f"the training dataset {reference} is not available" if reference else
+                             "the training genotypes are not available")
+    else:
+        train = Dataset.open(reference)
+        if train.content_hash != like_manifest.get("content_hash"):
+            summary["reason"] = f"the training dataset {reference} changed since (content hash differs)"
+        else:
+            mask = king_variant_mask(train.variants["chrom"].to_numpy())
+            if int(mask.sum()) < MIN_KING_SNPS:
+                summary["reason"] = (f"KING kinship needs at least {MIN_KING_SNPS} autosomal SNPs; the training "
+                                     f"dataset has {int(mask.sum())}")
+            else:
+                summary, detail = relatedness_to_training(train, genotypes, ids, mask)
+                summary["reference"] = str(Path(reference).resolve())
+                files[RELATED_TO_TRAINING] = _write_table(detail)
+    manifest["related_to_training"] = summary
+
+    pca_path = Path(like_path) / PCA_FILE
+    if pca_path.is_file():
+        model = PCAModel.load(pca_path)
+        if model.n_snps != genotypes.shape[1]:
+            raise UserError(f"the training PCA model has {model.n_snps} SNPs but the training dataset "
+                            f"{genotypes.shape[1]}; re-munge the training cohort", pca_path)
+        manifest["pca"] = {"computed": True, "projected": True, "n_components": model.n_components}
+        files[PCS_FILE] = _write_table(_pcs_frame(np.asarray(ids), model.transform(genotypes)))
+    return manifest, files
+
+
+def relatedness_to_training(
+    train: Any, genotypes: np.ndarray, ids: np.ndarray, mask: np.ndarray
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Compare a harmonized cohort with the training Dataset ``train`` on the SNPs of ``mask``.
+
+    Returns the JSON summary (counts and the IDs of related samples) and one row per related sample: ID,
+    closest training sample, kinship, degree.
+    """
+    started = time.perf_counter()
+    train_g = np.asarray(train.genotypes[:, mask] if not mask.all() else train.genotypes)
+    result = cross_cohort_relatedness(train_g, genotypes[:, mask] if not mask.all() else genotypes,
+                                      RELATED_THRESHOLD)
+    best = np.array([-np.inf if v is None else v for v in result["max_kinship"]], dtype=float)
+    related = np.flatnonzero(best > RELATED_THRESHOLD)
+    train_ids = train.samples["ID"].astype(str).to_numpy()
+    closest = [train_ids[result["closest_train_index"][i]] for i in related]
+    ids = np.asarray(ids).astype(str)
+    detail = pd.DataFrame({"ID": ids[related], "closest_training_ID": closest,
+                           "kinship": np.round(best[related], 6), "degree": king_degree(best[related]).astype(str)})
+    summary = {
+        "checked": True,
+        **{k: result[k] for k in ("n_samples", "n_duplicates", "n_related", "threshold", "duplicate_threshold",
+                                  "n_by_degree")},
+        "n_snps": int(mask.sum()),
+        "related_ids": list(ids[related]),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return summary, detail
+
+
+def groups_from_pairs(ids: np.ndarray, pairs: pd.DataFrame, threshold: float = RELATED_THRESHOLD) -> np.ndarray:
+    """Integer CV groups: connected components of the pairs with kinship above ``threshold``."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    ids = pd.Index(np.asarray(ids).astype(str))
+    pairs = pairs[pairs["kinship"] > threshold]
+    a = ids.get_indexer(pairs["id1"].astype(str))
+    b = ids.get_indexer(pairs["id2"].astype(str))
+    keep = (a >= 0) & (b >= 0)
+    n = len(ids)
+    graph = coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)
+
+
+def warning_text(summary: dict[str, Any] | None, what: str,
+                 consequence: str = "metrics on them measure memorization, not generalization") -> str | None:
+    """The one-line warning for a cohort related to training (None when nothing to warn about)."""
+    if not summary:
+        return None
+    if not summary.get("checked", True):
+        return f"relatedness of the {what} to the training samples could not be checked: {summary.get('reason')}"
+    if summary.get("n_related", 0) == 0:
+        return None
+    return (f"{summary['n_related']} of {summary['n_samples']} {what} samples are related to a training sample "
+            f"(kinship > {summary['threshold']:.4f}), {summary.get('n_duplicates', 0)} of them duplicates; "
+            f"{consequence}")
