@@ -81,9 +81,10 @@ def write_phenotype(path: Path = PHENO, seed: int = 2) -> Path:
 
 
 def our_command(bfile: Path, pheno: Path, out: Path) -> list[str]:
-    """The real `genoml-search munge` command with the same filters as plink2."""
+    """The real `genoml-search munge` command with the same filters as plink2 (kinship and PCs, which plink2
+    does not compute here, are left out; benchmarks/structure.py measures them)."""
     return cli("munge", "--bfile", str(bfile), "--pheno", str(pheno), "--out", str(out), *QC_FLAGS,
-               "--indep-pairwise", *PRUNE)
+               "--indep-pairwise", *PRUNE, "--no-kinship", "--pcs", "0")
 
 
 def plink2_command(bfile: Path, out: Path) -> list[str]:
