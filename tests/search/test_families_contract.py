@@ -91,12 +91,17 @@ def test_family_contract(name: str, task: str, data) -> None:
             np.testing.assert_array_equal(first, fit_predict(family, params, task, X, y, seed=i), err_msg=str(params))
 
 
-@pytest.mark.parametrize(("name", "task"), [c for c in CASES if c[1] == "binary"], ids=lambda v: str(v))
+NATIVE_MISSING = [(f.name, "binary") for f in families_for("binary") if f.handles_missing]
+
+
+def test_some_families_handle_missing_values_natively() -> None:
+    assert {"xgboost", "lightgbm", "hist_gradient_boosting"} <= {name for name, _ in NATIVE_MISSING}
+
+
+@pytest.mark.parametrize(("name", "task"), NATIVE_MISSING, ids=lambda v: str(v))
 def test_missing_values_when_declared(name: str, task: str) -> None:
     """A family declaring handles_missing fits and predicts on genotypes with NaN."""
     family = small(next(f for f in families_for(task) if f.name == name), task)
-    if not family.handles_missing:
-        pytest.skip(f"{name} does not declare handles_missing")
     X, targets = genotypes(seed=1, missing=0.1)
     for params in sample_params(family, task, 3, seed=1):
         proba = fit_predict(family, params, task, X, targets[task], seed=0)
