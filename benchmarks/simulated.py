@@ -149,6 +149,35 @@ def baseline(train: Path, validation: Path, task: str) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - started, 1)}
 
 
+def study_trials(run: Path) -> dict[str, Any]:
+    """Trials of the run's study by family and state, with median seconds per finished trial."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = f"sqlite:///{run / 'study.db'}"
+    study = optuna.load_study(study_name=optuna.get_all_study_names(storage)[0], storage=storage)
+    families: dict[str, dict[str, Any]] = {}
+    for trial in study.get_trials(deepcopy=False):
+        row = families.setdefault(trial.params.get("family", "?"), {"seconds": []})
+        row[trial.state.name] = row.get(trial.state.name, 0) + 1
+        if trial.datetime_complete and trial.datetime_start:
+            row["seconds"].append((trial.datetime_complete - trial.datetime_start).total_seconds())
+    for row in families.values():
+        seconds = row.pop("seconds")
+        row["median_seconds"] = round(float(np.median(seconds)), 1) if seconds else None
+    totals = {state: sum(row.get(state, 0) for row in families.values()) for state in ("COMPLETE", "PRUNED", "FAIL")}
+    return {"by_family": families, **{f"n_{k.lower()}": v for k, v in totals.items()}}
+
+
+def add_study_facts(record: dict, work: Path) -> dict:
+    """Fill the trial counts (also for cells recorded before they were added)."""
+    facts = study_trials(work / "run")
+    record.pop("n_finished_trials", None)  # old name: it counted COMPLETE trials only
+    record.update(trials=facts, n_completed_trials=facts["n_complete"],
+                  n_finished_trials=facts["n_complete"] + facts["n_pruned"])
+    return record
+
+
 def run_cell(cell: Cell, budget: int, workers: int | None, work: Path) -> dict[str, Any]:
     """Simulate, munge, search and score one cell; its record is also written to WORK/CELL/cell.json."""
     shutil.rmtree(work, ignore_errors=True)
@@ -191,13 +220,13 @@ def run_cell(cell: Cell, budget: int, workers: int | None, work: Path) -> dict[s
         "baseline_ratio": base["score"] / limits["expected"],
         "cv_best": metrics["cv"][name], "best_family": metrics["cv"]["best_family"],
         "best_snp_p_threshold": metrics["cv"]["best_params"].get("snp_p_threshold"),
-        "n_finished_trials": sum(row.get("n_complete", 0) for row in leaderboard),
         "leaderboard": [{k: row[k] for k in ("family", "value", "n_complete") if k in row} for row in leaderboard],
         "m_effective": truth["m_effective"], "realized": truth["realized"],
         "n_variants_after_munge": len(kept),
         "causal_kept_fraction": float(np.mean([snp in kept for snp in truth["causal_snps"]])),
         "timings": timings, "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
+    add_study_facts(record, work)
     if cell.task == "binary":  # AUC ratios flatter: 0.5 is chance, so also the share of the gain over chance
         record["gain_ratio"] = (achieved - 0.5) / (limits["expected"] - 0.5)
     (work / "cell.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -215,12 +244,12 @@ def summary_row(record: dict) -> dict[str, str]:
 
 
 def table(records: list[dict]) -> str:
-    lines = ["| cell | metric | achieved | expected | ratio | baseline | oracle | max | trials | best family | causal kept |",
+    lines = ["| cell | metric | achieved | expected | ratio | baseline | oracle | max | trials (pruned) | best family | causal kept |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         lines.append(f"| {r['label']} | {r['metric']} | {r['achieved']:.3f} | {r['expected']:.3f} | "
                      f"{r['ratio']:.0%} | {r['baseline']['score']:.3f} | {r['oracle']:.3f} | {r['max']:.3f} | "
-                     f"{r['n_finished_trials']} | {r['best_family']} | {r['causal_kept_fraction']:.0%} |")
+                     f"{r['n_finished_trials']} ({r['trials']['n_pruned']}) | {r['best_family']} | {r['causal_kept_fraction']:.0%} |")
     return "\n".join(lines)
 
 
@@ -237,7 +266,7 @@ def main() -> None:
         budget = args.budget or (QUICK_BUDGET if args.quick else FULL_BUDGET[cell.n_train])
         done = root / cell.name / "cell.json"
         if args.resume and done.is_file() and json.loads(done.read_text())["budget_seconds"] == budget:
-            records.append(json.loads(done.read_text()))
+            records.append(add_study_facts(json.loads(done.read_text()), root / cell.name))
             continue
         print(f"== {cell.label} (budget {budget} s)", flush=True)
         try:
