@@ -36,6 +36,7 @@ from genoml_search.search.groups import groups_for_samples, groups_from_column, 
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
 from genoml_search.search.space import family_and_params, suggest_pipeline
+from genoml_search.search.warm_start import enqueue_starting_points
 from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
 from genoml_search.search.study import best_per_family, make_sampler, open_study
 
@@ -291,6 +292,7 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
                 log.warning("re-queued %d trial(s) left RUNNING by an interrupted run", recovered)
         else:
             optuna.storages.fail_stale_trials(study)
+        enqueue_starting_points(study, families, task, options.snp_filter)
         cv = CVSpec(options.n_folds, options.n_repeats, options.seed)
 
         def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:

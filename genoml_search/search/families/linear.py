@@ -52,7 +52,7 @@ class ElasticNet(ModelFamily):
 
     def space(self, task: str) -> list[Param]:
         return [
-            FloatParam("alpha", 1e-4, 10.0, log=True, limits=(0.0, None)),
+            FloatParam("alpha", 1e-4, 100.0, log=True, limits=(0.0, None)),
             FloatParam("l1_ratio", 0.0, 1.0, limits=UNIT),
         ]
 
