@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from genoml_search.data.plink import MISSING
+from genoml_search.data.plink import check_genotype_matrix
 from genoml_search.errors import UserError
 
 KING_DUPLICATE: float = 2.0**-1.5
@@ -78,8 +78,8 @@ def king_kinship(
         UserError: fewer than :data:`MIN_KING_SNPS` SNPs, fewer than 2 samples (one cohort) or an empty cohort,
             or cohorts on different numbers of SNPs.
     """
-    a = _check_matrix(genotypes, "genotypes")
-    b = None if other is None else _check_matrix(other, "other")
+    a = check_genotype_matrix(genotypes, "genotypes")
+    b = None if other is None else check_genotype_matrix(other, "other")
     if b is None and a.shape[0] < 2:
         raise UserError(f"KING kinship needs at least 2 samples; got {a.shape[0]}")
     if b is not None:
@@ -99,15 +99,6 @@ def king_kinship(
         raise UserError(f"block_size must be positive; got {block_size}")
     counts = _king_counts(a, b, block_size, snp_chunk)
     return _kinship_from_counts(*counts, within=b is None)
-
-
-def _check_matrix(genotypes: np.ndarray, name: str) -> np.ndarray:
-    array = np.asarray(genotypes)
-    if array.ndim != 2:
-        raise UserError(f"{name} must be a samples x SNPs matrix; got {array.ndim} dimensions")
-    if array.dtype != np.int8:
-        raise UserError(f"{name} must be int8 allele counts (MISSING={MISSING}); got dtype {array.dtype}")
-    return array
 
 
 def _missing_columns(genotypes: np.ndarray, chunk: int) -> np.ndarray:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from genoml_search.data.plink import MISSING
+from genoml_search.data.plink import check_genotype_matrix
 from genoml_search.errors import InputFileError, UserError
 
 MIN_PCA_SNPS: int = 100
@@ -64,7 +64,7 @@ class PCAModel:
 
     def transform(self, genotypes: np.ndarray) -> np.ndarray:
         """Project a cohort (int8 samples x the model's SNPs, same counted alleles) onto the training PCs."""
-        g = _check_matrix(genotypes, "genotypes")
+        g = check_genotype_matrix(genotypes, "genotypes")
         if g.shape[1] != self.n_snps:
             raise UserError(
                 f"the PCA model was fitted on {self.n_snps} SNPs but this cohort has {g.shape[1]}; harmonize it to "
@@ -141,18 +141,9 @@ class PCAModel:
             raise InputFileError(f"not a PCA model file written by genoml-search ({error})", path) from None
 
 
-def _check_matrix(genotypes: np.ndarray, name: str) -> np.ndarray:
-    array = np.asarray(genotypes)
-    if array.ndim != 2:
-        raise UserError(f"{name} must be a samples x SNPs matrix; got {array.ndim} dimensions")
-    if array.dtype != np.int8:
-        raise UserError(f"{name} must be int8 allele counts (MISSING={MISSING}); got dtype {array.dtype}")
-    return array
-
-
 def allele_frequencies(genotypes: np.ndarray) -> np.ndarray:
     """Frequency of the counted allele per SNP over the called genotypes (NaN when nothing is called)."""
-    return _snp_stats(_check_matrix(genotypes, "genotypes"))[0]
+    return _snp_stats(check_genotype_matrix(genotypes, "genotypes"))[0]
 
 
 def _snp_stats(g: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +242,7 @@ def fit_pca(
     Raises:
         UserError: one sample, fewer than :data:`MIN_PCA_SNPS` SNPs, or K out of range.
     """
-    g = _check_matrix(genotypes, "genotypes")
+    g = check_genotype_matrix(genotypes, "genotypes")
     n, m = g.shape
     if n < 2:
         raise UserError(f"PCA needs at least 2 samples in the training cohort; got {n}")

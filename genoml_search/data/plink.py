@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genoml_search.errors import InputFileError
+from genoml_search.errors import InputFileError, UserError
 
 MISSING: int = -127
 """Sentinel for a missing genotype call in every int8 matrix of genoml-search."""
@@ -153,6 +153,16 @@ def _check_padding(path: Path, n_samples: int, n_variants: int) -> None:
             "the .fam has lost lines or belongs to another .bed",
             path,
         )
+
+
+def check_genotype_matrix(genotypes: np.ndarray, name: str) -> np.ndarray:
+    """The matrix as an array if it is a 2-D int8 samples x SNPs matrix; a :class:`UserError` otherwise."""
+    array = np.asarray(genotypes)
+    if array.ndim != 2:
+        raise UserError(f"{name} must be a samples x SNPs matrix; got {array.ndim} dimensions")
+    if array.dtype != np.int8:
+        raise UserError(f"{name} must be int8 allele counts (MISSING={MISSING}); got dtype {array.dtype}")
+    return array
 
 
 @dataclass
