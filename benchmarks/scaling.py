@@ -221,8 +221,9 @@ def drop_postgres(name: str) -> None:
 def markdown(results: dict) -> str:
     lines = ["| workers | trials | median trial s | wall s | trials/hour | speed-up | driver overhead ms/trial | "
              "overhead % of wall |", "|---|---|---|---|---|---|---|---|"]
-    base = results["throughput"][0]["trials_per_hour"]
     for row in results["throughput"]:
+        base = next(r["trials_per_hour"] for r in results["throughput"]
+                    if r["workers"] == 1 and r.get("dataset") == row.get("dataset"))
         lines.append(f"| {row['workers']} | {row['n_trials']} | {row['trial_seconds_median']} | {row['wall_seconds']} "
                      f"| {row['trials_per_hour']} | {row['trials_per_hour'] / base:.2f}x | "
                      f"{row['overhead_ms_per_trial']} | {100 * row['overhead_fraction']:.1f} |")
@@ -237,13 +238,13 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials and sizes (a smoke run)")
-    parser.add_argument("--samples", type=int, default=1500)
-    parser.add_argument("--snps", type=int, default=800)
+    parser.add_argument("--sizes", default="2400x1400,3000x2000",
+                        help="datasets SAMPLESxSNPS, one per trial length (about 3 s and 7 s trials here)")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     tmp = DATA / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    dataset = make_dataset(args.samples, args.snps)
+    sizes_of_data = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
     n_trials = 6 if args.quick else 16
     sizes = [100, 1000] if args.quick else [100, 1000, 10_000]
     load_before = os.getloadavg()
@@ -252,8 +253,13 @@ def main() -> None:
                                  "python": platform.python_version(), "loadavg_before": load_before},
                      "versions": {"optuna": optuna.__version__, "distributed": __import__("distributed").__version__,
                                   "numpy": np.__version__},
-                     "dataset": {"samples": args.samples, "snps": args.snps, "params": PARAMS, "folds": 3}}
-    results["throughput"] = [throughput(dataset, w, n_trials, tmp) for w in (1, 2)]
+                     "dataset": {"sizes": args.sizes, "params": PARAMS, "folds": 3}}
+    results["throughput"] = []
+    for samples, snps in sizes_of_data:
+        dataset = make_dataset(samples, snps)
+        for workers in (1, 2):
+            row = throughput(dataset, workers, n_trials, tmp)
+            results["throughput"].append({"dataset": f"{samples}x{snps}", **row})
     print(results["throughput"], flush=True)
     results["storage"] = storage_latency(f"sqlite:///{tmp / f'latency-{uuid.uuid4().hex[:6]}.db'}", sizes, 10, 3)
     pg = postgres_url()

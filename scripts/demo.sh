@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole flow on the bundled GenoML2 example: munge -> run (SQLite + local Dask) -> status.
+# The whole flow on the bundled GenoML2 example: munge -> run (SQLite + local Dask) -> status -> report -> predict.
 # Usage: scripts/demo.sh GENOML_SEARCH_BIN EXAMPLE_DIR OUT_DIR N_TRIALS
 set -euo pipefail
 bin=$1 ex=$2 out=$3 trials=$4
@@ -10,4 +10,8 @@ mkdir -p "$out"
   --validation-bfile "$ex/validation" --validation-pheno "$ex/validation_pheno.csv" \
   --validation-covar "$ex/validation_addit.csv"
 "$bin" status --storage "sqlite:///$(cd "$out/run" && pwd)/study.db"
-echo "metrics: $out/run/metrics.json  model: $out/run/model/"
+"$bin" report --out "$out/run"
+"$bin" predict --model "$out/run" --bfile "$ex/validation" --covar "$ex/validation_addit.csv" \
+  --out "$out/validation_predictions.csv"
+echo "metrics: $out/run/metrics.json  model: $out/run/model/  report: $out/run/report/report.html"
+echo "predictions: $out/validation_predictions.csv"
