@@ -62,7 +62,9 @@ def test_signal_during_munge_leaves_no_partial_files(signum: int, big_cohort, co
     proc = subprocess.Popen(
         [sys.executable, "-m", "genoml_search.cli", "-vv", "munge", "--out", str(out), "--bfile", str(prefix),
          "--pheno", str(pheno), "--indep-pairwise", "200", "5", "0.2"],
-        env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        # a test runner started in the background inherits SIGINT ignored; give munge a terminal's default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_for(proc, "QC of", timeout=90)
         time.sleep(0.5)  # inside QC / LD pruning
@@ -73,6 +75,7 @@ def test_signal_during_munge_leaves_no_partial_files(signum: int, big_cohort, co
         if proc.poll() is None:
             proc.kill()
     rest = proc.stderr.read()
+    proc.stderr.close()
     assert proc.returncode == 130, rest
     assert "interrupted" in rest and "Traceback" not in rest
     assert tree_digest(out) == before
