@@ -17,13 +17,17 @@ The rules reproduced here (see docs/munge-qc.md):
 - Windows: ``WINDOW`` variants advancing by ``STEP``; or, with a kb window, the window grows to every variant
   within the distance of its first variant and advances by the fewest variants that let its end advance.
 
-r^2 is computed for chunks of new variants against the variants still live in the window with float32
-matrix products (exact: all sums are small integers); missing calls are handled by sparse corrections that
-pack two or three exact integer sums into one float, so only the greedy bookkeeping is in Python.
+Two implementations make the same decisions. The compiled kernel (``_ldkernel.c``, built with the package)
+runs plink2's greedy passes itself with r^2 computed on demand from bit-packed genotypes, so a pair is only
+evaluated when the greedy pass needs it. The numpy fallback, used where the kernel could not be compiled,
+computes r^2 for chunks of new variants against the variants still live in the window with float32 matrix
+products (exact: all sums are small integers), with missing calls handled by sparse corrections that pack
+two or three exact integer sums into one float; only its greedy bookkeeping is in Python.
 """
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -32,6 +36,11 @@ import scipy.sparse as sp
 
 from genoml_search.data.plink import MISSING
 from genoml_search.data.qc import SMALL_EPSILON, GenotypeCounts, column_block, genotype_counts, plink2_ref_frequency
+
+try:
+    from genoml_search.data import _ldkernel
+except ImportError:  # no compiler at install time: the numpy path below gives the same result
+    _ldkernel = None
 
 DEFAULT_CHUNK = 250
 """New variants whose r^2 against the live window is computed per matrix product (not a power of two:
@@ -51,6 +60,7 @@ def indep_pairwise(
     columns: np.ndarray | None = None,
     threads: int | None = None,
     chunk: int = DEFAULT_CHUNK,
+    compiled: bool | None = None,
 ) -> np.ndarray:
     """Return the boolean mask of variants kept by plink2's ``--indep-pairwise``.
 
@@ -61,7 +71,8 @@ def indep_pairwise(
     samples that are not founders take no part at all, so a sample filter can be folded into it.
     ``columns`` (indices of genotype columns, increasing) prunes only those columns, described by ``chrom``
     and ``pos`` and the returned mask, without copying the matrix. ``threads`` chromosomes (or kb-window
-    sub-contigs) are pruned at once (default: the CPUs this process may use).
+    sub-contigs) are pruned at once (default: the CPUs this process may use). ``compiled`` chooses the
+    compiled kernel (default: when it is built and the machine is little-endian) or the numpy path.
     """
     n_samples = genotypes.shape[0]
     if columns is None:
@@ -109,10 +120,20 @@ def indep_pairwise(
         elif len(idx) >= 2:
             subs += _subcontigs(idx, pos, window_size if window_kb else None)
 
+    if compiled is None:
+        compiled = _ldkernel is not None and sys.byteorder == "little"
+    elif compiled and _ldkernel is None:
+        raise RuntimeError("the compiled LD kernel is not built (pip install the package with a C compiler)")
+
     def prune(sub: np.ndarray) -> np.ndarray:
         sub_counts = GenotypeCounts(counts.hom0[sub], counts.het[sub], counts.hom2[sub], counts.missing[sub])
+        bp = pos[sub] if window_kb else None
+        if compiled:
+            removed = _prune_compiled(source, columns[sub], sub_counts, major[sub], monomorphic[sub], thresh,
+                                      list(_windows(len(sub), bp, window_size, step)))
+            return sub[removed]
         pruner = _WindowPruner(source, columns[sub], sub_counts, major[sub], monomorphic[sub], thresh, chunk)
-        return sub[pruner.run(pos[sub] if window_kb else None, window_size, step)]
+        return sub[pruner.run(bp, window_size, step)]
 
     threads = min(len(subs), threads or _available_cpus())
     if threads > 1:
@@ -125,6 +146,35 @@ def indep_pairwise(
     for sub_removed in removed:
         keep[sub_removed] = False
     return keep
+
+
+def _prune_compiled(source, columns, counts, major, monomorphic, thresh, windows) -> np.ndarray:
+    """Removed variants (bool) of one sub-contig, by the compiled kernel's greedy passes."""
+    n_words = -(-source.n_rows // 64)
+    planes = _packed_planes(source, columns, n_words)
+    bounds = np.array([(start, prev_end, end) for (start, end), prev_end in
+                       zip(windows, [0] + [end for _, end in windows[:-1]])], dtype=np.int64).reshape(-1, 3)
+    removed = monomorphic.astype(np.uint8)
+    sums = (counts.het + 2 * counts.hom2).astype(np.int64)
+    ssqs = (counts.het + 4 * counts.hom2).astype(np.int64)
+    _ldkernel.prune(planes, n_words, counts.missing.astype(np.int64), sums, ssqs, source.n_rows, bounds,
+                    np.ascontiguousarray(major, dtype=np.float64), removed, thresh, 1 + SMALL_EPSILON)
+    return removed.astype(bool)
+
+
+def _packed_planes(source, columns: np.ndarray, n_words: int, block: int = 2048) -> np.ndarray:
+    """Per variant, three bit planes of ``n_words`` words (one bit per sample, little-endian): x >= 1,
+    x == 2 and missing; the layout (variants x 3 x words, uint64) keeps a variant's planes together."""
+    planes = np.zeros((len(columns), 3, n_words), dtype=np.uint64)
+    as_bytes = planes.view(np.uint8)
+    n_bytes = -(-source.n_rows // 8)
+    for lo in range(0, len(columns), block):
+        u = source.variant_major(columns[lo : lo + block]).view(np.uint8)  # 0, 1, 2 or 129 (missing)
+        hi = lo + u.shape[0]
+        as_bytes[lo:hi, 0, :n_bytes] = np.packbits(u - np.uint8(1) < 2, axis=1, bitorder="little")
+        as_bytes[lo:hi, 1, :n_bytes] = np.packbits(u == 2, axis=1, bitorder="little")
+        as_bytes[lo:hi, 2, :n_bytes] = np.packbits(u == np.uint8(MISSING & 0xFF), axis=1, bitorder="little")
+    return planes
 
 
 def _available_cpus() -> int:
@@ -339,3 +389,14 @@ class _Columns:
         if self.rows is not None:
             block = np.take(block, self.rows, axis=0)
         return block
+
+    def variant_major(self, cols: np.ndarray) -> np.ndarray:
+        """The columns ``cols`` (increasing) as a C-contiguous variants x rows block; no copy of the whole
+        span is made for a column-major (Fortran) matrix, whose columns are already contiguous."""
+        lo, hi = int(cols[0]), int(cols[-1]) + 1
+        block = self.genotypes[:, lo:hi].T
+        if hi - lo != len(cols):
+            block = block[np.asarray(cols) - lo]
+        if self.rows is not None:
+            block = np.take(block, self.rows, axis=1)
+        return np.ascontiguousarray(block)
