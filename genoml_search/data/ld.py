@@ -6,6 +6,10 @@ The rules reproduced here (see docs/munge-qc.md):
   leaves it out of ``.prune.in``); a chromosome with a single variant is kept untouched. With a kb window the
   chromosome is further split into sub-contigs wherever two consecutive variants are more than the window
   apart, and each sub-contig starts its own windows.
+- Sex chromosomes (``sex`` per sample, .fam codes; all unknown when None): on chrX male founders take part
+  with their heterozygous calls missing and non-male founders with weight 2 (plink2's ``--ld-xchr 3``; here
+  their rows are simply counted twice); on chrY only male founders, hets missing; on chrM all founders, hets
+  missing. The major-allele frequencies are plink2's sex-aware ones (males haploid on chrX, males only on chrY).
 - Variants are monomorphic for pruning (removed) when the founders have no homozygote, or only one kind of
   homozygote among their calls.
 - r^2 of a pair uses the founders called at both variants; the pair is in LD when
@@ -35,7 +39,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from genoml_search.data.plink import MISSING
-from genoml_search.data.qc import SMALL_EPSILON, GenotypeCounts, column_block, genotype_counts, plink2_ref_frequency
+from genoml_search.data import sexchrom
+from genoml_search.data.qc import (
+    SMALL_EPSILON,
+    GenotypeCounts,
+    column_block,
+    genotype_counts,
+    sex_aware_ref_frequency,
+)
 
 try:
     from genoml_search.data import _ldkernel
@@ -60,6 +71,7 @@ def indep_pairwise(
     columns: np.ndarray | None = None,
     threads: int | None = None,
     chunk: int = DEFAULT_CHUNK,
+    sex: np.ndarray | None = None,
     compiled: bool | None = None,
 ) -> np.ndarray:
     """Return the boolean mask of variants kept by plink2's ``--indep-pairwise``.
@@ -71,8 +83,10 @@ def indep_pairwise(
     samples that are not founders take no part at all, so a sample filter can be folded into it.
     ``columns`` (indices of genotype columns, increasing) prunes only those columns, described by ``chrom``
     and ``pos`` and the returned mask, without copying the matrix. ``threads`` chromosomes (or kb-window
-    sub-contigs) are pruned at once (default: the CPUs this process may use). ``compiled`` chooses the
-    compiled kernel (default: when it is built and the machine is little-endian) or the numpy path.
+    sub-contigs) are pruned at once (default: the CPUs this process may use). ``sex`` (per sample: 1 male,
+    2 female, other unknown, as in a .fam; all unknown when None) gives plink2's chrX/chrY/chrM rules.
+    ``compiled`` chooses the compiled kernel (default: when it is built and the machine is little-endian)
+    or the numpy path.
     """
     n_samples = genotypes.shape[0]
     if columns is None:
@@ -101,8 +115,18 @@ def indep_pairwise(
         raise ValueError("--indep-pairwise requires at least two founders")
 
     counts = genotype_counts(genotypes, founder_idx, columns=columns)
-    ref = plink2_ref_frequency(counts)
+    kinds = sexchrom.chrom_kinds(chrom)
+    sex = np.zeros(n_samples, dtype=np.int8) if sex is None else sexchrom.sex_codes(sex)
+    founder_mask = np.ones(n_samples, dtype=bool) if founder_idx is None else founders
+    ref = sex_aware_ref_frequency(genotypes, counts, founder_mask, kinds, sex, columns)
     major = np.maximum(ref, 1.0 - ref)
+    sources = {sexchrom.AUTOSOME: _Columns(genotypes, founder_idx)}
+    for kind in (sexchrom.X, sexchrom.Y, sexchrom.MT):
+        idx = np.flatnonzero(kinds == kind)
+        if len(idx):
+            # The calls that take part differ on these chromosomes: their own rows, and counts over them.
+            sources[kind] = _sex_chromosome_rows(genotypes, founder_mask, sex, kind)
+            counts = _replace_counts(counts, idx, sources[kind].counts(columns[idx]))
     # In plink2's +1/0/-1 coding, hom REF is +1; our counted allele is ALT, so dosage 0 is hom REF.
     plus, minus, observed = counts.hom0, counts.hom2, counts.observed
     monomorphic = ((plus == 0) & (minus == 0)) | (plus == observed) | (minus == observed)
@@ -110,7 +134,6 @@ def indep_pairwise(
     chrom = np.asarray(chrom).astype(str)
     pos = np.asarray(pos, dtype=np.int64)
     keep = np.ones(n_variants, dtype=bool)
-    source = _Columns(genotypes, founder_idx)
     thresh = r2 * (1 + SMALL_EPSILON)
     subs = []
     for name in dict.fromkeys(chrom):
@@ -127,6 +150,9 @@ def indep_pairwise(
 
     def prune(sub: np.ndarray) -> np.ndarray:
         sub_counts = GenotypeCounts(counts.hom0[sub], counts.het[sub], counts.hom2[sub], counts.missing[sub])
+        source = sources.get(kinds[sub[0]], sources[sexchrom.AUTOSOME])
+        if source.n_rows == 0:  # e.g. chrY without male founders: nothing is polymorphic
+            return sub
         bp = pos[sub] if window_kb else None
         if compiled:
             removed = _prune_compiled(source, columns[sub], sub_counts, major[sub], monomorphic[sub], thresh,
@@ -376,18 +402,52 @@ class _WindowPruner:
                     unchecked[first] = second + 1
 
 
-class _Columns:
-    """Variant blocks (variants x founders, int8) of a samples x variants matrix, without copying it whole."""
+def _sex_chromosome_rows(genotypes: np.ndarray, founders: np.ndarray, sex: np.ndarray, kind: str) -> _Columns:
+    """The founder rows plink2 uses on chrX, chrY or chrM, and which of them are haploid (hets missing).
 
-    def __init__(self, genotypes: np.ndarray, rows: np.ndarray | None):
+    chrX: male founders (haploid) once and the other founders twice (plink2 gives them weight 2 in every
+    sum); chrY: male founders only (haploid); chrM: all founders (haploid).
+    """
+    male = founders & (sex == sexchrom.MALE)
+    if kind == sexchrom.X:
+        others = np.flatnonzero(founders & ~male)
+        rows = np.concatenate([np.flatnonzero(male), others, others])
+        haploid = np.zeros(len(rows), dtype=bool)
+        haploid[: male.sum()] = True
+    elif kind == sexchrom.Y:
+        rows = np.flatnonzero(male)
+        haploid = np.ones(len(rows), dtype=bool)
+    else:
+        rows = np.flatnonzero(founders)
+        haploid = np.ones(len(rows), dtype=bool)
+    return _Columns(genotypes, rows, haploid)
+
+
+def _replace_counts(counts: GenotypeCounts, idx: np.ndarray, new: GenotypeCounts) -> GenotypeCounts:
+    arrays = [a.copy() for a in (counts.hom0, counts.het, counts.hom2, counts.missing)]
+    for array, values in zip(arrays, (new.hom0, new.het, new.hom2, new.missing)):
+        array[idx] = values
+    return GenotypeCounts(*arrays)
+
+
+class _Columns:
+    """Variant blocks (variants x founders, int8) of a samples x variants matrix, without copying it whole.
+
+    ``haploid`` (per row of the block) marks rows whose heterozygous calls are read as missing.
+    """
+
+    def __init__(self, genotypes: np.ndarray, rows: np.ndarray | None, haploid: np.ndarray | None = None):
         self.genotypes = genotypes
         self.rows = rows
         self.n_rows = genotypes.shape[0] if rows is None else len(rows)
+        self.haploid = haploid if haploid is not None and haploid.any() else None
 
     def block(self, cols: np.ndarray) -> np.ndarray:
         block = column_block(self.genotypes, cols)
         if self.rows is not None:
             block = np.take(block, self.rows, axis=0)
+        if self.haploid is not None:
+            block = np.where((block == 1) & self.haploid[:, None], np.int8(MISSING), block)
         return block
 
     def variant_major(self, cols: np.ndarray) -> np.ndarray:
@@ -399,4 +459,13 @@ class _Columns:
             block = block[np.asarray(cols) - lo]
         if self.rows is not None:
             block = np.take(block, self.rows, axis=1)
-        return np.ascontiguousarray(block)
+        block = np.ascontiguousarray(block)
+        if self.haploid is not None:
+            block = np.where((block == 1) & self.haploid[None, :], np.int8(MISSING), block)
+        return block
+
+    def counts(self, cols: np.ndarray, step: int = 4096) -> GenotypeCounts:
+        """Dosage 0/1/2/missing counts per column over these rows (as the pruner reads them)."""
+        parts = [genotype_counts(self.block(cols[i : i + step])) for i in range(0, len(cols), step)]
+        return GenotypeCounts(*(np.concatenate(arrays) for arrays in zip(
+            *((c.hom0, c.het, c.hom2, c.missing) for c in parts))))

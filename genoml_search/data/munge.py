@@ -347,7 +347,8 @@ def _select_training_variants(
     with warnings.catch_warnings():  # empty slices when --mind removes everyone: reported below
         warnings.simplefilter("ignore", RuntimeWarning)
         chrom = cohort.variants["chrom"].to_numpy()[variant_index]
-        result = qc_module.run_qc(genotypes, options.qc, founders=founders, controls=controls, chrom=chrom)
+        result = qc_module.run_qc(genotypes, options.qc, founders=founders, controls=controls, chrom=chrom,
+                                  sex=samples["sex"].to_numpy())
     remaining_variants = len(variant_index)
     for qc_step in result.steps:
         if qc_step["unit"] == "samples":
@@ -380,7 +381,7 @@ def _select_training_variants(
         pruned = indep_pairwise(
             genotypes, kept_variants["chrom"].to_numpy(), kept_variants["pos"].to_numpy(),
             options.prune.window, options.prune.step, options.prune.r2, window_kb=options.prune.window_kb,
-            founders=founders & result.sample_keep, columns=columns,
+            founders=founders & result.sample_keep, columns=columns, sex=samples["sex"].to_numpy(),
         )
         variant_keep[columns[~pruned]] = False
         _step(steps, "indep-pairwise", "variants", (~pruned).sum(), variant_keep.sum(),

@@ -13,6 +13,9 @@ What plink2 does, and so what this module does (see docs/munge-qc.md):
   removed when ``p < hwe * (1 - 2^-44)``; variants with no founder call are not tested.
 - ``--maf``: allele frequencies from founders; an all-missing variant has frequency 0.5 (plink2's
   convention); removed when ``min(f, 1 - f) < maf * (1 - 2^-44)``.
+- Sex chromosomes (``chrom`` and ``sex`` given): chrY calls count only in males for --mind, --geno and
+  --maf, chrX frequencies count males as haploid, --hwe runs the chrX exact test of
+  :mod:`genoml_search.data.sexchrom` and skips chrY and chrM.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from genoml_search.data import sexchrom
 from genoml_search.data.plink import MISSING
 
 SMALL_EPSILON = 2.0**-44
@@ -352,7 +356,43 @@ def controls_from_samples(samples) -> np.ndarray:
     return (samples["pheno"].astype(str) == "1").to_numpy()
 
 
-_NO_HWE_CHROMS = {"Y", "24", "CHRY", "MT", "M", "26", "CHRM", "CHRMT"}
+def x_ref_frequency(counts: GenotypeCounts, male: GenotypeCounts) -> np.ndarray:
+    """chrX REF-allele frequency as plink2 computes it: non-males diploid, males haploid (a het male call
+    counts half an allele of each kind); ``counts`` over all the samples, ``male`` over the males among them."""
+    ref = 2 * (2 * (counts.hom0 - male.hom0) + counts.het - male.het) + 2 * male.hom0 + male.het
+    total = 4 * (counts.observed - male.observed) + 2 * male.observed
+    freq = np.full(len(ref), 0.5)
+    seen = total > 0
+    freq[seen] = ref[seen] * (1.0 / total[seen])
+    return freq
+
+
+def sex_aware_ref_frequency(
+    genotypes: np.ndarray, counts: GenotypeCounts, rows: np.ndarray, kinds: np.ndarray, sex: np.ndarray,
+    columns: np.ndarray | None = None,
+) -> np.ndarray:
+    """plink2's REF frequency per variant over the samples ``rows`` (bool): autosomes, chrXY and chrM from
+    ``counts`` (over ``rows``), chrX with haploid males (:func:`x_ref_frequency`), chrY from males only.
+
+    ``kinds`` are :func:`~genoml_search.data.sexchrom.chrom_kinds` per counted variant, ``columns`` the matrix
+    columns they describe (all when None), ``sex`` the :func:`~genoml_search.data.sexchrom.sex_codes`.
+    """
+    freq = plink2_ref_frequency(counts)
+    male_rows = rows & (sex == sexchrom.MALE)
+    for kind in (sexchrom.X, sexchrom.Y):
+        idx = np.flatnonzero(kinds == kind)
+        if not len(idx):
+            continue
+        male = genotype_counts(genotypes, male_rows, columns=idx if columns is None else columns[idx])
+        if kind == sexchrom.X:
+            freq[idx] = x_ref_frequency(_take_counts(counts, idx), male)
+        else:
+            freq[idx] = plink2_ref_frequency(male)
+    return freq
+
+
+def _take_counts(counts: GenotypeCounts, idx: np.ndarray) -> GenotypeCounts:
+    return GenotypeCounts(counts.hom0[idx], counts.het[idx], counts.hom2[idx], counts.missing[idx])
 
 
 def run_qc(
@@ -362,63 +402,89 @@ def run_qc(
     founders: np.ndarray | None = None,
     controls: np.ndarray | None = None,
     chrom: np.ndarray | None = None,
+    sex: np.ndarray | None = None,
 ) -> QCResult:
     """Apply --mind, then --geno, --hwe and --maf (plink2's order and comparisons) to an int8 matrix.
 
     ``founders`` (bool per sample; all samples when None) restricts the --hwe counts and the --maf
     frequencies, as plink2 does. ``controls`` (bool per sample) is needed with ``hwe_controls_only``.
-    ``chrom`` (per variant) lets --hwe skip chrY and chrM variants as plink2 does; chrX is tested like an
-    autosome here (plink2 uses a sex-aware test there; see docs/munge-qc.md).
+    ``chrom`` (per variant) and ``sex`` (per sample, .fam codes: 1 male, 2 female, other unknown; all unknown
+    when None) give plink2's sex-chromosome rules (see docs/munge-qc.md): chrY calls count only in males for
+    --mind, --geno and --maf; chrX frequencies count males as haploid; --hwe uses the chrX exact test
+    (females and males) and skips chrY and chrM. Without ``chrom`` every variant is an autosome.
     """
     n_samples, n_variants = genotypes.shape
+    kinds = sexchrom.chrom_kinds(chrom) if chrom is not None else np.full(n_variants, sexchrom.AUTOSOME)
+    sex = np.zeros(n_samples, dtype=np.int8) if sex is None else sexchrom.sex_codes(sex)
+    male = sex == sexchrom.MALE
+    y_cols = np.flatnonzero(kinds == sexchrom.Y)
+    x_cols = np.flatnonzero(kinds == sexchrom.X)
     sample_keep = np.ones(n_samples, dtype=bool)
     variant_keep = np.ones(n_variants, dtype=bool)
     steps: list[dict] = []
     full = None  # counts over all samples, from the same pass as --mind; subsets subtract the few left out
     if params.mind is not None and params.mind < 1.0:
-        max_missing = int(n_variants * (params.mind * (1 + SMALL_EPSILON)))
+        mind = params.mind * (1 + SMALL_EPSILON)
         full, sample_missing = _counts_and_sample_missing(genotypes)
+        max_missing = np.full(n_samples, int(n_variants * mind))
+        if len(y_cols):
+            # Non-males' chrY calls do not count, and their allowance is over the other variants (plink2).
+            sample_missing[~male] -= sample_missing_counts(np.take(column_block(genotypes, y_cols), np.flatnonzero(~male), axis=0))
+            max_missing[~male] = int((n_variants - len(y_cols)) * mind)
         sample_keep = sample_missing <= max_missing
         steps.append({"step": "mind", "unit": "samples", "removed": int((~sample_keep).sum()),
                       "reason": f"missing call rate > {params.mind}"})
     n_kept = int(sample_keep.sum())
     founder_mask = np.ones(n_samples, dtype=bool) if founders is None else np.asarray(founders, dtype=bool)
+    kept_founders = sample_keep & founder_mask
     need_founder_counts = params.maf is not None or params.hwe is not None
     all_counts = _subset_counts(genotypes, sample_keep, full) if params.geno is not None else None
     founder_counts = None
     if need_founder_counts:
-        kept_founders = sample_keep & founder_mask
         if all_counts is not None and kept_founders.sum() == n_kept:
             founder_counts = all_counts
         else:
             founder_counts = _subset_counts(genotypes, kept_founders, full)
 
     if params.geno is not None and params.geno < 1.0:
-        max_missing = int((params.geno * (1 + SMALL_EPSILON)) * n_kept)
-        drop = all_counts.missing > max_missing
+        geno = params.geno * (1 + SMALL_EPSILON)
+        missing, max_missing = all_counts.missing.copy(), np.full(n_variants, int(geno * n_kept))
+        if len(y_cols):  # chrY: missing calls among the males, out of the males
+            missing[y_cols] = genotype_counts(genotypes, sample_keep & male, columns=y_cols).missing
+            max_missing[y_cols] = int(geno * int((sample_keep & male).sum()))
+        drop = missing > max_missing
         steps.append({"step": "geno", "unit": "variants", "removed": int((drop & variant_keep).sum()),
                       "reason": f"missing call rate > {params.geno}"})
         variant_keep &= ~drop
     if params.hwe is not None and params.hwe > 0.0:
         hwe_counts = founder_counts
+        hwe_rows = kept_founders
         who = "founders"
         if params.hwe_controls_only:
             if controls is None:
                 raise ValueError("hwe_controls_only needs the controls mask")
-            hwe_counts = _subset_counts(genotypes, sample_keep & founder_mask & np.asarray(controls, dtype=bool), full)
+            hwe_rows = kept_founders & np.asarray(controls, dtype=bool)
+            hwe_counts = _subset_counts(genotypes, hwe_rows, full)
             who = "founder controls"
-        tested = variant_keep & (hwe_counts.observed > 0)
-        if chrom is not None:
-            tested &= ~np.isin(np.char.upper(np.asarray(chrom).astype(str)), list(_NO_HWE_CHROMS))
+        threshold = params.hwe * (1 - SMALL_EPSILON)
+        tested = variant_keep & (hwe_counts.observed > 0) & (kinds != sexchrom.X)
+        tested &= (kinds != sexchrom.Y) & (kinds != sexchrom.MT)
         idx = np.flatnonzero(tested)
         pvals = hwe_pvalues_from_counts(hwe_counts.het[idx], hwe_counts.hom0[idx], hwe_counts.hom2[idx])
         drop = np.zeros(n_variants, dtype=bool)
-        drop[idx] = pvals < params.hwe * (1 - SMALL_EPSILON)
+        drop[idx] = pvals < threshold
+        x_tested = x_cols[variant_keep[x_cols]]
+        if len(x_tested):
+            females = genotype_counts(genotypes, hwe_rows & (sex == sexchrom.FEMALE), columns=x_tested)
+            males = genotype_counts(genotypes, hwe_rows & male, columns=x_tested)
+            drop[x_tested] = sexchrom.hwe_x_fails(females.het, females.hom0, females.hom2, males.hom0, males.hom2,
+                                                  threshold)
         steps.append({"step": "hwe", "unit": "variants", "removed": int(drop.sum()),
                       "reason": f"Hardy-Weinberg exact test p < {params.hwe} ({who})"})
         variant_keep &= ~drop
     if params.maf is not None and params.maf > 0.0:
-        drop = plink2_maf(founder_counts) < params.maf * (1 - SMALL_EPSILON)
+        ref = sex_aware_ref_frequency(genotypes, founder_counts, kept_founders, kinds, sex)
+        drop = np.minimum(1.0 - ref, ref) < params.maf * (1 - SMALL_EPSILON)
         steps.append({"step": "maf", "unit": "variants", "removed": int((drop & variant_keep).sum()),
                       "reason": f"minor allele frequency < {params.maf} (founders)"})
         variant_keep &= ~drop

@@ -84,3 +84,50 @@ def plink2():
     if shutil.which("plink2") is None:
         pytest.skip("plink2 is not on PATH; the cross-checks need plink2 2.00a3.5")
     return run_plink2
+
+
+def simulate_sex_cohort(prefix: Path, *, n: int = 200, seed: int = 5) -> Path:
+    """Write PREFIX.bed/.bim/.fam with chr1, chrX (23), chrY (24), chrXY (25) and chrM (26).
+
+    Males, females and unknown-sex samples; LD blocks (columns copied from a block base with 10% noise);
+    haploid-coded males on chrX and everyone on chrY/chrM, with a few heterozygous haploid calls; most female
+    chrY calls missing but some present; missing calls everywhere and three samples with many.
+    """
+    from bed_reader import to_bed
+
+    rng = np.random.default_rng(seed)
+    sex = rng.permutation(np.array([1] * (n * 2 // 5) + [2] * (n * 9 // 20) + [0] * (n - n * 2 // 5 - n * 9 // 20)))
+    male = sex == 1
+    blocks, chroms = [], []
+    for chrom, m in (("1", 60), ("23", 60), ("24", 15), ("25", 10), ("26", 8)):
+        g = np.empty((n, m))
+        for j in range(m):
+            if j % 4 == 0:
+                base = rng.binomial(2, rng.uniform(0.05, 0.5), size=n)
+            noise = rng.random(n) < 0.1
+            g[:, j] = np.where(noise, rng.integers(0, 3, n), base)
+        if chrom in ("23", "24", "26"):
+            haploid = male if chrom == "23" else np.ones(n, dtype=bool)
+            g[haploid] = 2.0 * (g[haploid] >= 1)
+            g[(rng.random(g.shape) < 0.03) & haploid[:, None]] = 1.0
+        if chrom == "24":
+            g[~male & (rng.random(n) < 0.7)] = np.nan
+        blocks.append(g)
+        chroms += [chrom] * m
+    geno = np.hstack(blocks)
+    geno[rng.random(geno.shape) < 0.03] = np.nan
+    geno[:3, rng.random(geno.shape[1]) < 0.3] = np.nan
+    m = geno.shape[1]
+    to_bed(str(prefix) + ".bed", geno, properties={
+        "fid": [f"f{i}" for i in range(n)], "iid": [f"s{i}" for i in range(n)], "father": ["0"] * n,
+        "mother": ["0"] * n, "sex": sex, "pheno": rng.integers(1, 3, n).astype(float), "chromosome": chroms,
+        "sid": [f"v{j}" for j in range(m)], "cm_position": [0.0] * m,
+        "bp_position": list(range(1000, 1000 * (m + 1), 1000)), "allele_1": ["A"] * m, "allele_2": ["G"] * m,
+    }, count_A1=True)
+    return prefix
+
+
+@pytest.fixture(scope="session")
+def sex_cohort(tmp_path_factory) -> Path:
+    """A 200-sample cohort with autosome, chrX, chrY, chrXY and chrM variants and mixed sexes (prefix)."""
+    return simulate_sex_cohort(tmp_path_factory.mktemp("sexsim") / "cohort")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tests.data.conftest import EXAMPLE
+from genoml_search.data.ld import _sex_chromosome_rows as _RIGHT_SEX_ROWS
 from genoml_search.data.ld import indep_pairwise
 from genoml_search.data.plink import MISSING, read_plink
 from genoml_search.data.qc import QCParams, founders_from_samples, run_qc
@@ -156,3 +157,68 @@ def test_monomorphic_variants_inside_chunks_with_missing_calls():
     assert len({tuple(r) for r in results.values()}) == 1
     kept = results[1000]
     assert not any(kept[4::5]) and not any(kept[7::9]) and 0 < sum(kept) < 20
+
+
+def _sex_prune(bfile, params, args, sex_column=True):
+    data = read_plink(bfile)
+    founders = founders_from_samples(data.samples)
+    chrom = data.variants.chrom.to_numpy()
+    sex = data.samples.sex.to_numpy() if sex_column else None
+    qc = run_qc(data.genotypes, params, founders=founders, chrom=chrom, sex=sex)
+    cols = np.flatnonzero(qc.variant_keep)
+    kb = args[0].endswith("kb")
+    keep = indep_pairwise(data.genotypes, chrom[cols], data.variants.pos.to_numpy()[cols],
+                          float(args[0].removesuffix("kb")), int(args[1]), float(args[2]), window_kb=kb,
+                          founders=founders & qc.sample_keep, columns=cols, sex=sex)
+    return set(data.variants.id.to_numpy()[cols][keep])
+
+
+SEX_PRUNE_CASES = [("10", "2", "0.2"), ("20", "5", "0.5"), ("5", "1", "0.1"), ("5kb", "1", "0.3")]
+
+
+@pytest.mark.plink2
+@pytest.mark.parametrize("args", SEX_PRUNE_CASES)
+def test_prune_matches_plink2_on_sex_chromosomes(plink2, sex_cohort, tmp_path, args):
+    flags = ["--geno", "0.05", "--hwe", "1e-3", "--maf", "0.05"]
+    out = plink2(sex_cohort, tmp_path / "p", *flags, "--indep-pairwise", *args)
+    expected = set(Path(str(out) + ".prune.in").read_text().split())
+    params = QCParams(mind=None, geno=0.05, maf=0.05, hwe=1e-3)
+    assert _sex_prune(sex_cohort, params, args) == expected
+    assert _sex_prune(sex_cohort, params, args, sex_column=False) != expected  # the rules matter here
+
+
+def _plink2_a3_sex_rows(genotypes, founders, sex, kind):
+    """plink2 2.00a3.5's chrX/chrY rows: its founder-ranked male mask read as sample indices (fixed upstream
+    in 2023, "founder_nonmale/founder_male are NOT supposed to be collapsed", plink2_ld.cc)."""
+    from genoml_search.data import ld, sexchrom
+
+    if kind not in (sexchrom.X, sexchrom.Y):
+        return _RIGHT_SEX_ROWS(genotypes, founders, sex, kind)
+    is_male = sex[np.flatnonzero(founders)] == sexchrom.MALE
+    males, others = np.flatnonzero(is_male), np.flatnonzero(~is_male)
+    if kind == sexchrom.X:
+        rows = np.concatenate([males, others, others])
+        haploid = np.arange(len(rows)) < len(males)
+    else:
+        rows, haploid = males, np.ones(len(males), dtype=bool)
+    return ld._Columns(genotypes, rows, haploid)
+
+
+@pytest.mark.plink2
+def test_prune_after_mind_differs_from_plink2_a3_only_by_its_row_bug(plink2, sex_cohort, tmp_path, monkeypatch):
+    # When some samples are not founders or were removed (here by --mind), plink2 2.00a3.5 prunes chrX/chrY
+    # on the wrong samples; we use the right ones, as later plink2 versions do.
+    args = ("20", "5", "0.5")
+    flags = ["--mind", "0.03", "--geno", "0.05", "--hwe", "1e-3", "--maf", "0.05"]
+    out = plink2(sex_cohort, tmp_path / "p", *flags, "--indep-pairwise", *args)
+    expected = set(Path(str(out) + ".prune.in").read_text().split())
+    params = QCParams(mind=0.03, geno=0.05, maf=0.05, hwe=1e-3)
+    ours = _sex_prune(sex_cohort, params, args)
+    data = read_plink(sex_cohort)
+    chrom_of = dict(zip(data.variants.id, data.variants.chrom))
+    mismatched = ours ^ expected
+    assert len(mismatched) == 14 and {chrom_of[v] for v in mismatched} <= {"23", "24"}
+    from genoml_search.data import ld
+
+    monkeypatch.setattr(ld, "_sex_chromosome_rows", _plink2_a3_sex_rows)
+    assert _sex_prune(sex_cohort, params, args) == expected

@@ -198,3 +198,44 @@ def test_genotype_counts_subsets_match_naive(kept_fraction):
         assert got.tolist() == (sub == value).sum(axis=0).tolist()
     by_index = genotype_counts(g, np.flatnonzero(rows))
     assert by_index.het.tolist() == (g[rows] == 1).sum(axis=0).tolist()
+
+
+SEX_QC_CASES = [
+    (QCParams(mind=None, geno=0.05, maf=None, hwe=None), ["--geno", "0.05"]),
+    (QCParams(mind=None, geno=0.02, maf=None, hwe=None), ["--geno", "0.02"]),
+    (QCParams(mind=0.03, geno=None, maf=None, hwe=None), ["--mind", "0.03"]),
+    (QCParams(mind=0.05, geno=None, maf=None, hwe=None), ["--mind", "0.05"]),
+    (QCParams(mind=None, geno=None, maf=0.2, hwe=None), ["--maf", "0.2"]),
+    (QCParams(mind=None, geno=None, maf=0.3, hwe=None), ["--maf", "0.3"]),
+    (QCParams(mind=None, geno=None, maf=None, hwe=0.05), ["--hwe", "0.05"]),
+    (QCParams(mind=None, geno=None, maf=None, hwe=1e-3), ["--hwe", "1e-3"]),
+    (QCParams(mind=0.04, geno=0.04, maf=0.1, hwe=0.01), ["--mind", "0.04", "--geno", "0.04", "--hwe", "0.01",
+                                                        "--maf", "0.1"]),
+]
+
+
+@pytest.mark.plink2
+@pytest.mark.parametrize("params, flags", SEX_QC_CASES)
+def test_qc_matches_plink2_on_sex_chromosomes(plink2, sex_cohort, tmp_path, params, flags):
+    data = read_plink(sex_cohort)
+    founders = founders_from_samples(data.samples)
+    result = run_qc(data.genotypes, params, founders=founders, chrom=data.variants.chrom.to_numpy(),
+                    sex=data.samples.sex.to_numpy())
+    snps, samples = _plink2_qc(plink2, sex_cohort, tmp_path / "qc", flags)
+    assert set(data.variants.id[result.variant_keep]) == snps
+    assert set(data.samples.iid[result.sample_keep]) == samples
+
+
+@pytest.mark.parametrize("params", [QCParams(mind=None, geno=0.05, maf=None, hwe=None),
+                                    QCParams(mind=0.03, geno=None, maf=None, hwe=None),
+                                    QCParams(mind=None, geno=None, maf=0.3, hwe=None),
+                                    QCParams(mind=None, geno=None, maf=None, hwe=0.05)])
+def test_sex_chromosome_rules_change_each_filter(sex_cohort, params):
+    # So the plink2 cross-checks above can fail: each filter keeps another set when chrX/chrY are autosomes.
+    data = read_plink(sex_cohort)
+    founders = founders_from_samples(data.samples)
+    aware = run_qc(data.genotypes, params, founders=founders, chrom=data.variants.chrom.to_numpy(),
+                   sex=data.samples.sex.to_numpy())
+    as_autosomes = run_qc(data.genotypes, params, founders=founders)
+    changed = (aware.variant_keep != as_autosomes.variant_keep).sum() + (aware.sample_keep != as_autosomes.sample_keep).sum()
+    assert changed > 0
