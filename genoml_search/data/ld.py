@@ -46,6 +46,7 @@ from genoml_search.data.qc import (
     column_block,
     genotype_counts,
     sex_aware_ref_frequency,
+    take_rows,
 )
 
 try:
@@ -73,6 +74,7 @@ def indep_pairwise(
     chunk: int = DEFAULT_CHUNK,
     sex: np.ndarray | None = None,
     compiled: bool | None = None,
+    counts: GenotypeCounts | None = None,
 ) -> np.ndarray:
     """Return the boolean mask of variants kept by plink2's ``--indep-pairwise``.
 
@@ -86,7 +88,8 @@ def indep_pairwise(
     sub-contigs) are pruned at once (default: the CPUs this process may use). ``sex`` (per sample: 1 male,
     2 female, other unknown, as in a .fam; all unknown when None) gives plink2's chrX/chrY/chrM rules.
     ``compiled`` chooses the compiled kernel (default: when it is built and the machine is little-endian)
-    or the numpy path.
+    or the numpy path. ``counts`` are the founders' genotype counts of ``columns`` if already known (QC
+    computes them), to save a pass over the matrix.
     """
     n_samples = genotypes.shape[0]
     if columns is None:
@@ -114,7 +117,8 @@ def indep_pairwise(
     if n_founders < 2:
         raise ValueError("--indep-pairwise requires at least two founders")
 
-    counts = genotype_counts(genotypes, founder_idx, columns=columns)
+    if counts is None:
+        counts = genotype_counts(genotypes, founder_idx, columns=columns)
     kinds = sexchrom.chrom_kinds(chrom)
     sex = np.zeros(n_samples, dtype=np.int8) if sex is None else sexchrom.sex_codes(sex)
     founder_mask = np.ones(n_samples, dtype=bool) if founder_idx is None else founders
@@ -445,7 +449,7 @@ class _Columns:
     def block(self, cols: np.ndarray) -> np.ndarray:
         block = column_block(self.genotypes, cols)
         if self.rows is not None:
-            block = np.take(block, self.rows, axis=0)
+            block = take_rows(block, self.rows)
         if self.haploid is not None:
             block = np.where((block == 1) & self.haploid[:, None], np.int8(MISSING), block)
         return block

@@ -114,13 +114,16 @@ def _open_cohort(options: MungeOptions) -> CohortFiles:
     return CohortFiles(data.samples, data.variants, None, options.pfile, {}, Path(f"{options.pfile}.pvar"))
 
 
-def _read_genotypes(cohort: CohortFiles, sample_index: np.ndarray, variant_index: np.ndarray) -> np.ndarray:
+def _read_genotypes(
+    cohort: CohortFiles, sample_index: np.ndarray, variant_index: np.ndarray, order: str = "C"
+) -> np.ndarray:
     if cohort.bed is not None:
-        return read_bed_matrix(cohort.bed, len(cohort.samples), len(cohort.variants), variant_index, sample_index)
+        return read_bed_matrix(cohort.bed, len(cohort.samples), len(cohort.variants), variant_index, sample_index,
+                               order=order)
     from genoml_search.data.pgen import read_pfile
 
     genotypes = read_pfile(cohort.pfile).genotypes
-    return np.ascontiguousarray(genotypes[np.ix_(sample_index, variant_index)])
+    return np.asarray(genotypes[np.ix_(sample_index, variant_index)], order=order)
 
 
 def _step(steps: list[dict], name: str, unit: str, removed: int, remaining: int, reason: str) -> None:
@@ -339,7 +342,8 @@ def _select_training_variants(
     variant_index = np.flatnonzero(selected)
     sample_index = np.flatnonzero(sample_keep)
     log.info("reading %d x %d genotypes for QC", len(sample_index), len(variant_index))
-    genotypes = _read_genotypes(cohort, sample_index, variant_index)
+    # Column-major: QC and pruning work variant by variant; _take below writes the kept part row-major.
+    genotypes = _read_genotypes(cohort, sample_index, variant_index, order="F")
     samples = cohort.samples.iloc[sample_index]
     founders = ((samples["father"] == "0") & (samples["mother"] == "0")).to_numpy()
     controls = (phenotype[sample_index] == 0) if task == "binary" else None
@@ -361,7 +365,8 @@ def _select_training_variants(
         raise UserError(f"no samples left after sample QC (--mind {options.qc.mind}): all {len(sample_index)} "
                         "have more missing calls; relax --mind or check the genotype file", str(cohort.bed or ""))
     variant_keep = result.variant_keep.copy()
-    all_missing = (genotypes[result.sample_keep] == MISSING).all(axis=0) & variant_keep
+    counts = result.counts or qc_module.genotype_counts(genotypes, result.sample_keep)
+    all_missing = (counts.observed == 0) & variant_keep
     if all_missing.any():
         variant_keep &= ~all_missing
         _step(steps, "all-missing", "variants", all_missing.sum(), variant_keep.sum(),
@@ -382,6 +387,7 @@ def _select_training_variants(
             genotypes, kept_variants["chrom"].to_numpy(), kept_variants["pos"].to_numpy(),
             options.prune.window, options.prune.step, options.prune.r2, window_kb=options.prune.window_kb,
             founders=founders & result.sample_keep, columns=columns, sex=samples["sex"].to_numpy(),
+            counts=_subset(result.founder_counts, columns),
         )
         variant_keep[columns[~pruned]] = False
         _step(steps, "indep-pairwise", "variants", (~pruned).sum(), variant_keep.sum(),
@@ -392,12 +398,29 @@ def _select_training_variants(
     return extra, result.sample_keep, variant_index[variant_keep], _take(genotypes, result.sample_keep, variant_keep)
 
 
-def _take(genotypes: np.ndarray, rows: np.ndarray, columns: np.ndarray, block: int = 8192) -> np.ndarray:
-    """``genotypes[rows][:, columns]`` in column blocks, so no intermediate full-size copy is made."""
+def _subset(counts: qc_module.GenotypeCounts | None, columns: np.ndarray) -> qc_module.GenotypeCounts | None:
+    """The counts of some variants only (None stays None)."""
+    if counts is None:
+        return None
+    return qc_module.GenotypeCounts(counts.hom0[columns], counts.het[columns], counts.hom2[columns],
+                                    counts.missing[columns])
+
+
+def _take(genotypes: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``genotypes[rows][:, columns]`` (row-major) in column blocks, so no full-size intermediate is made.
+
+    A column-major matrix is gathered variant-major in small blocks that are transposed while cache-hot.
+    """
     row_index, column_index = np.flatnonzero(rows), np.flatnonzero(columns)
     out = np.empty((len(row_index), len(column_index)), dtype=np.int8)
+    column_major = genotypes.flags.f_contiguous and not genotypes.flags.c_contiguous
+    block = 512 if column_major else 8192
     for start in range(0, len(column_index), block):
-        out[:, start : start + block] = genotypes[np.ix_(row_index, column_index[start : start + block])]
+        cols = column_index[start : start + block]
+        if column_major:
+            out[:, start : start + len(cols)] = np.take(np.take(genotypes.T, cols, axis=0), row_index, axis=1).T
+        else:
+            out[:, start : start + len(cols)] = genotypes[np.ix_(row_index, cols)]
     return out
 
 

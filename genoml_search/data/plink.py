@@ -191,12 +191,16 @@ def read_bed_matrix(
     n_variants: int,
     variant_index: np.ndarray | None = None,
     sample_index: np.ndarray | None = None,
+    order: str = "C",
 ) -> np.ndarray:
-    """Read int8 counts of allele 1 from a checked .bed, optionally only some samples (rows) and variants."""
+    """Read int8 counts of allele 1 from a checked .bed, optionally only some samples (rows) and variants.
+
+    ``order="F"`` (column-major: each variant's calls contiguous, as in the .bed) reads about twice as fast
+    and suits per-variant work (QC, pruning); ``"C"`` suits per-sample work (model fitting)."""
     from bed_reader import open_bed
 
     rows = slice(None) if sample_index is None else np.asarray(sample_index)
     cols = slice(None) if variant_index is None else np.asarray(variant_index)
     # Passing counts and empty properties keeps bed-reader from re-reading the .fam and .bim.
     with open_bed(bed, iid_count=n_samples, sid_count=n_variants, count_A1=True, properties={}) as reader:
-        return reader.read(index=(rows, cols), dtype="int8", order="C")
+        return reader.read(index=(rows, cols), dtype="int8", order=order)

@@ -52,11 +52,17 @@ class QCParams:
 
 @dataclass
 class QCResult:
-    """Which samples and variants pass, and what each step removed."""
+    """Which samples and variants pass, and what each step removed.
+
+    ``counts`` (over the kept samples) and ``founder_counts`` (over the kept founders) are the per-variant
+    counts the filters used, when they were computed, so that later steps need not count again.
+    """
 
     sample_keep: np.ndarray
     variant_keep: np.ndarray
     steps: list[dict] = field(default_factory=list)
+    counts: GenotypeCounts | None = None
+    founder_counts: GenotypeCounts | None = None
 
 
 @dataclass
@@ -113,9 +119,9 @@ def genotype_counts(
         if mask is None:
             out[:, start:stop] = _block_counts(block)[:, pick]
         elif len(excluded) < len(included):
-            out[:, start:stop] = (_block_counts(block) - _block_counts(np.take(block, excluded, axis=0)))[:, pick]
+            out[:, start:stop] = (_block_counts(block) - _block_counts(take_rows(block, excluded)))[:, pick]
         else:
-            out[:, start:stop] = _block_counts(np.take(block, included, axis=0))[:, pick]
+            out[:, start:stop] = _block_counts(take_rows(block, included))[:, pick]
     return GenotypeCounts(*out)
 
 
@@ -148,7 +154,21 @@ def column_block(genotypes: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """The columns ``cols`` (increasing) of a samples x variants matrix, reading only their span."""
     lo, hi = int(cols[0]), int(cols[-1]) + 1
     block = genotypes[:, lo:hi]
-    return block if hi - lo == len(cols) else np.take(block, np.asarray(cols) - lo, axis=1)
+    return block if hi - lo == len(cols) else take_columns(block, np.asarray(cols) - lo)
+
+
+def take_rows(block: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``block[rows]`` in the block's own memory order (np.take copies a column-major block whole first)."""
+    if block.flags.f_contiguous and not block.flags.c_contiguous:
+        return np.take(block.T, rows, axis=1).T
+    return np.take(block, rows, axis=0)
+
+
+def take_columns(block: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``block[:, cols]`` in the block's own memory order."""
+    if block.flags.f_contiguous and not block.flags.c_contiguous:
+        return np.take(block.T, cols, axis=0).T
+    return np.take(block, cols, axis=1)
 
 
 def _block_counts(block: np.ndarray, sample_missing: np.ndarray | None = None) -> np.ndarray:
@@ -429,7 +449,8 @@ def run_qc(
         max_missing = np.full(n_samples, int(n_variants * mind))
         if len(y_cols):
             # Non-males' chrY calls do not count, and their allowance is over the other variants (plink2).
-            sample_missing[~male] -= sample_missing_counts(np.take(column_block(genotypes, y_cols), np.flatnonzero(~male), axis=0))
+            y_block = column_block(genotypes, y_cols)
+            sample_missing[~male] -= sample_missing_counts(take_rows(y_block, np.flatnonzero(~male)))
             max_missing[~male] = int((n_variants - len(y_cols)) * mind)
         sample_keep = sample_missing <= max_missing
         steps.append({"step": "mind", "unit": "samples", "removed": int((~sample_keep).sum()),
@@ -488,4 +509,4 @@ def run_qc(
         steps.append({"step": "maf", "unit": "variants", "removed": int((drop & variant_keep).sum()),
                       "reason": f"minor allele frequency < {params.maf} (founders)"})
         variant_keep &= ~drop
-    return QCResult(sample_keep, variant_keep, steps)
+    return QCResult(sample_keep, variant_keep, steps, all_counts, founder_counts)

@@ -8,6 +8,7 @@ import pytest
 
 from tests.data.conftest import EXAMPLE
 from genoml_search.data.ld import _sex_chromosome_rows as _RIGHT_SEX_ROWS
+from genoml_search.data import ld as ld_module
 from genoml_search.data.ld import indep_pairwise
 from genoml_search.data.plink import MISSING, read_plink
 from genoml_search.data.qc import QCParams, founders_from_samples, run_qc
@@ -222,3 +223,51 @@ def test_prune_after_mind_differs_from_plink2_a3_only_by_its_row_bug(plink2, sex
 
     monkeypatch.setattr(ld, "_sex_chromosome_rows", _plink2_a3_sex_rows)
     assert _sex_prune(sex_cohort, params, args) == expected
+
+
+def _ld_blocks(n: int, m: int, seed: int, missing: float) -> np.ndarray:
+    """Columns copied from a few base columns with some calls redrawn: LD of every strength, some missing."""
+    rng = np.random.default_rng(seed)
+    base = rng.binomial(2, rng.uniform(0.05, 0.5, 8), size=(n, 8)).astype(np.int8)
+    g = base[:, rng.integers(0, 8, m)]
+    g = np.where(rng.random((n, m)) < rng.uniform(0, 0.6, m), rng.binomial(2, 0.3, (n, m)), g).astype(np.int8)
+    g[:, rng.integers(0, m, 3)] = 0  # monomorphic
+    g[rng.random(g.shape) < missing] = MISSING
+    return g
+
+
+@pytest.mark.skipif(ld_module._ldkernel is None, reason="the compiled LD kernel is not built")
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("missing", [0.0, 0.02, 0.2])
+@pytest.mark.parametrize("args", [(12, 3, 0.3, False), (7, 7, 0.1, False), (2.5, 1, 0.5, True)])
+def test_compiled_kernel_matches_numpy_path(order, missing, args):
+    window, step, r2, kb = args
+    g = np.asarray(_ld_blocks(130, 90, seed=len(str(args)) + int(missing * 100), missing=missing), order=order)
+    rng = np.random.default_rng(3)
+    chrom = np.array(["1"] * 40 + ["X"] * 30 + ["2"] * 20)
+    pos = np.concatenate([np.sort(rng.choice(10_000, k, replace=False)) for k in (40, 30, 20)]) + 1
+    founders = rng.random(130) < 0.85
+    sex = rng.integers(0, 3, 130)
+    cols = np.sort(rng.choice(90, 80, replace=False))
+    kw = dict(window_kb=kb, founders=founders, columns=cols, sex=sex)
+    compiled = indep_pairwise(g, chrom[cols], pos[cols], window, step, r2, compiled=True, **kw)
+    numpy_path = indep_pairwise(g, chrom[cols], pos[cols], window, step, r2, compiled=False, chunk=9, **kw)
+    assert compiled.tolist() == numpy_path.tolist()
+    assert 0 < compiled.sum() < len(cols)
+
+
+def test_compiled_kernel_requested_but_absent_is_an_error(monkeypatch):
+    monkeypatch.setattr(ld_module, "_ldkernel", None)
+    g = _ld_blocks(50, 10, seed=1, missing=0.0)
+    with pytest.raises(RuntimeError, match="not built"):
+        indep_pairwise(g, np.array(["1"] * 10), np.arange(1, 11), 5, 1, 0.5, compiled=True)
+    assert indep_pairwise(g, np.array(["1"] * 10), np.arange(1, 11), 5, 1, 0.5).any()  # numpy fallback
+
+
+@pytest.mark.skipif(ld_module._ldkernel is None, reason="the compiled LD kernel is not built")
+def test_compiled_kernel_rejects_windows_outside_the_variants():
+    planes = np.zeros((4, 3, 1), dtype=np.uint64)
+    zeros = np.zeros(4, dtype=np.int64)
+    with pytest.raises(ValueError, match="window bounds"):
+        ld_module._ldkernel.prune(planes, 1, zeros, zeros, zeros, 10, np.array([0, 0, 5], dtype=np.int64),
+                                  np.ones(4), np.zeros(4, dtype=np.uint8), 0.5, 1.0)
