@@ -93,11 +93,46 @@ def plink2_command(bfile: Path, out: Path) -> list[str]:
             "--out", str(out)]
 
 
-def bed_reader_command(bfile: Path) -> list[str]:
-    """Reading the whole .bed with bed-reader (int8), as our read_plink does."""
-    code = ("import sys; from genoml_search.data.plink import read_plink; "
-            "d = read_plink(sys.argv[1]); print(d.genotypes.shape)")
+def bed_reader_command(bfile: Path, order: str = "C") -> list[str]:
+    """Reading the whole .bed with bed-reader (int8): row-major as read_plink does, or column-major as munge."""
+    code = ("import sys; from genoml_search.data.plink import PlinkFileSet, read_bed_matrix; "
+            "f = PlinkFileSet.from_prefix(sys.argv[1]); n = sum(1 for _ in open(f.fam)); "
+            "m = sum(1 for _ in open(f.bim)); "
+            f"g = read_bed_matrix(f.bed, n, m, order='{order}'); print(g.shape)")
     return [sys.executable, "-c", code, str(bfile)]
+
+
+PANDAS_PLINK_VENV = WORK / "venv-pandas-plink"
+
+
+def pandas_plink_python() -> tuple[str | None, str]:
+    """A Python that has pandas-plink (it pins numpy<2 and pandas<3, so it lives in its own venv under
+    benchmarks/work/, created here from the package registry on first use), or None and the reason."""
+    given = os.environ.get("PANDAS_PLINK_PYTHON")
+    python = Path(given) if given else PANDAS_PLINK_VENV / "bin" / "python"
+    if not python.exists() and not given:
+        import subprocess
+
+        made = subprocess.run([sys.executable, "-m", "venv", str(PANDAS_PLINK_VENV)], capture_output=True)
+        if made.returncode == 0:
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "pandas-plink"], capture_output=True)
+    if not python.exists():
+        return None, f"no Python at {python}"
+    import subprocess
+
+    probe = subprocess.run([str(python), "-c", "import pandas_plink, numpy; print(pandas_plink.__version__, "
+                            "numpy.__version__)"], capture_output=True, text=True)
+    if probe.returncode:
+        return None, f"pandas-plink not importable in {python}: {probe.stderr.strip().splitlines()[-1:]}"
+    return str(python), "pandas-plink {} with numpy {} (separate venv)".format(*probe.stdout.split())
+
+
+def pandas_plink_command(python: str, bfile: Path) -> list[str]:
+    """Reading the whole .bed with pandas-plink into memory (its dask array computed: float32)."""
+    code = ("import sys; from pandas_plink import read_plink1_bin; p = sys.argv[1]; "
+            "g = read_plink1_bin(p + '.bed', p + '.bim', p + '.fam', verbose=False); "
+            "x = g.values; print(x.shape, x.dtype)")
+    return [python, "-c", code, str(bfile)]
 
 
 def _drop_output(row: dict) -> None:
@@ -119,6 +154,11 @@ def main() -> None:
     load_start = os.getloadavg()
     rows = {}
     rows["bed-reader read (our read_plink)"] = timed_command(bed_reader_command(PREFIX), env=env, cwd=ROOT)
+    rows["bed-reader read, column-major (as munge)"] = timed_command(bed_reader_command(PREFIX, "F"), env=env,
+                                                                      cwd=ROOT)
+    pp_python, pp_note = pandas_plink_python()
+    if pp_python:
+        rows["pandas-plink read (float32)"] = timed_command(pandas_plink_command(pp_python, PREFIX), cwd=ROOT)
     shutil.rmtree(WORK / "ours", ignore_errors=True)
     rows["genoml-search munge (CLI)"] = timed_command(our_command(PREFIX, PHENO, WORK / "ours"), env=env, cwd=ROOT)
     have_plink2 = shutil.which("plink2") is not None
@@ -142,6 +182,7 @@ def main() -> None:
         "load_avg_at_end": os.getloadavg(),
         "steps": manifest.get("steps"),
         "timings": rows,
+        "pandas_plink": pp_note,
         "summary": summary,
     }
     if have_plink2:
@@ -156,6 +197,15 @@ def main() -> None:
         summary.append({"what": "kept set identical to plink2",
                         "result": f"{'yes' if ours == expected else 'NO'} ({len(ours)} vs {len(expected)} variants)",
                         "target": "identical"})
+    if pp_python:
+        ours_read, pp_read = rows["bed-reader read (our read_plink)"], rows["pandas-plink read (float32)"]
+        summary.append({"what": "reading the .bed: bed-reader (int8) vs pandas-plink (float32)",
+                        "result": f"{ours_read['seconds']:.1f} s / {ours_read['peak_rss_mib']:.0f} MiB vs "
+                                  f"{pp_read['seconds']:.1f} s / {pp_read['peak_rss_mib']:.0f} MiB",
+                        "target": "recorded"})
+    else:
+        summary.append({"what": "reading the .bed vs pandas-plink", "result": f"skipped: {pp_note}",
+                        "target": "recorded where installable"})
     summary.append({"what": "peak RSS vs int8 matrix",
                     "result": f"{ours_row['peak_rss_mib']:.0f} MiB = {ours_row['peak_rss_mib'] / int8_mib:.2f}x "
                               f"({int8_mib:.0f} MiB)",

@@ -37,6 +37,15 @@ def _scaling_rows(record: dict) -> list[dict]:
                      "result": f"{row['trials_per_hour']:.0f} trials/h ({speedup:.2f}x), driver overhead "
                                f"{row['overhead_fraction']:.1%} of wall",
                      "target": ">= 1.8x with 2 workers; overhead <= 5%"})
+    for row in record.get("bare", []):
+        one = next(r for r in record["bare"] if r["processes"] == 1 and r["dataset"] == row["dataset"])
+        if row["processes"] > 1:
+            rows.append({"what": f"ceiling: same trials in {row['processes']} plain processes, no Dask "
+                                 f"({row['dataset']})",
+                         "result": f"{row['trials_per_hour'] / one['trials_per_hour']:.2f}x one process "
+                                   f"(median trial {one['trial_seconds_median']:.1f} s -> "
+                                   f"{row['trial_seconds_median']:.1f} s)",
+                         "target": "what the hardware allows"})
     for row in record["storage"]:
         rows.append({"what": f"{row['backend']}, {row['trials_in_study']:,} trials already in the study",
                      "result": f"driver DB work {row['driver_db_ms_per_trial']:.0f} ms/trial, TPE ask "

@@ -5,7 +5,9 @@ prints markdown tables. PostgreSQL rows need a server at 127.0.0.1:5432 (trust a
 
 1. Throughput: the real objective (in-fold preprocessing + logistic regression, 3-fold CV, fixed parameters so
    every trial costs the same) on a synthetic dataset sized so a trial takes 1-5 s, run by the central driver
-   on a LocalCluster of 1 and 2 single-threaded workers. Overhead = driver time not spent waiting on workers.
+   on a LocalCluster of 1 and 2 single-threaded workers. Overhead = driver time not spent waiting on workers;
+   CPU seconds of the driver (with the in-process scheduler), workers and nannies are recorded. The same
+   trials in 1 and 2 plain processes (no Dask, no database) give the ceiling the hardware allows.
 2. Storage: a study pre-filled with 100, 1,000 and 10,000 finished trials (bulk SQL insert), then the driver's
    per-trial database work (locked count + ask, 5 fold reports, 3 attributes, tell) with the random sampler,
    and the TPE sampler's ask alone.
@@ -88,9 +90,11 @@ def throughput(dataset: Path, workers: int, n_trials: int, tmp: Path) -> dict:
         client.submit(lambda: None).result()
         client.run(lambda: __import__("genoml_search.search.data_cache").search.data_cache.load_features(
             str(dataset.resolve()), json.loads((dataset / "manifest.json").read_text())["content_hash"]))
+        cpu_before = _process_cpu_seconds(client)
         started = time.perf_counter()
         stats = run_trials(study, client, n_trials, make_spec, "none")
         wall = time.perf_counter() - started
+        cpu_after = _process_cpu_seconds(client)
     seconds = [t.user_attrs["seconds"] for t in study.get_trials(deepcopy=False)
                if t.state == optuna.trial.TrialState.COMPLETE]
     return {"workers": workers, "n_trials": n_trials, "wall_seconds": round(wall, 2),
@@ -98,7 +102,65 @@ def throughput(dataset: Path, workers: int, n_trials: int, tmp: Path) -> dict:
             "trial_seconds_median": round(statistics.median(seconds), 3),
             "driver_overhead_seconds": round(stats.overhead_seconds, 3),
             "overhead_fraction": round(stats.overhead_seconds / stats.seconds_total, 4),
-            "overhead_ms_per_trial": round(1000 * stats.overhead_seconds / n_trials, 1)}
+            "overhead_ms_per_trial": round(1000 * stats.overhead_seconds / n_trials, 1),
+            "cpu_seconds": {name: round(cpu_after[name] - cpu_before[name], 2) for name in cpu_after}}
+
+
+def _fixed_specs(dataset: Path, n_trials: int) -> list:
+    """``n_trials`` identical trial specs (the fixed PARAMS), built through the same code path as the driver's."""
+    from genoml_search.search.objective import PruningContext
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    make_spec = make_spec_factory(dataset)
+    specs = []
+    for _ in range(n_trials):
+        study.enqueue_trial(PARAMS, skip_if_exists=False)
+        specs.append(make_spec(study.ask(), PruningContext("none", "maximize", ())))
+    return specs
+
+
+def _warm_process(dataset: str, content_hash: str) -> None:
+    from genoml_search.search.data_cache import load_features
+
+    load_features(dataset, content_hash)
+
+
+def bare_processes(dataset: Path, processes: int, n_trials: int) -> dict:
+    """The same trials in plain worker processes without Dask, driver or database: the machine's ceiling.
+
+    Comparing 1 and 2 processes shows how much two trials at once slow each other down on this hardware
+    (shared caches, memory bandwidth, frequency), which no scheduler can remove.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    from genoml_search.search.objective import evaluate_trial
+
+    specs = _fixed_specs(dataset, n_trials)
+    content_hash = json.loads((dataset / "manifest.json").read_text())["content_hash"]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=context, initializer=_warm_process,
+                             initargs=(str(dataset.resolve()), content_hash)) as pool:
+        list(pool.map(_warm_process, [str(dataset.resolve())] * processes, [content_hash] * processes))
+        started = time.perf_counter()
+        results = list(pool.map(evaluate_trial, specs))
+        wall = time.perf_counter() - started
+    return {"processes": processes, "n_trials": n_trials, "wall_seconds": round(wall, 2),
+            "trials_per_hour": round(3600 * n_trials / wall, 1),
+            "trial_seconds_median": round(statistics.median(r.seconds for r in results), 3)}
+
+
+def _process_cpu_seconds(client) -> dict:
+    """CPU seconds used so far by this (driver + in-process scheduler) process, the workers and nannies."""
+    import psutil
+
+    me = psutil.Process()
+    workers = client.run(lambda: __import__("psutil").Process().cpu_times())
+    nannies = client.run(lambda: __import__("psutil").Process().parent().cpu_times())
+    total = lambda times: times.user + times.system  # noqa: E731
+    return {"driver_and_scheduler": total(me.cpu_times()),
+            "workers": sum(total(t) for t in workers.values()),
+            "nannies": sum(total(t) for t in nannies.values())}
 
 
 def bulk_fill(storage: optuna.storages.RDBStorage, study: optuna.Study, n: int, seed: int = 0) -> None:
@@ -227,6 +289,13 @@ def markdown(results: dict) -> str:
         lines.append(f"| {row['workers']} | {row['n_trials']} | {row['trial_seconds_median']} | {row['wall_seconds']} "
                      f"| {row['trials_per_hour']} | {row['trials_per_hour'] / base:.2f}x | "
                      f"{row['overhead_ms_per_trial']} | {100 * row['overhead_fraction']:.1f} |")
+    lines += ["", "Ceiling without Dask (the same trials in plain processes):", "",
+              "| dataset | processes | median trial s | wall s | trials/hour | speed-up |", "|---|---|---|---|---|---|"]
+    for row in results.get("bare", []):
+        base = next(r["trials_per_hour"] for r in results["bare"]
+                    if r["processes"] == 1 and r["dataset"] == row["dataset"])
+        lines.append(f"| {row['dataset']} | {row['processes']} | {row['trial_seconds_median']} | "
+                     f"{row['wall_seconds']} | {row['trials_per_hour']} | {row['trials_per_hour'] / base:.2f}x |")
     lines += ["", "| storage | finished trials in study | driver DB work ms/trial (random sampler) | TPE ask ms |",
               "|---|---|---|---|"]
     for row in results["storage"]:
@@ -254,13 +323,14 @@ def main() -> None:
                      "versions": {"optuna": optuna.__version__, "distributed": __import__("distributed").__version__,
                                   "numpy": np.__version__},
                      "dataset": {"sizes": args.sizes, "params": PARAMS, "folds": 3}}
-    results["throughput"] = []
+    results["throughput"], results["bare"] = [], []
     for samples, snps in sizes_of_data:
         dataset = make_dataset(samples, snps)
         for workers in (1, 2):
             row = throughput(dataset, workers, n_trials, tmp)
             results["throughput"].append({"dataset": f"{samples}x{snps}", **row})
-    print(results["throughput"], flush=True)
+            results["bare"].append({"dataset": f"{samples}x{snps}", **bare_processes(dataset, workers, n_trials)})
+    print(results["throughput"], results["bare"], sep="\n", flush=True)
     results["storage"] = storage_latency(f"sqlite:///{tmp / f'latency-{uuid.uuid4().hex[:6]}.db'}", sizes, 10, 3)
     pg = postgres_url()
     if pg is not None:
