@@ -449,7 +449,8 @@ def refit_and_validate(
     family, params = family_and_params(best.params, families)
     threshold = best.params.get("snp_p_threshold", 1.0)
     data = features_from_dataset(dataset, options.n_pcs)
-    pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1)
+    pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1,
+                              n_covariates=data.n_covariates)
     pipeline.fit(data.x[search_index], data.y[search_index])
     if validation is not None:
         vdata = features_from_dataset(validation, options.n_pcs)

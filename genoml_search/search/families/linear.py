@@ -8,6 +8,13 @@ from genoml_search.search.registry import (
 )
 
 UNIT = (0.0, 1.0)
+# ``covariate_weight`` of the penalized linear families (see pipeline.CovariateWeight): covariates become
+# practically unpenalized fixed effects. Coordinate descent is insensitive to column scale, so the elastic
+# net takes 100 (L2 penalty / 10,000, L1 / 100); saga's step size shrinks with the largest row norm, so
+# logistic regression takes 30 (L2 penalty / 900, L1 / 30): at 100 its tol-1e-3 stop left the covariate
+# coefficients 12 % short of the converged ones on a 2,000 x 6,000 cohort, at 30 within 1 %.
+UNPENALIZED_COVARIATES_CD = 100.0
+UNPENALIZED_COVARIATES_SAGA = 30.0
 
 
 def standardized_target(regressor: Any) -> Any:
@@ -20,11 +27,15 @@ def standardized_target(regressor: Any) -> Any:
 
 @register
 class Logistic(ModelFamily):
-    """Elastic-net penalized logistic regression (saga solver); multinomial for multiclass."""
+    """Elastic-net penalized logistic regression (saga solver); multinomial for multiclass.
+
+    Covariates are practically unpenalized (``covariate_weight``); the penalty acts on the SNPs.
+    """
 
     name = "logistic"
     tasks = CLASSIFICATION
     needs_scaling = True
+    covariate_weight = UNPENALIZED_COVARIATES_SAGA
 
     def space(self, task: str) -> list[Param]:
         return [
@@ -44,11 +55,15 @@ class Logistic(ModelFamily):
 
 @register
 class ElasticNet(ModelFamily):
-    """Elastic-net linear regression (coordinate descent)."""
+    """Elastic-net linear regression (coordinate descent).
+
+    Covariates are practically unpenalized (``covariate_weight``); the penalty acts on the SNPs.
+    """
 
     name = "elastic_net"
     tasks = frozenset({"regression"})
     needs_scaling = True
+    covariate_weight = UNPENALIZED_COVARIATES_CD
 
     def space(self, task: str) -> list[Param]:
         return [
@@ -68,7 +83,11 @@ class ElasticNet(ModelFamily):
 @register
 class SGD(ModelFamily):
     """Linear model by stochastic gradient descent: logistic or modified-Huber loss (classification),
-    squared or Huber loss on a standardized target (regression)."""
+    squared or Huber loss on a standardized target (regression).
+
+    Covariates are penalized like SNPs (``covariate_weight`` 1): stochastic gradient steps diverge on
+    up-weighted columns.
+    """
 
     name = "sgd"
     tasks = frozenset(TASKS)
