@@ -292,7 +292,8 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
                 log.warning("re-queued %d trial(s) left RUNNING by an interrupted run", recovered)
         else:
             optuna.storages.fail_stale_trials(study)
-        enqueue_starting_points(study, families, task, options.snp_filter)
+        n_train = len(search_index) * (options.n_folds - 1) // options.n_folds  # samples a CV fit sees
+        enqueue_starting_points(study, families, task, options.snp_filter, dataset.genotypes.shape[1], n_train)
         cv = CVSpec(options.n_folds, options.n_repeats, options.seed)
 
         def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:

@@ -39,7 +39,8 @@ class Logistic(ModelFamily):
 
     def space(self, task: str) -> list[Param]:
         return [
-            FloatParam("C", 1e-4, 10.0, log=True, limits=(0.0, None)),
+            # down to 1e-6: ridge-like C for ~100,000 SNPs (warm_start.starting_points; 1 / C ~ M (1 - h2) / 2h2)
+            FloatParam("C", 1e-6, 10.0, log=True, limits=(0.0, None)),
             FloatParam("l1_ratio", 0.0, 1.0, limits=UNIT),
         ]
 
@@ -67,7 +68,8 @@ class ElasticNet(ModelFamily):
 
     def space(self, task: str) -> list[Param]:
         return [
-            FloatParam("alpha", 1e-4, 100.0, log=True, limits=(0.0, None)),
+            # up to 1,000: ridge-like alpha M (1 - h2) / (h2 n) for 100,000 SNPs, 2,000 samples, h2 0.1 is 560
+            FloatParam("alpha", 1e-4, 1000.0, log=True, limits=(0.0, None)),
             FloatParam("l1_ratio", 0.0, 1.0, limits=UNIT),
         ]
 
