@@ -89,7 +89,8 @@ def one_run(client, data: Dataset, sampler: str, pruner: str, seed: int, n_trial
     family = get_family(best.params["family"])
     params = {k.split("__", 1)[1]: v for k, v in best.params.items() if k.startswith(f"{family.name}__")}
     features = features_from_dataset(data)
-    model = build_pipeline(family, params, task, features.n_snps, best.params.get("snp_p_threshold", 1.0), seed)
+    model = build_pipeline(family, params, task, features.n_snps, best.params.get("snp_p_threshold", 1.0), seed,
+                           n_covariates=features.n_covariates)
     model.fit(features.x[search_index], features.y[search_index])
     holdout_auc = metric.compute(features.y[holdout_index], predict_scores(model, features.x[holdout_index], task))
     folds_run = sum(len(t.intermediate_values) for t in study.trials)

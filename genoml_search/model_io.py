@@ -41,6 +41,7 @@ _DISTANCES = ("Euclidean", "SEuclidean", "Manhattan", "Chebyshev", "Minkowski", 
 # PyFuncDistance (calls a Python function) and anything callable by name are deliberately absent.
 TRUSTED_TYPES: set[str] = {
     "genoml_search.search.pipeline.GenotypePreprocessor",
+    "genoml_search.search.pipeline.CovariateWeight",
     "genoml_search.search.families.discriminant.BoundedLDA",
     "genoml_search.search.families.discriminant.BoundedQDA",
     "sklearn.calibration._CalibratedClassifier",

@@ -292,7 +292,8 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
                 log.warning("re-queued %d trial(s) left RUNNING by an interrupted run", recovered)
         else:
             optuna.storages.fail_stale_trials(study)
-        enqueue_starting_points(study, families, task, options.snp_filter)
+        n_train = len(search_index) * (options.n_folds - 1) // options.n_folds  # samples a CV fit sees
+        enqueue_starting_points(study, families, task, options.snp_filter, dataset.genotypes.shape[1], n_train)
         cv = CVSpec(options.n_folds, options.n_repeats, options.seed)
 
         def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:
@@ -449,7 +450,8 @@ def refit_and_validate(
     family, params = family_and_params(best.params, families)
     threshold = best.params.get("snp_p_threshold", 1.0)
     data = features_from_dataset(dataset, options.n_pcs)
-    pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1)
+    pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1,
+                              n_covariates=data.n_covariates)
     pipeline.fit(data.x[search_index], data.y[search_index])
     if validation is not None:
         vdata = features_from_dataset(validation, options.n_pcs)

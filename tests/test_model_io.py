@@ -55,12 +55,13 @@ def _cheap_params(family, task):
 
 @pytest.mark.parametrize("task", TASKS)
 def test_every_registered_family_round_trips(task, tmp_path):
-    """Contract: each family's fitted pipeline loads through the allow-list and predicts the same."""
+    """Contract: each family's fitted pipeline (with a covariate column) loads through the allow-list and
+    predicts the same."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     training = _training(tmp_path)
     x, y = _xy(task)
     for family in families_for(task):
-        pipe = build_pipeline(family, _cheap_params(family, task), task, 7, 1.0)
+        pipe = build_pipeline(family, _cheap_params(family, task), task, 7, 1.0, n_covariates=1)
         pipe.fit(x, y)
         target = tmp_path / f"model-{family.name}"
         save_model(target, pipe, {"task": task, "family": family.name}, training)

@@ -70,6 +70,18 @@ def test_cli_in_a_fresh_process(run_dir, tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(tmp_path / "api.csv"))
 
 
+def test_saved_linear_model_has_its_covariates_unpenalized_and_predicts_through_the_allow_list(run_dir):
+    """The logistic pipeline saved by `run` carries the covariate weight step (an allow-listed type)."""
+    from genoml_search.model_io import load_model
+    from genoml_search.search.registry import get_family
+
+    model, info = load_model(run_dir / "model")
+    weight = model.named_steps["covariates"]
+    n_covariates = len(Dataset.open(run_dir / "validation_dataset").covariate_names)
+    assert info["family"] == "logistic" and weight.n_covariates == n_covariates > 0
+    assert np.all(weight.factors_[-n_covariates:] == get_family("logistic").covariate_weight) and np.all(weight.factors_[:-n_covariates] == 1.0)
+
+
 def _renamed_cohort(tmp_path: Path, fraction: float) -> str:
     prefix = tmp_path / "renamed"
     for ext in ("bed", "fam"):

@@ -31,6 +31,10 @@ def model_importances(pipeline: Any, n_kept: int) -> np.ndarray | None:
     values = getattr(model, "feature_importances_", None)
     if values is None and getattr(model, "coef_", None) is not None:
         coef = np.atleast_2d(np.asarray(model.coef_, dtype=float))
+        # up-weighted covariates (pipeline.CovariateWeight) have coefficients smaller by their factor
+        factors = getattr(getattr(pipeline, "named_steps", {}).get("covariates"), "factors_", None)
+        if factors is not None and coef.shape[1] == len(factors):
+            coef = coef * factors
         values = np.abs(coef).sum(axis=0)
     if values is None:
         return None

@@ -23,6 +23,11 @@ class FeatureMatrix:
     feature_names: list[str]
     sample_ids: np.ndarray
 
+    @property
+    def n_covariates(self) -> int:
+        """Columns after the SNPs: covariates and genetic PCs."""
+        return self.x.shape[1] - self.n_snps
+
 
 _CACHE: dict[tuple[str, str, int], FeatureMatrix] = {}
 _LOCK = threading.Lock()

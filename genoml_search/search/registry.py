@@ -114,12 +114,16 @@ class ModelFamily(ABC):
         tasks: the subset of :data:`TASKS` the family supports.
         needs_scaling: the objective should standardize features (inside folds) before this model.
         handles_missing: the model accepts NaN for missing genotypes (no imputation needed).
+        covariate_weight: factor applied to the standardized covariate columns (with ``needs_scaling``
+            only); penalized linear families set it large so their covariates are practically unpenalized
+            fixed effects (see :class:`genoml_search.search.pipeline.CovariateWeight`); 1 leaves them as is.
     """
 
     name: ClassVar[str]
     tasks: ClassVar[frozenset[str]]
     needs_scaling: ClassVar[bool] = False
     handles_missing: ClassVar[bool] = False
+    covariate_weight: ClassVar[float] = 1.0
 
     def __init__(self, overrides: dict[str, Param] | None = None) -> None:
         self.overrides = dict(overrides or {})

@@ -54,3 +54,17 @@ def test_annotation_with_snp_coordinates():
     out = annotate_features(importance, variants, n_snps=2)
     assert out.loc[0, ["kind", "chrom", "pos", "counted_allele"]].tolist() == ["SNP", "7", 20, "T"]
     assert out.loc[1, "kind"] == "covariate" and pd.isna(out.loc[1, "chrom"])
+
+
+def test_up_weighted_covariates_are_ranked_on_the_standardized_scale():
+    """A logistic pipeline's covariate coefficient is smaller by its weight; the ranking undoes that."""
+    from genoml_search.report.importance import model_importances
+
+    x, y = _data()
+    family = get_family("logistic")
+    pipe = build_pipeline(family, {"C": 1.0, "l1_ratio": 0.0}, "binary", 20, 1.0, n_covariates=1).fit(x, y)
+    raw = np.abs(pipe.named_steps["model"].coef_).ravel()
+    ranked = model_importances(pipe, 21)
+    np.testing.assert_allclose(ranked[:20], raw[:20])
+    np.testing.assert_allclose(ranked[20], raw[20] * family.covariate_weight, rtol=1e-6)
+    assert ranked[20] > np.sort(ranked[:20])[-2]  # AGE is among the two strongest inputs, as simulated

@@ -2,27 +2,57 @@
 from __future__ import annotations
 
 import optuna
+import pytest
 
 from genoml_search.search.registry import FloatParam, get_family
 from genoml_search.search.space import suggest_pipeline
-from genoml_search.search.warm_start import enqueue_starting_points
+from genoml_search.search.warm_start import RIDGE_H2, enqueue_starting_points, ridge_penalty, starting_points
 
 
 def test_new_study_gets_ridge_like_first_trials():
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(direction="maximize")
     families = [get_family("logistic"), get_family("random_forest")]
-    assert enqueue_starting_points(study, families, "binary", snp_filter=True) == 1
-    trial = study.ask()
-    family, params = suggest_pipeline(trial, families, "binary")
-    assert family.name == "logistic" and params == {"C": 0.02, "l1_ratio": 0.0}
-    assert trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) == 1.0
+    assert enqueue_starting_points(study, families, "binary", snp_filter=True, n_snps=6000, n_train=1600) == 2
+    seen = []
+    for _ in range(2):
+        trial = study.ask()
+        family, params = suggest_pipeline(trial, families, "binary")
+        assert family.name == "logistic" and params["l1_ratio"] == 0.0
+        assert trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) == 1.0
+        seen.append(params["C"])
+    # the strong penalty LogisticRegressionCV and the in-pipeline CV pick on 2,000 x ~6,000 (C ~1e-4..3e-4)
+    assert seen == sorted(seen, reverse=True) and 1e-4 <= seen[0] <= 1e-3 and seen[1] < 1e-4
+
+
+def test_penalties_follow_the_data_like_ridge_regression():
+    """alpha = M (1 - h2) / (h2 n): RidgeCV picked ~5,600 / 2,000 samples at h2 0.5 on ~5,900 SNPs."""
+    assert ridge_penalty(5900, 0.5) == pytest.approx(5900)
+    points = starting_points("elastic_net", n_snps=5900, n_train=2000)
+    assert [p["alpha"] for p in points] == pytest.approx([5900 * (1 - h2) / h2 / 2000 for h2 in RIDGE_H2], rel=0.02)
+    assert points[0]["alpha"] == pytest.approx(2.95, rel=0.02)
+    more_snps = starting_points("elastic_net", n_snps=59000, n_train=2000)
+    assert more_snps[0]["alpha"] == pytest.approx(10 * points[0]["alpha"], rel=0.02)
+    assert starting_points("random_forest", 5900, 2000) == []
+
+
+@pytest.mark.parametrize("task,name", [("regression", "elastic_net"), ("binary", "logistic")])
+def test_default_ranges_hold_the_points_up_to_100000_snps(task, name):
+    family = get_family(name)
+    ranges = {p.name: p for p in family.params(task)}
+    for n_snps, n_train in ((500, 10_000), (6000, 1600), (100_000, 1600)):
+        for point in starting_points(name, n_snps, n_train):
+            for key, value in point.items():
+                if key != "l1_ratio":
+                    assert ranges[key].low <= value <= ranges[key].high, (n_snps, n_train, point)
 
 
 def test_points_outside_narrowed_ranges_and_started_studies_are_left_alone():
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     narrowed = get_family("elastic_net").with_overrides({"alpha": FloatParam("alpha", 10.0, 50.0, log=True)})
     study = optuna.create_study(direction="maximize")
-    assert enqueue_starting_points(study, [narrowed], "regression", snp_filter=False) == 0
+    # alpha 2.2 (h2 0.5) lies outside 10..50 and is left out; alpha 20 (h2 0.1) is queued
+    assert enqueue_starting_points(study, [narrowed], "regression", snp_filter=False, n_snps=4000, n_train=1600) == 1
     study.add_trial(optuna.trial.create_trial(value=0.5, params={}, distributions={}))
-    assert enqueue_starting_points(study, [get_family("elastic_net")], "regression", snp_filter=False) == 0
+    assert enqueue_starting_points(study, [get_family("elastic_net")], "regression", snp_filter=False,
+                                   n_snps=4000, n_train=1600) == 0
