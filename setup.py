@@ -1,7 +1,7 @@
-"""Build the optional compiled LD-pruning kernel; everything else is configured in pyproject.toml.
+"""Build the optional compiled kernels (LD pruning, QC counts); everything else is in pyproject.toml.
 
-The extension is optional: where it cannot be compiled, genoml_search.data.ld falls back to its numpy path,
-which gives the same kept variants, only slower.
+The extensions are optional: where they cannot be compiled, genoml_search.data.ld and genoml_search.data.qc
+fall back to their numpy paths, which give the same results, only slower.
 """
 from setuptools import Extension, setup
 
@@ -12,6 +12,12 @@ setup(
             ["genoml_search/data/_ldkernel.c"],
             extra_compile_args=["-O3"],
             optional=True,
-        )
+        ),
+        Extension(
+            "genoml_search.data._qckernel",
+            ["genoml_search/data/_qckernel.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        ),
     ]
 )

@@ -14,6 +14,7 @@ training loadings.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -95,8 +96,13 @@ class CohortFiles:
     variants: pd.DataFrame
     bed: Path | None
     pfile: str | None
-    hashes: dict[str, str]
+    hashing: dict[str, str] | Future
     bim: Path | None = None
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        """SHA-256 of the input files (computed on a thread while the genotypes are read and checked)."""
+        return self.hashing.result() if isinstance(self.hashing, Future) else self.hashing
 
 
 def _open_cohort(options: MungeOptions) -> CohortFiles:
@@ -106,12 +112,20 @@ def _open_cohort(options: MungeOptions) -> CohortFiles:
         files = PlinkFileSet.from_prefix(options.bfile)
         samples, variants = read_fam(files.fam), read_bim(files.bim)
         check_bed(files.bed, len(samples), len(variants))
-        hashes = {str(p): file_sha256(p) for p in (files.bed, files.bim, files.fam)}
-        return CohortFiles(samples, variants, files.bed, None, hashes, files.bim)
+        return CohortFiles(samples, variants, files.bed, None, _hash_in_background((files.bed, files.bim, files.fam)),
+                           files.bim)
     from genoml_search.data.pgen import read_pfile  # optional extra: pgenlib
 
     data = read_pfile(options.pfile, read_genotypes=False)
     return CohortFiles(data.samples, data.variants, None, options.pfile, {}, Path(f"{options.pfile}.pvar"))
+
+
+def _hash_in_background(paths: tuple[Path, ...]) -> Future:
+    """Hash the files on a thread of its own (hashlib releases the GIL); the result is needed only at the end."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="hash-inputs")
+    future = pool.submit(lambda: {str(p): file_sha256(p) for p in paths})
+    pool.shutdown(wait=False)
+    return future
 
 
 def _read_genotypes(

@@ -239,3 +239,44 @@ def test_sex_chromosome_rules_change_each_filter(sex_cohort, params):
     as_autosomes = run_qc(data.genotypes, params, founders=founders)
     changed = (aware.variant_keep != as_autosomes.variant_keep).sum() + (aware.sample_keep != as_autosomes.sample_keep).sum()
     assert changed > 0
+
+
+@pytest.mark.parametrize("n_samples", [1, 7, 300])
+def test_compiled_counts_match_the_numpy_path(monkeypatch, n_samples):
+    from genoml_search.data import qc as qc_module
+
+    if qc_module._qckernel is None:
+        pytest.skip("the compiled QC kernel is not built")
+    rng = np.random.default_rng(n_samples)
+    g = rng.integers(0, 3, (n_samples, 53)).astype(np.int8)
+    g[rng.random(g.shape) < 0.1] = MISSING
+    column_major = np.asfortranarray(g)
+    compiled_missing, numpy_missing = np.zeros(n_samples, np.int64), np.zeros(n_samples, np.int64)
+    compiled = qc_module._block_counts(column_major, compiled_missing)
+    monkeypatch.setattr(qc_module, "_qckernel", None)
+    expected = qc_module._block_counts(column_major, numpy_missing)
+    assert compiled.tolist() == expected.tolist()
+    assert compiled_missing.tolist() == numpy_missing.tolist() == (g == MISSING).sum(axis=1).tolist()
+    assert compiled[3].tolist() == (g == MISSING).sum(axis=0).tolist()
+
+
+def test_qc_is_the_same_on_row_and_column_major_matrices():
+    rng = np.random.default_rng(11)
+    g = rng.binomial(2, rng.uniform(0.001, 0.5, 400), size=(250, 400)).astype(np.int8)
+    g[rng.random(g.shape) < 0.04] = MISSING
+    g[:10, :] = MISSING  # samples that --mind removes
+    params = QCParams(mind=0.1, geno=0.05, maf=0.02, hwe=1e-4)
+    founders = rng.random(250) < 0.9
+    rows = run_qc(g, params, founders=founders)
+    columns = run_qc(np.asfortranarray(g), params, founders=founders)
+    assert rows.sample_keep.tolist() == columns.sample_keep.tolist()
+    assert rows.variant_keep.tolist() == columns.variant_keep.tolist()
+    assert 0 < columns.variant_keep.sum() < 400 and not columns.sample_keep[:10].any()
+
+
+def test_compiled_qc_kernel_is_built_where_a_compiler_exists():
+    from genoml_search.data import qc as qc_module
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler on this machine: the numpy path is used")
+    assert qc_module._qckernel is not None, "reinstall with `pip install -e .` to build the QC kernel"
