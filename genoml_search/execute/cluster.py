@@ -13,6 +13,16 @@ from typing import Any
 from genoml_search.errors import UserError
 
 CONNECT_TIMEOUT = "10s"
+
+LOCAL_WORKER_CONFIG = {
+    # The statistical profiler takes the GIL of each worker 100 times a second to sample the trial's stack, and
+    # the event-loop watchdog wakes the worker's loop 50 times a second; with one trial per core both steal
+    # from the trials (benchmarks/scaling.py measures the difference). The dashboard's task stream,
+    # progress and memory pages are unaffected; only its profile page stays empty.
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+}
+"""Dask settings for the workers of the default LocalCluster (remote clusters keep their own)."""
 _CAPACITY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> planned workers (adaptive)
 
 
@@ -94,10 +104,13 @@ def dask_client(options: ClusterOptions) -> Iterator[Any]:
             client = Client(cluster)
             _CAPACITY[client] = jobqueue_spec(options.jobqueue).max_workers
         else:
+            import dask
+
             n = options.workers or default_workers()
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   memory_limit=options.memory_limit, dashboard_address=":0",
-                                   silence_logs=logging.ERROR)
+            with dask.config.set(LOCAL_WORKER_CONFIG):  # nannies hand this config to the workers they start
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       memory_limit=options.memory_limit, dashboard_address=":0",
+                                       silence_logs=logging.ERROR)
             client = Client(cluster)
         try:
             yield client
