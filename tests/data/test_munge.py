@@ -6,7 +6,7 @@ import pytest
 from bed_reader import to_bed
 
 from genoml_search.data.dataset import Dataset
-from genoml_search.data.munge import MungeOptions, munge
+from genoml_search.data.munge import MungeOptions, PruneParams, munge
 from genoml_search.data.qc import QCParams
 from genoml_search.errors import UserError
 
@@ -124,3 +124,23 @@ def test_one_class_left_among_fam_samples(tmp_path) -> None:
     rows = "".join(f"s{i},1\n" for i in range(N)) + "".join(f"x{i},0\n" for i in range(5))
     with pytest.raises(UserError, match="only one phenotype class"):
         munge(_options(tmp_path, _cohort(tmp_path), _pheno(tmp_path, "ID,PHENO\n" + rows)))
+
+
+@pytest.mark.plink2
+@pytest.mark.parametrize("prune", [("20", "5", "0.5"), ("5kb", "1", "0.3")])
+def test_munge_keeps_plink2s_variants_on_sex_chromosomes(plink2, sex_cohort, tmp_path, prune) -> None:
+    # The whole command on chr1/X/Y/XY/M with mixed sexes. --mind is left out: with samples removed before
+    # pruning, plink2 2.00a3.5 prunes chrX/chrY on the wrong samples (docs/munge-qc.md; test_ld.py counts it).
+    fam = [line.split() for line in open(f"{sex_cohort}.fam")]
+    rng = np.random.default_rng(4)
+    pheno = _pheno(tmp_path, "ID,PHENO\n" + "".join(f"{row[1]},{rng.integers(0, 2)}\n" for row in fam), "p.csv")
+    qc = QCParams(mind=None, geno=0.1, maf=0.05, hwe=1e-6)
+    manifest = munge(MungeOptions(out=tmp_path / "ds", bfile=str(sex_cohort), pheno=str(pheno), qc=qc,
+                                  prune=PruneParams.parse(*prune), kinship=False, pcs=0))
+    out = plink2(sex_cohort, tmp_path / "p2", "--geno", "0.1", "--maf", "0.05", "--hwe", "1e-6",
+                 "--indep-pairwise", *prune)
+    expected = set((tmp_path / "p2.prune.in").read_text().split())
+    kept = Dataset.open(tmp_path / "ds", variants_only=True).variants
+    assert set(kept["id"]) == expected
+    assert {"23", "24", "26"} <= set(kept["chrom"].astype(str)) and manifest["steps"]  # chrX, chrY, chrM kept
+    assert len(expected) < 153  # pruning removed something
