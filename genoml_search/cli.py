@@ -134,7 +134,9 @@ def run(
     out: Annotated[Path, typer.Option("--out", help="Run directory: study.db, model/, metrics.json.")],
     task: Annotated[Optional[str], typer.Option(help="binary, regression or multiclass (default: the dataset's).")] = None,
     n_trials: Annotated[int, typer.Option(help="Target TOTAL of finished trials in the study (resumes).")] = 50,
-    timeout: Annotated[Optional[float], typer.Option(help="Wall-clock budget in seconds for this run.")] = None,
+    timeout: Annotated[Optional[float], typer.Option(
+        help="Wall-clock budget in seconds for the search: no trial starts after it, and trials still running "
+             "then are stopped and re-queued for a resumed run.")] = None,
     storage: Annotated[Optional[str], typer.Option(help="Study database URL (default sqlite:///OUT/study.db).")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Study name (default DATASET-TASK).")] = None,
     metric: Annotated[Optional[str], typer.Option(help="roc_auc, average_precision, log_loss, r2, ...")] = None,
@@ -235,7 +237,9 @@ def _print_run_summary(summary) -> None:
     cv = metrics["cv"]
     console.print(f"study {summary.study_name} in {summary.storage}: {summary.n_finished} finished trials "
                   f"({summary.stats.completed} completed, {summary.stats.pruned} pruned, "
-                  f"{summary.stats.failed} failed in this run)")
+                  f"{summary.stats.failed} failed in this run"
+                  + (f", {summary.stats.stopped} stopped at the time limit and re-queued" if summary.stats.stopped
+                     else "") + ")")
     console.print(f"best: trial {cv['best_trial']} {cv['best_family']}  CV {metrics['metric']} "
                   f"{cv[metrics['metric']]:.4f}")
     from genoml_search.data.cohort_structure import warning_text

@@ -54,6 +54,7 @@ class DriverStats:
     failed: int = 0
     retried: int = 0
     surplus: int = 0
+    stopped: int = 0  # still running at the time limit: failed and re-queued
     errors: list[str] = field(default_factory=list)
     seconds_total: float = 0.0
     seconds_waiting: float = 0.0  # blocked on workers; the rest is orchestration (ask, tell, storage)
@@ -288,6 +289,11 @@ def run_trials(
         submit_more()
         while in_flight or (finished < n_trials and not out_of_time()):
             stop_if_interrupted()
+            if in_flight and out_of_time():
+                # The time limit is a budget, not a hint: a trial that would run on for minutes is stopped
+                # (failed and re-queued, so a resumed study evaluates it) rather than waited for.
+                stats.stopped += _stop_running(study, in_flight)
+                break
             if not in_flight:
                 # Other drivers' trials are running: wait for them (or for their heartbeats to go stale).
                 waited = time.monotonic()
@@ -391,6 +397,20 @@ def _wait_for_some(futures: list[Any], seconds: float = 2.0) -> list[Any]:
     except TimeoutError:
         return []
     return list(done)
+
+
+def _stop_running(study: optuna.Study, in_flight: dict[Any, tuple[optuna.Trial, TrialSpec]]) -> int:
+    """Cancel the running trials (FAIL, re-queued, user attribute ``stopped``); return how many."""
+    for future, (trial, _) in in_flight.items():
+        future.cancel()
+        trial.set_user_attr("stopped", "time limit")
+        _fail_and_requeue(study, trial)
+    stopped = len(in_flight)
+    if stopped:
+        log.warning("stopped %d trial(s) still running at the time limit; they are re-queued for a resumed run",
+                    stopped)
+    in_flight.clear()
+    return stopped
 
 
 def _fail_and_requeue(study: optuna.Study, trial: optuna.Trial) -> None:

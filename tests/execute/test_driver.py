@@ -154,3 +154,24 @@ def test_killed_worker_is_failed_and_requeued_once(tmp_path, client) -> None:
     # a trial that only shared a worker with it was retried and completed
     for other in (t for t in failed if t.params != doomed.params):
         assert [t for t in complete if t.params == other.params]
+
+
+def long_first_trial(spec):
+    """Trial 0 would run for 12 s; the others take 0.2 s."""
+    time.sleep(12.0 if spec.trial_number == 0 else 0.2)
+    return TrialResult(spec.trial_number, [0.5], [0.5], 0.5, False, 0.2)
+
+
+def test_time_limit_stops_running_trials_and_requeues_them(tmp_path, client) -> None:
+    """--timeout is a budget: a trial still running at the limit is failed and re-queued, not waited for."""
+    study = make_study(f"sqlite:///{tmp_path / 'study.db'}")
+    stats = run_trials(study, client, 1000, simple_spec, "none", timeout=5.0, evaluate=long_first_trial,
+                       max_in_flight=2)
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    assert trials[0].state == TrialState.FAIL and trials[0].user_attrs["stopped"] == "time limit"
+    assert stats.stopped >= 1 and stats.completed >= 1
+    assert not [t for t in trials.values() if t.state == TrialState.RUNNING]
+    requeued = [t for t in trials.values() if t.state == TrialState.WAITING]
+    assert {t.user_attrs["retry_of"] for t in requeued} == {t.number for t in trials.values()
+                                                            if t.user_attrs.get("stopped")}
+    assert trials[0].params in [t.system_attrs["fixed_params"] for t in requeued]  # re-evaluated on resume
