@@ -9,7 +9,7 @@ the ratio achieved / expected, a plain penalized-linear baseline on the same mun
 imputation + scaling + LogisticRegressionCV / RidgeCV), and an oracle (the true genetic value + covariate
 effects) scored on the same validation cohort, which shows how far sampling noise moves the maximum.
 
-`python -m benchmarks.simulated` runs the full 24-cell grid (about 1 h 45 min on 2 cores);
+`python -m benchmarks.simulated` runs the full 24-cell grid (about 1 h 20 min on 2 cores);
 `--quick` runs 8 cells at n_train = 2,000 with a 120 s budget (about 30 min). Finished cells are kept under
 benchmarks/work/simulated/ and reused with `--resume`.
 """
@@ -37,7 +37,7 @@ H2 = (0.1, 0.3, 0.5)
 N_TRAIN = (2_000, 10_000)
 N_CAUSAL = (100, 1_000)
 TASKS = ("binary", "regression")
-FULL_BUDGET = {2_000: 120, 10_000: 180}  # seconds of search (`run --timeout`) per cell
+FULL_BUDGET = {2_000: 90, 10_000: 150}  # seconds of search (`run --timeout`) per cell
 QUICK_BUDGET = 120
 # the quick subset: every h2 with 100 causal SNPs, and the polygenic contrast at h2 = 0.5
 QUICK_CELLS = {(h2, 2_000, causal) for h2 in H2 for causal in (100,)} | {(0.5, 2_000, 1_000)}
