@@ -8,7 +8,7 @@ TRIALS ?= 30
 
 .PHONY: venv demo test test-fast bench clean
 
-$(BIN)/genoml-search: pyproject.toml
+$(BIN)/genoml-search: pyproject.toml setup.py $(wildcard genoml_search/data/_*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e .
