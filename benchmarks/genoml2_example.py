@@ -132,7 +132,7 @@ def score_genoml2(prefix: Path) -> dict:
     rows = read_tsv(prefix / "Test" / "predictions.txt")
     y = np.array([int(float(row["CASE_REPORTED"])) for row in rows])
     probability = np.array([float(row["CASE_PROBABILITY"]) for row in rows])
-    with open(EXAMPLE / "validation_pheno.csv") as handle:
+    with open(EXAMPLE / "validation_pheno.csv", encoding="utf-8-sig") as handle:  # the file starts with a BOM
         validation_ids = {row["ID"] for row in csv.DictReader(handle)}
     self_reported = read_tsv(prefix / "Test" / "performance_metrics.txt")[0]
     return {"validation": {**score_all("binary", y, probability), "n_samples": len(rows), "threshold": 0.5,
