@@ -71,6 +71,20 @@ def timed_command(argv: list[str], env: dict[str, str] | None = None, cwd: Path 
             "stdout": stdout[-4000:], "stderr_tail": stderr[-2000:] if process.returncode else ""}
 
 
+def venv_python(venv: Path, requirement: str, prefix: tuple[str, ...] = ()) -> tuple[Path | None, str]:
+    """The Python of a separate venv under benchmarks/work/ holding REQUIREMENT (created and pip-installed
+    from the package registry on first use, each command run behind PREFIX, e.g. ("nice", "-n", "19")),
+    or None and the reason it could not be made."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        for argv in ([sys.executable, "-m", "venv", str(venv)],
+                     [str(python), "-m", "pip", "install", "-q", requirement]):
+            done = subprocess.run([*prefix, *argv], capture_output=True, text=True)
+            if done.returncode:
+                return None, f"`{' '.join(argv[1:4])}` failed: {done.stderr.strip().splitlines()[-1:]}"
+    return python, f"{requirement} in {venv.relative_to(ROOT)}"
+
+
 def cli(*args: str) -> list[str]:
     """The argv of `genoml-search ARGS` with this interpreter."""
     return [sys.executable, "-m", "genoml_search.cli", *args]

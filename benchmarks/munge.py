@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import DATA, ROOT, WORK, cli, timed_command, write_result
+from benchmarks.common import DATA, ROOT, WORK, cli, timed_command, venv_python, write_result
 
 PREFIX = DATA / "munge_10k_100k"
 PHENO = DATA / "munge_10k_100k.pheno.csv"
@@ -109,15 +109,9 @@ def pandas_plink_python() -> tuple[str | None, str]:
     """A Python that has pandas-plink (it pins numpy<2 and pandas<3, so it lives in its own venv under
     benchmarks/work/, created here from the package registry on first use), or None and the reason."""
     given = os.environ.get("PANDAS_PLINK_PYTHON")
-    python = Path(given) if given else PANDAS_PLINK_VENV / "bin" / "python"
-    if not python.exists() and not given:
-        import subprocess
-
-        made = subprocess.run([sys.executable, "-m", "venv", str(PANDAS_PLINK_VENV)], capture_output=True)
-        if made.returncode == 0:
-            subprocess.run([str(python), "-m", "pip", "install", "-q", "pandas-plink"], capture_output=True)
-    if not python.exists():
-        return None, f"no Python at {python}"
+    python, note = (Path(given), given) if given else venv_python(PANDAS_PLINK_VENV, "pandas-plink")
+    if python is None or not python.exists():
+        return None, f"no Python: {note}"
     import subprocess
 
     probe = subprocess.run([str(python), "-c", "import pandas_plink, numpy; print(pandas_plink.__version__, "

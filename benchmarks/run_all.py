@@ -84,8 +84,13 @@ def _sampler_rows(record: dict) -> list[dict]:
              "target": "default chosen by measurement"} for name, row in record["summary"].items()]
 
 
+def _genoml2_example_rows(record: dict) -> list[dict]:
+    # our rows, then those of GenoML2 run beside it (written separately by --genoml2-only)
+    return record["summary"] + record.get("genoml2_run", {}).get("summary", [])
+
+
 SUMMARIZERS = {"pruning": _pruning_rows, "scaling": _scaling_rows, "structure": _structure_rows,
-               "simulate": _simulate_rows, "sampler": _sampler_rows}
+               "simulate": _simulate_rows, "sampler": _sampler_rows, "genoml2_example": _genoml2_example_rows}
 
 
 def summary_rows(name: str, record: dict) -> list[dict]:
