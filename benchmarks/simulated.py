@@ -9,7 +9,7 @@ the ratio achieved / expected, a plain penalized-linear baseline on the same mun
 imputation + scaling + LogisticRegressionCV / RidgeCV), and an oracle (the true genetic value + covariate
 effects) scored on the same validation cohort, which shows how far sampling noise moves the maximum.
 
-`python -m benchmarks.simulated` runs the full 24-cell grid (about 1 h 20 min on 2 cores);
+`python -m benchmarks.simulated` runs the full 24-cell grid (about 1 h 30 min on 2 cores);
 `--quick` runs 8 cells at n_train = 2,000 with a 120 s budget (about 30 min). Finished cells are kept under
 benchmarks/work/simulated/ and reused with `--resume`.
 """
