@@ -153,7 +153,7 @@ def indep_pairwise(
         raise RuntimeError("the compiled LD kernel is not built (pip install the package with a C compiler)")
 
     def prune(sub: np.ndarray) -> np.ndarray:
-        sub_counts = GenotypeCounts(counts.hom0[sub], counts.het[sub], counts.hom2[sub], counts.missing[sub])
+        sub_counts = counts.take(sub)
         source = sources.get(kinds[sub[0]], sources[sexchrom.AUTOSOME])
         if source.n_rows == 0:  # e.g. chrY without male founders: nothing is polymorphic
             return sub

@@ -14,8 +14,8 @@ training loadings.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -401,7 +401,7 @@ def _select_training_variants(
             genotypes, kept_variants["chrom"].to_numpy(), kept_variants["pos"].to_numpy(),
             options.prune.window, options.prune.step, options.prune.r2, window_kb=options.prune.window_kb,
             founders=founders & result.sample_keep, columns=columns, sex=samples["sex"].to_numpy(),
-            counts=_subset(result.founder_counts, columns),
+            counts=None if result.founder_counts is None else result.founder_counts.take(columns),
         )
         variant_keep[columns[~pruned]] = False
         _step(steps, "indep-pairwise", "variants", (~pruned).sum(), variant_keep.sum(),
@@ -410,14 +410,6 @@ def _select_training_variants(
     _step(steps, "final", "variants", 0, variant_keep.sum(), "variants in the dataset")
     _step(steps, "final", "samples", 0, result.sample_keep.sum(), "samples in the dataset")
     return extra, result.sample_keep, variant_index[variant_keep], _take(genotypes, result.sample_keep, variant_keep)
-
-
-def _subset(counts: qc_module.GenotypeCounts | None, columns: np.ndarray) -> qc_module.GenotypeCounts | None:
-    """The counts of some variants only (None stays None)."""
-    if counts is None:
-        return None
-    return qc_module.GenotypeCounts(counts.hom0[columns], counts.het[columns], counts.hom2[columns],
-                                    counts.missing[columns])
 
 
 def _take(genotypes: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:

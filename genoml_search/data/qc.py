@@ -79,6 +79,10 @@ class GenotypeCounts:
     hom2: np.ndarray
     missing: np.ndarray
 
+    def take(self, idx: np.ndarray) -> GenotypeCounts:
+        """The counts of the variants ``idx`` only."""
+        return GenotypeCounts(self.hom0[idx], self.het[idx], self.hom2[idx], self.missing[idx])
+
     @property
     def observed(self) -> np.ndarray:
         """Number of non-missing calls."""
@@ -418,14 +422,10 @@ def sex_aware_ref_frequency(
             continue
         male = genotype_counts(genotypes, male_rows, columns=idx if columns is None else columns[idx])
         if kind == sexchrom.X:
-            freq[idx] = x_ref_frequency(_take_counts(counts, idx), male)
+            freq[idx] = x_ref_frequency(counts.take(idx), male)
         else:
             freq[idx] = plink2_ref_frequency(male)
     return freq
-
-
-def _take_counts(counts: GenotypeCounts, idx: np.ndarray) -> GenotypeCounts:
-    return GenotypeCounts(counts.hom0[idx], counts.het[idx], counts.hom2[idx], counts.missing[idx])
 
 
 def run_qc(
