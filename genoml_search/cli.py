@@ -69,7 +69,7 @@ def munge(
     hwe_controls_only: Annotated[bool, typer.Option(help="HWE on controls only (PLINK 1.9 style).")] = False,
     no_qc: Annotated[bool, typer.Option("--no-qc", help="Skip --mind/--geno/--maf/--hwe.")] = False,
     indep_pairwise: Annotated[Optional[tuple[str, str, str]], typer.Option(
-        help="LD pruning WINDOW[kb] STEP R2 (PLINK semantics).")] = ("50", "5", "0.5"),
+        help="LD pruning WINDOW[kb] STEP R2 (PLINK semantics).")] = ("50", "5", "0.9"),
     skip_prune: Annotated[bool, typer.Option("--skip-prune", help="No LD pruning.")] = False,
     like: Annotated[Optional[Path], typer.Option(help="Harmonize to this training dataset instead of QC/pruning.")] = None,
     fill_missing: Annotated[bool, typer.Option(help="With --like: allow training SNPs absent here.")] = False,
