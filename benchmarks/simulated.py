@@ -110,13 +110,14 @@ def oracle_score(sim: Path, truth: dict, task: str) -> float:
     return score(task, pheno.iloc[:, 0].to_numpy(dtype=np.float64), value)
 
 
-def blup_score(sim: Path, truth: dict, task: str) -> dict[str, Any]:
+def blup_score(sim: Path, truth: dict, task: str, snps: set[str] | None = None) -> dict[str, Any]:
     """The predictor Daetwyler's formula describes, on this cohort: ridge (BLUP) over all simulated SNPs.
 
     Standardized SNPs (training means and SDs, mean imputation), covariates unpenalized (projected out), and
     the penalty set from the *true* heritability, lambda = M (1 - h2) / h2 (observed-scale h2 for binary
     traits, as the expectation uses), so nothing is tuned on the validation cohort. Its score says what the
     expectation's own model reaches on this very cohort: a calibration of the expectation, not a competitor.
+    ``snps`` restricts the model to those variant IDs (e.g. a munged dataset's), M being their number.
     """
     import pandas as pd
     from scipy import linalg, stats
@@ -128,9 +129,12 @@ def blup_score(sim: Path, truth: dict, task: str) -> dict[str, Any]:
     def load(prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         data = read_plink(sim / prefix)
         ids = data.samples["iid"].astype(str)
+        genotypes = data.genotypes
+        if snps is not None:
+            genotypes = genotypes[:, data.variants["id"].astype(str).isin(snps).to_numpy()]
         covar = pd.read_csv(sim / f"{prefix}_covar.csv").set_index("ID").loc[ids].to_numpy(dtype=np.float64)
         pheno = pd.read_csv(sim / f"{prefix}_pheno.csv").set_index("ID").loc[ids].iloc[:, 0].to_numpy(np.float64)
-        return data.genotypes, np.column_stack([np.ones(len(ids)), covar]), pheno
+        return genotypes, np.column_stack([np.ones(len(ids)), covar]), pheno
 
     g_train, c_train, y_train = load("train")
     g_val, c_val, y_val = load("validation")
@@ -160,8 +164,8 @@ def blup_score(sim: Path, truth: dict, task: str) -> dict[str, Any]:
         beta = linalg.solve(xr.T @ xr + penalty * np.eye(xr.shape[1]), xr.T @ yr, assume_a="pos")
     gamma = np.linalg.lstsq(c_train, y_train - x @ beta, rcond=None)[0]
     prediction = standardize(g_val, mean, sd) @ beta + c_val @ gamma
-    return {"model": "ridge over all simulated SNPs, lambda = M (1 - h2) / h2 from the true h2, covariates "
-                     "unpenalized", "lambda": round(float(penalty), 1), "n_snps": int(x.shape[1]),
+    return {"model": f"ridge over {'the given' if snps is not None else 'all simulated'} SNPs, lambda = "
+                     "M (1 - h2) / h2 from the true h2, covariates unpenalized", "lambda": round(float(penalty), 1), "n_snps": int(x.shape[1]),
             "score": score(task, y_val, prediction), "seconds": round(time.perf_counter() - started, 1)}
 
 

@@ -3,8 +3,8 @@
 The glue between :mod:`genoml_search.data.structure` (KING kinship, PCA) and the Dataset directory:
 
 - a training cohort gets ``related_pairs.tsv`` (pairs of third degree or closer, from KING-robust kinship on its
-  autosomal SNPs), ``pca.npz`` (the PCA model of its SNPs) and ``pcs.tsv`` (its PC scores), with summaries in
-  the manifest under ``relatedness`` and ``pca``;
+  autosomal SNPs), ``pca.npz`` (the PCA model of its SNPs, pruned further to r^2 <= 0.2 as is usual for PCA)
+  and ``pcs.tsv`` (its PC scores), with summaries in the manifest under ``relatedness`` and ``pca``;
 - a cohort harmonized to a training dataset (``munge --like``, the validation cohort of ``run``, ``predict``)
   gets ``related_to_training.tsv`` (its samples that duplicate or are related to a training sample) with a
   summary under ``related_to_training``, and ``pcs.tsv`` projected onto the training loadings (never refitted).
@@ -48,6 +48,9 @@ DEFAULT_KINSHIP_MAX_SAMPLES = 10_000
 RELATED_THRESHOLD = KING_SECOND  # "related": second degree or closer (kinship > 2^-3.5), as plink2 --king-cutoff
 STORED_THRESHOLD = KING_THIRD  # pairs stored in related_pairs.tsv: third degree or closer
 DEGREES = ("duplicate/MZ twin", "1st", "2nd", "3rd")
+PCA_PRUNE = (50, 5, 0.2)
+"""``--indep-pairwise`` of the SNPs the PCs are fitted on: the dataset's SNPs are pruned for prediction (r^2 0.9
+by default), while PCs fitted on SNPs in strong LD pick up LD blocks instead of ancestry."""
 
 Writers = dict[str, Callable[[Path], None]]
 
@@ -124,6 +127,10 @@ def training_structure(
     k = DEFAULT_PCS if n_pcs is None else n_pcs
     if k < 0:
         raise UserError(f"--pcs {k} must be 0 or more")
+    pca_columns, selection = np.arange(m), "all"
+    if k > 0 and n >= 2 and m >= MIN_PCA_SNPS:
+        pca_columns, selection = pca_snp_columns(genotypes, variants)
+        m = len(pca_columns)
     k_max = min(n, m) - 1
     if k == 0:
         manifest["pca"] = {"computed": False, "reason": "--pcs 0"}
@@ -137,11 +144,13 @@ def training_structure(
         if explicit and n < 2:
             raise UserError(f"--pcs {k}: PCA needs at least 2 samples; the cohort has {n}")
         if explicit and k > k_max:
-            raise UserError(f"--pcs {k} is too many for {n} samples x {m} SNPs; choose at most {max(k_max, 0)}")
+            raise UserError(f"--pcs {k} is too many for {n} samples x {m} SNPs used for PCA; choose at most "
+                            f"{max(k_max, 0)}")
         k = min(k, k_max)
         started = time.perf_counter()
-        model = fit_pca(genotypes, k, seed=seed, variant_ids=list(variants["id"].astype(str)))
-        manifest["pca"] = {"computed": True, "n_components": k, "n_snps": m, "seed": seed,
+        subset = genotypes if m == genotypes.shape[1] else genotypes[:, pca_columns]
+        model = fit_pca(subset, k, seed=seed, variant_ids=list(variants["id"].astype(str).to_numpy()[pca_columns]))
+        manifest["pca"] = {"computed": True, "n_components": k, "n_snps": m, "snp_selection": selection, "seed": seed,
                            "eigenvalues": [round(float(v), 6) for v in model.eigenvalues],
                            "explained_variance_ratio": [round(float(v), 6) for v in model.explained_variance_ratio],
                            "seconds": round(time.perf_counter() - started, 2)}
@@ -151,17 +160,33 @@ def training_structure(
     return manifest, files
 
 
+def pca_snp_columns(genotypes: np.ndarray, variants: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """Indices of the dataset's SNPs the PCs are fitted on (pruned with :data:`PCA_PRUNE`), and how chosen.
+
+    All SNPs when fewer than :data:`MIN_PCA_SNPS` would be left (tiny panels, where every SNP counts).
+    """
+    from genoml_search.data.ld import indep_pairwise
+
+    window, step, r2 = PCA_PRUNE
+    keep = indep_pairwise(genotypes, variants["chrom"].to_numpy(), variants["pos"].to_numpy(), window, step, r2)
+    if keep.sum() < MIN_PCA_SNPS:
+        return np.arange(genotypes.shape[1]), f"all (pruning at r2 {r2} would leave fewer than {MIN_PCA_SNPS})"
+    return np.flatnonzero(keep), f"indep-pairwise {window} {step} {r2} of the dataset's SNPs"
+
+
 def harmonized_structure(
     like_path: Path,
     like_manifest: dict[str, Any],
     genotypes: np.ndarray,
     ids: np.ndarray,
     reference: str | Path | None,
+    variant_ids: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], Writers]:
     """Relatedness to the training cohort and projected PCs of a cohort harmonized to ``like_path``.
 
     ``reference`` is the training Dataset whose genotypes the cohort is compared with (``None``: not
-    available, recorded as not checked).
+    available, recorded as not checked). ``variant_ids`` name the columns of ``genotypes`` (the training
+    dataset's SNPs), so that the PCs are projected from the SNPs the PCA model was fitted on.
     """
     from genoml_search.data.dataset import GENOTYPES, Dataset
 
@@ -189,6 +214,11 @@ def harmonized_structure(
     pca_path = Path(like_path) / PCA_FILE
     if pca_path.is_file():
         model = PCAModel.load(pca_path)
+        if model.n_snps != genotypes.shape[1] and model.variant_ids is not None and variant_ids is not None:
+            position = pd.Index(np.asarray(variant_ids).astype(str))
+            columns = position.get_indexer(pd.Index(model.variant_ids))
+            if (columns >= 0).all():
+                genotypes = genotypes[:, columns]
         if model.n_snps != genotypes.shape[1]:
             raise UserError(f"the training PCA model has {model.n_snps} SNPs but the training dataset "
                             f"{genotypes.shape[1]}; re-munge the training cohort", pca_path)

@@ -298,7 +298,8 @@ def munge(options: MungeOptions) -> dict[str, Any]:
                                               kinship_max_samples=options.kinship_max_samples, n_pcs=options.pcs)
     else:
         reference = options.relatedness_reference or (str(like.path) if (like.path / GENOTYPES).is_file() else None)
-        structure, files = harmonized_structure(like.path, like.manifest, genotypes, ids_array, reference)
+        structure, files = harmonized_structure(like.path, like.manifest, genotypes, ids_array, reference,
+                                                variants["id"].astype(str).to_numpy())
     manifest.update(structure)
     log.info("writing the dataset to %s", options.out)
     write_dataset(options.out, genotypes, samples, variants, manifest, extra_files=files)

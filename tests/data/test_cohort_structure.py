@@ -36,7 +36,8 @@ def _write(path, genotypes, ids, manifest_extra, files, phenotype=None):
 def families(tmp_path_factory):
     genotypes, index = simulate_families(n_snps=2000)
     ids = np.array(list(index))
-    variants = pd.DataFrame({"id": [f"s{i}" for i in range(genotypes.shape[1])], "chrom": "1"})
+    variants = pd.DataFrame({"id": [f"s{i}" for i in range(genotypes.shape[1])], "chrom": "1",
+                             "pos": np.arange(genotypes.shape[1]) + 1})
     manifest, files = training_structure(genotypes, variants, ids, n_pcs=3)
     dataset = _write(tmp_path_factory.mktemp("fam") / "ds", genotypes, ids, manifest, files)
     return dataset, genotypes, index
@@ -87,7 +88,8 @@ def test_harmonized_cohort_counts_relatives_and_projects_pcs(families, tmp_path)
     dataset, genotypes, index = families
     other = genotypes[[index["c1"], index["d0"], index["u3"]]]
     ids = np.array(["x_c1", "x_d0", "x_u3"])
-    manifest, files = harmonized_structure(dataset.path, dataset.manifest, other, ids, dataset.path)
+    manifest, files = harmonized_structure(dataset.path, dataset.manifest, other, ids, dataset.path,
+                                           dataset.variants["id"].to_numpy())
     summary = manifest["related_to_training"]
     assert summary["checked"] and summary["n_related"] == 3 and summary["n_duplicates"] == 3  # exact copies
     assert sorted(summary["related_ids"]) == sorted(ids)
@@ -98,14 +100,35 @@ def test_harmonized_cohort_counts_relatives_and_projects_pcs(families, tmp_path)
     np.testing.assert_allclose(projected, train_pcs, atol=1e-6)  # projected onto the training loadings
 
 
+def test_pcs_are_fitted_on_snps_pruned_for_pca_and_projected_from_the_same_snps(tmp_path):
+    rng = np.random.default_rng(3)
+    independent = rng.binomial(2, rng.uniform(0.1, 0.5, 300), size=(200, 300)).astype(np.int8)
+    genotypes = np.repeat(independent, 2, axis=1)  # every SNP twice: perfect LD with its neighbour
+    m = genotypes.shape[1]
+    variants = pd.DataFrame({"id": [f"s{i}" for i in range(m)], "chrom": "1", "pos": np.arange(m) + 1})
+    ids = np.array([f"i{i}" for i in range(200)])
+    manifest, files = training_structure(genotypes, variants, ids, kinship=False, n_pcs=4)
+    pca = manifest["pca"]
+    assert pca["n_snps"] <= 300 and pca["snp_selection"].startswith("indep-pairwise 50 5 0.2")
+    dataset = _write(tmp_path / "train", genotypes, ids, manifest, files)
+    copies = genotypes[:7]
+    manifest, files = harmonized_structure(dataset.path, dataset.manifest, copies, ids[:7], None,
+                                           variants["id"].to_numpy())
+    projected = _write(tmp_path / "copies", copies, ids[:7], manifest, files).pcs(4)
+    np.testing.assert_allclose(projected, dataset.pcs(4)[:7], atol=1e-6)  # the same SNPs, the same loadings
+    with pytest.raises(UserError, match="re-munge the training cohort"):  # without the names of the columns
+        harmonized_structure(dataset.path, dataset.manifest, copies, ids[:7], None)
+
+
 def test_unrelated_cohort_and_missing_reference(families):
     dataset, genotypes, _ = families
     rng = np.random.default_rng(5)
     fresh = rng.binomial(2, 0.3, size=(4, genotypes.shape[1])).astype(np.int8)
-    manifest, _ = harmonized_structure(dataset.path, dataset.manifest, fresh, np.array(list("abcd")), dataset.path)
+    names = dataset.variants["id"].to_numpy()
+    manifest, _ = harmonized_structure(dataset.path, dataset.manifest, fresh, np.array(list("abcd")), dataset.path, names)
     assert manifest["related_to_training"]["n_related"] == 0
     assert warning_text(manifest["related_to_training"], "validation") is None
-    manifest, files = harmonized_structure(dataset.path, dataset.manifest, fresh, np.array(list("abcd")), None)
+    manifest, files = harmonized_structure(dataset.path, dataset.manifest, fresh, np.array(list("abcd")), None, names)
     assert manifest["related_to_training"]["checked"] is False and RELATED_TO_TRAINING not in files
     assert "could not be checked" in warning_text(manifest["related_to_training"], "predicted")
 
@@ -113,7 +136,7 @@ def test_unrelated_cohort_and_missing_reference(families):
 def test_bad_input_is_a_clear_error_or_a_recorded_skip():
     rng = np.random.default_rng(0)
     few = rng.binomial(2, 0.4, size=(30, 60)).astype(np.int8)
-    variants = pd.DataFrame({"id": [f"s{i}" for i in range(60)], "chrom": "1"})
+    variants = pd.DataFrame({"id": [f"s{i}" for i in range(60)], "chrom": "1", "pos": np.arange(60) + 1})
     ids = np.array([f"i{i}" for i in range(30)])
     manifest, files = training_structure(few, variants, ids)  # defaults: skipped with the reason
     assert "at least 100 autosomal SNPs" in manifest["relatedness"]["reason"]
@@ -121,8 +144,8 @@ def test_bad_input_is_a_clear_error_or_a_recorded_skip():
     with pytest.raises(UserError, match="at least 100 SNPs; the dataset has 60"):
         training_structure(few, variants, ids, n_pcs=2)
     many = rng.binomial(2, 0.4, size=(5, 200)).astype(np.int8)
-    variants = pd.DataFrame({"id": [f"s{i}" for i in range(200)], "chrom": "1"})
-    with pytest.raises(UserError, match="--pcs 5 is too many for 5 samples x 200 SNPs; choose at most 4"):
+    variants = pd.DataFrame({"id": [f"s{i}" for i in range(200)], "chrom": "1", "pos": np.arange(200) + 1})
+    with pytest.raises(UserError, match="--pcs 5 is too many for 5 samples x 200 SNPs used for PCA; choose at most 4"):
         training_structure(many, variants, ids[:5], n_pcs=5)
     manifest, _ = training_structure(many[:1], variants, ids[:1])  # a cohort of one sample
     assert "at least 2 samples" in manifest["relatedness"]["reason"] and not manifest["pca"]["computed"]

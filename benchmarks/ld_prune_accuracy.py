@@ -1,0 +1,122 @@
+"""How much prediction accuracy munge's LD pruning threshold costs (the default --indep-pairwise r2).
+
+On simulated cohorts (block LD model, 2,000 training and 1,000 validation samples, 10,000 SNPs, default
+covariates), the same linear predictor is fitted on all simulated SNPs and on the SNPs that
+`genoml-search munge --indep-pairwise 50 5 R2` keeps, for several R2 thresholds. The predictor is ridge /
+BLUP with covariates unpenalized and lambda = M (1 - h2) / h2 from the true h2 (`simulated.blup_score`), so
+no choice is tuned on the validation cohort and the only difference between columns is the SNP set.
+
+`python -m benchmarks.ld_prune_accuracy [--seeds N]` writes benchmarks/results/ld_prune_accuracy.json.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import ROOT, WORK, cli, timed_command, write_result
+from benchmarks.simulated import blup_score, metric_name
+
+THRESHOLDS = ("0.5", "0.8", "0.9", "0.95")
+H2 = (0.1, 0.3, 0.5)
+N_CAUSAL = (100, 1_000)
+TASKS = ("regression", "binary")
+N_TRAIN, N_VALIDATION, N_SNPS = 2_000, 1_000, 10_000
+
+
+def run_cohort(task: str, h2: float, n_causal: int, seed: int, work: Path) -> dict[str, Any]:
+    """Simulate one cohort; score the ridge predictor on all SNPs and on each pruned set."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    sim = work / "sim"
+    simulate = cli("simulate", "--out", str(sim), "--n-train", str(N_TRAIN), "--n-validation", str(N_VALIDATION),
+                   "--n-snps", str(N_SNPS), "--h2", str(h2), "--n-causal", str(n_causal), "--task", task,
+                   "--seed", str(seed))
+    if timed_command(simulate, env=env, cwd=ROOT)["returncode"]:
+        raise RuntimeError(f"simulate failed for seed {seed}")
+    truth = json.loads((sim / "truth.json").read_text())
+    record: dict[str, Any] = {"task": task, "h2": h2, "n_causal": n_causal, "seed": seed,
+                              "metric": metric_name(task), "all_snps": blup_score(sim, truth, task)["score"],
+                              "pruned": {}}
+    from genoml_search.data.dataset import Dataset
+
+    for threshold in THRESHOLDS:
+        dataset = work / f"dataset_{threshold}"
+        munge = cli("munge", "--bfile", str(sim / "train"), "--pheno", str(sim / "train_pheno.csv"), "--covar",
+                    str(sim / "train_covar.csv"), "--out", str(dataset), "--indep-pairwise", "50", "5", threshold,
+                    "--no-kinship", "--pcs", "0")
+        result = timed_command(munge, env=env, cwd=ROOT)
+        if result["returncode"]:
+            raise RuntimeError(f"munge failed: {result['stderr_tail']}")
+        kept = set(Dataset.open(dataset, variants_only=True).variants["id"].astype(str))
+        score = blup_score(sim, truth, task, kept)["score"]
+        record["pruned"][threshold] = {
+            "score": score, "n_snps": len(kept), "munge_seconds": round(result["seconds"], 2),
+            "causal_kept_fraction": float(np.mean([snp in kept for snp in truth["causal_snps"]]))}
+        shutil.rmtree(dataset)
+    return record
+
+
+def gain(task: str, score: float) -> float:
+    """What a score adds over chance: R2 itself, AUC - 0.5."""
+    return score - 0.5 if task == "binary" else score
+
+
+def summarize(records: list[dict]) -> list[dict]:
+    """Per task and architecture: mean share of the all-SNP accuracy gain kept at each threshold."""
+    rows = []
+    for task, n_causal in itertools.product(TASKS, N_CAUSAL):
+        group = [r for r in records if r["task"] == task and r["n_causal"] == n_causal]
+        if not group:
+            continue
+        reference = float(np.mean([gain(task, r["all_snps"]) for r in group]))
+        parts = []
+        for threshold in THRESHOLDS:
+            kept = float(np.mean([gain(task, r["pruned"][threshold]["score"]) for r in group]))
+            snps = float(np.mean([r["pruned"][threshold]["n_snps"] for r in group]))
+            parts.append(f"r2 {threshold}: {kept / reference:.0%} ({snps:.0f} SNPs)")
+        what = "R2" if task == "regression" else "AUC - 0.5"
+        rows.append({"what": f"{task}, {n_causal} causal SNPs, {len(group)} cohorts: ridge {what} kept after "
+                             f"pruning, share of all {N_SNPS:,} SNPs",
+                     "result": "; ".join(parts), "target": "default keeps >= 95%"})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3, help="cohorts per (task, h2, causal) cell")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    records = []
+    for task, h2, n_causal in itertools.product(TASKS, H2, N_CAUSAL):
+        for replicate in range(args.seeds):
+            seed = 1_000 + 10 * len(records)
+            record = run_cohort(task, h2, n_causal, seed, WORK / "ld_prune_accuracy" / f"cohort_{seed}")
+            records.append(record)
+            shares = ", ".join(f"{t}: {v['score']:.3f}" for t, v in record["pruned"].items())
+            print(f"{task} h2={h2} causal={n_causal} seed={seed}: all {record['all_snps']:.3f}; {shares}", flush=True)
+    payload = {
+        "design": {"n_train": N_TRAIN, "n_validation": N_VALIDATION, "n_snps": N_SNPS, "ld_model": "blocks",
+                   "window": "50 5", "thresholds": THRESHOLDS, "seeds_per_cell": args.seeds,
+                   "model": "ridge/BLUP, covariates unpenalized, lambda = M (1 - h2) / h2 from the true h2 "
+                            "(observed scale for binary); the same model on every SNP set"},
+        "seconds": round(time.perf_counter() - started, 1),
+        "cohorts": records,
+        "summary": summarize(records),
+    }
+    path = write_result("ld_prune_accuracy", payload)
+    for row in payload["summary"]:
+        print(f"{row['what']}: {row['result']}")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
