@@ -6,7 +6,7 @@ covariates), the same linear predictor is fitted on all simulated SNPs and on th
 BLUP with covariates unpenalized and lambda = M (1 - h2) / h2 from the true h2 (`simulated.blup_score`), so
 no choice is tuned on the validation cohort and the only difference between columns is the SNP set.
 
-`python -m benchmarks.ld_prune_accuracy [--seeds N]` writes benchmarks/results/ld_prune_accuracy.json.
+`python -m benchmarks.ld_prune_accuracy [--seeds N] [--resume]` writes benchmarks/results/ld_prune_accuracy.json.
 """
 from __future__ import annotations
 
@@ -93,13 +93,20 @@ def summarize(records: list[dict]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3, help="cohorts per (task, h2, causal) cell")
+    parser.add_argument("--resume", action="store_true", help="reuse cohorts already scored under benchmarks/work/")
     args = parser.parse_args()
     started = time.perf_counter()
-    records = []
+    records: list[dict] = []
     for task, h2, n_causal in itertools.product(TASKS, H2, N_CAUSAL):
-        for replicate in range(args.seeds):
+        for _ in range(args.seeds):
             seed = 1_000 + 10 * len(records)
-            record = run_cohort(task, h2, n_causal, seed, WORK / "ld_prune_accuracy" / f"cohort_{seed}")
+            work = WORK / "ld_prune_accuracy" / f"cohort_{seed}"
+            done = work / "cohort.json"
+            if args.resume and done.is_file():
+                records.append(json.loads(done.read_text()))
+                continue
+            record = run_cohort(task, h2, n_causal, seed, work)
+            done.write_text(json.dumps(record, indent=2) + "\n")
             records.append(record)
             shares = ", ".join(f"{t}: {v['score']:.3f}" for t, v in record["pruned"].items())
             print(f"{task} h2={h2} causal={n_causal} seed={seed}: all {record['all_snps']:.3f}; {shares}", flush=True)

@@ -252,10 +252,10 @@ def _block_genotypes(
     founder = np.zeros((n_snps, n_hap), dtype=np.uint8)
     founder[0] = founder_table[rng.integers(0, LUT_SIZE, n_hap)]
     gaps = np.diff(rel_pos)
-    if n_snps > 1 and gaps.sum() > 0:
-        # Switch points: haplotype and the SNP interval they fall in (by its length); several switches in
-        # one interval are one switch. Founder changes are stored as XOR deltas and accumulated along SNPs.
-        n_switches = rng.poisson(n_hap * switch_rate * float(gaps.sum()))
+    # Switch points: haplotype and the SNP interval they fall in (by its length); several switches in
+    # one interval are one switch. Founder changes are stored as XOR deltas and accumulated along SNPs.
+    n_switches = rng.poisson(n_hap * switch_rate * float(gaps.sum())) if n_snps > 1 and gaps.sum() > 0 else 0
+    if n_switches > 0:  # none happens in short blocks now and then
         interval = _categorical_table(gaps.astype(np.float64)) + 1
         key = rng.integers(0, n_hap, n_switches) * n_snps + interval[rng.integers(0, LUT_SIZE, n_switches)]
         key.sort()

@@ -140,6 +140,19 @@ def identity_by_state_fraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return same / a.shape[1]
 
 
+def test_a_block_without_recombination_is_copied_founders() -> None:
+    # a Poisson draw of no switch point (short blocks, now and then) once crashed the whole simulation
+    rng = np.random.default_rng(0)
+    g = sim._block_genotypes(rng, 40, np.array([0, 100, 200, 300]), switch_rate=0.0)
+    assert g.shape == (4, 40) and g.dtype == np.int8 and g.min() >= 0 and g.max() <= 2
+
+
+def test_the_seed_that_drew_no_switch_point_simulates(tmp_path: Path) -> None:
+    truth = simulate_cohorts(SimulationSpec(n_train=2000, n_validation=1000, n_snps=10_000, h2=0.5, n_causal=100,
+                                            task="binary", seed=1310), tmp_path / "s")
+    assert len(truth["causal_snps"]) == 100
+
+
 def test_validation_is_unrelated_to_training(tmp_path: Path) -> None:
     simulate_cohorts(SimulationSpec(n_train=300, n_validation=100, n_snps=2000), tmp_path / "sim")
     train = read_plink(tmp_path / "sim" / "train").genotypes
