@@ -90,6 +90,26 @@ def summarize(records: list[dict]) -> list[dict]:
     return rows
 
 
+def markdown_table(records: list[dict]) -> str:
+    """Share of the all-SNP gain kept at each threshold, mean SNPs kept and causal SNPs kept, per setting."""
+    lines = ["| trait | causal SNPs | cohorts | " + " | ".join(f"r^2 {t}" for t in THRESHOLDS) + " |",
+             "|---|---|---|" + "---|" * len(THRESHOLDS)]
+    for task, n_causal in itertools.product(TASKS, N_CAUSAL):
+        group = [r for r in records if r["task"] == task and r["n_causal"] == n_causal]
+        if not group:
+            continue
+        reference = float(np.mean([gain(r, r["all_snps"]) for r in group]))
+        cells = []
+        for threshold in THRESHOLDS:
+            kept = float(np.mean([gain(r, r["pruned"][threshold]["score"]) for r in group]))
+            snps = float(np.mean([r["pruned"][threshold]["n_snps"] for r in group]))
+            causal = float(np.mean([r["pruned"][threshold]["causal_kept_fraction"] for r in group]))
+            cells.append(f"{kept / reference:.0%} ({snps:,.0f} SNPs, {causal:.0%} of causal)")
+        trait = "continuous (R2)" if task == "regression" else "binary (AUC)"
+        lines.append(f"| {trait} | {n_causal:,} | {len(group)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3, help="cohorts per (task, h2, causal) cell")
@@ -120,8 +140,7 @@ def main() -> None:
         "summary": summarize(records),
     }
     path = write_result("ld_prune_accuracy", payload)
-    for row in payload["summary"]:
-        print(f"{row['what']}: {row['result']}")
+    print(markdown_table(records))
     print(f"wrote {path}")
 
 
