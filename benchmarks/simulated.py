@@ -165,7 +165,8 @@ def blup_score(sim: Path, truth: dict, task: str, snps: set[str] | None = None) 
     gamma = np.linalg.lstsq(c_train, y_train - x @ beta, rcond=None)[0]
     prediction = standardize(g_val, mean, sd) @ beta + c_val @ gamma
     return {"model": f"ridge over {'the given' if snps is not None else 'all simulated'} SNPs, lambda = "
-                     "M (1 - h2) / h2 from the true h2, covariates unpenalized", "lambda": round(float(penalty), 1), "n_snps": int(x.shape[1]),
+                     "M (1 - h2) / h2 from the true h2, covariates unpenalized",
+            "lambda": round(float(penalty), 1), "n_snps": int(x.shape[1]),
             "score": score(task, y_val, prediction), "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -356,7 +357,8 @@ def table(records: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         lines.append(f"| {r['label']} | {r['metric']} | {r['achieved']:.3f} | {r['expected']:.3f} | "
-                     f"{r['ratio']:.0%} | {r['baseline']['score']:.3f} | {r['blup']['score']:.3f} ({r['blup_ratio']:.0%}) | "
+                     f"{r['ratio']:.0%} | {r['baseline']['score']:.3f} | "
+                     f"{r['blup']['score']:.3f} ({r['blup_ratio']:.0%}) | "
                      f"{r['oracle']:.3f} | {r['max']:.3f} | "
                      f"{r['n_finished_trials']} ({r['trials']['n_pruned']}) | {r['best_family']} | {r['causal_kept_fraction']:.0%} |")
     return "\n".join(lines)
@@ -390,7 +392,8 @@ def main() -> None:
             continue
         r = records[-1]
         print(f"   {r['metric']} {r['achieved']:.3f} vs expected {r['expected']:.3f} ({r['ratio']:.0%}), baseline "
-              f"{r['baseline']['score']:.3f}, BLUP {r['blup']['score']:.3f}, oracle {r['oracle']:.3f}, {r['n_finished_trials']} trials", flush=True)
+              f"{r['baseline']['score']:.3f}, BLUP {r['blup']['score']:.3f}, oracle {r['oracle']:.3f}, "
+              f"{r['n_finished_trials']} trials", flush=True)
     reached = [r["label"] for r in records if r["ratio"] >= TARGET_RATIO]
     payload = {
         "mode": ("quick" if args.quick else "full") + (" (finished cells only)" if args.finished_only else ""),

@@ -65,7 +65,7 @@ def test_blup_on_a_shuffled_phenotype_is_at_chance(cohort, tmp_path):
 
 def test_prune_summary_is_the_share_of_the_snp_gain_over_covariates():
     record = {"task": "regression", "n_causal": 100, "covariates_only": 0.02, "all_snps": 0.12,
-              "pruned": {t: {"score": score, "n_snps": n} for t, score, n in
+              "pruned": {t: {"score": score, "n_snps": n, "causal_kept_fraction": n / 100} for t, score, n in
                          (("0.5", 0.07, 50), ("0.8", 0.10, 80), ("0.9", 0.11, 90), ("0.95", 0.12, 95))}}
     rows = summarize([record])
     assert len(rows) == 1
