@@ -1,0 +1,165 @@
+"""How well the theoretical expectation of the `simulated` grid is calibrated (issue #8).
+
+The `simulated` benchmark compares each search with truth.json's expected accuracy (Daetwyler et al. 2008 with
+an estimated M_e, Wray et al. 2010 for AUC), on one cohort per cell and one validation cohort of 1,000. When a
+cell falls short, is the search short, the formula optimistic, or that one draw unlucky? This benchmark
+answers it without any search: for every cell of the same grid it simulates several independent cohorts, with
+a large validation cohort (5,000) so that the validation noise is small, and scores the predictor the formula
+describes, ridge/BLUP over all simulated SNPs with the penalty from the true h2 (`simulated.blup_score`),
+plus the oracle (the true genetic value + covariate effects). The mean BLUP / expected ratio over seeds is
+how far the formula's figure is reachable by its own model on these cohorts.
+
+`python -m benchmarks.expectation [--seeds N] [--resume]` writes benchmarks/results/expectation.json
+(about 1 h on 2 cores with 3 seeds per cell; finished cohorts are kept under benchmarks/work/ for --resume).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import ROOT, WORK, cli, timed_command, write_result
+from benchmarks.simulated import (
+    H2, N_CAUSAL, N_SNPS, N_TRAIN, PREVALENCE, TARGET_RATIO, TASKS, blup_score, expectations, metric_name,
+    oracle_score,
+)
+
+N_VALIDATION = 5_000  # R2 standard error ~0.01 at R2 0.3 (1,000 in `simulated`: ~0.025)
+FIRST_SEED = 5_000  # apart from the `simulated` grid's seeds (100-123) and ld_prune_accuracy's (1,000+)
+
+
+def run_cohort(task: str, n_train: int, h2: float, n_causal: int, seed: int, work: Path) -> dict[str, Any]:
+    """Simulate one cohort; score BLUP with the true h2 and the oracle on its validation cohort."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    sim = work / "sim"
+    simulate = cli("simulate", "--out", str(sim), "--n-train", str(n_train), "--n-validation", str(N_VALIDATION),
+                   "--n-snps", str(N_SNPS), "--h2", str(h2), "--n-causal", str(n_causal), "--task", task,
+                   "--prevalence", str(PREVALENCE), "--seed", str(seed))
+    result = timed_command(simulate, env=env, cwd=ROOT)
+    if result["returncode"]:
+        raise RuntimeError(f"simulate failed for seed {seed}: {result['stderr_tail']}")
+    truth = json.loads((sim / "truth.json").read_text())
+    limits = expectations(truth, task)
+    blup = blup_score(sim, truth, task)
+    record = {"task": task, "n_train": n_train, "h2": h2, "n_causal": n_causal, "seed": seed,
+              "metric": metric_name(task), **limits, "blup": blup["score"], "blup_seconds": blup["seconds"],
+              "blup_ratio": blup["score"] / limits["expected"],
+              "covariates_only": blup_score(sim, truth, task, snps=set())["score"],
+              "oracle": oracle_score(sim, truth, task), "m_effective": truth["m_effective"],
+              "realized": truth["realized"]}
+    shutil.rmtree(sim)
+    return record
+
+
+def cell_label(task: str, n_train: int, h2: float, n_causal: int) -> str:
+    return f"{task} h2={h2} n={n_train} causal={n_causal}"
+
+
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    array = np.asarray(values, dtype=float)
+    se = float(array.std(ddof=1) / np.sqrt(len(array))) if len(array) > 1 else float("nan")
+    return float(array.mean()), se
+
+
+def summarize_cells(records: list[dict]) -> list[dict]:
+    """Per cell: cohorts, mean expected, mean BLUP score and ratio (with standard errors over cohorts)."""
+    cells = []
+    for task, n_train, h2, n_causal in itertools.product(TASKS, N_TRAIN, H2, N_CAUSAL):
+        group = [r for r in records
+                 if (r["task"], r["n_train"], r["h2"], r["n_causal"]) == (task, n_train, h2, n_causal)]
+        if not group:
+            continue
+        ratio, ratio_se = _mean_se([r["blup_ratio"] for r in group])
+        blup, blup_se = _mean_se([r["blup"] for r in group])
+        cells.append({"label": cell_label(task, n_train, h2, n_causal), "task": task, "n_train": n_train, "h2": h2,
+                      "n_causal": n_causal, "cohorts": len(group), "metric": group[0]["metric"],
+                      "expected": float(np.mean([r["expected"] for r in group])), "blup": blup, "blup_se": blup_se,
+                      "blup_ratio": ratio, "blup_ratio_se": ratio_se,
+                      "covariates_only": float(np.mean([r["covariates_only"] for r in group])),
+                      "oracle": float(np.mean([r["oracle"] for r in group])),
+                      "max": float(np.mean([r["max"] for r in group])),
+                      "m_effective": float(np.mean([r["m_effective"] for r in group]))})
+    return cells
+
+
+def markdown_table(cells: list[dict]) -> str:
+    """The docs table: per cell, the expectation and what its own model reaches on average."""
+    lines = ["| cell | cohorts | expected | BLUP, true h2 (mean +- SE) | BLUP / expected | covariates only | "
+             "oracle | M_e |", "|---|---|---|---|---|---|---|---|"]
+    for c in cells:
+        lines.append(f"| {c['label']} | {c['cohorts']} | {c['expected']:.3f} | {c['blup']:.3f} +- {c['blup_se']:.3f} "
+                     f"| {c['blup_ratio']:.0%} +- {c['blup_ratio_se']:.0%} | {c['covariates_only']:.3f} | "
+                     f"{c['oracle']:.3f} | {c['m_effective']:,.0f} |")
+    return "\n".join(lines)
+
+
+def summary_rows(cells: list[dict]) -> list[dict]:
+    """README rows: per task, the range of BLUP / expected over cells, and the cells below the target."""
+    rows = []
+    for task in TASKS:
+        group = [c for c in cells if c["task"] == task]
+        if not group:
+            continue
+        ratios = [c["blup_ratio"] for c in group]
+        short = [f"{c['label'].split(' ', 1)[1]} ({c['blup_ratio']:.0%})" for c in group
+                 if c["blup_ratio"] < TARGET_RATIO]
+        rows.append({"what": f"{task}: BLUP with the true h2 / expected accuracy, {len(group)} cells x "
+                             f"{group[0]['cohorts']} cohorts, validation {N_VALIDATION:,}",
+                     "result": f"{min(ratios):.0%}-{max(ratios):.0%}; below {TARGET_RATIO:.0%}: "
+                               + (", ".join(short) if short else "none"),
+                     "target": "calibration of the `simulated` target"})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3, help="cohorts per cell")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="tasks to run")
+    parser.add_argument("--resume", action="store_true", help="reuse cohorts already scored under benchmarks/work/")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    records: list[dict] = []
+    for index, (task, n_train, h2, n_causal) in enumerate(itertools.product(TASKS, N_TRAIN, H2, N_CAUSAL)):
+        if task not in args.tasks:
+            continue
+        for repeat in range(args.seeds):
+            seed = FIRST_SEED + 100 * index + repeat
+            work = WORK / "expectation" / f"cohort_{seed}"
+            done = work / "cohort.json"
+            if args.resume and done.is_file():
+                records.append(json.loads(done.read_text()))
+                continue
+            record = run_cohort(task, n_train, h2, n_causal, seed, work)
+            done.write_text(json.dumps(record, indent=2) + "\n")
+            records.append(record)
+            print(f"{cell_label(task, n_train, h2, n_causal)} seed={seed}: expected {record['expected']:.3f}, "
+                  f"BLUP {record['blup']:.3f} ({record['blup_ratio']:.0%}), oracle {record['oracle']:.3f}",
+                  flush=True)
+    cells = summarize_cells(records)
+    payload = {
+        "design": {"n_validation": N_VALIDATION, "n_snps": N_SNPS, "prevalence": PREVALENCE, "ld_model": "blocks",
+                   "seeds_per_cell": args.seeds, "grid": "the `simulated` grid (h2 x n_train x causal x task)",
+                   "expected": "truth.json expected_{auc,r2}_with_covariates",
+                   "blup": "ridge over all simulated SNPs, covariates unpenalized, lambda = M (1 - h2) / h2 from "
+                           "the true (observed-scale for binary) h2"},
+        "seconds": round(time.perf_counter() - started, 1),
+        "cells": cells,
+        "cohorts": records,
+        "summary": summary_rows(cells),
+    }
+    path = write_result("expectation", payload)
+    print(markdown_table(cells))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
