@@ -11,7 +11,8 @@ effects) scored on the same validation cohort, which shows how far sampling nois
 
 `python -m benchmarks.simulated` runs the full 24-cell grid (about 1 h 30 min on 2 cores);
 `--quick` runs 8 cells at n_train = 2,000 with a 120 s budget (about 30 min). Finished cells are kept under
-benchmarks/work/simulated/ and reused with `--resume`.
+benchmarks/work/simulated/ and reused with `--resume`. `--only TEXT` reruns the cells whose name contains
+TEXT and keeps the others from the existing result file (each cell records the date it was `measured`).
 """
 from __future__ import annotations
 
@@ -22,13 +23,14 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.common import ROOT, WORK, cli, timed_command, write_result
+from benchmarks.common import RESULTS, ROOT, WORK, cli, timed_command, write_result
 
 N_SNPS = 10_000  # M_e ~ 2,300: expectations span chance to near-max over the grid, and n=10,000 trials stay ~1-2 min
 N_VALIDATION = 1_000  # AUC standard error ~0.02, R2 standard error ~0.02-0.03
@@ -331,6 +333,7 @@ def run_cell(cell: Cell, budget: int, workers: int | None, work: Path) -> dict[s
         "n_variants_after_munge": len(kept),
         "causal_kept_fraction": float(np.mean([snp in kept for snp in truth["causal_snps"]])),
         "timings": timings, "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+        "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     add_study_facts(record, work)
     if cell.task == "binary":  # AUC ratios flatter: 0.5 is chance, so also the share of the gain over chance
@@ -351,6 +354,30 @@ def summary_row(record: dict) -> dict[str, str]:
             "target": f">= {TARGET_RATIO:.0%} of expected"}
 
 
+def replicates_row(record: dict) -> dict[str, str]:
+    """A README row for a cell run on several cohorts: the mean ratios over them."""
+    ratios = ", ".join(f"{c['ratio']:.0%}" for c in [replicate_summary(record), *record["replicates"]])
+    return {"what": f"{record['label']}: mean over {record['n_cohorts']} cohorts (seeds)",
+            "result": f"{record['mean_ratio']:.0%} of expected ({ratios}); BLUP true h2 "
+                      f"{record['mean_blup_ratio']:.0%}",
+            "target": f">= {TARGET_RATIO:.0%} of expected"}
+
+
+def replicates_table(records: list[dict]) -> str:
+    """The docs table of the cells run on several cohorts."""
+    lines = ["| cell | cohorts | achieved / expected per cohort | mean | BLUP, true h2: mean | trials per cohort |",
+             "|---|---|---|---|---|---|"]
+    for r in records:
+        if "replicates" not in r:
+            continue
+        cohorts = [replicate_summary(r), *r["replicates"]]
+        per_cohort = ", ".join(f"{c['ratio']:.0%}" for c in cohorts)
+        lines.append(f"| {r['label']} | {r['n_cohorts']} | {per_cohort} | "
+                     f"{r['mean_ratio']:.0%} | {r['mean_blup_ratio']:.0%} | "
+                     f"{', '.join(str(c.get('n_finished_trials', '?')) for c in cohorts)} |")
+    return "\n".join(lines)
+
+
 def table(records: list[dict]) -> str:
     lines = ["| cell | metric | achieved | expected | ratio | baseline | BLUP, true h2 (ratio) | oracle | max | "
              "trials (pruned) | best family | causal kept |",
@@ -364,39 +391,97 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+EXTRA_SEED_STEP = 1_000  # --extra-seeds: cohort k of a cell has seed cell.seed + k x this
+
+
+def replicate_summary(record: dict) -> dict[str, Any]:
+    """What a replicate cohort of a cell keeps: its seed, scores, ratios and trial count."""
+    keys = ("achieved", "expected", "ratio", "blup_ratio", "oracle", "n_finished_trials", "best_family", "measured")
+    return {"seed": record["cell"]["seed"], **{k: record[k] for k in keys if k in record},
+            "baseline": record["baseline"]["score"], "blup": record["blup"]["score"]}
+
+
+def with_replicates(record: dict, replicates: list[dict]) -> dict:
+    """The cell's record with its replicate cohorts and the means over all of its cohorts (itself included)."""
+    cohorts = [replicate_summary(record), *replicates]
+    means = {f"mean_{key}": float(np.mean([c[key] for c in cohorts])) for key in ("ratio", "blup_ratio")}
+    return {**record, "replicates": replicates, "n_cohorts": len(cohorts), **means}
+
+
+def previous_cells(quick: bool) -> dict[str, dict]:
+    """The cells of the existing result file (same mode), by label; each keeps the date it was measured."""
+    path = RESULTS / "simulated.json"
+    if not path.is_file():
+        return {}
+    result = json.loads(path.read_text())
+    if result.get("mode", "").startswith("quick") != quick:
+        return {}
+    return {r["label"]: {"measured": result["date"], **r} for r in result["cells"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="8 cells at n_train=2,000, 120 s budget (~30 min)")
-    parser.add_argument("--budget", type=int, help="search seconds per cell (default: 120 quick; 180/300 full)")
+    parser.add_argument("--budget", type=int, help="search seconds per cell (default: 120 quick; 90 / 150 full, by n_train)")
     parser.add_argument("--workers", type=int, help="Dask workers per run (default: the run default)")
     parser.add_argument("--resume", action="store_true", help="reuse finished cells under benchmarks/work/")
     parser.add_argument("--finished-only", action="store_true",
                         help="with --resume: write the result from the cells already finished, run no new ones")
+    parser.add_argument("--only", action="append", metavar="TEXT",
+                        help="run only the cells whose name contains TEXT (repeatable, e.g. binary-h2_0.5-n_10000); "
+                             "the other cells are kept from the existing result file, with their own date")
+    parser.add_argument("--extra-seeds", type=int, default=0, metavar="K",
+                        help="for the cells run (see --only), also K cohorts from other seeds, stored in the cell's "
+                             "record as `replicates`; a cell already in the result file is kept, not rerun")
     args = parser.parse_args()
     root = WORK / "simulated"
     records, failed = [], []
-    for cell in grid(args.quick):
-        budget = args.budget or (QUICK_BUDGET if args.quick else FULL_BUDGET[cell.n_train])
-        done = root / cell.name / "cell.json"
+    previous = previous_cells(args.quick)
+
+    def cell_record(cell: Cell, budget: int, work: Path) -> dict | None:
+        """A finished cell under WORK (with --resume), or a new run of it; None if it failed."""
+        done = work / "cell.json"
         if args.resume and done.is_file() and json.loads(done.read_text())["budget_seconds"] == budget:
-            records.append(add_study_facts(json.loads(done.read_text()), root / cell.name))
-            continue
+            return add_study_facts(json.loads(done.read_text()), work)
         if args.finished_only:
-            continue
-        print(f"== {cell.label} (budget {budget} s)", flush=True)
+            return None
+        print(f"== {cell.label}, seed {cell.seed} (budget {budget} s)", flush=True)
         try:
-            records.append(run_cell(cell, budget, args.workers, root / cell.name))
+            r = run_cell(cell, budget, args.workers, work)
         except Exception as error:  # record and go on: one broken cell should not lose the others
             print(f"   failed: {error}", file=sys.stderr, flush=True)
-            failed.append({"cell": cell.label, "error": str(error)[:2000]})
-            continue
-        r = records[-1]
+            failed.append({"cell": cell.label, "seed": cell.seed, "error": str(error)[:2000]})
+            return None
         print(f"   {r['metric']} {r['achieved']:.3f} vs expected {r['expected']:.3f} ({r['ratio']:.0%}), baseline "
               f"{r['baseline']['score']:.3f}, BLUP {r['blup']['score']:.3f}, oracle {r['oracle']:.3f}, "
               f"{r['n_finished_trials']} trials", flush=True)
+        return r
+
+    for cell in grid(args.quick):
+        budget = args.budget or (QUICK_BUDGET if args.quick else FULL_BUDGET[cell.n_train])
+        if args.only and not any(text in cell.name for text in args.only):
+            if cell.label in previous:
+                records.append(previous[cell.label])
+            continue
+        if args.extra_seeds and cell.label in previous:
+            record = previous[cell.label]
+        else:
+            record = cell_record(cell, budget, root / cell.name)
+        if record is None:
+            continue
+        replicates = []
+        for k in range(1, args.extra_seeds + 1):
+            other = replace(cell, seed=cell.seed + EXTRA_SEED_STEP * k)
+            extra = cell_record(other, budget, root / f"{cell.name}-seed_{other.seed}")
+            if extra is not None:
+                replicates.append(replicate_summary(extra))
+        if replicates:
+            record = with_replicates(record, replicates)
+        records.append(record)
     reached = [r["label"] for r in records if r["ratio"] >= TARGET_RATIO]
     payload = {
-        "mode": ("quick" if args.quick else "full") + (" (finished cells only)" if args.finished_only else ""),
+        "mode": ("quick" if args.quick else "full") + (" (finished cells only)" if args.finished_only else "")
+        + (f" (rerun: cells matching {', '.join(args.only)}; the others from the previous file)" if args.only else ""),
         "design": {"n_snps": N_SNPS, "n_validation": N_VALIDATION, "prevalence": PREVALENCE, "ld_model": "blocks",
                    "covariates": "AGE=0.01, SEX=0.2 (simulate defaults)", "munge": "defaults",
                    "search": "run defaults, --n-trials 100000 --timeout BUDGET",
@@ -410,12 +495,14 @@ def main() -> None:
         "cells_reaching_target": f"{len(reached)} of {len(records)}",
         "cells": records,
         "failed": failed,
-        "summary": [summary_row(r) for r in records]
+        "summary": [summary_row(r) for r in records] + [replicates_row(r) for r in records if "replicates" in r]
         + [{"what": "cells reaching >= 90% of expected", "result": f"{len(reached)} of {len(records)}",
             "target": "all"}],
     }
     path = write_result("simulated", payload)
     print(table(records))
+    if any("replicates" in r for r in records):
+        print(replicates_table(records))
     print(f"wrote {path}; {len(reached)} of {len(records)} cells reach {TARGET_RATIO:.0%} of expected")
     if failed:
         raise SystemExit(f"{len(failed)} cell(s) failed")

@@ -70,3 +70,20 @@ def test_prune_summary_is_the_share_of_the_snp_gain_over_covariates():
     rows = summarize([record])
     assert len(rows) == 1
     assert rows[0]["result"].startswith("r2 0.5: 50% (50 SNPs); r2 0.8: 80% (80 SNPs); r2 0.9: 90%")
+
+
+def test_replicate_cohorts_are_averaged_with_the_cells_own_cohort():
+    from benchmarks.simulated import replicate_summary, replicates_row, with_replicates
+
+    def cell_record(seed: int, achieved: float, blup: float) -> dict:
+        return {"cell": {"seed": seed}, "label": "regression h2=0.1 n=2000 causal=1000", "achieved": achieved,
+                "expected": 0.03, "ratio": achieved / 0.03, "blup_ratio": blup / 0.03, "oracle": 0.1,
+                "n_finished_trials": 40, "baseline": {"score": 0.01}, "blup": {"score": blup}}
+
+    record = with_replicates(cell_record(113, 0.015, 0.018),
+                             [replicate_summary(cell_record(1113, 0.03, 0.03)),
+                              replicate_summary(cell_record(2113, 0.036, 0.033))])
+    assert record["n_cohorts"] == 3 and [c["seed"] for c in record["replicates"]] == [1113, 2113]
+    assert record["mean_ratio"] == pytest.approx((0.5 + 1.0 + 1.2) / 3)
+    assert record["mean_blup_ratio"] == pytest.approx((0.6 + 1.0 + 1.1) / 3)
+    assert replicates_row(record)["result"] == "90% of expected (50%, 100%, 120%); BLUP true h2 90%"

@@ -1,0 +1,29 @@
+"""The expectation calibration: per-cell means and standard errors over cohorts, and the README rows."""
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.expectation import summarize_cells, summary_rows
+
+
+def record(task: str, n_causal: int, seed: int, blup: float, expected: float = 0.05) -> dict:
+    return {"task": task, "n_train": 2_000, "h2": 0.1, "n_causal": n_causal, "seed": seed, "metric": "r2",
+            "expected": expected, "max": 0.12, "blup": blup, "blup_ratio": blup / expected,
+            "covariates_only": 0.02, "oracle": 0.12, "m_effective": 2_000.0}
+
+
+def test_cells_average_their_own_cohorts_with_a_standard_error():
+    records = [record("regression", 100, 1, 0.04), record("regression", 100, 2, 0.06),
+               record("regression", 1_000, 3, 0.03), record("regression", 1_000, 4, 0.03),
+               record("regression", 1_000, 5, 0.03)]
+    sparse, polygenic = summarize_cells(records)
+    assert (sparse["cohorts"], polygenic["cohorts"]) == (2, 3)
+    assert sparse["blup"] == pytest.approx(0.05) and sparse["blup_ratio"] == pytest.approx(1.0)
+    assert sparse["blup_se"] == pytest.approx(0.01)  # sd 0.01414 / sqrt(2)
+    assert polygenic["blup_ratio"] == pytest.approx(0.6) and polygenic["blup_ratio_se"] == pytest.approx(0.0)
+
+
+def test_summary_names_the_cells_below_the_target():
+    cells = summarize_cells([record("regression", 100, 1, 0.05), record("regression", 1_000, 2, 0.04)])
+    (row,) = summary_rows(cells)
+    assert row["result"] == "80%-100%; below 90%: h2=0.1 n=2000 causal=1000 (80%)"
