@@ -112,12 +112,13 @@ def summary_rows(cells: list[dict]) -> list[dict]:
         if not group:
             continue
         ratios = [c["blup_ratio"] for c in group]
-        short = [f"{c['label'].split(' ', 1)[1]} ({c['blup_ratio']:.0%})" for c in group
+        short = [f"{c['label'].split(' ', 1)[1]} ({c['blup_ratio']:.1%})" for c in group
                  if c["blup_ratio"] < TARGET_RATIO]
         cohorts = sorted({c["cohorts"] for c in group})
         rows.append({"what": f"{task}: BLUP with the true h2 / expected accuracy, {len(group)} cells x "
                              f"{'-'.join(map(str, cohorts))} cohorts, validation {N_VALIDATION:,}",
-                     "result": f"{min(ratios):.0%}-{max(ratios):.0%}; below {TARGET_RATIO:.0%}: "
+                     "result": f"{min(ratios):.0%}-{max(ratios):.0%} (mean {np.mean(ratios):.0%}); below "
+                               f"{TARGET_RATIO:.0%}: "
                                + (", ".join(short) if short else "none"),
                      "target": "calibration of the `simulated` target"})
     return rows

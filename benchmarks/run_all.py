@@ -14,8 +14,8 @@ import sys
 
 from benchmarks.common import RESULTS, ROOT
 
-BENCHMARKS = ("munge", "structure", "simulate", "simulated", "ld_prune_accuracy", "genoml2_example", "pruning",
-              "sampler", "scaling")
+BENCHMARKS = ("munge", "structure", "simulate", "simulated", "expectation", "ld_prune_accuracy", "genoml2_example",
+              "pruning", "sampler", "scaling")
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 

@@ -26,4 +26,4 @@ def test_cells_average_their_own_cohorts_with_a_standard_error():
 def test_summary_names_the_cells_below_the_target():
     cells = summarize_cells([record("regression", 100, 1, 0.05), record("regression", 1_000, 2, 0.04)])
     (row,) = summary_rows(cells)
-    assert row["result"] == "80%-100%; below 90%: h2=0.1 n=2000 causal=1000 (80%)"
+    assert row["result"] == "80%-100% (mean 90%); below 90%: h2=0.1 n=2000 causal=1000 (80.0%)"

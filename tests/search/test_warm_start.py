@@ -13,16 +13,17 @@ def test_new_study_gets_ridge_like_first_trials():
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(direction="maximize")
     families = [get_family("logistic"), get_family("random_forest")]
-    assert enqueue_starting_points(study, families, "binary", snp_filter=True, n_snps=6000, n_train=1600) == 2
+    assert enqueue_starting_points(study, families, "binary", snp_filter=True, n_snps=6000, n_train=1600) == 3
     seen = []
-    for _ in range(2):
+    for _ in range(3):
         trial = study.ask()
         family, params = suggest_pipeline(trial, families, "binary")
         assert family.name == "logistic" and params["l1_ratio"] == 0.0
         assert trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) == 1.0
         seen.append(params["C"])
     # the strong penalty LogisticRegressionCV and the in-pipeline CV pick on 2,000 x ~6,000 (C ~1e-4..3e-4)
-    assert seen == sorted(seen, reverse=True) and 1e-4 <= seen[0] <= 1e-3 and seen[1] < 1e-4
+    assert seen == sorted(seen, reverse=True) and 1e-4 <= seen[0] <= 1e-3 and seen[2] < 1e-4
+    assert seen[0] / seen[1] == pytest.approx(3, rel=0.05) and seen[1] / seen[2] == pytest.approx(3, rel=0.05)
 
 
 def test_penalties_follow_the_data_like_ridge_regression():
