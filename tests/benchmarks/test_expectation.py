@@ -21,6 +21,8 @@ def test_cells_average_their_own_cohorts_with_a_standard_error():
     assert sparse["blup"] == pytest.approx(0.05) and sparse["blup_ratio"] == pytest.approx(1.0)
     assert sparse["blup_se"] == pytest.approx(0.01)  # sd 0.01414 / sqrt(2)
     assert polygenic["blup_ratio"] == pytest.approx(0.6) and polygenic["blup_ratio_se"] == pytest.approx(0.0)
+    # expected 0.05 over covariates-only 0.02: BLUP 0.03 reaches a third of that gain
+    assert polygenic["blup_genetic_share"] == pytest.approx(1 / 3)
 
 
 def test_summary_names_the_cells_below_the_target():

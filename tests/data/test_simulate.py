@@ -134,6 +134,20 @@ def test_ld_within_blocks_none_across(tmp_path: Path) -> None:
     assert 0.05 * spec.n_snps < truth["m_effective"] < spec.n_snps
 
 
+def test_m_effective_agrees_with_the_genomic_relationship_estimate(tmp_path: Path) -> None:
+    """Goddard (2009): for unrelated samples the off-diagonal GRM entries have variance 1 / M_e, an
+    estimate independent of the LD-block sum that truth.json uses (and of the blocks' boundaries)."""
+    spec = SimulationSpec(n_train=1500, n_validation=10, n_snps=4000, seed=11)
+    truth = simulate_cohorts(spec, tmp_path / "sim")
+    g = read_plink(tmp_path / "sim" / "train").genotypes.astype(np.float64)
+    g = g[:, g.std(0) > 0]
+    z = (g - g.mean(0)) / g.std(0)
+    grm = z @ z.T / z.shape[1]
+    from_grm = 1.0 / grm[np.triu_indices_from(grm, 1)].var()
+    assert truth["m_effective"] == pytest.approx(from_grm, rel=0.05)  # 883 vs 885 here
+    assert truth["m_effective"] < 0.5 * spec.n_snps  # the blocks' LD is strong enough to matter
+
+
 def identity_by_state_fraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Fraction of identical genotype calls for every pair (rows of a x rows of b)."""
     same = sum((a == v).astype(np.float32) @ (b == v).astype(np.float32).T for v in (0, 1, 2))
