@@ -85,6 +85,11 @@ def venv_python(venv: Path, requirement: str, prefix: tuple[str, ...] = ()) -> t
     return python, f"{requirement} in {venv.relative_to(ROOT)}"
 
 
+def checkout_env() -> dict[str, str]:
+    """Environment entries that make subprocesses import this checkout's genoml_search."""
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
 def cli(*args: str) -> list[str]:
     """The argv of `genoml-search ARGS` with this interpreter."""
     return [sys.executable, "-m", "genoml_search.cli", *args]

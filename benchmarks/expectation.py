@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -27,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import ROOT, WORK, cli, timed_command, write_result
+from benchmarks.common import ROOT, WORK, checkout_env, timed_command, write_result
 from benchmarks.simulated import (
     H2, N_CAUSAL, N_SNPS, N_TRAIN, PREVALENCE, TARGET_RATIO, TASKS, blup_score, expectations, metric_name,
-    oracle_score,
+    oracle_score, simulate_argv,
 )
 
 N_VALIDATION = 5_000  # R2 standard error ~0.01 at R2 0.3 (1,000 in `simulated`: ~0.025)
@@ -41,12 +40,9 @@ def run_cohort(task: str, n_train: int, h2: float, n_causal: int, seed: int, wor
     """Simulate one cohort; score BLUP with the true h2 and the oracle on its validation cohort."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     sim = work / "sim"
-    simulate = cli("simulate", "--out", str(sim), "--n-train", str(n_train), "--n-validation", str(N_VALIDATION),
-                   "--n-snps", str(N_SNPS), "--h2", str(h2), "--n-causal", str(n_causal), "--task", task,
-                   "--prevalence", str(PREVALENCE), "--seed", str(seed))
-    result = timed_command(simulate, env=env, cwd=ROOT)
+    simulate = simulate_argv(sim, n_train, N_VALIDATION, h2, n_causal, task, seed)
+    result = timed_command(simulate, env=checkout_env(), cwd=ROOT)
     if result["returncode"]:
         raise RuntimeError(f"simulate failed for seed {seed}: {result['stderr_tail']}")
     truth = json.loads((sim / "truth.json").read_text())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -21,25 +20,23 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import ROOT, WORK, cli, timed_command, write_result
-from benchmarks.simulated import blup_score, metric_name
+from benchmarks.common import ROOT, WORK, checkout_env, cli, timed_command, write_result
+from benchmarks.simulated import N_SNPS, blup_score, metric_name, simulate_argv
 
 THRESHOLDS = ("0.5", "0.8", "0.9", "0.95")
 H2 = (0.1, 0.3, 0.5)
 N_CAUSAL = (100, 1_000)
 TASKS = ("regression", "binary")
-N_TRAIN, N_VALIDATION, N_SNPS = 2_000, 1_000, 10_000
+N_TRAIN, N_VALIDATION = 2_000, 1_000
 
 
 def run_cohort(task: str, h2: float, n_causal: int, seed: int, work: Path) -> dict[str, Any]:
     """Simulate one cohort; score the ridge predictor on all SNPs and on each pruned set."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = checkout_env()
     sim = work / "sim"
-    simulate = cli("simulate", "--out", str(sim), "--n-train", str(N_TRAIN), "--n-validation", str(N_VALIDATION),
-                   "--n-snps", str(N_SNPS), "--h2", str(h2), "--n-causal", str(n_causal), "--task", task,
-                   "--seed", str(seed))
+    simulate = simulate_argv(sim, N_TRAIN, N_VALIDATION, h2, n_causal, task, seed)
     if timed_command(simulate, env=env, cwd=ROOT)["returncode"]:
         raise RuntimeError(f"simulate failed for seed {seed}")
     truth = json.loads((sim / "truth.json").read_text())

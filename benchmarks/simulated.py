@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import RESULTS, ROOT, WORK, cli, timed_command, write_result
+from benchmarks.common import RESULTS, ROOT, WORK, checkout_env, cli, timed_command, write_result
 
 N_SNPS = 10_000  # M_e ~ 2,300: expectations span chance to near-max over the grid, and n=10,000 trials stay ~1-2 min
 N_VALIDATION = 1_000  # AUC standard error ~0.02, R2 standard error ~0.02-0.03
@@ -284,18 +284,23 @@ def add_study_facts(record: dict, work: Path) -> dict:
     return record
 
 
+def simulate_argv(out: Path, n_train: int, n_validation: int, h2: float, n_causal: int, task: str,
+                  seed: int) -> list[str]:
+    """`genoml-search simulate` of a benchmark cohort: N_SNPS SNPs, prevalence PREVALENCE, default covariates."""
+    return cli("simulate", "--out", str(out), "--n-train", str(n_train), "--n-validation", str(n_validation),
+               "--n-snps", str(N_SNPS), "--h2", str(h2), "--n-causal", str(n_causal), "--task", task,
+               "--prevalence", str(PREVALENCE), "--seed", str(seed))
+
+
 def run_cell(cell: Cell, budget: int, workers: int | None, work: Path) -> dict[str, Any]:
     """Simulate, munge, search and score one cell; its record is also written to WORK/CELL/cell.json."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     sim, dataset, run = work / "sim", work / "dataset", work / "run"
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = checkout_env()
     load_before = os.getloadavg()[0]
     steps = {
-        "simulate": cli("simulate", "--out", str(sim), "--n-train", str(cell.n_train), "--n-validation",
-                        str(N_VALIDATION), "--n-snps", str(N_SNPS), "--h2", str(cell.h2), "--n-causal",
-                        str(cell.n_causal), "--task", cell.task, "--prevalence", str(PREVALENCE),
-                        "--seed", str(cell.seed)),
+        "simulate": simulate_argv(sim, cell.n_train, N_VALIDATION, cell.h2, cell.n_causal, cell.task, cell.seed),
         "munge": cli("munge", "--bfile", str(sim / "train"), "--pheno", str(sim / "train_pheno.csv"), "--covar",
                      str(sim / "train_covar.csv"), "--out", str(dataset)),
         "run": cli("run", str(dataset), "--out", str(run), "--n-trials", "100000", "--timeout", str(budget),
