@@ -9,7 +9,7 @@ describes, ridge/BLUP over all simulated SNPs with the penalty from the true h2 
 plus the oracle (the true genetic value + covariate effects). The mean BLUP / expected ratio over seeds is
 how far the formula's figure is reachable by its own model on these cohorts.
 
-`python -m benchmarks.expectation [--seeds N] [--seeds-large N] [--resume]` writes
+`python -m benchmarks.expectation [--seeds N] [--seeds-large N] [--tasks T ...] [--resume]` writes
 benchmarks/results/expectation.json (8 cohorts per cell at n_train = 2,000, about 10 s each, and 3 at
 10,000, about 1 min each: about 1 h on 2 cores; finished cohorts are kept under benchmarks/work/ for
 --resume).
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import ROOT, WORK, checkout_env, timed_command, write_result
+from benchmarks.common import RESULTS, ROOT, WORK, checkout_env, timed_command, write_result
 from benchmarks.simulated import (
     H2, N_CAUSAL, N_SNPS, N_TRAIN, PREVALENCE, TARGET_RATIO, TASKS, blup_score, expectations, metric_name,
     oracle_score, simulate_argv,
@@ -127,15 +127,29 @@ def summary_rows(cells: list[dict]) -> list[dict]:
     return rows
 
 
+def kept_cohorts(previous: Path, tasks: list[str]) -> tuple[list[dict], dict[str, Any]]:
+    """The cohorts of an existing result file whose task is not in ``tasks``, and their seeds per cell size."""
+    if not previous.is_file():
+        return [], {}
+    old = json.loads(previous.read_text())
+    records = [r for r in old["cohorts"] if r["task"] not in tasks]
+    kept = {r["task"] for r in records}
+    if "seeds_per_task" in old["design"]:
+        return records, {task: n for task, n in old["design"]["seeds_per_task"].items() if task in kept}
+    return records, {task: old["design"]["seeds_per_cell"] for task in kept}  # one setting for every task
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=8, help="cohorts per cell at n_train = 2,000")
     parser.add_argument("--seeds-large", type=int, default=3, help="cohorts per cell at n_train = 10,000")
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="tasks to run")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS,
+                        help="tasks to run; the other tasks' cohorts are kept from the existing result file")
     parser.add_argument("--resume", action="store_true", help="reuse cohorts already scored under benchmarks/work/")
     args = parser.parse_args()
     started = time.perf_counter()
-    records: list[dict] = []
+    records, seeds = kept_cohorts(RESULTS / "expectation.json", args.tasks)
+    seeds.update({task: {min(N_TRAIN): args.seeds, max(N_TRAIN): args.seeds_large} for task in args.tasks})
     for index, (task, n_train, h2, n_causal) in enumerate(itertools.product(TASKS, N_TRAIN, H2, N_CAUSAL)):
         if task not in args.tasks:
             continue
@@ -155,8 +169,7 @@ def main() -> None:
     cells = summarize_cells(records)
     payload = {
         "design": {"n_validation": N_VALIDATION, "n_snps": N_SNPS, "prevalence": PREVALENCE, "ld_model": "blocks",
-                   "seeds_per_cell": {min(N_TRAIN): args.seeds, max(N_TRAIN): args.seeds_large},
-                   "tasks": args.tasks, "grid": "the `simulated` grid (h2 x n_train x causal x task)",
+                   "seeds_per_task": seeds, "grid": "the `simulated` grid (h2 x n_train x causal x task)",
                    "expected": "truth.json expected_{auc,r2}_with_covariates",
                    "blup": "ridge over all simulated SNPs, covariates unpenalized, lambda = M (1 - h2) / h2 from "
                            "the true (observed-scale for binary) h2"},

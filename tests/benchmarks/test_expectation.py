@@ -1,9 +1,11 @@
 """The expectation calibration: per-cell means and standard errors over cohorts, and the README rows."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from benchmarks.expectation import summarize_cells, summary_rows
+from benchmarks.expectation import kept_cohorts, summarize_cells, summary_rows
 
 
 def record(task: str, n_causal: int, seed: int, blup: float, expected: float = 0.05) -> dict:
@@ -29,3 +31,15 @@ def test_summary_names_the_cells_below_the_target():
     cells = summarize_cells([record("regression", 100, 1, 0.05), record("regression", 1_000, 2, 0.04)])
     (row,) = summary_rows(cells)
     assert row["result"] == "80%-100% (mean 90%); below 90%: h2=0.1 n=2000 causal=1000 (80.0%)"
+
+
+def test_a_run_of_some_tasks_keeps_the_other_tasks_cohorts(tmp_path):
+    previous = tmp_path / "expectation.json"
+    assert kept_cohorts(previous, ["binary"]) == ([], {})
+    cohorts = [record("regression", 100, 1, 0.04), {**record("binary", 100, 2, 0.6), "metric": "roc_auc"}]
+    previous.write_text(json.dumps({"design": {"seeds_per_cell": {"2000": 8, "10000": 3}}, "cohorts": cohorts}))
+    records, seeds = kept_cohorts(previous, ["binary"])
+    assert records == cohorts[:1] and seeds == {"regression": {"2000": 8, "10000": 3}}
+    previous.write_text(json.dumps({"design": {"seeds_per_task": {"regression": {"2000": 8}, "binary": {"2000": 4}}},
+                                    "cohorts": cohorts}))
+    assert kept_cohorts(previous, ["regression"]) == (cohorts[1:], {"binary": {"2000": 4}})
