@@ -100,8 +100,9 @@ def markdown_table(cells: list[dict]) -> str:
              "BLUP's share of the expected gain over covariates | oracle | M_e |",
              "|---|---|---|---|---|---|---|---|---|"]
     for c in cells:
-        lines.append(f"| {c['label']} | {c['cohorts']} | {c['expected']:.3f} | {c['blup']:.3f} +- {c['blup_se']:.3f} "
-                     f"| {c['blup_ratio']:.0%} +- {c['blup_ratio_se']:.0%} | {c['covariates_only']:.3f} | "
+        se, ratio_se = ((f" +- {c['blup_se']:.3f}", f" +- {c['blup_ratio_se']:.0%}") if c["cohorts"] > 1 else ("", ""))
+        lines.append(f"| {c['label']} | {c['cohorts']} | {c['expected']:.3f} | {c['blup']:.3f}{se} "
+                     f"| {c['blup_ratio']:.0%}{ratio_se} | {c['covariates_only']:.3f} | "
                      f"{c['blup_genetic_share']:.0%} | "
                      f"{c['oracle']:.3f} | {c['m_effective']:,.0f} |")
     return "\n".join(lines)
