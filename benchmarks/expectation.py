@@ -80,17 +80,17 @@ def summarize_cells(records: list[dict]) -> list[dict]:
         blup, blup_se = _mean_se([r["blup"] for r in group])
         # the share of the formula's gain over the covariates alone that BLUP reaches (a ratio of means: at
         # h2 0.1, n 2,000 the expected gain is ~0.01 R2, so per-cohort ratios are mostly noise)
-        covariates = float(np.mean([r["covariates_only"] for r in group]))
-        expected = float(np.mean([r["expected"] for r in group]))
+        def mean(key: str, group: list[dict] = group) -> float:
+            return float(np.mean([r[key] for r in group]))
+
+        covariates, expected = mean("covariates_only"), mean("expected")
         genetic = (blup - covariates) / (expected - covariates)
         cells.append({"label": cell_label(task, n_train, h2, n_causal), "task": task, "n_train": n_train, "h2": h2,
                       "n_causal": n_causal, "cohorts": len(group), "metric": group[0]["metric"],
                       "expected": expected, "blup": blup, "blup_se": blup_se,
                       "blup_ratio": ratio, "blup_ratio_se": ratio_se, "blup_genetic_share": genetic,
                       "covariates_only": covariates,
-                      "oracle": float(np.mean([r["oracle"] for r in group])),
-                      "max": float(np.mean([r["max"] for r in group])),
-                      "m_effective": float(np.mean([r["m_effective"] for r in group]))})
+                      "oracle": mean("oracle"), "max": mean("max"), "m_effective": mean("m_effective")})
     return cells
 
 
