@@ -72,18 +72,27 @@ def _rdb(study: optuna.Study) -> Any | None:
     return backend if isinstance(backend, optuna.storages.RDBStorage) else None
 
 
-def count_states(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
-    """Number of the study's trials in ``states``: one ``count(*)`` query on SQL storages."""
+def count_by_state(study: optuna.Study) -> collections.Counter:
+    """The study's trial counts by state, read in one snapshot (one ``GROUP BY`` query on SQL storages).
+
+    One snapshot matters: with two queries, a trial that another driver finishes between them is counted
+    in neither (RUNNING in the second, not yet COMPLETE in the first), and one trial too many is asked.
+    """
     rdb = _rdb(study)
     if rdb is None:
-        return len(study.get_trials(deepcopy=False, states=states))
+        return collections.Counter(t.state for t in study.get_trials(deepcopy=False))
     import sqlalchemy
 
-    query = sqlalchemy.text("SELECT count(*) FROM trials WHERE study_id = :study AND state IN :states").bindparams(
-        sqlalchemy.bindparam("states", expanding=True))
+    query = sqlalchemy.text("SELECT state, count(*) FROM trials WHERE study_id = :study GROUP BY state")
     with rdb.engine.connect() as connection:
-        return int(connection.execute(query, {"study": study._study_id,
-                                              "states": [s.name for s in states]}).scalar())
+        rows = connection.execute(query, {"study": study._study_id}).all()
+    return collections.Counter({TrialState[str(state)]: int(count) for state, count in rows})
+
+
+def count_states(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
+    """Number of the study's trials in ``states`` (one query)."""
+    counts = count_by_state(study)
+    return sum(counts[state] for state in states)
 
 
 def count_finished(study: optuna.Study) -> int:
@@ -174,6 +183,19 @@ def ask_lock(study: optuna.Study) -> Iterator[bool]:
             connection.commit()
 
 
+DRIVER_COUNT_ATTR = "genoml_search:drivers"
+
+
+def claim_driver_number(study: optuna.Study) -> int:
+    """This driver's number in the study: 0 for the first run on it, then 1, 2, ... for each later run,
+    resumed or concurrent (atomic across drivers sharing a PostgreSQL/MySQL study, see :func:`ask_lock`)."""
+    storage = study._storage
+    with ask_lock(study):
+        number = int(storage.get_study_system_attrs(study._study_id).get(DRIVER_COUNT_ATTR, 0))
+        storage.set_study_system_attr(study._study_id, DRIVER_COUNT_ATTR, number + 1)
+    return number
+
+
 def _surplus(study: optuna.Study, trial: optuna.Trial, target: int) -> bool:
     """Whether ``trial`` is beyond the target once every lower-numbered live or finished trial is counted.
 
@@ -244,9 +266,9 @@ def run_trials(
         """A new trial, or None when finished + running trials (all drivers) already reach the target."""
         nonlocal finished
         with ask_lock(study) as locked:
-            finished = count_finished(study)
-            running = count_states(study, (TrialState.RUNNING,))
-            if finished + running >= n_trials:
+            counts = count_by_state(study)
+            finished = sum(counts[state] for state in FINISHED)
+            if finished + counts[TrialState.RUNNING] >= n_trials:
                 return None
             trial = study.ask()
         if not locked and _surplus(study, trial, n_trials):  # another driver asked at the same moment

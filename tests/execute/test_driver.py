@@ -175,3 +175,28 @@ def test_time_limit_stops_running_trials_and_requeues_them(tmp_path, client) -> 
     assert {t.user_attrs["retry_of"] for t in requeued} == {t.number for t in trials.values()
                                                             if t.user_attrs.get("stopped")}
     assert trials[0].params in [t.system_attrs["fixed_params"] for t in requeued]  # re-evaluated on resume
+
+
+def test_a_trial_finished_by_another_driver_while_counting_is_still_counted(client) -> None:
+    """Another driver tells its trials while this one counts: every read sees one of them finish.
+
+    The ask decision must come from one snapshot; with separate reads of finished and running trials, a trial
+    that finishes between them is counted in neither, and a trial beyond ``n_trials`` is asked.
+    """
+    study = optuna.create_study(direction="maximize")
+    foreign = [study.ask() for _ in range(3)]  # RUNNING on another driver
+    storage = study._storage
+    read_trials = storage.get_all_trials
+
+    def read_then_finish_one(*args, **kwargs):
+        trials = read_trials(*args, **kwargs)
+        running = [t for t in foreign if storage.get_trial(t._trial_id).state == TrialState.RUNNING]
+        if running:
+            storage.set_trial_state_values(running[0]._trial_id, TrialState.COMPLETE, [0.5])
+        return trials
+
+    storage.get_all_trials = read_then_finish_one
+    stats = run_trials(study, client, 3, simple_spec, "none", evaluate=slow_evaluate)
+    storage.get_all_trials = read_trials
+    assert stats.completed == 0 and stats.surplus == 0, [(t.number, t.state.name) for t in study.trials]
+    assert_exact(study, 3)
