@@ -25,7 +25,8 @@ from genoml_search.data.cohort_structure import KING_DUPLICATE, RELATED_THRESHOL
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import StudyError, UserError
 from genoml_search.execute.cluster import ClusterOptions, dask_client, dashboard_link
-from genoml_search.execute.driver import DriverStats, count_finished, recover_running_trials, run_trials
+from genoml_search.execute.driver import (DriverStats, ask_lock, claim_driver_number, count_finished,
+                                          recover_running_trials, run_trials)
 from genoml_search.fileio import atomic_file, write_json
 from genoml_search.model_io import save_model
 from genoml_search.report.validation import EXCLUDED_VALIDATION  # IDs left out by --drop-related-validation
@@ -38,7 +39,7 @@ from genoml_search.search.registry import ModelFamily, families_for, get_family
 from genoml_search.search.space import family_and_params, suggest_pipeline
 from genoml_search.search.warm_start import enqueue_starting_points
 from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
-from genoml_search.search.study import best_per_family, make_sampler, open_study
+from genoml_search.search.study import best_per_family, driver_sampler, make_sampler, open_study
 
 log = logging.getLogger(__name__)
 DEFAULT_FAMILIES = ("logistic", "elastic_net", "random_forest", "hist_gradient_boosting", "xgboost")
@@ -286,6 +287,8 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
         storage = open_storage(storage_url)
         study = open_study(storage, storage_url, name, metric.direction, make_sampler(options.sampler, options.seed),
                            identity, settings)
+        driver_number = claim_driver_number(study)
+        study.sampler = driver_sampler(options.sampler, options.seed, driver_number)
         if is_sqlite(storage_url):
             recovered = recover_running_trials(study)
             if recovered:
@@ -293,7 +296,8 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
         else:
             optuna.storages.fail_stale_trials(study)
         n_train = len(search_index) * (options.n_folds - 1) // options.n_folds  # samples a CV fit sees
-        enqueue_starting_points(study, families, task, options.snp_filter, dataset.genotypes.shape[1], n_train)
+        with ask_lock(study):  # drivers starting together on a new study: only one queues the starting points
+            enqueue_starting_points(study, families, task, options.snp_filter, dataset.genotypes.shape[1], n_train)
         cv = CVSpec(options.n_folds, options.n_repeats, options.seed)
 
         def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:

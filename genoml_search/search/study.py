@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
@@ -31,6 +32,18 @@ def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     raise StudyError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+def driver_sampler(name: str, seed: int | None, driver_number: int) -> optuna.samplers.BaseSampler:
+    """The sampler of a study's ``driver_number``-th run (0 for the first, see ``claim_driver_number``).
+
+    The first run uses ``seed`` itself; later ones, resumed or concurrent, a distinct seed derived from both:
+    with one seed for all, they would propose the first run's points again (random sampling, TPE's random
+    start-up trials). QMC keeps ``seed``: it numbers its points in the study, so all drivers share one sequence.
+    """
+    if seed is not None and driver_number > 0 and name != "qmc":
+        seed = int(np.random.SeedSequence([seed, driver_number]).generate_state(1)[0])
+    return make_sampler(name, seed)
 
 
 def open_study(

@@ -156,6 +156,10 @@ def test_two_runs_share_one_postgresql_study(dataset, tmp_path) -> None:
         study = optuna.load_study(study_name="shared", storage=storage)
         assert_exact(study, 12)
         assert not [t.number for t in study.trials if t.user_attrs.get("surplus")]
+        sampled = [tuple(sorted(t.params.items())) for t in study.trials if "fixed_params" not in t.system_attrs]
+        assert len(set(sampled)) == len(sampled), sampled  # each driver samples with its own seed
+        queued = [t for t in study.trials if t.user_attrs.get("starting_point")]
+        assert len(queued) == len({tuple(sorted(t.params.items())) for t in queued})  # queued by one driver
         per_run = [int(out.split("finished trials (")[1].split(" completed")[0]) for out, _ in results]
         assert sum(per_run) == 12 and min(per_run) > 0, per_run  # both drivers did work
         storage.engine.dispose()

@@ -11,11 +11,11 @@ from optuna.trial import TrialState
 from genoml_search import __version__
 from genoml_search.errors import StudyError
 from genoml_search.execute.cluster import ClusterOptions
-from genoml_search.execute.driver import count_finished
+from genoml_search.execute.driver import DRIVER_COUNT_ATTR, count_finished
 from genoml_search.run import RunOptions, run
 from genoml_search.search import storage as storage_module
 from genoml_search.search.storage import mask_url, open_storage
-from genoml_search.search.study import make_sampler, open_study, trial_counts
+from genoml_search.search.study import driver_sampler, make_sampler, open_study, trial_counts
 
 IDENTITY = {"dataset_hash": "abc", "task": "binary", "metric": "roc_auc"}
 
@@ -108,3 +108,24 @@ def test_sampler_names():
     assert isinstance(make_sampler("random", 0), optuna.samplers.RandomSampler)
     with pytest.raises(StudyError, match="choose one of"):
         make_sampler("nope", 0)
+
+
+def test_a_resumed_run_samples_new_points(storage_url, study_name, small_dataset, dask_scheduler, tmp_path):
+    """Each run on a study gets its own sampler seed: a resumed run does not propose the first run's points."""
+    options = RunOptions(dataset=small_dataset.path, out=tmp_path / "run", n_trials=5, storage=storage_url,
+                         study_name=study_name, families=["logistic"], n_folds=3, pruner="none", sampler="random",
+                         cluster=ClusterOptions(scheduler=dask_scheduler))
+    run(options)
+    options.n_trials = 8
+    run(options)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
+    sampled = [tuple(sorted(t.params.items())) for t in study.trials if "fixed_params" not in t.system_attrs]
+    assert len(sampled) == 5 and len(set(sampled)) == 5, sampled  # 3 starting points are queued, 5 sampled
+    assert study._storage.get_study_system_attrs(study._study_id)[DRIVER_COUNT_ATTR] == 2
+
+
+def test_driver_sampler_seeds() -> None:
+    assert driver_sampler("random", 7, 0)._rng.rng.random() == make_sampler("random", 7)._rng.rng.random()
+    assert driver_sampler("random", 7, 1)._rng.rng.random() != make_sampler("random", 7)._rng.rng.random()
+    assert driver_sampler("random", 7, 1)._rng.rng.random() == driver_sampler("random", 7, 1)._rng.rng.random()
+    assert driver_sampler("qmc", 7, 3)._seed == 7  # QMC numbers its points in the study: one sequence for all
