@@ -39,11 +39,14 @@ def _two_digits(value: float) -> float:
 
 
 def starting_points(family: str, n_snps: int, n_train: int) -> list[dict[str, Any]]:
-    """The ridge-like points of a family (unprefixed parameters), one per :data:`RIDGE_H2`; [] for others.
+    """The ridge-like points of a family (unprefixed parameters), one per :data:`RIDGE_H2`; one point for
+    ``ridge_h2`` (no parameter: all SNPs); [] for others.
 
     ``n_train``: samples a trial fits on (a CV fold's training part); the elastic net's ``alpha`` is on the
     mean-loss scale (lambda / n), logistic regression's ``C`` multiplies the summed loss (1 / C ~ lambda / 2).
     """
+    if family == "ridge_h2":  # chooses its own penalty: one trial on all SNPs
+        return [{}]
     points = []
     for h2 in RIDGE_H2:
         penalty = ridge_penalty(max(n_snps, 1), h2)

@@ -8,7 +8,7 @@ from genoml_search.search.registry import (
     CategoricalParam, FloatParam, ModelFamily, families_for, family_names, get_family, register, replace_range,
 )
 
-ALL = {"logistic", "elastic_net", "sgd", "lda", "qda", "knn", "svm", "mlp", "random_forest", "extra_trees",
+ALL = {"logistic", "elastic_net", "ridge_h2", "sgd", "lda", "qda", "knn", "svm", "mlp", "random_forest", "extra_trees",
        "adaboost", "bagging", "gradient_boosting", "hist_gradient_boosting", "xgboost", "catboost", "lightgbm"}
 
 
@@ -19,8 +19,8 @@ def test_every_family_is_registered() -> None:
 def test_tasks_per_family() -> None:
     classification_only = {"logistic", "lda", "qda"}
     assert {f.name for f in families_for("regression")} == ALL - classification_only
-    assert {f.name for f in families_for("binary")} == ALL - {"elastic_net"}
-    assert {f.name for f in families_for("multiclass")} == ALL - {"elastic_net"}
+    assert {f.name for f in families_for("binary")} == ALL - {"elastic_net", "ridge_h2"}
+    assert {f.name for f in families_for("multiclass")} == ALL - {"elastic_net", "ridge_h2"}
 
 
 def test_unknown_family_and_task_are_user_errors() -> None:

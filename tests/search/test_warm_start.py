@@ -57,3 +57,14 @@ def test_points_outside_narrowed_ranges_and_started_studies_are_left_alone():
     study.add_trial(optuna.trial.create_trial(value=0.5, params={}, distributions={}))
     assert enqueue_starting_points(study, [get_family("elastic_net")], "regression", snp_filter=False,
                                    n_snps=4000, n_train=1600) == 0
+
+
+def test_ridge_h2_is_queued_once_on_all_snps():
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(direction="maximize")
+    families = [get_family("ridge_h2"), get_family("random_forest")]
+    assert enqueue_starting_points(study, families, "regression", snp_filter=True, n_snps=6000, n_train=1600) == 1
+    trial = study.ask()
+    family, params = suggest_pipeline(trial, families, "regression")
+    assert family.name == "ridge_h2" and params == {}
+    assert trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) == 1.0

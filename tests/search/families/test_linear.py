@@ -1,10 +1,12 @@
-"""Penalized linear families: the logistic family's solver follows the penalty, not the other way round."""
+"""Penalized linear families: the logistic solver follows the penalty; ridge_h2 chooses its penalty by inner CV."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.linear_model import Ridge
 
 from genoml_search.search.pipeline import build_pipeline
+from genoml_search.search.families.linear import H2_GRID, HeritabilityRidge
 from genoml_search.search.registry import get_family
 from tests.search.test_pipeline import N_SNPS, cohort
 
@@ -31,3 +33,36 @@ def test_lbfgs_reaches_the_exact_l2_solution(task):
     fast_coef, reference_coef = fast.named_steps["model"].coef_, reference.named_steps["model"].coef_
     assert np.abs(fast_coef - reference_coef).max() < 5e-3 * np.abs(reference_coef).max()
     np.testing.assert_allclose(fast.predict_proba(x), reference.predict_proba(x), atol=2e-3)
+
+
+def polygenic(h2: float, n: int = 1500, m: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Standardized genotypes and a trait in which every SNP explains h2 / m."""
+    rng = np.random.default_rng(seed)
+    x = rng.binomial(2, rng.uniform(0.1, 0.5, m), (n, m)).astype(np.float32)
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    genetic = x @ rng.normal(0, np.sqrt(h2 / m), m)
+    return x, genetic + rng.normal(0, np.sqrt(1 - h2), n)
+
+
+def test_ridge_h2_chooses_the_penalty_the_heritability_wants():
+    """Inner CV over the h2 grid: a highly heritable trait gets a weak penalty, a weakly heritable one a
+    strong penalty, a shuffled phenotype the strongest (a model that predicts nothing)."""
+    x, y = polygenic(0.6)
+    high = HeritabilityRidge().fit(x, y)
+    x, y = polygenic(0.1, seed=1)
+    low = HeritabilityRidge().fit(x, y)
+    shuffled = HeritabilityRidge().fit(x, np.random.default_rng(2).permutation(y))
+    assert high.h2_ >= 0.35 and low.h2_ <= 0.15 and shuffled.h2_ == min(H2_GRID), (high.h2_, low.h2_, shuffled.h2_)
+    assert high.alpha_ == pytest.approx(x.shape[1] * (1 - high.h2_) / high.h2_)
+
+
+def test_ridge_h2_lsqr_reaches_the_exact_ridge_solution():
+    """In the family's pipeline (covariates up-weighted 100x, which LSQR sees as a worse-conditioned
+    system), the iterative solution equals the direct (Cholesky) one at the chosen penalty."""
+    x, y = cohort("regression", n=500, seed=4)
+    pipeline = build_pipeline(get_family("ridge_h2"), {}, "regression", N_SNPS, n_covariates=2).fit(x, y)
+    model = pipeline.named_steps["model"]
+    features = pipeline[:-1].transform(x)
+    exact = Ridge(alpha=model.alpha_, solver="cholesky").fit(features, y)
+    assert np.abs(model.coef_ - exact.coef_).max() < 1e-4 * np.abs(exact.coef_).max()
+    np.testing.assert_allclose(pipeline.predict(x), exact.predict(features), rtol=1e-5, atol=1e-5)
