@@ -68,3 +68,14 @@ def test_ridge_h2_is_queued_once_on_all_snps():
     family, params = suggest_pipeline(trial, families, "regression")
     assert family.name == "ridge_h2" and params == {}
     assert trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) == 1.0
+
+
+def test_elastic_net_points_give_way_to_ridge_h2():
+    """With ridge_h2 searched, the elastic net's three ridge penalties are not queued to compete with it."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    both = [get_family("ridge_h2"), get_family("elastic_net")]
+    study = optuna.create_study(direction="maximize")
+    assert enqueue_starting_points(study, both, "regression", snp_filter=True, n_snps=6000, n_train=1600) == 1
+    assert [t.system_attrs["fixed_params"]["family"] for t in study.trials] == ["ridge_h2"]
+    alone = optuna.create_study(direction="maximize")
+    assert enqueue_starting_points(alone, both[1:], "regression", snp_filter=True, n_snps=6000, n_train=1600) == 3
