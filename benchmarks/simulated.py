@@ -284,6 +284,12 @@ def add_study_facts(record: dict, work: Path) -> dict:
     return record
 
 
+def selected(cell: Cell, only: list[str], names: set[str]) -> bool:
+    """Whether ``--only`` picks the cell: a full cell name picks that cell alone (``...causal_100`` is not
+    ``...causal_1000``), any other text every cell whose name contains it."""
+    return any(cell.name == text if text in names else text in cell.name for text in only)
+
+
 def simulate_argv(out: Path, n_train: int, n_validation: int, h2: float, n_causal: int, task: str,
                   seed: int) -> list[str]:
     """`genoml-search simulate` of a benchmark cohort: N_SNPS SNPs, prevalence PREVALENCE, default covariates."""
@@ -433,7 +439,8 @@ def main() -> None:
     parser.add_argument("--finished-only", action="store_true",
                         help="with --resume: write the result from the cells already finished, run no new ones")
     parser.add_argument("--only", action="append", metavar="TEXT",
-                        help="run only the cells whose name contains TEXT (repeatable, e.g. binary-h2_0.5-n_10000); "
+                        help="run only the cells whose name contains TEXT, or the one cell named TEXT (repeatable, "
+                             "e.g. binary-h2_0.5-n_10000); "
                              "the other cells are kept from the existing result file, with their own date")
     parser.add_argument("--extra-seeds", type=int, default=0, metavar="K",
                         help="for the cells run (see --only), also K cohorts from other seeds, stored in the cell's "
@@ -462,9 +469,10 @@ def main() -> None:
               f"{r['n_finished_trials']} trials", flush=True)
         return r
 
+    full_names = {cell.name for cell in grid(False)}
     for cell in grid(args.quick):
         budget = args.budget or (QUICK_BUDGET if args.quick else FULL_BUDGET[cell.n_train])
-        if args.only and not any(text in cell.name for text in args.only):
+        if args.only and not selected(cell, args.only, full_names):
             if cell.label in previous:
                 records.append(previous[cell.label])
             continue

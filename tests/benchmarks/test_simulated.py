@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from benchmarks.ld_prune_accuracy import summarize
-from benchmarks.simulated import blup_score, ridge_loo
+from benchmarks.simulated import blup_score, grid, ridge_loo, selected
 from genoml_search.data.simulate import SimulationSpec, simulate_cohorts
 
 
@@ -87,3 +87,11 @@ def test_replicate_cohorts_are_averaged_with_the_cells_own_cohort():
     assert record["mean_ratio"] == pytest.approx((0.5 + 1.0 + 1.2) / 3)
     assert record["mean_blup_ratio"] == pytest.approx((0.6 + 1.0 + 1.1) / 3)
     assert replicates_row(record)["result"] == "90% of expected (50%, 100%, 120%); BLUP true h2 90%"
+
+
+def test_only_takes_a_full_cell_name_exactly_and_other_text_as_a_substring():
+    names = {cell.name for cell in grid(False)}
+    picked = [c.name for c in grid(False) if selected(c, ["regression-h2_0.1-n_2000-causal_100"], names)]
+    assert picked == ["regression-h2_0.1-n_2000-causal_100"]
+    picked = [c.name for c in grid(False) if selected(c, ["regression-h2_0.1-n_2000"], names)]
+    assert sorted(picked) == ["regression-h2_0.1-n_2000-causal_100", "regression-h2_0.1-n_2000-causal_1000"]
