@@ -66,3 +66,16 @@ def test_ridge_h2_lsqr_reaches_the_exact_ridge_solution():
     exact = Ridge(alpha=model.alpha_, solver="cholesky").fit(features, y)
     assert np.abs(model.coef_ - exact.coef_).max() < 1e-4 * np.abs(exact.coef_).max()
     np.testing.assert_allclose(pipeline.predict(x), exact.predict(features), rtol=1e-5, atol=1e-5)
+
+
+def test_ridge_h2_chooses_h2_on_a_subsample_of_a_large_cohort():
+    """Above max_inner_samples the inner CV runs on a random subset (the penalty M (1 - h2) / h2 does not
+    depend on n); the choice still follows the heritability, and the refit uses every sample."""
+    x, y = polygenic(0.6, n=2400)
+    high = HeritabilityRidge(max_inner_samples=1200).fit(x, y)
+    x, y = polygenic(0.1, n=2400, seed=1)
+    low = HeritabilityRidge(max_inner_samples=1200).fit(x, y)
+    assert high.h2_ >= 0.35 and low.h2_ <= 0.15, (high.h2_, low.h2_)
+    assert low.n_inner_samples_ == 1200 and HeritabilityRidge().fit(x, y).n_inner_samples_ == 2400
+    exact = Ridge(alpha=low.alpha_, solver="cholesky").fit(x, y)
+    assert np.abs(low.coef_ - exact.coef_).max() < 1e-4 * np.abs(exact.coef_).max()
