@@ -95,7 +95,8 @@ H2_GRID: tuple[float, ...] = (0.03, 0.07, 0.15, 0.25, 0.35, 0.5, 0.7)
 """Heritabilities whose ridge penalties :class:`HeritabilityRidge` compares: penalties 1.6-2.3x apart."""
 INNER_SAMPLES = 4_000
 """At most this many samples (a random subset) choose h2 in :class:`HeritabilityRidge`'s inner CV: with all
-8,000 of a 10,000-sample cohort's fold, a ``ridge_h2`` trial took 137 s, nearly a whole 150 s budget."""
+8,000 of a 10,000-sample cohort's fold, a ``ridge_h2`` trial took 137 s, nearly a whole 150 s budget; with
+4,000, 90-103 s."""
 
 
 class HeritabilityRidge(RegressorMixin, BaseEstimator):
