@@ -100,7 +100,7 @@ def test_only_penalized_linear_families_reweight_covariates(task):
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     weighted = {f.name for f in families_for(task) if f.covariate_weight != 1.0}
-    assert weighted == ({"elastic_net"} if task == "regression" else {"logistic"})
+    assert weighted == ({"elastic_net", "ridge_h2"} if task == "regression" else {"logistic"})
     for family in families_for(task):
         params = family.suggest(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask(), task)
         steps = [name for name, _ in build_pipeline(family, params, task, N_SNPS, n_covariates=2).steps]
