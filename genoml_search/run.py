@@ -133,6 +133,23 @@ def choose_families(options: RunOptions, task: str) -> list[ModelFamily]:
     return [available[name] for name in DEFAULT_FAMILIES if name in available]
 
 
+def families_of_resumed_study(study: optuna.Study, families: list[ModelFamily],
+                              options: RunOptions) -> list[ModelFamily]:
+    """The families a resumed study keeps searching: the ones it was made with (its ``family`` choices cannot
+    change). Without ``--family``/``--config`` these are taken over, so a study made by an earlier version with
+    other default families resumes; a different explicit choice is a user error."""
+    recorded = study.user_attrs.get("families")
+    names = [f.name for f in families]
+    if not recorded or recorded == names:
+        return families
+    from_config = options.config is not None and bool({"study", "families"} & set(read_study_toml(options.config)))
+    if options.families or from_config:
+        raise StudyError(f"study {study.study_name!r} searches the families {', '.join(recorded)}, not "
+                         f"{', '.join(names)}; use another --study name, or the same families")
+    log.info("resuming study %s with its own families: %s", study.study_name, ", ".join(recorded))
+    return [get_family(name) for name in recorded]
+
+
 def read_study_toml(path: Path) -> dict[str, Any]:
     """Parse a study TOML file; a syntax error names the file and line."""
     import tomllib
@@ -287,6 +304,7 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
         storage = open_storage(storage_url)
         study = open_study(storage, storage_url, name, metric.direction, make_sampler(options.sampler, options.seed),
                            identity, settings)
+        families = families_of_resumed_study(study, families, options)
         driver_number = claim_driver_number(study)
         study.sampler = driver_sampler(options.sampler, options.seed, driver_number)
         if is_sqlite(storage_url):

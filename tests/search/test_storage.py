@@ -129,3 +129,17 @@ def test_driver_sampler_seeds() -> None:
     assert driver_sampler("random", 7, 1)._rng.rng.random() != make_sampler("random", 7)._rng.rng.random()
     assert driver_sampler("random", 7, 1)._rng.rng.random() == driver_sampler("random", 7, 1)._rng.rng.random()
     assert driver_sampler("qmc", 7, 3)._seed == 7  # QMC numbers its points in the study: one sequence for all
+
+
+def test_a_resumed_study_keeps_its_families(small_dataset, dask_scheduler, tmp_path):
+    """A study's family choices cannot change: without --family a resumed run takes the study's own (a study
+    made by an earlier version with other defaults resumes); another explicit choice is a one-line error."""
+    base = dict(dataset=small_dataset.path, out=tmp_path / "run", n_folds=3, pruner="none",
+                cluster=ClusterOptions(scheduler=dask_scheduler))
+    run(RunOptions(n_trials=2, families=["logistic", "random_forest"], **base))
+    summary = run(RunOptions(n_trials=4, **base))  # the defaults differ from the study's two families
+    assert summary.n_finished == 4
+    study = optuna.load_study(study_name="dataset-binary", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}")
+    assert {t.params["family"] for t in study.trials if t.params} <= {"logistic", "random_forest"}
+    with pytest.raises(StudyError, match="searches the families logistic, random_forest, not knn; use another --study"):
+        run(RunOptions(n_trials=5, families=["knn"], **base))
