@@ -143,14 +143,14 @@ class HeritabilityRidge(RegressorMixin, BaseEstimator):
                 errors[i] += float(np.sum((y_test - predicted) ** 2))
         self.h2_ = float(self.h2_grid[int(np.argmin(errors))])
         self.inner_errors_, self.n_inner_samples_ = errors, len(inner)
-        model = self._ridge(self.h2_, n_columns).fit(X, y)
-        self.alpha_, self.coef_, self.intercept_ = model.alpha, model.coef_, model.intercept_
+        self.model_ = self._ridge(self.h2_, n_columns).fit(X, y)
+        self.alpha_, self.coef_, self.intercept_ = self.model_.alpha, self.model_.coef_, self.model_.intercept_
         self.n_features_in_ = n_columns
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Linear predictions (the genetic value plus covariate effects)."""
-        return np.asarray(X, dtype=np.float64) @ self.coef_ + self.intercept_
+        """Linear predictions (the genetic value plus covariate effects), in the features' own precision."""
+        return self.model_.predict(X)
 
 
 @register
