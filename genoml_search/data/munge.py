@@ -184,9 +184,17 @@ def _require_left(count: int, unit: str, cause: str, path: str | None = None) ->
         raise UserError(f"no {unit} left after {cause}; check that the IDs match the {where}", path)
 
 
+def _input_paths(options: MungeOptions) -> tuple[str | None, ...]:
+    """Every file or directory munge reads (an output may not be or contain one of them)."""
+    prefixes = [f"{p}{s}" for p, suffixes in ((options.bfile, (".bed", ".bim", ".fam")),
+                                             (options.pfile, (".pgen", ".pvar", ".psam"))) if p for s in suffixes]
+    return (*prefixes, options.pheno, options.covar, options.gwas, options.extract, options.exclude, options.keep,
+            options.remove, options.like, options.relatedness_reference)
+
+
 def munge(options: MungeOptions) -> dict[str, Any]:
     """Run the munge pipeline and write the Dataset directory; return its manifest."""
-    check_output_directory(options.out, "manifest.json")
+    check_output_directory(options.out, inputs=_input_paths(options))
     if options.like and Path(options.like).absolute() == Path(options.out).absolute():
         raise UserError("--out must differ from --like (the training dataset would be replaced)", options.out)
     cohort = _open_cohort(options)
