@@ -78,7 +78,7 @@ def nearest_existing(path: Path) -> Path:
 
 
 def check_output_directory(target: str | Path, marker: str | None = None, flag: str = "--out",
-                           inputs: tuple[str | Path | None, ...] = ()) -> Path:
+                           inputs: Any = ()) -> Path:
     """Check, before any work, that ``target`` may be written as a dataset directory (see
     :mod:`genoml_search.outputs`: absent, empty, or a dataset this tool wrote holding only its own files; never
     one of ``inputs`` or a directory containing them). ``marker`` is kept for callers of older versions."""

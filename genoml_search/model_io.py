@@ -160,28 +160,32 @@ class ModelInfo:
         if info.get("task") not in ("binary", "regression", "multiclass"):
             raise bad("task", "binary, regression or multiclass")
         names = info.get("feature_names")
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
             raise bad("feature_names", "a list of names")
-        n_snps = info.get("n_snps")
-        if not isinstance(n_snps, int) or isinstance(n_snps, bool) or not 0 <= n_snps <= len(names):
-            raise bad("n_snps", f"a count between 0 and {len(names)}")
+        n_snps = info.get("n_snps", 0)
+        if not _is_count(n_snps) or (names is not None and n_snps > len(names)):
+            raise bad("n_snps", f"a count of at most {len(names or [])}")
         threshold = info.get("snp_p_threshold", 1.0)
         if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
             raise bad("snp_p_threshold", "a p-value")
         n_pcs = info.get("n_pcs") or 0
-        if not isinstance(n_pcs, int) or isinstance(n_pcs, bool) or n_pcs < 0:
+        if not _is_count(n_pcs):
             raise bad("n_pcs", "a count")
         classes = info.get("classes")
-        if classes is not None and not (isinstance(classes, list) and all(isinstance(c, int) for c in classes)):
+        if classes is not None and not (isinstance(classes, list) and all(_is_count(c) for c in classes)):
             raise bad("classes", "a list of class codes")
-        if not isinstance(info.get("family"), str) or not isinstance(info.get("params", {}), dict):
+        if not isinstance(info.get("family", ""), str) or not isinstance(info.get("params") or {}, dict):
             raise bad("family", "a family name with a params object")
         covariates = info.get("covariates") or {}
         if not isinstance(covariates, dict):
             raise bad("covariates", "an object")
-        return cls(info["task"], info["family"], dict(info.get("params") or {}), float(threshold), list(names),
-                   n_snps, classes, n_pcs, covariates, info.get("dataset_hash"), info.get("dataset_path"),
-                   info.get("study"), info.get("best_trial"))
+        return cls(info["task"], str(info.get("family", "")), dict(info.get("params") or {}), float(threshold),
+                   list(names or []), n_snps, classes, n_pcs, covariates, info.get("dataset_hash"),
+                   info.get("dataset_path"), info.get("study"), info.get("best_trial"))
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def read_model_variants(model_dir: Path) -> pd.DataFrame:

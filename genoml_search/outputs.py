@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from genoml_search.errors import UserError
 
@@ -168,11 +169,12 @@ def check_name_lengths(target: Path, flag: str) -> None:
         raise UserError(f"{flag}: the path is too long; choose a shorter {flag}")
 
 
-def check_output(target: str | Path, kind: OutputKind, inputs: Iterable[str | Path | None] = (),
+def check_output(target: str | Path, kind: OutputKind, inputs: Iterable[Any] = (),
                  flag: str = "--out", protected: Iterable[str] = ()) -> Path:
     """Apply the ownership rule to ``target`` before anything is written; return it as a Path.
 
-    ``inputs`` are the command's input files/directories: the output may not equal or contain one.
+    ``inputs`` are the command's input files/directories (paths, or ``(flag, path)`` pairs that name them in
+    messages; ``None`` entries are skipped): the output may not equal or contain one.
     ``protected`` names entries of a run directory that the command replaces: an input there is refused too.
     """
     target = Path(target)
@@ -190,21 +192,26 @@ def check_output(target: str | Path, kind: OutputKind, inputs: Iterable[str | Pa
     return target
 
 
-def _check_inputs(target: Path, resolved: Path, kind: OutputKind, inputs: list[str | Path], flag: str,
+def _check_inputs(target: Path, resolved: Path, kind: OutputKind, inputs: list[Any], flag: str,
                   protected: Iterable[str]) -> None:
     replaced = [resolved / name for name in protected]
     for item in inputs:
-        source = _resolved(item)
+        label, path = item if isinstance(item, tuple) else (None, item)
+        if not path:
+            continue
+        source = _resolved(path)
+        named = f"{label} {path}" if label else str(path)
         if source == resolved:
-            raise UserError(f"{flag} is also an input ({item}); the output would replace it: choose another {flag}",
-                            target)
+            what = f"must differ from {label} (the input would be replaced)" if label else \
+                f"is also an input ({path}); the output would replace it"
+            raise UserError(f"{flag} {what}: choose another {flag}", target)
         if kind is OutputKind.RUN:
             hit = next((r for r in replaced if _is_within(source, r)), None)
             if hit is not None:
-                raise UserError(f"the input {item} lies in {hit.name}, which this command replaces; move it out "
+                raise UserError(f"the input {named} lies in {hit.name}, which this command replaces; move it out "
                                 f"of {flag}", target)
         elif _is_within(source, resolved):
-            raise UserError(f"{flag} contains the input {item}; the output would replace it: choose another {flag}",
+            raise UserError(f"{flag} contains the input {named}; the output would replace it: choose another {flag}",
                             target)
 
 

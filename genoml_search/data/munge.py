@@ -184,12 +184,14 @@ def _require_left(count: int, unit: str, cause: str, path: str | None = None) ->
         raise UserError(f"no {unit} left after {cause}; check that the IDs match the {where}", path)
 
 
-def _input_paths(options: MungeOptions) -> tuple[str | None, ...]:
-    """Every file or directory munge reads (an output may not be or contain one of them)."""
-    prefixes = [f"{p}{s}" for p, suffixes in ((options.bfile, (".bed", ".bim", ".fam")),
-                                             (options.pfile, (".pgen", ".pvar", ".psam"))) if p for s in suffixes]
-    return (*prefixes, options.pheno, options.covar, options.gwas, options.extract, options.exclude, options.keep,
-            options.remove, options.like, options.relatedness_reference)
+def _input_paths(options: MungeOptions) -> list[tuple[str, str | None]]:
+    """Every file or directory munge reads, with its flag (an output may not be or contain one of them)."""
+    files = [(flag, f"{prefix}{suffix}") for flag, prefix, suffixes in (
+        ("--bfile", options.bfile, (".bed", ".bim", ".fam")), ("--pfile", options.pfile, (".pgen", ".pvar", ".psam")))
+        if prefix for suffix in suffixes]
+    return [*files, ("--pheno", options.pheno), ("--covar", options.covar), ("--gwas", options.gwas),
+            ("--extract", options.extract), ("--exclude", options.exclude), ("--keep", options.keep),
+            ("--remove", options.remove), ("--like", options.like), ("--like", options.relatedness_reference)]
 
 
 def munge(options: MungeOptions) -> dict[str, Any]:
