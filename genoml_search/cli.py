@@ -100,7 +100,7 @@ def main(args: list[str] | None = None) -> None:
     except typer.Abort:
         _interrupted()
     except Exception as error:
-        _fail(error)
+        _fail(error, argv)
 
 
 def _interrupted() -> None:
@@ -108,9 +108,13 @@ def _interrupted() -> None:
     sys.exit(130)
 
 
-def _fail(error: Exception) -> None:
+def _fail(error: Exception, argv: list[str]) -> None:
     """Print one line (or click's usage message) for ``error`` and exit with its code."""
     if isinstance(error, click_exception_class()):
+        if getattr(error, "exit_code", 1) == 2 and getattr(error, "ctx", True) is None:
+            # a few click errors (an option given too few values) carry no context, hence no help hint
+            command = next((a for a in argv if a in _command_names()), None)
+            err_console.print(f"Try '{PROG}{' ' + command if command else ''} --help' for help.\n")
         error.show()  # type: ignore[attr-defined]
         sys.exit(getattr(error, "exit_code", 2))
     if isinstance(error, OSError) and not isinstance(error, UserError):
@@ -126,6 +130,12 @@ def _fail(error: Exception) -> None:
     err_console.print(f"internal error: {type(error).__name__}: {text} (run with -vvv for the traceback)",
                       soft_wrap=True)
     sys.exit(1)
+
+
+def _command_names() -> set[str]:
+    import typer.main
+
+    return set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
 
 
 def _os_error_as_user_error(error: OSError) -> UserError | None:

@@ -95,7 +95,7 @@ def kind_of(path: Path) -> OutputKind | None:
     Outputs of older versions carry no marker and are recognised by their own files: a dataset by a
     ``manifest.json`` naming genoml-search beside ``genotypes.npy`` or ``variants.tsv`` (and no
     ``model.json``), a model directory by ``model.json`` + ``model.skops``, a run directory by ``study.db``,
-    ``metrics.json`` or ``model/model.json``, a report by ``report.html``, a predictions file by its header.
+    ``metrics.json``, ``model/model.json`` or a ``validation_dataset/`` (munged before the run), a report by ``report.html``, a predictions file by its header.
     """
     path = Path(path)
     if path.is_file():
@@ -113,7 +113,8 @@ def kind_of(path: Path) -> OutputKind | None:
         return OutputKind.MODEL
     if "manifest.json" in names and names & {"genotypes.npy", "variants.tsv"} and _manifest_is_ours(path):
         return OutputKind.DATASET
-    if names & {"study.db", "metrics.json"} or (path / "model" / "model.json").is_file():
+    if names & {"study.db", "metrics.json"} or (path / "model" / "model.json").is_file() or \
+            kind_of(path / "validation_dataset") is OutputKind.DATASET:
         return OutputKind.RUN
     if "report.html" in names:
         return OutputKind.REPORT

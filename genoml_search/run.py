@@ -31,7 +31,7 @@ from genoml_search.execute.driver import (DriverStats, ask_lock, claim_driver_nu
                                           recover_running_trials, run_trials)
 from genoml_search.model_io import save_model
 from genoml_search.outputs import OutputKind, check_output, write_marker
-from genoml_search.run_directory import REPLACED, MetricsRecord, RunDirectory
+from genoml_search.run_directory import REPLACED, VALIDATION_DATASET, MetricsRecord, RunDirectory
 from genoml_search.validation_split import split_search_validation
 from genoml_search.report.metrics import DEFAULT_METRIC, get_metric, score_all
 from genoml_search.search.data_cache import features_from_dataset
@@ -384,7 +384,8 @@ def _check_outputs(options: RunOptions, run_dir: RunDirectory) -> None:
     bfiles = [f"{options.validation_bfile}{s}" for s in (".bed", ".bim", ".fam")] if options.validation_bfile else []
     inputs = [options.dataset, options.groups_file, options.config, options.families_module,
               options.validation_dataset, options.validation_pheno, options.validation_covar, *bfiles]
-    check_output(run_dir.path, OutputKind.RUN, inputs=inputs, protected=REPLACED)
+    replaced = [name for name in REPLACED if name != VALIDATION_DATASET or options.validation_bfile]
+    check_output(run_dir.path, OutputKind.RUN, inputs=inputs, protected=replaced)
     if run_dir.model_dir.exists():
         check_output(run_dir.model_dir, OutputKind.MODEL, flag="--out (its model/)")
 
