@@ -291,6 +291,7 @@ def prepare(options: RunOptions) -> RunPlan:
     """Check every flag, input and output of a run and decide its samples, families and study; write nothing."""
     _check_counts(options)
     dataset = Dataset.open(options.dataset)
+    dataset.genotypes  # a truncated or foreign genotype matrix is refused now, before anything is written
     task = options.task or dataset.task
     if task != dataset.task and not (dataset.task == "binary" and task == "multiclass"):
         raise UserError(f"--task {task} does not fit the dataset's {dataset.task} phenotype", options.dataset)

@@ -144,7 +144,7 @@ def subprocess_cli(*args: str, cwd: Path | None = None, umask: int | None = None
 
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-m", "genoml_search.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONPATH": str(root)},
+                          text=True, timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONPATH": str(root), "COLUMNS": "400"},
                           preexec_fn=None if umask is None else (lambda: os.umask(umask)))
     return CliResult(done.returncode, done.stdout, done.stderr)
 
