@@ -101,10 +101,10 @@ def save_model(model_dir: Path, pipeline: Any, info: dict[str, Any], training: D
 
     with atomic_directory(model_dir, kind=OutputKind.MODEL) as tmp:
         sio.dump(pipeline, tmp / MODEL_FILE)
-        shutil.copy(training.path / VARIANTS, tmp / VARIANTS)
-        shutil.copy(training.path / MANIFEST, tmp / MANIFEST)
+        shutil.copyfile(training.path / VARIANTS, tmp / VARIANTS)  # content only: modes follow the umask
+        shutil.copyfile(training.path / MANIFEST, tmp / MANIFEST)
         if (training.path / PCA_FILE).is_file():  # new cohorts are projected onto the training PCs
-            shutil.copy(training.path / PCA_FILE, tmp / PCA_FILE)
+            shutil.copyfile(training.path / PCA_FILE, tmp / PCA_FILE)
         payload = {"format": MODEL_FORMAT, "tool": "genoml-search", "tool_version": __version__,
                    "libraries": library_versions(), **info}
         (tmp / MODEL_INFO).write_text(json.dumps(payload, indent=2, default=str) + "\n")

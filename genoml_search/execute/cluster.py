@@ -129,7 +129,8 @@ def dask_client(options: ClusterOptions) -> Iterator[Any]:
             with dask.config.set(LOCAL_WORKER_CONFIG), _children_ignore_sigint():
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                        memory_limit=options.memory_limit, dashboard_address=":0",
-                                       silence_logs=logging.ERROR)
+                                       silence_logs=logging.CRITICAL)  # trial errors come back as results; a
+                # worker's "lost the scheduler" errors while a stopped run closes the cluster are noise
             client = Client(cluster)
         try:
             yield client
