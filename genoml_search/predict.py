@@ -23,7 +23,7 @@ from genoml_search.data.dataset import Dataset
 from genoml_search.errors import UserError
 from genoml_search.fileio import atomic_file
 from genoml_search.model_io import find_model_dir, load_model
-from genoml_search.search.data_cache import FeatureMatrix, features_from_dataset
+from genoml_search.core.features import FeatureMatrix, features_from_dataset
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,10 @@ from genoml_search.execute.driver import (DriverStats, ask_lock, claim_driver_nu
 from genoml_search.fileio import atomic_file, write_json
 from genoml_search.model_io import save_model
 from genoml_search.report.validation import EXCLUDED_VALIDATION  # IDs left out by --drop-related-validation
-from genoml_search.report.metrics import DEFAULT_METRIC, get_metric, score_all
-from genoml_search.search.data_cache import features_from_dataset
-from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, predict_scores
+from genoml_search.core.metrics import DEFAULT_METRIC, get_metric, score_all
+from genoml_search.core.features import features_from_dataset
+from genoml_search.core.scoring import predict_scores
+from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family

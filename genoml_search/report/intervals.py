@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from genoml_search.report.metrics import METRICS, REPORTED
+from genoml_search.core.metrics import METRICS, REPORTED
 
 
 @dataclass(frozen=True)
