@@ -5,10 +5,9 @@ from typing import Any
 
 import numpy as np
 
+from genoml_search.tasks import Task
+
 
 def predict_scores(model: Any, x: np.ndarray, task: str) -> np.ndarray:
     """What metrics need: P(class 1) for binary, class probabilities for multiclass, predictions otherwise."""
-    if task == "regression":
-        return np.asarray(model.predict(x), dtype=float)
-    proba = np.asarray(model.predict_proba(x), dtype=float)
-    return proba[:, 1] if task == "binary" else proba
+    return Task(task).kind.scores(model, x)

@@ -26,6 +26,7 @@ import pandas as pd
 from genoml_search import __version__
 from genoml_search.errors import InputFileError
 from genoml_search.fileio import atomic_directory, check_output_directory
+from genoml_search.tasks import Task
 
 FORMAT_VERSION = 1
 GENOTYPES = "genotypes.npy"
@@ -134,9 +135,9 @@ class Dataset:
                                                                    "other_allele": str})
 
     @property
-    def task(self) -> str:
+    def task(self) -> Task:
         """The phenotype's task recorded at munge time (binary, regression or multiclass)."""
-        return self.manifest["phenotype"]["task"]
+        return Task.parse(self.manifest["phenotype"]["task"])
 
     @property
     def covariate_names(self) -> list[str]:

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import optuna
 from threadpoolctl import threadpool_limits
-from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
 from genoml_search.core.features import load_features
 from genoml_search.core.metrics import get_metric
 from genoml_search.core.scoring import predict_scores
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import get_family
+from genoml_search.tasks import Task
 
 PRUNERS = ("none", "median", "percentile", "wilcoxon", "successive_halving", "hyperband")
 
@@ -41,18 +41,10 @@ def make_folds(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The (train, test) index pairs of the CV: stratified for classification, grouped when ``groups``."""
     folds: list[tuple[np.ndarray, np.ndarray]] = []
-    classification = task != "regression"
+    kind = Task(task).kind
     for repeat in range(cv.n_repeats):
-        seed = cv.seed + repeat
-        if groups is not None:
-            splitter: Any = (StratifiedGroupKFold(cv.n_folds, shuffle=True, random_state=seed) if classification
-                             else GroupKFold(cv.n_folds, shuffle=True, random_state=seed))
-            split = splitter.split(np.zeros(len(y)), y, groups)
-        else:
-            splitter = (StratifiedKFold(cv.n_folds, shuffle=True, random_state=seed) if classification
-                        else KFold(cv.n_folds, shuffle=True, random_state=seed))
-            split = splitter.split(np.zeros(len(y)), y)
-        folds.extend(split)
+        splitter = kind.cv_splitter(cv.n_folds, cv.seed + repeat, grouped=groups is not None)
+        folds.extend(splitter.split(np.zeros(len(y)), y, groups))
     return folds
 
 
