@@ -34,6 +34,16 @@ SAMPLES = "samples.tsv"
 VARIANTS = "variants.tsv"
 MANIFEST = "manifest.json"
 VARIANT_COLUMNS = ["id", "chrom", "pos", "counted_allele", "other_allele", "freq"]
+# Sample-structure files, written by munge (genoml_search.data.cohort_structure) when computed:
+RELATED_PAIRS = "related_pairs.tsv"
+RELATED_TO_TRAINING = "related_to_training.tsv"
+PCA_FILE = "pca.npz"
+PCS_FILE = "pcs.tsv"
+
+
+def pc_names(k: int) -> list[str]:
+    """Column names of the first ``k`` genetic PCs."""
+    return [f"PC{i}" for i in range(1, k + 1)]
 
 
 def content_hash(genotypes: np.ndarray, samples: pd.DataFrame, variants: pd.DataFrame) -> str:
@@ -169,8 +179,6 @@ class Dataset:
 
     def pcs(self, k: int) -> np.ndarray:
         """The first ``k`` genetic PCs (samples x k, float), in the order of ``samples``."""
-        from genoml_search.data.cohort_structure import PCS_FILE, pc_names
-
         if k > self.n_pcs:
             why = (self.manifest.get("pca") or {}).get("reason")
             raise InputFileError(
@@ -183,8 +191,6 @@ class Dataset:
 
     def related_pairs(self) -> pd.DataFrame | None:
         """Pairs of related samples found at munge time (id1, id2, kinship, degree), or None if not computed."""
-        from genoml_search.data.cohort_structure import RELATED_PAIRS
-
         if not (self.manifest.get("relatedness") or {}).get("computed"):
             return None
         return pd.read_csv(self.path / RELATED_PAIRS, sep="\t", dtype={"id1": str, "id2": str})
