@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import signal
-import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from genoml_search.search.groups import groups_for_samples, groups_from_column, 
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
 from genoml_search.search.space import family_and_params, suggest_pipeline
+from genoml_search.signals import signals_as_interrupt
 from genoml_search.tasks import Task
 from genoml_search.search.warm_start import enqueue_starting_points
 from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
@@ -211,23 +210,6 @@ def resolve_groups(options: RunOptions, dataset: Dataset) -> np.ndarray | None:
     return None
 
 
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C for the duration, so that a batch system's kill also stops cleanly."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, snp_filter: bool) -> tuple[str, dict, float]:
     """Sample a family, its parameters and the in-fold SNP p-value threshold."""
     family, params = suggest_pipeline(trial, families, task)
@@ -243,7 +225,7 @@ def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None
     same command after an interruption resumes. SIGINT/SIGTERM stop cleanly: in-flight trials are failed and
     their parameters re-queued, no trial stays RUNNING, and ``KeyboardInterrupt`` propagates.
     """
-    with sigterm_as_interrupt():
+    with signals_as_interrupt():  # SIGTERM like Ctrl-C: a batch system's kill also stops cleanly
         return _run(options, on_result, on_start)
 
 
