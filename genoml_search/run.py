@@ -36,6 +36,7 @@ from genoml_search.search.groups import groups_for_samples, groups_from_column, 
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
 from genoml_search.search.space import family_and_params, suggest_pipeline
+from genoml_search.search.space_config import read_study_toml
 from genoml_search.signals import signals_as_interrupt
 from genoml_search.tasks import Task
 from genoml_search.search.warm_start import enqueue_starting_points
@@ -149,18 +150,6 @@ def families_of_resumed_study(study: optuna.Study, families: list[ModelFamily],
                          f"{', '.join(names)}; use another --study name, or the same families")
     log.info("resuming study %s with its own families: %s", study.study_name, ", ".join(recorded))
     return [get_family(name) for name in recorded]
-
-
-def read_study_toml(path: Path) -> dict[str, Any]:
-    """Parse a study TOML file; a syntax error names the file and line."""
-    import tomllib
-
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError("study TOML not found", path) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"not valid TOML ({error})", path) from None
 
 
 def split_search_validation(

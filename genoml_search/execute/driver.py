@@ -231,9 +231,25 @@ def run_trials(
     :func:`genoml_search.execute.cluster.capacity`, plus ``prefetch`` trials asked ahead, default
     ``min(2, workers)``); ``evaluate`` replaces :func:`genoml_search.search.objective.evaluate_trial` (tests, benchmarks).
     """
-    driver = Driver(study, client, n_trials, make_spec, pruner, timeout=timeout, on_result=on_result,
-                    max_in_flight=max_in_flight, evaluate=evaluate, prefetch=prefetch)
-    return driver.run()
+    from genoml_search.search.objective import evaluate_trial
+
+    plan = DriverPlan(n_trials, make_spec, pruner, timeout, on_result, max_in_flight, evaluate or evaluate_trial,
+                      prefetch)
+    return Driver(study, client, plan).run()
+
+
+@dataclass(frozen=True)
+class DriverPlan:
+    """What a driver run is asked to do (the arguments of :func:`run_trials`)."""
+
+    n_trials: int
+    make_spec: Callable[[optuna.Trial, PruningContext], TrialSpec]
+    pruner: str
+    timeout: float | None
+    on_result: Callable[[TrialResult, int], None] | None
+    max_in_flight: int | None
+    evaluate: Callable[[TrialSpec], TrialResult]
+    prefetch: int | None
 
 
 class Driver:
@@ -244,30 +260,12 @@ class Driver:
     exception the trials in flight are failed and re-queued, so no trial stays RUNNING.
     """
 
-    def __init__(
-        self,
-        study: optuna.Study,
-        client: Any,
-        n_trials: int,
-        make_spec: Callable[[optuna.Trial, PruningContext], TrialSpec],
-        pruner: str,
-        *,
-        timeout: float | None = None,
-        on_result: Callable[[TrialResult, int], None] | None = None,
-        max_in_flight: int | None = None,
-        evaluate: Callable[[TrialSpec], TrialResult] | None = None,
-        prefetch: int | None = None,
-    ) -> None:
-        from genoml_search.search.objective import evaluate_trial
-
-        self.study, self.client, self.n_trials, self.make_spec = study, client, n_trials, make_spec
-        self.timeout, self.on_result = timeout, on_result
-        self.max_in_flight, self.prefetch = max_in_flight, prefetch
-        self.evaluate = evaluate or evaluate_trial
+    def __init__(self, study: optuna.Study, client: Any, plan: DriverPlan) -> None:
+        self.study, self.client, self.plan = study, client, plan
         self.stats = DriverStats()
         self.started = time.monotonic()
         maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-        self.pruner, self.direction = pruner, "maximize" if maximize else "minimize"
+        self.direction = "maximize" if maximize else "minimize"
         self.slots = self.n_slots()
         self.in_flight: dict[Any, tuple[optuna.Trial, TrialSpec]] = {}
         self.history = History(maximize)
@@ -282,21 +280,22 @@ class Driver:
         """How many trials may be in flight: the workers plus the prefetch (or ``max_in_flight``)."""
         from genoml_search.execute.cluster import capacity
 
-        if self.max_in_flight:
-            return self.max_in_flight
+        if self.plan.max_in_flight:
+            return self.plan.max_in_flight
         workers = capacity(self.client)
-        return workers + (self.prefetch if self.prefetch is not None else min(2, workers))
+        return workers + (self.plan.prefetch if self.plan.prefetch is not None else min(2, workers))
 
     def out_of_time(self) -> bool:
         """Whether the ``timeout`` budget is spent."""
-        return self.timeout is not None and time.monotonic() - self.started >= self.timeout
+        timeout = self.plan.timeout
+        return timeout is not None and time.monotonic() - self.started >= timeout
 
     def run(self) -> DriverStats:
         """The loop: submit, wait for some results, handle them, submit again, housekeeping; until done."""
         with self.signals:
             try:
                 self.submit()
-                while self.in_flight or (self.finished < self.n_trials and not self.out_of_time()):
+                while self.in_flight or (self.finished < self.plan.n_trials and not self.out_of_time()):
                     self.signals.check()
                     if self.in_flight and self.out_of_time():
                         # The time limit is a budget, not a hint: a trial that would run on for minutes is
@@ -326,10 +325,10 @@ class Driver:
         with ask_lock(study) as locked:
             counts = count_by_state(study)
             self.finished = sum(counts[state] for state in FINISHED)
-            if self.finished + counts[TrialState.RUNNING] >= self.n_trials:
+            if self.finished + counts[TrialState.RUNNING] >= self.plan.n_trials:
                 return None
             trial = study.ask()
-        if not locked and _surplus(study, trial, self.n_trials):  # another driver asked at the same moment
+        if not locked and _surplus(study, trial, self.plan.n_trials):  # another driver asked at the same moment
             trial.set_user_attr("surplus", True)
             study.tell(trial, state=TrialState.FAIL)
             self.stats.surplus += 1
@@ -343,8 +342,8 @@ class Driver:
             trial = self.ask()
             if trial is None:
                 return
-            spec = self.make_spec(trial, PruningContext(self.pruner, self.direction, self.history.snapshot()))
-            future = self.client.submit(self.evaluate, spec, pure=False,
+            spec = self.plan.make_spec(trial, PruningContext(self.plan.pruner, self.direction, self.history.snapshot()))
+            future = self.client.submit(self.plan.evaluate, spec, pure=False,
                                         key=f"trial-{self.study._study_id}-{trial.number}-{time.time_ns()}")
             self.in_flight[future] = (trial, spec)
 
@@ -389,8 +388,8 @@ class Driver:
             self.consecutive_failures = 0
             self.history.add("PRUNED" if result.pruned else "COMPLETE", result.value,
                              tuple(enumerate(result.reported)))
-        if self.on_result is not None:
-            self.on_result(result, self.finished)
+        if self.plan.on_result is not None:
+            self.plan.on_result(result, self.finished)
 
     def housekeeping(self) -> None:
         """Heartbeats for the trials in flight; now and then, other drivers' stale trials and new workers."""
