@@ -42,7 +42,8 @@ from genoml_search.search.storage import default_storage_url, is_sqlite, mask_ur
 from genoml_search.search.study import best_per_family, driver_sampler, make_sampler, open_study
 
 log = logging.getLogger(__name__)
-DEFAULT_FAMILIES = ("logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting", "xgboost")
+DEFAULT_FAMILIES = ("lasso_path", "logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting",
+                    "xgboost")
 
 
 @dataclass

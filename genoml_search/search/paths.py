@@ -81,6 +81,16 @@ def _covariate_stats(covariates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, filled.std(axis=0)
 
 
+def import_adelie() -> Any:
+    """adelie, imported without its thread pinning: at import it sets OMP_PROC_BIND=TRUE (unless set), which
+    pins every process's OpenMP threads to the same first cores, so Dask workers sharing a machine would
+    share one core."""
+    os.environ.setdefault("OMP_PROC_BIND", "FALSE")
+    import adelie
+
+    return adelie
+
+
 class AdelieMatrix:
     """The standardized design of one fit as an adelie matrix (int8 SNP blocks via ``.snpdat`` + covariates).
 
@@ -89,8 +99,7 @@ class AdelieMatrix:
     """
 
     def __init__(self, design: Design, n_threads: int = 1) -> None:
-        import adelie as ad
-
+        ad = import_adelie()
         rows = np.asarray(design.rows)
         centers, scales, blocks = [], [], []
         with tempfile.TemporaryDirectory(prefix="genoml-search-path-") as tmp:
@@ -122,8 +131,7 @@ class AdelieMatrix:
 
 def glm_for(task: str, y: np.ndarray, classes: np.ndarray | None = None) -> Any:
     """adelie's GLM for a task: gaussian, binomial (y in {0, 1}) or multinomial (one column per class)."""
-    import adelie as ad
-
+    ad = import_adelie()
     if task == "regression":
         return ad.glm.gaussian(np.asarray(y, dtype=np.float64))
     if task == "binary":
@@ -158,8 +166,7 @@ def fit_path(design: Design, y: np.ndarray, task: str, l1_ratio: float, classes:
     ``stop(partial_fit)`` is asked after every penalty and ends the path early when it returns True;
     ``max_index`` ends it after that many penalties past lambda_max (a refit at a chosen penalty).
     """
-    import adelie as ad
-
+    ad = import_adelie()
     matrix = AdelieMatrix(design, n_threads=n_threads)
     penalty = np.ones(design.n_snps + design.n_covariates)
     penalty[design.n_snps :] = 0.0  # covariates: unpenalized fixed effects
