@@ -116,6 +116,8 @@ def set_alpha(model: Any, solver: str, task: str, alpha: float, n: int) -> None:
 def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
     if task == "regression":
         return np.asarray(model.predict(x), dtype=float)
+    if not hasattr(model, "predict_proba"):  # glum: predict is the mean, P(y = 1)
+        return np.asarray(model.predict(x), dtype=float)
     return np.asarray(model.predict_proba(x), dtype=float)[:, 1]
 
 
@@ -237,8 +239,10 @@ def main() -> None:
 
     out = Path(args.out)
     previous = json.loads(out.read_text()).get("runs", []) if out.is_file() else []
-    runs = [r for r in previous if r.get("task") != args.task or r.get("n_snps") != args.snps] + [
-        {"task": args.task, "n_snps": args.snps, "train": args.train, "records": records}]
+    same = [r for r in previous if r.get("task") == args.task and r.get("n_snps") == args.snps]
+    kept = [r for r in (same[0]["records"] if same else []) if r["solver"] not in {x["solver"] for x in records}]
+    runs = [r for r in previous if r not in same] + [
+        {"task": args.task, "n_snps": args.snps, "train": args.train, "records": kept + records}]
     write_result(out.stem, {"protocol": __doc__.split("\n\n")[1], "runs": runs})
 
 
