@@ -50,7 +50,7 @@ def current_mib() -> float:
 
 def load(path: str, n_snps: int | None) -> tuple[Any, np.ndarray, np.ndarray]:
     from genoml_search.data.dataset import Dataset
-    from genoml_search.search.data_cache import features_from_dataset
+    from genoml_search.core.features import features_from_dataset
 
     data = features_from_dataset(Dataset.open(path))
     genotypes = data.genotypes if n_snps is None else data.genotypes[:, :n_snps]
@@ -156,7 +156,7 @@ def grid_path(solver: str, task: str, genotypes: Any, covariates: np.ndarray, y:
 
 def run_one(solver: str, args: argparse.Namespace) -> dict[str, Any]:
     """Time, memory and validation score of one solver on the cohort."""
-    from genoml_search.report.metrics import get_metric
+    from genoml_search.core.metrics import get_metric
     from genoml_search.search.objective import CVSpec, make_folds
 
     task = args.task

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from tests.search.conftest import make_dataset
 
-from genoml_search.report.metrics import get_metric
+from genoml_search.core.metrics import get_metric
 from genoml_search.search import paths
-from genoml_search.search.data_cache import load_features
+from genoml_search.core.features import load_features
 from genoml_search.search.families.paths import PenalizedPathModel
 from genoml_search.search.objective import CVSpec, TrialSpec, evaluate_trial, make_folds
 from genoml_search.search.path_cv import cross_validate_path

@@ -59,7 +59,7 @@ class PenalizedPathModel(BaseEstimator):
         self.n_jobs = n_jobs
 
     def _choose_index(self, design: Design, y: np.ndarray) -> int:
-        from genoml_search.report.metrics import DEFAULT_METRIC, get_metric
+        from genoml_search.core.metrics import DEFAULT_METRIC, get_metric
         from genoml_search.search.objective import CVSpec, make_folds
         from genoml_search.search.path_cv import cross_validate_path
 

@@ -8,8 +8,9 @@ import threading
 
 import numpy as np
 
-from genoml_search.data.dataset import Dataset
+from genoml_search.data.dataset import Dataset, pc_names
 from genoml_search.data.plink import MISSING
+from genoml_search.errors import UserError
 
 
 class FeatureMatrix:
@@ -84,9 +85,6 @@ def features_from_dataset(dataset: Dataset, n_pcs: int = 0) -> FeatureMatrix:
 
     Columns: SNP dosages, covariates, then the first ``n_pcs`` genetic PCs stored by munge (PC1..PCK).
     """
-    from genoml_search.data.cohort_structure import pc_names
-    from genoml_search.errors import UserError
-
     genotypes = dataset.genotypes
     covariates = dataset.covariates().astype(np.float32)
     names = list(dataset.variants["id"].astype(str)) + dataset.covariate_names
