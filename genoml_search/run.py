@@ -31,7 +31,7 @@ from genoml_search.report.validation import EXCLUDED_VALIDATION  # IDs left out 
 from genoml_search.core.metrics import DEFAULT_METRIC, get_metric, score_all
 from genoml_search.core.features import features_from_dataset
 from genoml_search.core.scoring import predict_scores
-from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec
+from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, model_input
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
@@ -44,7 +44,8 @@ from genoml_search.search.storage import default_storage_url, is_sqlite, mask_ur
 from genoml_search.search.study import best_per_family, driver_sampler, make_sampler, open_study
 
 log = logging.getLogger(__name__)
-DEFAULT_FAMILIES = ("logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting", "xgboost")
+DEFAULT_FAMILIES = ("lasso_path", "logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting",
+                    "xgboost")
 
 
 @dataclass
@@ -443,21 +444,23 @@ def refit_and_validate(
     except ValueError:
         raise StudyError(f"study {study.study_name!r} has no completed trial yet; run more trials") from None
     family, params = family_and_params(best.params, families)
+    params = family.final_params(params, best.user_attrs)  # path families: the penalty chosen by CV
     threshold = best.params.get("snp_p_threshold", 1.0)
     data = features_from_dataset(dataset, options.n_pcs)
     pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1,
                               n_covariates=data.n_covariates)
-    pipeline.fit(data.x[search_index], data.y[search_index])
+    pipeline.fit(model_input(data, family, search_index), data.y[search_index])  # int8 for path families
     if validation is not None:
-        vdata = features_from_dataset(validation, options.n_pcs)
-        x_val, y_val, ids_val, source = vdata.x, vdata.y, vdata.sample_ids, "cohort"
+        val_data = features_from_dataset(validation, options.n_pcs)
+        val_rows, source = np.arange(len(val_data.y)), "cohort"
     else:
-        x_val, y_val, source = data.x[holdout_index], data.y[holdout_index], "holdout"
-        ids_val = data.sample_ids[holdout_index]
+        val_data, val_rows, source = data, holdout_index, "holdout"
+    y_val, ids_val = val_data.y[val_rows], val_data.sample_ids[val_rows]
     keep = ~np.isnan(y_val)
     if excluded:
         keep &= ~np.isin(ids_val.astype(str), list(excluded))
-    x_val, y_val, keep = x_val[keep], y_val[keep], np.ones(int(keep.sum()), dtype=bool)
+    x_val = model_input(val_data, family, val_rows[keep])  # int8 rows for path families, else float rows
+    y_val, keep = y_val[keep], np.ones(int(keep.sum()), dtype=bool)
     if related is not None:
         related = {**related, "n_scored": int(len(y_val))}
     scores = predict_scores(pipeline, x_val, task)
