@@ -24,6 +24,9 @@ from genoml_search import __version__
 from genoml_search.data.cohort_structure import KING_DUPLICATE, RELATED_THRESHOLD, STORED_THRESHOLD, groups_from_pairs, warning_text
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import StudyError, UserError
+from genoml_search.evaluation.context import RefitContext
+from genoml_search.evaluation.leaderboard import leaderboard_records
+from genoml_search.evaluation.summary import training_counts, validation_extras
 from genoml_search.execute.cluster import ClusterOptions, dask_client, dashboard_link
 from genoml_search.execute.driver import (DriverStats, ask_lock, claim_driver_number, count_finished,
                                           recover_running_trials, run_trials)
@@ -39,7 +42,7 @@ from genoml_search.search.registry import ModelFamily, families_for, get_family
 from genoml_search.search.space import family_and_params, suggest_pipeline
 from genoml_search.search.warm_start import enqueue_starting_points
 from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
-from genoml_search.search.study import best_per_family, driver_sampler, make_sampler, open_study
+from genoml_search.search.study import driver_sampler, make_sampler, open_study
 
 log = logging.getLogger(__name__)
 DEFAULT_FAMILIES = ("logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting", "xgboost")
@@ -75,6 +78,7 @@ class RunOptions:
     snp_filter: bool = True
     holdout: float = 0.2
     validation_dataset: Path | None = None
+    validate_top: int = 3  # leaderboard: families whose best trial is refitted and validated
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
@@ -490,6 +494,9 @@ def refit_and_validate(
     scores = predict_scores(pipeline, x_val, task)
     validation_metrics = score_all(task, y_val[keep], scores[keep]) if keep.any() else {}
     fold_scores = best.user_attrs.get("fold_scores", [])
+    context = RefitContext(data, search_index, x_val, y_val, task, metric_name,  # #18: baseline, leaderboard
+                           CVSpec(options.n_folds, options.n_repeats, options.seed), search_groups, options.seed)
+    validation_metrics.update(validation_extras(context, scores, best.value))
     metrics = {
         "task": task,
         "metric": metric_name,
@@ -498,11 +505,13 @@ def refit_and_validate(
                "fold_scores": fold_scores, "best_trial": best.number, "best_family": family.name,
                "best_params": best.params, "n_folds": options.n_folds, "n_repeats": options.n_repeats,
                "n_samples": int(len(search_index)), "grouped": search_groups is not None,
-               "n_groups": None if search_groups is None else int(len(np.unique(search_groups)))},
+               "n_groups": None if search_groups is None else int(len(np.unique(search_groups))),
+               **training_counts(context)},
         "validation": {**validation_metrics, "source": source, "n_samples": int(keep.sum()),
                        "threshold": 0.5 if task == "binary" else None,
                        **({"related_to_training": related} if related is not None else {})},
-        "leaderboard": best_per_family(study),
+        "leaderboard": leaderboard_records(study, families, context, options.validate_top,
+                                           (best.number, validation_metrics.get(metric_name))),
         "tool_version": __version__,
     }
     info = {"task": task, "family": family.name, "params": params, "snp_p_threshold": threshold,

@@ -1,0 +1,24 @@
+"""Everything a run adds to its validation metrics beyond the score itself (one call from `run`)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from genoml_search.evaluation.baseline import compare_with_covariates
+from genoml_search.evaluation.binary import binary_summary, case_control_counts
+from genoml_search.evaluation.context import RefitContext
+
+
+def validation_extras(context: RefitContext, scores: np.ndarray, cv_value: float | None) -> dict[str, Any]:
+    """``baseline_covariates``, ``snp_increment`` and, for binary traits, case/control counts, statistics at
+    the threshold, odds ratio per SD and risk by decile of the validation samples."""
+    extras = compare_with_covariates(context, scores, cv_value)
+    if context.task == "binary" and len(context.y_val):
+        extras.update(binary_summary(context.y_val, scores))
+    return extras
+
+
+def training_counts(context: RefitContext) -> dict[str, Any]:
+    """Case/control counts of the search samples (binary traits), for ``metrics.json``'s ``cv`` part."""
+    return case_control_counts(context.y_search) if context.task == "binary" else {}
