@@ -22,3 +22,20 @@ def validation_extras(context: RefitContext, scores: np.ndarray, cv_value: float
 def training_counts(context: RefitContext) -> dict[str, Any]:
     """Case/control counts of the search samples (binary traits), for ``metrics.json``'s ``cv`` part."""
     return case_control_counts(context.y_search) if context.task == "binary" else {}
+
+
+def summary_lines(metrics: dict[str, Any]) -> list[str]:
+    """Plain lines for the end of `run`: case/control counts (binary) and the score with and without SNPs."""
+    lines = []
+    cv, validation = metrics.get("cv", {}), metrics.get("validation", {})
+    if "n_cases" in cv:
+        lines.append(f"cases/controls: training {cv['n_cases']}/{cv['n_controls']}"
+                     + (f", validation {validation['n_cases']}/{validation['n_controls']}"
+                        if "n_cases" in validation else ""))
+    increment, baseline = validation.get("snp_increment"), validation.get("baseline_covariates") or {}
+    if increment and increment.get("with_snps") is not None:
+        lines.append(f"validation {increment['metric']}: with genotypes {increment['with_snps']:.4f}, "
+                     f"covariates only {increment['covariates_only']:.4f} ({baseline.get('model')}); the SNPs add "
+                     f"{increment['difference']:+.4f} (95% CI {increment['low']:+.4f} to {increment['high']:+.4f}, "
+                     f"{increment['method']})")
+    return lines

@@ -1,0 +1,101 @@
+"""Issue #18 through the real CLI: what the SNPs add, the leaderboard, binary counts, labelled cohorts."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE, run_cli
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sim")
+    done = run_cli("simulate", "--out", str(root / "cohort"), "--n-train", "500", "--n-validation", "250",
+                   "--n-snps", "1500", "--n-causal", "20", "--h2", "0.6", "--seed", "3")
+    assert done.code == 0, done.stderr
+    return root
+
+
+@pytest.fixture(scope="module")
+def munged(simulated) -> tuple[Path, str]:
+    c = simulated / "cohort"
+    done = run_cli("munge", "--bfile", str(c / "train"), "--pheno", str(c / "train_pheno.csv"),
+                   "--covar", str(c / "train_covar.csv"), "--out", str(simulated / "dataset"))
+    assert done.code == 0, done.stderr
+    return simulated / "dataset", done.stdout
+
+
+@pytest.fixture(scope="module")
+def finished(simulated, munged) -> tuple[Path, str]:
+    c, out = simulated / "cohort", simulated / "run"
+    done = run_cli("run", str(munged[0]), "--out", str(out), "--n-trials", "5", "--family", "logistic",
+                   "--family", "random_forest", "--workers", "1", "--validate-top", "1",
+                   "--validation-bfile", str(c / "validation"), "--validation-pheno", str(c / "validation_pheno.csv"),
+                   "--validation-covar", str(c / "validation_covar.csv"))
+    assert done.code == 0, done.stderr
+    return out, done.stdout
+
+
+def test_munge_prints_case_control_counts(munged, simulated):
+    import pandas as pd
+
+    y = pd.read_csv(simulated / "cohort" / "train_pheno.csv")["PHENO"]
+    assert f"cases/controls: {int((y == 1).sum())}/{int((y == 0).sum())}" in munged[1]
+
+
+def test_run_reports_what_the_snps_add(finished):
+    out, stdout = finished
+    metrics = json.loads((out / "metrics.json").read_text())
+    validation = metrics["validation"]
+    increment = validation["snp_increment"]
+    assert validation["baseline_covariates"]["covariates"] == ["AGE", "SEX"]
+    assert increment["with_snps"] == pytest.approx(validation["roc_auc"])
+    assert increment["method"] == "paired DeLong" and increment["low"] <= increment["difference"] <= increment["high"]
+    assert f"with genotypes {increment['with_snps']:.4f}, covariates only {increment['covariates_only']:.4f}" \
+        in " ".join(stdout.split())
+    assert validation["n_cases"] + validation["n_controls"] == validation["n_samples"] == 250
+    assert set(validation["at_threshold"]) >= {"sensitivity", "specificity", "ppv", "npv"}
+    assert validation["odds_ratio_per_sd"]["value"] > 0 and len(validation["risk_by_decile"]) == 10
+    assert f"cases/controls: training {metrics['cv']['n_cases']}/{metrics['cv']['n_controls']}" in stdout
+
+
+def test_run_leaderboard_validates_the_top_k(finished):
+    out, _ = finished
+    metrics = json.loads((out / "metrics.json").read_text())
+    board = metrics["leaderboard"]
+    assert {row["family"] for row in board} == {"logistic", "random_forest"}
+    assert board[0]["validation"] is not None and board[1]["validation"] is None  # --validate-top 1
+    for row in board:
+        assert len(row["fold_scores"]) == 5 and row["n_complete"] + row["n_pruned"] + row["n_fail"] >= 1
+        assert row["cv_std"] >= 0 and row["seconds"] > 0
+
+
+def test_report_cli_top_shows_with_and_without_genotypes(finished):
+    out, _ = finished
+    done = run_cli("report", "--out", str(out), "--bootstrap", "100", "--repeats", "1", "--max-features", "5")
+    assert done.code == 0, done.stderr
+    text = (out / "report" / "report.html").read_text()
+    summary = text[text.index('id="summary"'):text.index('id="validation"')]
+    assert "what the SNPs add" in summary and "covariates only (ROC-AUC)" in summary
+    assert (out / "report" / "risk_by_decile.png").is_file()
+
+
+def test_run_with_a_pgen_validation_cohort(tmp_path):
+    pytest.importorskip("pgenlib")
+    dataset = tmp_path / "dataset"
+    assert run_cli("munge", "--bfile", str(EXAMPLE / "training"), "--pheno", str(EXAMPLE / "training_pheno.csv"),
+                   "--out", str(dataset), "--no-kinship", "--pcs", "0").code == 0
+    done = run_cli("run", str(dataset), "--out", str(tmp_path / "run"), "--n-trials", "2", "--family", "logistic",
+                   "--workers", "1", "--validation-pfile", str(EXAMPLE / "validation"),
+                   "--validation-pheno", str(EXAMPLE / "validation_pheno.csv"))
+    assert done.code == 0, done.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["validation"]["source"] == "cohort" and metrics["validation"]["n_samples"] == 100
+    # no covariates: the baseline is the intercept-only model, i.e. chance
+    assert metrics["validation"]["baseline_covariates"]["roc_auc"] == 0.5
+    assert "intercept only" in metrics["validation"]["baseline_covariates"]["model"]
+    both = run_cli("run", str(dataset), "--out", str(tmp_path / "run2"), "--validation-pfile", "x",
+                   "--validation-bfile", "y", "--validation-pheno", "z")
+    assert both.code == 2 and "not both" in both.stderr
