@@ -99,3 +99,24 @@ def test_run_with_a_pgen_validation_cohort(tmp_path):
     both = run_cli("run", str(dataset), "--out", str(tmp_path / "run2"), "--validation-pfile", "x",
                    "--validation-bfile", "y", "--validation-pheno", "z")
     assert both.code == 2 and "not both" in both.stderr
+
+
+def test_predict_scores_a_labelled_cohort_like_the_run(finished, simulated, tmp_path):
+    out, _ = finished
+    c = simulated / "cohort"
+    target = tmp_path / "pred.csv"
+    done = run_cli("predict", "--model", str(out), "--bfile", str(c / "validation"), "--covar",
+                   str(c / "validation_covar.csv"), "--pheno", str(c / "validation_pheno.csv"), "--out", str(target))
+    assert done.code == 0, done.stderr
+    scored = json.loads((tmp_path / "pred.metrics.json").read_text())
+    run_validation = json.loads((out / "metrics.json").read_text())["validation"]
+    for key in ("roc_auc", "average_precision", "brier", "n_samples", "n_cases", "n_controls"):
+        assert scored[key] == pytest.approx(run_validation[key]), key
+    assert scored["intervals"]["roc_auc"]["method"] == "DeLong"
+    assert scored["intervals"]["roc_auc"] == pytest.approx(run_validation["intervals"]["roc_auc"])
+    assert set(scored) <= set(run_validation) | {"related_to_training"}  # the same JSON shape
+    assert "roc_auc:" in done.stdout and "95% CI" in done.stdout
+    import pandas as pd
+
+    frame = pd.read_csv(target)
+    assert list(frame.columns[:3]) == ["ID", "phenotype", "probability"]
