@@ -42,7 +42,7 @@ from genoml_search.search.registry import ModelFamily, families_for, get_family
 from genoml_search.search.space import family_and_params, suggest_pipeline
 from genoml_search.search.warm_start import enqueue_starting_points
 from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
-from genoml_search.search.study import driver_sampler, make_sampler, open_study
+from genoml_search.search.study import driver_sampler, make_sampler, open_study, record_outcome
 
 log = logging.getLogger(__name__)
 DEFAULT_FAMILIES = ("logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting", "xgboost")
@@ -522,4 +522,5 @@ def refit_and_validate(
             "dataset_path": str(dataset.path.resolve())}
     save_model(options.out / "model", pipeline, info, dataset)
     write_json(options.out / "metrics.json", metrics)
+    record_outcome(study, metrics, str(options.out.resolve()))  # #18: shown by optuna-dashboard
     return metrics

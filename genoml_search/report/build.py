@@ -174,6 +174,9 @@ def build_report(options: ReportOptions) -> ReportResult:
         for name, frame in out.csvs.items():
             frame.to_csv(tmp / name, index=False)
     files = [REPORT_FILE, *out.pngs, *out.csvs]
+    from genoml_search.search.study import record_outcome
+
+    record_outcome(study, report=str((report_dir / REPORT_FILE).resolve()))  # #18: optuna-dashboard shows it
     return ReportResult(report_dir / REPORT_FILE, files, out.notes)
 
 
