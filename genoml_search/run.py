@@ -27,6 +27,7 @@ from genoml_search.errors import StudyError, UserError
 from genoml_search.evaluation.context import RefitContext
 from genoml_search.evaluation.leaderboard import leaderboard_records
 from genoml_search.evaluation.summary import training_counts, validation_extras
+from genoml_search.export import write_model_extras
 from genoml_search.execute.cluster import ClusterOptions, dask_client, dashboard_link
 from genoml_search.execute.driver import (DriverStats, ask_lock, claim_driver_number, count_finished,
                                           recover_running_trials, run_trials)
@@ -522,5 +523,6 @@ def refit_and_validate(
             "dataset_path": str(dataset.path.resolve())}
     save_model(options.out / "model", pipeline, info, dataset)
     write_json(options.out / "metrics.json", metrics)
+    write_model_extras(options.out / "model", pipeline, info, metrics, dataset.variants)  # #18: score, card
     record_outcome(study, metrics, str(options.out.resolve()))  # #18: shown by optuna-dashboard
     return metrics
