@@ -224,7 +224,7 @@ def run(
         progress.update(task_id, completed=finished,
                         description=f"best {best['value']:.4f}" if "value" in best else "")
 
-    from genoml_search.report.metrics import DEFAULT_METRIC, get_metric
+    from genoml_search.core.metrics import DEFAULT_METRIC, get_metric
     from genoml_search.data.dataset import Dataset
 
     the_task = task or Dataset.open(dataset).task

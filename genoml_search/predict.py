@@ -23,7 +23,8 @@ from genoml_search.data.dataset import Dataset
 from genoml_search.errors import UserError
 from genoml_search.fileio import atomic_file
 from genoml_search.model_io import find_model_dir, load_model
-from genoml_search.search.data_cache import FeatureMatrix, features_from_dataset
+from genoml_search.core.features import FeatureMatrix, features_from_dataset
+from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
 
@@ -66,20 +67,15 @@ class PredictSummary:
 
 def prediction_frame(model: Any, info: dict[str, Any], features: FeatureMatrix) -> pd.DataFrame:
     """``ID`` plus the task's prediction columns for a feature matrix laid out like the training one."""
-    task = info["task"]
+    kind = Task.parse(info["task"]).kind
+    scores = kind.scores(model, features.x)
+    classes: list[Any] = []
+    if scores.ndim == 2:  # class probabilities: their labels name the columns
+        classes = list(getattr(model, "classes_", None) if getattr(model, "classes_", None) is not None
+                       else info.get("classes") or range(scores.shape[1]))
     frame = pd.DataFrame({"ID": features.sample_ids})
-    if task == "regression":
-        frame["prediction"] = np.asarray(model.predict(features.x), dtype=float)
-        return frame
-    proba = np.asarray(model.predict_proba(features.x), dtype=float)
-    classes = list(getattr(model, "classes_", None) if getattr(model, "classes_", None) is not None
-                   else info.get("classes") or range(proba.shape[1]))
-    if task == "binary":
-        frame["probability"] = proba[:, 1]
-        return frame
-    for column, label in enumerate(classes):
-        frame[f"probability_{_label(label)}"] = proba[:, column]
-    frame["prediction"] = [_label(classes[i]) for i in proba.argmax(axis=1)]
+    for column, values in kind.prediction_columns(scores, [_label(c) for c in classes]).items():
+        frame[column] = values
     return frame
 
 

@@ -34,13 +34,15 @@ from genoml_search.execute.driver import (DriverStats, ask_lock, claim_driver_nu
 from genoml_search.fileio import atomic_file, write_json
 from genoml_search.model_io import save_model
 from genoml_search.report.validation import EXCLUDED_VALIDATION  # IDs left out by --drop-related-validation
-from genoml_search.report.metrics import DEFAULT_METRIC, get_metric, score_all
-from genoml_search.search.data_cache import features_from_dataset
-from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, predict_scores
+from genoml_search.core.metrics import DEFAULT_METRIC, get_metric, score_all
+from genoml_search.core.features import features_from_dataset
+from genoml_search.core.scoring import predict_scores
+from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
 from genoml_search.search.space import family_and_params, suggest_pipeline
+from genoml_search.tasks import Task
 from genoml_search.search.warm_start import enqueue_starting_points
 from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
 from genoml_search.search.study import driver_sampler, make_sampler, open_study, record_outcome
@@ -182,7 +184,7 @@ def split_search_validation(
         splitter = GroupShuffleSplit(n_splits=1, test_size=holdout, random_state=seed)
         search, validation = next(splitter.split(index, y, groups))
     else:
-        stratify = y if task != "regression" else None
+        stratify = y if Task(task).is_classification else None
         search, validation = train_test_split(index, test_size=holdout, random_state=seed, stratify=stratify)
     return np.sort(search), np.sort(validation)
 
@@ -253,8 +255,8 @@ def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None
 def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
          on_start: Callable[[int, int, str | None], None] | None) -> RunSummary:
     dataset = Dataset.open(options.dataset)
-    task = options.task or dataset.task
-    if task != dataset.task and not (dataset.task == "binary" and task == "multiclass"):
+    task = Task.parse(options.task) if options.task else dataset.task
+    if not task.kind.accepts_phenotype_of(dataset.task):
         raise UserError(f"--task {task} does not fit the dataset's {dataset.task} phenotype", options.dataset)
     if options.pruner not in PRUNERS:
         raise UserError(f"unknown pruner {options.pruner!r}; choose one of {', '.join(PRUNERS)}")
@@ -447,7 +449,7 @@ def _check_cv_feasible(y: np.ndarray, task: str, n_folds: int, groups: np.ndarra
         raise UserError("--folds must be at least 2")
     if groups is not None and len(np.unique(groups)) < n_folds:
         raise UserError(f"{len(np.unique(groups))} sample groups are too few for {n_folds}-fold grouped CV")
-    if task != "regression":
+    if Task(task).is_classification:
         _, counts = np.unique(y, return_counts=True)
         if counts.min() < n_folds:
             raise UserError(f"the smallest class has {counts.min()} search samples, fewer than --folds {n_folds}")
@@ -509,7 +511,7 @@ def refit_and_validate(
                "n_groups": None if search_groups is None else int(len(np.unique(search_groups))),
                **training_counts(context)},
         "validation": {**validation_metrics, "source": source, "n_samples": int(keep.sum()),
-                       "threshold": 0.5 if task == "binary" else None,
+                       "threshold": Task(task).kind.threshold,
                        **({"related_to_training": related} if related is not None else {})},
         "leaderboard": leaderboard_records(study, families, context, options.validate_top,
                                            (best.number, validation_metrics.get(metric_name))),
@@ -518,7 +520,7 @@ def refit_and_validate(
     info = {"task": task, "family": family.name, "params": params, "snp_p_threshold": threshold,
             "feature_names": data.feature_names, "n_snps": data.n_snps,
             "covariates": dataset.manifest.get("covariates", {}), "dataset_hash": dataset.content_hash,
-            "classes": sorted({int(v) for v in data.y}) if task != "regression" else None,
+            "classes": sorted({int(v) for v in data.y}) if Task(task).is_classification else None,
             "study": study.study_name, "best_trial": best.number, "n_pcs": options.n_pcs,
             "dataset_path": str(dataset.path.resolve())}
     save_model(options.out / "model", pipeline, info, dataset)

@@ -25,9 +25,10 @@ from genoml_search.fileio import atomic_directory
 from genoml_search.report import comparison, html, plots
 from genoml_search.report.importance import annotate_features, permutation_importance
 from genoml_search.report.intervals import metric_intervals
-from genoml_search.report.metrics import DEFAULT_METRIC, score_all
+from genoml_search.core.metrics import DEFAULT_METRIC, score_all
 from genoml_search.report.study_summary import leaderboard, parameter_importances, trials_frame
 from genoml_search.search.storage import default_storage_url, mask_url, open_storage
+from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
 REPORT_DIR = "report"
@@ -129,7 +130,7 @@ def build_report(options: ReportOptions) -> ReportResult:
     report_dir = Path(options.report_dir) if options.report_dir else (
         run_dir / REPORT_DIR if run_dir else Path(f"{study.study_name}-report"))
     attrs = dict(study.user_attrs)
-    task = metrics.get("task") or attrs.get("task") or "binary"
+    task = metrics.get("task") or attrs.get("task") or Task.BINARY
     metric = metrics.get("metric") or attrs.get("metric") or DEFAULT_METRIC[task]
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     out = _Collector()
@@ -246,9 +247,9 @@ def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any
     rows = interval_frame.assign(metric=interval_frame["metric"].map(lambda m: METRIC_LABELS.get(m, m)))
     body = [f"<p>{len(y)} validation samples ({'separate cohort harmonized to the training variants' if data.source == 'cohort' else 'held out of the training dataset before the search'}); "
             "never seen by the search. Intervals: "
-            + ("DeLong for ROC-AUC, stratified percentile bootstrap " if task == "binary" else
-               "stratified percentile bootstrap " if task == "multiclass" else "percentile bootstrap ")
-            + f"({options.n_boot} replicates){' otherwise' if task == 'binary' else ''}.</p>",
+            + ("DeLong for ROC-AUC, stratified percentile bootstrap " if task == Task.BINARY else
+               "stratified percentile bootstrap " if task == Task.MULTICLASS else "percentile bootstrap ")
+            + f"({options.n_boot} replicates){' otherwise' if task == Task.BINARY else ''}.</p>",
             html.table(rows[["metric", "value", "low", "high", "method"]])]
     related = saved.get("related_to_training")
     if related:
@@ -257,14 +258,14 @@ def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any
             out.notes.append(f"{related['n_related']} of {related['n_samples']} validation samples are related to "
                              "training samples: validation metrics are optimistic")
     figs = []
-    if task == "regression":
+    if task == Task.REGRESSION:
         figs.append(out.figure("observed_vs_predicted", plots.observed_vs_predicted(y, scores),
                                "observed vs predicted"))
         figs.append(out.figure("residuals", plots.residuals(y, scores), "residuals"))
     else:
-        labels = [0, 1] if task == "binary" else list(range(scores.shape[1]))
-        predicted = (scores >= 0.5).astype(int) if task == "binary" else scores.argmax(axis=1)
-        rule = "probability ≥ 0.5" if task == "binary" else "most probable class (argmax)"
+        labels = [0, 1] if task == Task.BINARY else list(range(scores.shape[1]))
+        predicted = (scores >= 0.5).astype(int) if task == Task.BINARY else scores.argmax(axis=1)
+        rule = "probability ≥ 0.5" if task == Task.BINARY else "most probable class (argmax)"
         figs.append(out.figure("roc", plots.roc_curves(y, scores), "ROC curve"))
         figs.append(out.figure("precision_recall", plots.pr_curves(y, scores), "precision-recall curve"))
         figs.append(out.figure("calibration", plots.calibration(y, scores), "calibration curve"))

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from genoml_search.report.metrics import METRICS, REPORTED
+from genoml_search.core.metrics import METRICS, REPORTED
+from genoml_search.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _fast_replicates(name: str, y: np.ndarray, s: np.ndarray, n_classes: int) ->
 def bootstrap_replicates(name: str, y_true: np.ndarray, score: np.ndarray, task: str, n_boot: int = 1000,
                          seed: int = 0, chunk: int = 100) -> np.ndarray:
     """The metric on ``n_boot`` bootstrap resamples (vectorized for the registered metrics, in chunks)."""
-    index = bootstrap_samples(y_true, n_boot, seed, stratify=task != "regression")
+    index = bootstrap_samples(y_true, n_boot, seed, stratify=Task(task).is_classification)
     n_classes = score.shape[1] if score.ndim == 2 else 2
     values = []
     for start in range(0, n_boot, chunk):
@@ -183,7 +184,7 @@ def metric_intervals(task: str, y_true: np.ndarray, score: np.ndarray, n_boot: i
     score = np.asarray(score, dtype=float)
     intervals = []
     for name in REPORTED[task]:
-        if name == "roc_auc" and task == "binary":
+        if name == "roc_auc" and task == Task.BINARY:
             try:
                 intervals.append(delong_interval(y_true, score, level))
                 continue

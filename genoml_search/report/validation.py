@@ -15,8 +15,8 @@ import numpy as np
 
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import UserError
-from genoml_search.search.data_cache import FeatureMatrix, features_from_dataset
-from genoml_search.search.objective import predict_scores
+from genoml_search.core.features import FeatureMatrix, features_from_dataset
+from genoml_search.core.scoring import predict_scores
 
 VALIDATION_DATASET = "validation_dataset"
 EXCLUDED_VALIDATION = "validation_excluded_related.txt"  # as genoml_search.run writes it

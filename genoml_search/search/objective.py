@@ -1,7 +1,7 @@
 """The cross-validated objective of one trial, run on a Dask worker (or in-process).
 
 A trial is a :class:`TrialSpec` (which dataset, which samples, which model and parameters, which folds); the
-worker loads the dataset once (:mod:`genoml_search.search.data_cache`), fits the pipeline fold by fold (all
+worker loads the dataset once (:mod:`genoml_search.core.features`), fits the pipeline fold by fold (all
 preprocessing inside the fold) and scores the held-out part from predicted probabilities. After each fold it
 asks the pruner, using a snapshot of the study's finished trials sent with the spec (:class:`PruningContext`),
 so pruning needs no database connection on the worker.
@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import optuna
 from threadpoolctl import threadpool_limits
-from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
-from genoml_search.report.metrics import get_metric
-from genoml_search.search.data_cache import load_features
+from genoml_search.core.features import load_features
+from genoml_search.core.metrics import get_metric
+from genoml_search.core.scoring import predict_scores
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import get_family
+from genoml_search.tasks import Task
 
 PRUNERS = ("none", "median", "percentile", "wilcoxon", "successive_halving", "hyperband")
 
@@ -40,18 +41,10 @@ def make_folds(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The (train, test) index pairs of the CV: stratified for classification, grouped when ``groups``."""
     folds: list[tuple[np.ndarray, np.ndarray]] = []
-    classification = task != "regression"
+    kind = Task(task).kind
     for repeat in range(cv.n_repeats):
-        seed = cv.seed + repeat
-        if groups is not None:
-            splitter: Any = (StratifiedGroupKFold(cv.n_folds, shuffle=True, random_state=seed) if classification
-                             else GroupKFold(cv.n_folds, shuffle=True, random_state=seed))
-            split = splitter.split(np.zeros(len(y)), y, groups)
-        else:
-            splitter = (StratifiedKFold(cv.n_folds, shuffle=True, random_state=seed) if classification
-                        else KFold(cv.n_folds, shuffle=True, random_state=seed))
-            split = splitter.split(np.zeros(len(y)), y)
-        folds.extend(split)
+        splitter = kind.cv_splitter(cv.n_folds, cv.seed + repeat, grouped=groups is not None)
+        folds.extend(splitter.split(np.zeros(len(y)), y, groups))
     return folds
 
 
@@ -135,14 +128,6 @@ class TrialResult:
     pruned: bool
     seconds: float
     error: str | None = None
-
-
-def predict_scores(model: Any, x: np.ndarray, task: str) -> np.ndarray:
-    """What metrics need: P(class 1) for binary, class probabilities for multiclass, predictions otherwise."""
-    if task == "regression":
-        return np.asarray(model.predict(x), dtype=float)
-    proba = np.asarray(model.predict_proba(x), dtype=float)
-    return proba[:, 1] if task == "binary" else proba
 
 
 def evaluate_trial(spec: TrialSpec) -> TrialResult:

@@ -19,11 +19,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from genoml_search.search.registry import ModelFamily
+from genoml_search.tasks import Task
 
 
 def association_pvalues(x: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
     """Per-column association p-values: correlation t-test (binary, regression) or ANOVA F (multiclass)."""
-    if task == "multiclass":
+    if task == Task.MULTICLASS:
         with np.errstate(invalid="ignore", divide="ignore"):
             _, p = f_classif(x, y)
         return np.nan_to_num(p, nan=1.0)
@@ -155,7 +156,8 @@ def build_pipeline(
     covariates multiplied by it (:class:`CovariateWeight`), which leaves them practically unpenalized.
     """
     steps: list[tuple[str, Any]] = [
-        ("preprocess", GenotypePreprocessor(n_snps=n_snps, task=task, snp_p_threshold=snp_p_threshold)),
+        # str(task): the saved model holds a plain string (skops trusts it without our enum type)
+        ("preprocess", GenotypePreprocessor(n_snps=n_snps, task=str(task), snp_p_threshold=snp_p_threshold)),
     ]
     if family.needs_scaling:
         steps.append(("scale", StandardScaler()))

@@ -26,9 +26,8 @@ from typing import Any, ClassVar
 import optuna
 
 from genoml_search.errors import UserError
-
-TASKS: tuple[str, ...] = ("binary", "regression", "multiclass")
-CLASSIFICATION: frozenset[str] = frozenset({"binary", "multiclass"})
+# Re-exported: family modules (built-in and plugins) import the task names from the registry.
+from genoml_search.tasks import CLASSIFICATION as CLASSIFICATION, TASKS as TASKS, Task as Task
 ENTRY_POINT_GROUP = "genoml_search.families"
 """Entry point group through which installed packages add model families."""
 
@@ -120,7 +119,7 @@ class ModelFamily(ABC):
     """
 
     name: ClassVar[str]
-    tasks: ClassVar[frozenset[str]]
+    tasks: ClassVar[frozenset[Task]]
     needs_scaling: ClassVar[bool] = False
     handles_missing: ClassVar[bool] = False
     covariate_weight: ClassVar[float] = 1.0
@@ -202,7 +201,7 @@ def register(family: type[ModelFamily]) -> type[ModelFamily]:
     tasks = getattr(family, "tasks", None)
     if not tasks or not set(tasks) <= set(TASKS):
         raise UserError(f"model family {name!r}: tasks {tasks!r} must be a non-empty subset of {', '.join(TASKS)}")
-    family.tasks = frozenset(tasks)
+    family.tasks = frozenset(Task(t) for t in tasks)
     _REGISTRY[name] = family
     return family
 
@@ -268,11 +267,9 @@ def families_for(task: str) -> list[ModelFamily]:
     return [get_family(name) for name in family_names() if task in _REGISTRY[name].tasks]
 
 
-def check_task(task: str) -> str:
-    """``task`` itself if it is one of :data:`TASKS`; otherwise a :class:`UserError`."""
-    if task not in TASKS:
-        raise UserError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    return task
+def check_task(task: str) -> Task:
+    """The :class:`Task` named ``task``; an unknown name is a :class:`UserError`."""
+    return Task.parse(task)
 
 
 def param_names(family: ModelFamily, task: str) -> set[str]:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genoml_search.data.dataset import Dataset
+from genoml_search.data.dataset import Dataset, pc_names
 from genoml_search.data.plink import MISSING
+from genoml_search.errors import UserError
 
 
 @dataclass
@@ -38,9 +39,6 @@ def features_from_dataset(dataset: Dataset, n_pcs: int = 0) -> FeatureMatrix:
 
     Columns: SNP dosages, covariates, then the first ``n_pcs`` genetic PCs stored by munge (PC1..PCK).
     """
-    from genoml_search.data.cohort_structure import pc_names
-    from genoml_search.errors import UserError
-
     genotypes = dataset.genotypes
     covariates = dataset.covariates().astype(np.float32)
     names = list(dataset.variants["id"].astype(str)) + dataset.covariate_names
