@@ -141,7 +141,7 @@ def predict(options: PredictOptions) -> PredictSummary:
         labelled = None
         if options.pheno:  # #18: a labelled cohort is scored like the run's validation samples
             from genoml_search.evaluation.labelled import labelled_metrics
-            from genoml_search.search.objective import predict_scores
+            from genoml_search.core.scoring import predict_scores
 
             labelled = labelled_metrics(info["task"], features.y, predict_scores(model, features.x, info["task"]))
             labelled["related_to_training"] = related

@@ -9,7 +9,7 @@ import pytest
 
 import genoml_search
 from genoml_search.data.dataset import Dataset
-from genoml_search.search.data_cache import features_from_dataset
+from genoml_search.core.features import features_from_dataset
 from tests.report.conftest import binary_run  # noqa: F401  (an in-process run directory)
 
 

@@ -19,8 +19,9 @@ from sklearn.preprocessing import StandardScaler
 
 from genoml_search.evaluation.context import RefitContext
 from genoml_search.report.intervals import paired_differences
-from genoml_search.report.metrics import get_metric, score_all
-from genoml_search.search.objective import make_folds, predict_scores
+from genoml_search.core.metrics import get_metric, score_all
+from genoml_search.core.scoring import predict_scores
+from genoml_search.search.objective import make_folds
 
 INTERCEPT_ONLY = "intercept only (no covariates): chance level"
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genoml_search.search.data_cache import FeatureMatrix
+from genoml_search.core.features import FeatureMatrix
 from genoml_search.search.objective import CVSpec
 
 

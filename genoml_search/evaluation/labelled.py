@@ -9,7 +9,7 @@ import numpy as np
 
 from genoml_search.evaluation.binary import THRESHOLD, binary_summary
 from genoml_search.report.intervals import metric_intervals
-from genoml_search.report.metrics import score_all
+from genoml_search.core.metrics import score_all
 
 
 def interval_records(task: str, y: np.ndarray, scores: np.ndarray, n_boot: int = 1000,

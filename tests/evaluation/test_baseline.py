@@ -8,7 +8,7 @@ import pytest
 
 from genoml_search.evaluation.baseline import INTERCEPT_ONLY, baseline_cv, compare_with_covariates
 from genoml_search.evaluation.context import RefitContext
-from genoml_search.search.data_cache import FeatureMatrix
+from genoml_search.core.features import FeatureMatrix
 from genoml_search.search.objective import CVSpec, make_folds
 
 

@@ -12,7 +12,7 @@ import pytest
 from genoml_search.data.dataset import Dataset
 from genoml_search.export.score import linear_predictor
 from genoml_search.model_io import load_model
-from genoml_search.search.data_cache import features_from_dataset
+from genoml_search.core.features import features_from_dataset
 from tests.conftest import run_cli
 
 
