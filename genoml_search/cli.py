@@ -16,7 +16,8 @@ from rich.table import Table
 from genoml_search import __version__
 from genoml_search.errors import UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# rich_markup_mode=None: help texts are plain text, so TOML table names like [study] are shown, not eaten as markup
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="AutoML for genomics: PLINK cohorts to honest, tuned predictive models.")
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -69,7 +70,7 @@ def munge(
     hwe_controls_only: Annotated[bool, typer.Option(help="HWE on controls only (PLINK 1.9 style).")] = False,
     no_qc: Annotated[bool, typer.Option("--no-qc", help="Skip --mind/--geno/--maf/--hwe.")] = False,
     indep_pairwise: Annotated[Optional[tuple[str, str, str]], typer.Option(
-        help="LD pruning WINDOW[kb] STEP R2 (PLINK semantics).")] = ("50", "5", "0.9"),
+        help="LD pruning WINDOW[kb] STEP R2 (PLINK semantics; PLINK 2's WINDOWkb R2 means step 1).")] = ("50", "5", "0.9"),
     skip_prune: Annotated[bool, typer.Option("--skip-prune", help="No LD pruning.")] = False,
     like: Annotated[Optional[Path], typer.Option(help="Harmonize to this training dataset instead of QC/pruning.")] = None,
     fill_missing: Annotated[bool, typer.Option(help="With --like: allow training SNPs absent here.")] = False,
@@ -281,8 +282,9 @@ def _print_run_summary(summary) -> None:
 
 @app.command()
 def status(
+    run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory (uses its study.db).")] = None,
     storage: Annotated[Optional[str], typer.Option(help="Study database URL.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="A run directory (uses its study.db).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Deprecated spelling of RUN_DIR.")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Only this study.")] = None,
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
@@ -292,8 +294,11 @@ def status(
     from genoml_search.search.storage import default_storage_url, mask_url, open_storage
     from genoml_search.search.study import best_per_family, trial_counts
 
+    from genoml_search.deprecation import prefer
+
+    out = prefer(run_dir, out, "RUN_DIR", "--out RUN_DIR")
     if storage is None and out is None:
-        raise UserError("give --storage URL or --out RUN_DIR")
+        raise UserError("give RUN_DIR or --storage URL")
     url = storage or default_storage_url(out)
     if out is not None and storage is None and not (out / "study.db").is_file():
         raise UserError("no study.db in this run directory", out)
@@ -344,7 +349,9 @@ def main() -> None:
 
     install_signal_handlers()  # SIGTERM cleans up temporaries like Ctrl-C
     try:
-        result = app(standalone_mode=False)
+        from genoml_search.argv import expand_indep_pairwise
+
+        result = app(args=expand_indep_pairwise(sys.argv[1:]), standalone_mode=False)
         # With standalone_mode=False, click returns (not raises) the code of Ctrl-C (130, after its Abort) and Exit.
         if result == 130:
             raise KeyboardInterrupt

@@ -74,7 +74,7 @@ def test_run_leaderboard_validates_the_top_k(finished):
 
 def test_report_cli_top_shows_with_and_without_genotypes(finished):
     out, _ = finished
-    done = run_cli("report", "--out", str(out), "--bootstrap", "100", "--repeats", "1", "--max-features", "5")
+    done = run_cli("report", str(out), "--bootstrap", "100", "--permutations", "1", "--max-features", "5")
     assert done.code == 0, done.stderr
     text = (out / "report" / "report.html").read_text()
     summary = text[text.index('id="summary"'):text.index('id="validation"')]
@@ -120,3 +120,50 @@ def test_predict_scores_a_labelled_cohort_like_the_run(finished, simulated, tmp_
 
     frame = pd.read_csv(target)
     assert list(frame.columns[:3]) == ["ID", "phenotype", "probability"]
+
+
+@pytest.mark.parametrize("command, words", [
+    (["run", "--help"], ["[study]", "[families.NAME]", "[cluster]"]),
+    (["cluster-script", "--help"], ["[cluster]"]),
+])
+def test_help_texts_keep_toml_table_names(command, words):
+    done = run_cli(*command, env={"COLUMNS": "200"})
+    assert done.code == 0, done.stderr
+    for word in words:
+        assert word in done.stdout, word
+
+
+def test_status_and_report_take_the_run_directory_positionally(finished, tmp_path):
+    out, _ = finished
+    positional = run_cli("status", str(out), "--format", "json")
+    assert positional.code == 0 and positional.stderr == ""
+    old = run_cli("status", "--out", str(out), "--format", "json")
+    assert old.code == 0 and json.loads(old.stdout) == json.loads(positional.stdout)
+    assert "--out RUN_DIR is deprecated; use RUN_DIR" in old.stderr
+    report = run_cli("report", str(out), "--report-dir", str(tmp_path / "r"), "--bootstrap", "50", "--repeats", "1",
+                     "--max-features", "3")
+    assert report.code == 0, report.stderr
+    assert "--repeats is deprecated; use --permutations" in report.stderr
+    clash = run_cli("report", str(out), "--permutations", "2", "--repeats", "3")
+    assert clash.code == 2 and "give only --permutations" in clash.stderr
+
+
+def test_indep_pairwise_plink2_two_argument_form(tmp_path):
+    args = ["--bfile", str(EXAMPLE / "training"), "--pheno", str(EXAMPLE / "training_pheno.csv"), "--no-kinship",
+            "--pcs", "0"]
+    two = run_cli("munge", *args, "--out", str(tmp_path / "two"), "--indep-pairwise", "500kb", "0.5")
+    three = run_cli("munge", *args, "--out", str(tmp_path / "three"), "--indep-pairwise", "500kb", "1", "0.5")
+    assert two.code == 0 and three.code == 0, two.stderr + three.stderr
+    a = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    b = json.loads((tmp_path / "three" / "manifest.json").read_text())
+    assert a["content_hash"] == b["content_hash"]
+    assert a["parameters"]["prune"] == b["parameters"]["prune"]
+    assert "r2 > 0.5" in two.stdout
+
+
+def test_families_shows_the_default_search():
+    done = run_cli("families", "--format", "json")
+    records = {r["name"]: r for r in json.loads(done.stdout)}
+    assert records["logistic"]["default_for"] == ["binary", "multiclass"]
+    assert records["ridge_h2"]["default_for"] == ["regression"] and records["knn"]["default_for"] == []
+    assert "searched by default" in run_cli("families", env={"COLUMNS": "200"}).stdout
