@@ -13,7 +13,7 @@ downloaded. Then its
 default discrete pipeline on the same files: `munge` (training and validation together: --geno/--pheno/
 --addit and --geno_test/--pheno_test/--addit_test), `train`, `tune`, `test`, every other option at its
 default. Its validation predictions (Test/predictions.txt, case probabilities) are scored with our metric
-code (genoml_search.report.metrics.score_all), so both tools are compared on the same 100 validation samples
+code (genoml_search.core.metrics.score_all), so both tools are compared on the same 100 validation samples
 with the same code. GenoML2's own Test/performance_metrics.txt is recorded too, labelled self-reported: its
 "AUC" there is computed from hard 0/1 predictions, not probabilities.
 
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import RESULTS, ROOT, WORK, cli, timed_command, venv_python, write_result
-from genoml_search.report.metrics import score_all
+from genoml_search.core.metrics import score_all
 
 EXAMPLE = ROOT / "examples" / "genoml2-discrete"
 BUDGET_SECONDS = 200  # munge + run + refit; the search itself gets 30 s less

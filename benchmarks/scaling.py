@@ -89,7 +89,7 @@ def throughput(dataset: Path, workers: int, n_trials: int, tmp: Path) -> dict:
     make_spec = make_spec_factory(dataset)
     with dask_client(ClusterOptions(workers=workers)) as client:
         client.submit(lambda: None).result()
-        client.run(lambda: __import__("genoml_search.search.data_cache").search.data_cache.load_features(
+        client.run(lambda: __import__("genoml_search.core.features").core.features.load_features(
             str(dataset.resolve()), json.loads((dataset / "manifest.json").read_text())["content_hash"]))
         cpu_before = _process_cpu_seconds(client)
         started = time.perf_counter()
@@ -121,7 +121,7 @@ def _fixed_specs(dataset: Path, n_trials: int) -> list:
 
 
 def _warm_process(dataset: str, content_hash: str) -> None:
-    from genoml_search.search.data_cache import load_features
+    from genoml_search.core.features import load_features
 
     load_features(dataset, content_hash)
 

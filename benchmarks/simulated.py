@@ -232,7 +232,7 @@ def baseline(train: Path, validation: Path, task: str) -> dict[str, Any]:
     from sklearn.preprocessing import StandardScaler
 
     from genoml_search.data.dataset import Dataset
-    from genoml_search.search.data_cache import features_from_dataset
+    from genoml_search.core.features import features_from_dataset
 
     started = time.perf_counter()
     data = features_from_dataset(Dataset.open(train))

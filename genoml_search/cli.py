@@ -21,7 +21,8 @@ from genoml_search.errors import UserError
 from genoml_search.terminal import console, err_console
 
 PROG = "genoml-search"
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# rich_markup_mode=None: help texts are plain text, so TOML table names like [study] are shown, not eaten as markup
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="AutoML for genomics: PLINK cohorts to honest, tuned predictive models.")
 STATE = {"verbosity": 0}
 VERBOSE = re.compile(r"^-v+$")
@@ -85,7 +86,9 @@ def main(args: list[str] | None = None) -> None:
     from genoml_search.fileio import install_signal_handlers
 
     install_signal_handlers()  # SIGTERM cleans up temporaries like Ctrl-C
-    argv = hoist_verbosity(list(sys.argv[1:] if args is None else args))
+    from genoml_search.argv import expand_indep_pairwise
+
+    argv = expand_indep_pairwise(hoist_verbosity(list(sys.argv[1:] if args is None else args)))
     try:
         result = app(args=argv, prog_name=PROG, standalone_mode=False)
         # With standalone_mode=False, click returns (not raises) the code of Ctrl-C (130, after its Abort) and Exit.

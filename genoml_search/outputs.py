@@ -31,10 +31,11 @@ MARKER = ".genoml-search.json"
 LEGACY_FILES = {
     "dataset": {"genotypes.npy", "samples.tsv", "variants.tsv", "manifest.json", "pca.npz", "pcs.tsv",
                 "related_pairs.tsv", "related_to_training.tsv"},
-    "model": {"model.skops", "model.json", "variants.tsv", "manifest.json", "pca.npz"},
+    "model": {"model.skops", "model.json", "variants.tsv", "manifest.json", "pca.npz", "MODEL_CARD.md", "score.tsv",
+              "score_covariates.tsv"},
     "report": {"report.html"},
 }
-PREDICTION_HEADERS = re.compile(r"^ID,(probability|prediction|probability_[^,]+)(,|$)")
+PREDICTION_HEADERS = re.compile(r"^ID,(phenotype,)?(probability|prediction|probability_[^,]+)(,|$)")
 NAME_MAX = 255
 # Room kept for the suffixes of temporaries (``NAME.tmp-PID-xxxxxxxx``) beside an output.
 SUFFIX_ROOM = 40
@@ -48,6 +49,7 @@ class OutputKind(str, Enum):
     REPORT = "report"
     MODEL = "model"
     PREDICTIONS = "predictions"
+    METRICS = "metrics"  # predict --pheno's metrics JSON
 
     @property
     def replaced_whole(self) -> bool:
@@ -59,7 +61,8 @@ class OutputKind(str, Enum):
         """How messages name this kind."""
         return {"dataset": "a genoml-search dataset", "run": "a genoml-search run directory",
                 "report": "a genoml-search report", "model": "a genoml-search model directory",
-                "predictions": "a genoml-search predictions file"}[self.value]
+                "predictions": "a genoml-search predictions file",
+                "metrics": "a genoml-search metrics file"}[self.value]
 
 
 def marker_payload(kind: OutputKind, files: Iterable[str]) -> dict[str, object]:
@@ -183,8 +186,8 @@ def check_output(target: str | Path, kind: OutputKind, inputs: Iterable[Any] = (
     resolved = _resolved(target)
     _check_inputs(target, resolved, kind, [i for i in inputs if i], flag, protected)
     _check_enclosing(target, resolved, flag)
-    if kind is OutputKind.PREDICTIONS:
-        _check_file_output(target, flag)
+    if kind in (OutputKind.PREDICTIONS, OutputKind.METRICS):
+        _check_file_output(target, kind, flag)
     elif target.is_symlink() and not target.exists():
         raise UserError(f"is a broken symbolic link; choose another {flag}", target)
     elif target.exists():
@@ -225,13 +228,22 @@ def _check_enclosing(target: Path, resolved: Path, flag: str) -> None:
                             f"written again); choose a {flag} outside it", target)
 
 
-def _check_file_output(target: Path, flag: str) -> None:
+def _check_file_output(target: Path, kind: OutputKind, flag: str) -> None:
     if target.is_dir():
-        raise UserError(f"is a directory; {flag} takes the CSV file to write, e.g. {target / 'predictions.csv'}",
+        raise UserError(f"is a directory; {flag} takes the file to write, e.g. {target / 'predictions.csv'}",
                         target)
-    if target.exists() and not _is_predictions_csv(target):
-        raise UserError(f"exists and is not a predictions file written by genoml-search; refusing to replace "
-                        f"it: choose another {flag} or remove it", target)
+    recognised = _is_predictions_csv if kind is OutputKind.PREDICTIONS else _is_metrics_json
+    if target.exists() and not recognised(target):
+        raise UserError(f"exists and is not {kind.label}; refusing to replace it: choose another {flag} or "
+                        "remove it", target)
+
+
+def _is_metrics_json(path: Path) -> bool:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(payload, dict) and "n_samples" in payload
 
 
 def _check_directory_output(target: Path, kind: OutputKind, flag: str) -> None:

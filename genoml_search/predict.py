@@ -25,7 +25,8 @@ from genoml_search.errors import UserError
 from genoml_search.fileio import atomic_file, remove_stale_work_directories
 from genoml_search.model_io import find_model_dir, load_model, read_model_variants
 from genoml_search.outputs import OutputKind, check_output
-from genoml_search.search.data_cache import FeatureMatrix, features_from_dataset
+from genoml_search.core.features import FeatureMatrix, features_from_dataset
+from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
 WORK_PREFIX = ".genoml-predict-"  # the cohort is harmonized in OUT_PARENT/.genoml-predict-PID-*
@@ -41,6 +42,8 @@ class PredictOptions:
     pfile: str | None = None
     covar: str | None = None
     min_overlap: float = 0.9
+    pheno: str | None = None  # a labelled cohort: also score it (metrics with CIs beside the predictions)
+    metrics_out: Path | None = None  # where those go (default: OUT with suffix .metrics.json)
 
 
 @dataclass
@@ -56,6 +59,8 @@ class PredictSummary:
     columns: list[str]
     warnings: list[str] = field(default_factory=list)
     related_to_training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None  # with --pheno: the same shape as metrics.json's validation part
+    metrics_path: Path | None = None
 
     @property
     def overlap(self) -> float:
@@ -65,20 +70,15 @@ class PredictSummary:
 
 def prediction_frame(model: Any, info: dict[str, Any], features: FeatureMatrix) -> pd.DataFrame:
     """``ID`` plus the task's prediction columns for a feature matrix laid out like the training one."""
-    task = info["task"]
+    kind = Task.parse(info["task"]).kind
+    scores = kind.scores(model, features.x)
+    classes: list[Any] = []
+    if scores.ndim == 2:  # class probabilities: their labels name the columns
+        classes = list(getattr(model, "classes_", None) if getattr(model, "classes_", None) is not None
+                       else info.get("classes") or range(scores.shape[1]))
     frame = pd.DataFrame({"ID": features.sample_ids})
-    if task == "regression":
-        frame["prediction"] = np.asarray(model.predict(features.x), dtype=float)
-        return frame
-    proba = np.asarray(model.predict_proba(features.x), dtype=float)
-    classes = list(getattr(model, "classes_", None) if getattr(model, "classes_", None) is not None
-                   else info.get("classes") or range(proba.shape[1]))
-    if task == "binary":
-        frame["probability"] = proba[:, 1]
-        return frame
-    for column, label in enumerate(classes):
-        frame[f"probability_{_label(label)}"] = proba[:, column]
-    frame["prediction"] = [_label(classes[i]) for i in proba.argmax(axis=1)]
+    for column, values in kind.prediction_columns(scores, [_label(c) for c in classes]).items():
+        frame[column] = values
     return frame
 
 
@@ -90,7 +90,7 @@ def _label(value: Any) -> Any:
 
 
 def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str | None,
-                     covar: str | None, reference: str | None = None) -> Dataset:
+                     covar: str | None, reference: str | None = None, pheno: str | None = None) -> Dataset:
     """Munge the cohort ``--like`` the model's training variants into ``work/cohort`` and open it.
 
     ``reference`` is the training dataset the cohort's relatedness is checked against (if it still exists).
@@ -99,7 +99,7 @@ def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str 
 
     target = work / "cohort"
     munge(MungeOptions(out=target, bfile=bfile, pfile=pfile, covar=covar, like=str(model_dir), fill_missing=True,
-                       relatedness_reference=reference))
+                       relatedness_reference=reference, pheno=pheno))
     return Dataset.open(target)
 
 
@@ -126,14 +126,20 @@ def predict(options: PredictOptions) -> PredictSummary:
     out = Path(options.out)
     prefixes = [options.bfile and f"{options.bfile}{s}" for s in (".bed", ".bim", ".fam")]
     prefixes += [options.pfile and f"{options.pfile}{s}" for s in (".pgen", ".pvar", ".psam")]
-    check_output(out, OutputKind.PREDICTIONS, inputs=[model_dir, options.covar, *prefixes])
+    inputs = [model_dir, ("--covar", options.covar), ("--pheno", options.pheno), *prefixes]
+    check_output(out, OutputKind.PREDICTIONS, inputs=inputs)
+    if options.pheno:
+        metrics_out = options.metrics_out or out.with_name(out.stem + ".metrics.json")
+        if Path(metrics_out).resolve() == out.resolve():
+            raise UserError("--metrics must differ from --out", metrics_out)
+        check_output(metrics_out, OutputKind.METRICS, inputs=inputs, flag="--metrics")
     model, info = load_model(model_dir)
     read_model_variants(model_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_work_directories(out.parent, WORK_PREFIX)  # left by a predict killed with kill -9
     with tempfile.TemporaryDirectory(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=out.parent) as work:
         cohort = harmonize_cohort(model_dir, Path(work), options.bfile, options.pfile, options.covar,
-                                  info.get("dataset_path"))
+                                  info.get("dataset_path"), options.pheno)
         related = dict(cohort.manifest.get("related_to_training") or {})
         if related.get("checked") is False and not info.get("dataset_path"):
             related["reason"] = "the model does not record its training dataset (saved by an older version)"
@@ -146,11 +152,25 @@ def predict(options: PredictOptions) -> PredictSummary:
             raise UserError("the harmonized cohort's features do not match the model's; re-run `genoml-search run` "
                             "with this version", model_dir)
         frame = prediction_frame(model, info, features)
+        labelled = None
+        if options.pheno:  # #18: a labelled cohort is scored like the run's validation samples
+            from genoml_search.evaluation.labelled import labelled_metrics
+            from genoml_search.core.scoring import predict_scores
+
+            labelled = labelled_metrics(info["task"], features.y, predict_scores(model, features.x, info["task"]))
+            labelled["related_to_training"] = related
+            frame.insert(1, "phenotype", features.y)
         dropped = sum(int(s["removed"]) for s in cohort.manifest.get("steps", [])
                       if s.get("unit") == "samples" and s.get("step") not in ("input", "final"))
     if dropped:
         log.warning("%d sample(s) of the cohort were left out (no covariate row)", dropped)
+    metrics_path = None
+    if labelled is not None:
+        from genoml_search.fileio import write_json
+
+        metrics_path = options.metrics_out or out.with_name(out.stem + ".metrics.json")
+        write_json(metrics_path, labelled)
     with atomic_file(out) as handle:
         frame.to_csv(handle, index=False)
     return PredictSummary(out, info["task"], len(frame), n_training, counts, dropped,
-                          list(frame.columns), info.get("warnings", []), related)
+                          list(frame.columns), info.get("warnings", []), related, labelled, metrics_path)

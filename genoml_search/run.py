@@ -11,8 +11,6 @@ import fcntl
 import logging
 import os
 import shutil
-import signal
-import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +24,10 @@ from genoml_search import __version__
 from genoml_search.data.cohort_structure import KING_DUPLICATE, RELATED_THRESHOLD, STORED_THRESHOLD, groups_from_pairs, warning_text
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import StudyError, UserError
+from genoml_search.evaluation.context import RefitContext
+from genoml_search.evaluation.leaderboard import leaderboard_records
+from genoml_search.evaluation.summary import training_counts, validation_extras
+from genoml_search.export import write_model_extras
 from genoml_search.execute.cluster import ClusterOptions, dask_client, dashboard_link
 from genoml_search.execute.driver import (DriverStats, ask_lock, claim_driver_number, count_finished,
                                           recover_running_trials, run_trials)
@@ -33,19 +35,24 @@ from genoml_search.model_io import save_model
 from genoml_search.outputs import OutputKind, check_output, write_marker
 from genoml_search.run_directory import REPLACED, VALIDATION_DATASET, MetricsRecord, RunDirectory
 from genoml_search.validation_split import split_search_validation
-from genoml_search.report.metrics import DEFAULT_METRIC, get_metric, score_all
-from genoml_search.search.data_cache import features_from_dataset
-from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, predict_scores
+from genoml_search.core.metrics import DEFAULT_METRIC, get_metric, score_all
+from genoml_search.core.features import features_from_dataset
+from genoml_search.core.scoring import predict_scores
+from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, model_input
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
 from genoml_search.search.space import family_and_params, suggest_pipeline
+from genoml_search.search.space_config import read_study_toml
+from genoml_search.signals import signals_as_interrupt
+from genoml_search.tasks import Task
 from genoml_search.search.warm_start import enqueue_starting_points
 from genoml_search.search.storage import check_storage_url, mask_url, open_storage, sqlite_path
-from genoml_search.search.study import SAMPLERS, best_per_family, driver_sampler, make_sampler, open_study
+from genoml_search.search.study import SAMPLERS, driver_sampler, make_sampler, open_study, record_outcome
 
 log = logging.getLogger(__name__)
-DEFAULT_FAMILIES = ("logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting", "xgboost")
+DEFAULT_FAMILIES = ("lasso_path", "logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting",
+                    "xgboost")
 
 
 @dataclass
@@ -79,8 +86,10 @@ class RunOptions:
     holdout: float = 0.2
     validation_dataset: Path | None = None  # a cohort already munged --like the dataset
     validation_bfile: str | None = None  # or: a cohort to munge --like the dataset into OUT/validation_dataset
+    validation_pfile: str | None = None  # (PLINK 2 files instead of --validation-bfile)
     validation_pheno: str | None = None
     validation_covar: str | None = None
+    validate_top: int = 3  # leaderboard: families whose best trial is refitted and validated
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
@@ -165,18 +174,6 @@ def families_of_resumed_study(study: optuna.Study, families: list[ModelFamily],
     return [get_family(name) for name in recorded]
 
 
-def read_study_toml(path: Path) -> dict[str, Any]:
-    """Parse a study TOML file; a syntax error names the file and line."""
-    import tomllib
-
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError("study TOML not found", path) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"not valid TOML ({error})", path) from None
-
-
 def resolve_groups(options: RunOptions, dataset: Dataset) -> np.ndarray | None:
     """The group label of every dataset sample (``None``: ungrouped CV)."""
     ids = dataset.samples["ID"].astype(str).to_numpy()
@@ -202,23 +199,6 @@ def resolve_groups(options: RunOptions, dataset: Dataset) -> np.ndarray | None:
     if options.group_col is not None:
         return groups_from_column(dataset.samples, options.group_col, dataset.path)
     return None
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C for the duration, so that a batch system's kill also stops cleanly."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, snp_filter: bool) -> tuple[str, dict, float]:
@@ -272,7 +252,7 @@ def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None
     in-flight trials are failed and their parameters re-queued, no trial stays RUNNING, and
     ``KeyboardInterrupt`` propagates.
     """
-    with sigterm_as_interrupt():
+    with signals_as_interrupt():  # SIGTERM like Ctrl-C: a batch system's kill also stops cleanly
         plan = prepare(options)
         created = _make_directories([plan.run_dir.path] + ([plan.sqlite_file.parent] if plan.sqlite_file else []))
         lock = single_driver_lock(plan.sqlite_file, created) if plan.sqlite_file else _no_lock()
@@ -292,8 +272,8 @@ def prepare(options: RunOptions) -> RunPlan:
     _check_counts(options)
     dataset = Dataset.open(options.dataset)
     dataset.genotypes  # a truncated or foreign genotype matrix is refused now, before anything is written
-    task = options.task or dataset.task
-    if task != dataset.task and not (dataset.task == "binary" and task == "multiclass"):
+    task = Task.parse(options.task) if options.task else dataset.task
+    if not task.kind.accepts_phenotype_of(dataset.task):
         raise UserError(f"--task {task} does not fit the dataset's {dataset.task} phenotype", options.dataset)
     if options.pruner not in PRUNERS:
         raise UserError(f"unknown pruner {options.pruner!r}; choose one of {', '.join(PRUNERS)}")
@@ -361,13 +341,16 @@ def _check_counts(options: RunOptions) -> None:
 
 
 def _validation_cohort_given(options: RunOptions) -> bool:
-    given = [options.validation_bfile, options.validation_pheno, options.validation_covar]
-    if any(given) and not (options.validation_bfile and options.validation_pheno):
-        raise UserError("--validation-bfile and --validation-pheno go together")
+    genotypes = options.validation_bfile or options.validation_pfile
+    given = [genotypes, options.validation_pheno, options.validation_covar]
+    if options.validation_bfile and options.validation_pfile:
+        raise UserError("give one of --validation-bfile and --validation-pfile, not both")
+    if any(given) and not (genotypes and options.validation_pheno):
+        raise UserError("--validation-bfile (or --validation-pfile) and --validation-pheno go together")
     if any(given) and options.validation_dataset is not None:
         raise UserError("give a validation cohort (--validation-bfile/--validation-pheno) or a validation dataset, "
                         "not both")
-    return bool(options.validation_bfile)
+    return bool(genotypes)
 
 
 def _given_validation(options: RunOptions, dataset: Dataset) -> Dataset | None:
@@ -383,9 +366,11 @@ def _given_validation(options: RunOptions, dataset: Dataset) -> Dataset | None:
 def _check_outputs(options: RunOptions, run_dir: RunDirectory) -> None:
     """The ownership rule for OUT and the model directory inside it (genoml_search.outputs)."""
     bfiles = [f"{options.validation_bfile}{s}" for s in (".bed", ".bim", ".fam")] if options.validation_bfile else []
+    bfiles += [f"{options.validation_pfile}{s}" for s in (".pgen", ".pvar", ".psam")] if options.validation_pfile else []
     inputs = [options.dataset, options.groups_file, options.config, options.families_module,
               options.validation_dataset, options.validation_pheno, options.validation_covar, *bfiles]
-    replaced = [name for name in REPLACED if name != VALIDATION_DATASET or options.validation_bfile]
+    replaced = [name for name in REPLACED
+                if name != VALIDATION_DATASET or options.validation_bfile or options.validation_pfile]
     check_output(run_dir.path, OutputKind.RUN, inputs=inputs, protected=replaced)
     if run_dir.model_dir.exists():
         check_output(run_dir.model_dir, OutputKind.MODEL, flag="--out (its model/)")
@@ -447,7 +432,8 @@ def _munge_validation_staged(plan: RunPlan) -> Path:
     staging = plan.run_dir.path / f"{STAGING_PREFIX}{os.getpid()}-validation"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        run_munge(MungeOptions(out=staging, bfile=options.validation_bfile, pheno=options.validation_pheno,
+        run_munge(MungeOptions(out=staging, bfile=options.validation_bfile, pfile=options.validation_pfile,
+                               pheno=options.validation_pheno,
                                covar=options.validation_covar, like=str(plan.dataset.path), fill_missing=True))
         plan.validation = Dataset.open(staging)
         _check_pcs(options.n_pcs, plan.dataset, plan.validation)
@@ -645,7 +631,7 @@ def _check_cv_feasible(y: np.ndarray, task: str, n_folds: int, groups: np.ndarra
         raise UserError("--folds must be at least 2")
     if groups is not None and len(np.unique(groups)) < n_folds:
         raise UserError(f"{len(np.unique(groups))} sample groups are too few for {n_folds}-fold grouped CV")
-    if task != "regression":
+    if Task(task).is_classification:
         _, counts = np.unique(y, return_counts=True)
         if counts.min() < n_folds:
             raise UserError(f"the smallest class has {counts.min()} search samples, fewer than --folds {n_folds}")
@@ -680,13 +666,17 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     except ValueError:
         raise StudyError(f"study {r.study.study_name!r} has no completed trial yet; run more trials") from None
     family, params = family_and_params(best.params, r.families)
+    params = family.final_params(params, best.user_attrs)  # path families: the penalty chosen by CV
     threshold = best.params.get("snp_p_threshold", 1.0)
     data = features_from_dataset(r.dataset, options.n_pcs)
     pipeline = build_pipeline(family, params, r.task, data.n_snps, threshold, options.seed, n_jobs=1,
                               n_covariates=data.n_covariates)
-    pipeline.fit(data.x[r.search_index], data.y[r.search_index])
-    validation_metrics, source, n_scored = _score_validation(r, pipeline, data)
-    related = None if r.related is None else {**r.related, "n_scored": n_scored}
+    pipeline.fit(model_input(data, family, r.search_index), data.y[r.search_index])  # int8 for path families
+    scored = _score_validation(r, pipeline, data, family)
+    context = RefitContext(data, r.search_index, scored.x, scored.y, r.task, r.metric_name,  # baseline, leaderboard
+                           CVSpec(options.n_folds, options.n_repeats, options.seed), r.search_groups, options.seed)
+    validation_metrics = {**scored.metrics, **validation_extras(context, scored.scores, best.value)}
+    related = None if r.related is None else {**r.related, "n_scored": len(scored.y)}
     fold_scores = best.user_attrs.get("fold_scores", [])
     groups = r.search_groups
     record = MetricsRecord(
@@ -695,36 +685,53 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
             "fold_scores": fold_scores, "best_trial": best.number, "best_family": family.name,
             "best_params": best.params, "n_folds": options.n_folds, "n_repeats": options.n_repeats,
             "n_samples": int(len(r.search_index)), "grouped": groups is not None,
-            "n_groups": None if groups is None else int(len(np.unique(groups)))},
-        validation={**validation_metrics, "source": source, "n_samples": n_scored,
-                    "threshold": 0.5 if r.task == "binary" else None,
+            "n_groups": None if groups is None else int(len(np.unique(groups))), **training_counts(context)},
+        validation={**validation_metrics, "source": scored.source, "n_samples": len(scored.y),
+                    "threshold": Task(r.task).kind.threshold,
                     **({"related_to_training": related} if related is not None else {})},
-        leaderboard=best_per_family(r.study), tool_version=__version__)
+        leaderboard=leaderboard_records(r.study, r.families, context, options.validate_top,
+                                        (best.number, validation_metrics.get(r.metric_name))),
+        tool_version=__version__)
     info = {"task": r.task, "family": family.name, "params": params, "snp_p_threshold": threshold,
             "feature_names": data.feature_names, "n_snps": data.n_snps,
             "covariates": r.dataset.manifest.get("covariates", {}), "dataset_hash": r.dataset.content_hash,
-            "classes": sorted({int(v) for v in data.y}) if r.task != "regression" else None,
+            "classes": sorted({int(v) for v in data.y}) if Task(r.task).is_classification else None,
             "study": r.study.study_name, "best_trial": best.number, "n_pcs": options.n_pcs,
             "dataset_path": str(r.dataset.path.resolve())}
     run_dir = RunDirectory(Path(options.out))
     save_model(run_dir.model_dir, pipeline, info, r.dataset)
+    metrics = record.as_dict()
     run_dir.write_metrics(record)
-    return record.as_dict()
+    write_model_extras(run_dir.model_dir, pipeline, info, metrics, r.dataset.variants)  # score file, model card
+    write_marker(run_dir.model_dir, OutputKind.MODEL)  # the marker lists the extras too: all ours
+    record_outcome(r.study, metrics, str(run_dir.path.resolve()))  # shown by optuna-dashboard
+    return metrics
 
 
-def _score_validation(r: RefitRequest, pipeline: Any, data: Any) -> tuple[dict[str, float], str, int]:
-    """Metrics of the refitted pipeline on the validation samples (missing phenotypes and excluded relatives
-    left out), the samples' source (cohort or holdout) and how many were scored."""
+@dataclass
+class ScoredValidation:
+    """The validation samples the refitted model scored: model input, phenotype, scores, metrics, source."""
+
+    x: Any
+    y: np.ndarray
+    scores: np.ndarray
+    metrics: dict[str, float]
+    source: str
+
+
+def _score_validation(r: RefitRequest, pipeline: Any, data: Any, family: ModelFamily) -> ScoredValidation:
+    """Score the validation samples (missing phenotypes and excluded relatives left out)."""
     if r.validation is not None:
-        vdata = features_from_dataset(r.validation, r.options.n_pcs)
-        x_val, y_val, ids_val, source = vdata.x, vdata.y, vdata.sample_ids, "cohort"
+        val_data = features_from_dataset(r.validation, r.options.n_pcs)
+        val_rows, source = np.arange(len(val_data.y)), "cohort"
     else:
-        x_val, y_val, source = data.x[r.holdout_index], data.y[r.holdout_index], "holdout"
-        ids_val = data.sample_ids[r.holdout_index]
+        val_data, val_rows, source = data, r.holdout_index, "holdout"
+    y_val, ids_val = val_data.y[val_rows], val_data.sample_ids[val_rows]
     keep = ~np.isnan(y_val)
     if r.excluded:
         keep &= ~np.isin(ids_val.astype(str), list(r.excluded))
-    if not keep.any():
-        return {}, source, 0
-    scores = predict_scores(pipeline, x_val[keep], r.task)
-    return score_all(r.task, y_val[keep], scores), source, int(keep.sum())
+    x_val = model_input(val_data, family, val_rows[keep])  # int8 rows for path families, else float rows
+    y_val = y_val[keep]
+    scores = predict_scores(pipeline, x_val, r.task)
+    metrics = score_all(r.task, y_val, scores) if len(y_val) else {}
+    return ScoredValidation(x_val, y_val, scores, metrics, source)

@@ -42,7 +42,7 @@ def storage_url_of(storage: str | None, out: Path | None) -> str:
     from genoml_search.run_directory import RunDirectory
 
     if storage is None and out is None:
-        raise UserError("give --storage URL or --out RUN_DIR")
+        raise UserError("give RUN_DIR or --storage URL")
     if storage is not None:
         return storage
     run_dir = RunDirectory(Path(out))  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from genoml_search.errors import UserError
+from genoml_search.tasks import Task
 
 
 def split_search_validation(
@@ -26,6 +27,6 @@ def split_search_validation(
         splitter = GroupShuffleSplit(n_splits=1, test_size=holdout, random_state=seed)
         search, validation = next(splitter.split(index, y, groups))
     else:
-        stratify = y if task != "regression" else None
+        stratify = y if Task(task).is_classification else None
         search, validation = train_test_split(index, test_size=holdout, random_state=seed, stratify=stratify)
     return np.sort(search), np.sort(validation)

@@ -14,8 +14,8 @@ import pytest
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import UserError
 from genoml_search.predict import PredictOptions, predict, prediction_frame
-from genoml_search.report.metrics import score_all
-from genoml_search.search.data_cache import FeatureMatrix
+from genoml_search.core.metrics import score_all
+from genoml_search.core.features import FeatureMatrix
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples" / "genoml2-discrete"

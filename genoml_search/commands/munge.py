@@ -41,7 +41,8 @@ def munge(
     hwe_controls_only: Annotated[bool, typer.Option(help="HWE on controls only (PLINK 1.9 style).")] = False,
     no_qc: Annotated[bool, typer.Option("--no-qc", help="Skip --mind/--geno/--maf/--hwe.")] = False,
     indep_pairwise: Annotated[Optional[tuple[str, str, str]], typer.Option(
-        help="LD pruning WINDOW[kb] STEP R2 (PLINK semantics; default 50 5 0.9).")] = None,
+        help="LD pruning WINDOW[kb] STEP R2 (PLINK semantics; PLINK 2's WINDOWkb R2 means step 1; "
+             "default 50 5 0.9).")] = None,
     skip_prune: Annotated[bool, typer.Option("--skip-prune", help="No LD pruning.")] = False,
     like: Annotated[Optional[Path], typer.Option(help="Harmonize to this training dataset instead of QC/pruning.")] = None,
     fill_missing: Annotated[bool, typer.Option(help="With --like: allow training SNPs absent here.")] = False,
@@ -91,6 +92,12 @@ def print_munge_summary(manifest: dict[str, Any], out: Path) -> None:
     console.print(table)
     console.print(f"{manifest['n_samples']} samples x {manifest['n_variants']} variants, "
                   f"task {manifest['phenotype']['task']}, hash {manifest['content_hash']}")
+    if manifest["phenotype"]["task"] == "binary":  # case/control counts of the written dataset
+        from genoml_search.data.dataset import Dataset
+        from genoml_search.evaluation.binary import case_control_counts
+
+        counts = case_control_counts(Dataset.open(out).phenotype)
+        console.print(f"cases/controls: {counts['n_cases']}/{counts['n_controls']}")
     print_structure(manifest)
 
 

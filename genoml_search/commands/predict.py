@@ -17,12 +17,16 @@ def predict(
     covar: Annotated[Optional[str], typer.Option(help="Covariate file (required when the model has covariates).")] = None,
     min_overlap: Annotated[float, typer.Option(help="Least fraction of the model's SNPs the cohort must have.",
                                                callback=FRACTION)] = 0.9,
+    pheno: Annotated[Optional[str], typer.Option(help="Phenotype file of a labelled cohort: also score it (metrics "
+                                                 "with 95% CIs, the JSON shape of metrics.json's validation).")] = None,
+    metrics: Annotated[Optional[Path], typer.Option("--metrics", help="With --pheno: where the metrics JSON goes "
+                                                    "(default: OUT with suffix .metrics.json).")] = None,
 ) -> None:
     """Harmonize a cohort to the model's training SNPs and write its predictions (atomically)."""
     from genoml_search.predict import PredictOptions, predict as run_predict
 
     summary = run_predict(PredictOptions(model=model, out=out, bfile=bfile, pfile=pfile, covar=covar,
-                                         min_overlap=min_overlap))
+                                         min_overlap=min_overlap, pheno=pheno, metrics_out=metrics))
     from genoml_search.terminal import console, err_console
 
     h = summary.harmonization
@@ -40,6 +44,11 @@ def predict(
                         "the model has seen them (or their relatives) in training")
     if text:
         err_console.print(f"warning: {text}", soft_wrap=True)
+    if summary.metrics is not None:
+        from genoml_search.evaluation.summary import labelled_lines
+
+        for line in labelled_lines(summary.metrics, summary.metrics_path):
+            console.print(line, markup=False, highlight=False)
     for note in summary.warnings:
         console.print(f"warning: {note}; predictions may differ slightly from the run's", markup=False)
 

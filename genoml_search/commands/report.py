@@ -10,13 +10,17 @@ from genoml_search.flags import COUNT, NON_NEGATIVE, SEED, in_range
 
 
 def report(
-    out: Annotated[Optional[Path], typer.Option("--out", help="Run directory of `genoml-search run`.")] = None,
+    run_dir: Annotated[Optional[Path], typer.Argument(help="Run directory of `genoml-search run`.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Deprecated spelling of RUN_DIR.")] = None,
     storage: Annotated[Optional[str], typer.Option(help="Study database URL (default: the run's study.db).")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Study name (default: the run's).")] = None,
     report_dir: Annotated[Optional[Path], typer.Option(help="Where to write (default RUN_DIR/report).")] = None,
     max_features: Annotated[int, typer.Option(help="Features permuted for importance (top by model importance).",
                                               callback=NON_NEGATIVE)] = 50,
-    repeats: Annotated[int, typer.Option(help="Permutations per feature.", callback=COUNT)] = 5,
+    permutations: Annotated[Optional[int], typer.Option(help="Permutations per feature (importance; default 5).",
+                                                        callback=COUNT)] = None,
+    repeats: Annotated[Optional[int], typer.Option(help="Deprecated spelling of --permutations.",
+                                                   callback=COUNT)] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for confidence intervals.",
                                            callback=in_range(10, 1_000_000))] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of permutations and bootstrap.", callback=SEED)] = 0,
@@ -25,10 +29,15 @@ def report(
     from genoml_search.errors import UserError
     from genoml_search.report.build import ReportOptions, build_report
 
-    if out is None and storage is None:
-        raise UserError("give --out RUN_DIR, or --storage URL with --study NAME")
-    result = build_report(ReportOptions(run_dir=out, storage=storage, study=study, report_dir=report_dir,
-                                        max_features=max_features, n_repeats=repeats, n_boot=bootstrap, seed=seed))
+    from genoml_search.deprecation import prefer
+
+    run_dir = prefer(run_dir, out, "RUN_DIR", "--out RUN_DIR")
+    permutations = prefer(permutations, repeats, "--permutations", "--repeats")
+    if run_dir is None and storage is None:
+        raise UserError("give RUN_DIR, or --storage URL with --study NAME")
+    result = build_report(ReportOptions(run_dir=run_dir, storage=storage, study=study, report_dir=report_dir,
+                                        max_features=max_features, n_repeats=5 if permutations is None else permutations,
+                                        n_boot=bootstrap, seed=seed))
     from genoml_search.terminal import console
 
     for note in result.notes:

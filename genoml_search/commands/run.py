@@ -35,6 +35,8 @@ def run(
     holdout: Annotated[float, typer.Option(help="Fraction held out for validation when no validation cohort.",
                                            callback=OPEN_FRACTION)] = 0.2,
     validation_bfile: Annotated[Optional[str], typer.Option(help="Validation cohort PLINK prefix.")] = None,
+    validation_pfile: Annotated[Optional[str], typer.Option(help="Validation cohort PLINK 2 prefix "
+                                                            "(.pgen/.pvar/.psam).")] = None,
     validation_pheno: Annotated[Optional[str], typer.Option(help="Validation phenotype file.")] = None,
     validation_covar: Annotated[Optional[str], typer.Option(help="Validation covariate file.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Local Dask workers (default: one per core).",
@@ -56,6 +58,9 @@ def run(
         "samples.")] = False,
     pcs: Annotated[int, typer.Option("--pcs", help="Add the first K genetic PCs (stored by munge) as "
                                      "covariates.", callback=NON_NEGATIVE)] = 0,
+    validate_top: Annotated[int, typer.Option(help="Leaderboard: refit the best trial of the K best families "
+                                              "and score it on the validation samples.",
+                                              callback=NON_NEGATIVE)] = 3,
 ) -> None:
     """Search model families with an Optuna study on Dask; refit the best, validate, save."""
     from genoml_search.execute.cluster import cluster_options
@@ -66,7 +71,8 @@ def run(
                          groups_file=groups, group_col=group_col, config=config,
                          families_module=str(families_module) if families_module else None,
                          seed=seed, sampler=sampler, pruner=pruner, snp_filter=snp_filter, holdout=holdout,
-                         validation_bfile=validation_bfile, validation_pheno=validation_pheno,
+                         validation_bfile=validation_bfile, validation_pfile=validation_pfile,
+                         validation_pheno=validation_pheno, validate_top=validate_top,
                          validation_covar=validation_covar, group_by_relatedness=group_by_relatedness,
                          relatedness_threshold=relatedness_threshold,
                          drop_related_validation=drop_related_validation, n_pcs=pcs,
@@ -98,7 +104,7 @@ class TrialProgress:
     def on_start(self, already: int, target: int, dashboard: str | None) -> None:
         """The search starts (``already`` of ``target`` trials finished)."""
         from genoml_search.data.dataset import Dataset
-        from genoml_search.report.metrics import DEFAULT_METRIC, get_metric
+        from genoml_search.core.metrics import DEFAULT_METRIC, get_metric
         from genoml_search.terminal import err_console
 
         task = self.options.task or Dataset.open(self.options.dataset).task  # checked by run before this call
@@ -137,6 +143,10 @@ def print_run_summary(summary: Any) -> None:
                   soft_wrap=True)
     console.print(f"best: trial {cv['best_trial']} {cv['best_family']}  CV {metrics['metric']} "
                   f"{cv[metrics['metric']]:.4f}")
+    from genoml_search.evaluation.summary import summary_lines
+
+    for line in summary_lines(metrics):
+        console.print(line)
     related = metrics["validation"].get("related_to_training")
     text = warning_text(related, "validation")
     if text:

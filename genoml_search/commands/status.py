@@ -9,14 +9,18 @@ import typer
 
 
 def status(
+    run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory (uses its study.db).")] = None,
     storage: Annotated[Optional[str], typer.Option(help="Study database URL.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="A run directory (uses its study.db).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Deprecated spelling of RUN_DIR.")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Only this study.")] = None,
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """List studies: trial counts by state, best trial per family and overall."""
+    from genoml_search.deprecation import prefer
     from genoml_search.errors import UserError
     from genoml_search.status import study_status
+
+    out = prefer(run_dir, out, "RUN_DIR", "--out RUN_DIR")
 
     if format not in ("table", "json"):
         raise UserError(f"--format {format!r}: choose table or json")

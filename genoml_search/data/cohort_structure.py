@@ -1,6 +1,7 @@
 """Sample structure of a munged cohort: related pairs, relatedness to training, genetic PCs.
 
-The glue between :mod:`genoml_search.data.structure` (KING kinship, PCA) and the Dataset directory:
+The glue between the structure maths (:mod:`genoml_search.data.structure`: KING kinship, PCA; pure functions
+on int8 matrices) and the Dataset directory (whose file names :mod:`genoml_search.data.dataset` owns):
 
 - a training cohort gets ``related_pairs.tsv`` (pairs of third degree or closer, from KING-robust kinship on its
   autosomal SNPs), ``pca.npz`` (the PCA model of its SNPs, pruned further to r^2 <= 0.2 as is usual for PCA)
@@ -35,14 +36,19 @@ from genoml_search.data.structure import (
     related_pairs,
     relatedness_groups,
 )
+from genoml_search.data.dataset import GENOTYPES, Dataset
+# Re-exported: the Dataset owns its file names; munge/run/model_io know them from here too.
+from genoml_search.data.dataset import (
+    PCA_FILE as PCA_FILE,
+    PCS_FILE as PCS_FILE,
+    RELATED_PAIRS as RELATED_PAIRS,
+    RELATED_TO_TRAINING as RELATED_TO_TRAINING,
+    pc_names as pc_names,
+)
 from genoml_search.errors import UserError
 
 log = logging.getLogger(__name__)
 
-RELATED_PAIRS = "related_pairs.tsv"
-RELATED_TO_TRAINING = "related_to_training.tsv"
-PCA_FILE = "pca.npz"
-PCS_FILE = "pcs.tsv"
 DEFAULT_PCS = 10
 DEFAULT_KINSHIP_MAX_SAMPLES = 10_000
 RELATED_THRESHOLD = KING_SECOND  # "related": second degree or closer (kinship > 2^-3.5), as plink2 --king-cutoff
@@ -53,11 +59,6 @@ PCA_PRUNE = (50, 5, 0.2)
 by default), while PCs fitted on SNPs in strong LD pick up LD blocks instead of ancestry."""
 
 Writers = dict[str, Callable[[Path], None]]
-
-
-def pc_names(k: int) -> list[str]:
-    """Column names of the first ``k`` genetic PCs."""
-    return [f"PC{i}" for i in range(1, k + 1)]
 
 
 def _pcs_frame(ids: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
@@ -188,8 +189,6 @@ def harmonized_structure(
     available, recorded as not checked). ``variant_ids`` name the columns of ``genotypes`` (the training
     dataset's SNPs), so that the PCs are projected from the SNPs the PCA model was fitted on.
     """
-    from genoml_search.data.dataset import GENOTYPES, Dataset
-
     manifest: dict[str, Any] = {}
     files: Writers = {}
     summary: dict[str, Any] = {"checked": False, "n_samples": int(len(ids)), "threshold": RELATED_THRESHOLD}

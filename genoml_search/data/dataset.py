@@ -26,6 +26,7 @@ import pandas as pd
 from genoml_search import __version__
 from genoml_search.errors import InputFileError
 from genoml_search.fileio import atomic_directory, check_output_directory
+from genoml_search.tasks import Task
 
 FORMAT_VERSION = 1
 GENOTYPES = "genotypes.npy"
@@ -33,6 +34,16 @@ SAMPLES = "samples.tsv"
 VARIANTS = "variants.tsv"
 MANIFEST = "manifest.json"
 VARIANT_COLUMNS = ["id", "chrom", "pos", "counted_allele", "other_allele", "freq"]
+# Sample-structure files, written by munge (genoml_search.data.cohort_structure) when computed:
+RELATED_PAIRS = "related_pairs.tsv"
+RELATED_TO_TRAINING = "related_to_training.tsv"
+PCA_FILE = "pca.npz"
+PCS_FILE = "pcs.tsv"
+
+
+def pc_names(k: int) -> list[str]:
+    """Column names of the first ``k`` genetic PCs."""
+    return [f"PC{i}" for i in range(1, k + 1)]
 
 
 def content_hash(genotypes: np.ndarray, samples: pd.DataFrame, variants: pd.DataFrame) -> str:
@@ -147,9 +158,9 @@ class Dataset:
                                                                    "other_allele": str})
 
     @property
-    def task(self) -> str:
+    def task(self) -> Task:
         """The phenotype's task recorded at munge time (binary, regression or multiclass)."""
-        return self.manifest["phenotype"]["task"]
+        return Task.parse(self.manifest["phenotype"]["task"])
 
     @property
     def covariate_names(self) -> list[str]:
@@ -181,8 +192,6 @@ class Dataset:
 
     def pcs(self, k: int) -> np.ndarray:
         """The first ``k`` genetic PCs (samples x k, float), in the order of ``samples``."""
-        from genoml_search.data.cohort_structure import PCS_FILE, pc_names
-
         if k > self.n_pcs:
             why = (self.manifest.get("pca") or {}).get("reason")
             raise InputFileError(
@@ -195,8 +204,6 @@ class Dataset:
 
     def related_pairs(self) -> pd.DataFrame | None:
         """Pairs of related samples found at munge time (id1, id2, kinship, degree), or None if not computed."""
-        from genoml_search.data.cohort_structure import RELATED_PAIRS
-
         if not (self.manifest.get("relatedness") or {}).get("computed"):
             return None
         return pd.read_csv(self.path / RELATED_PAIRS, sep="\t", dtype={"id1": str, "id2": str})

@@ -32,6 +32,7 @@ from genoml_search.data.plink import MISSING, PlinkFileSet, check_bed, read_bed_
 from genoml_search.data.tables import read_covariates, read_gwas, read_id_list, read_phenotype, show
 from genoml_search.errors import InputFileError, UserError
 from genoml_search.fileio import check_output_directory, file_sha256
+from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ def munge(options: MungeOptions) -> dict[str, Any]:
         _step(steps, "phenotype", "samples", absent.sum(), keep.sum(),
               f"no phenotype ({pheno_info['missing_dropped']} missing codes; {sentence})")
         _require_left(int(keep.sum()), "samples", "matching the phenotype file", options.pheno)
-        if task != "regression" and phenotype[keep].nunique() < 2:
+        if Task(task).is_classification and phenotype[keep].nunique() < 2:
             raise InputFileError(f"only one phenotype class among the {int(keep.sum())} samples also in the .fam; "
                                  "need at least two", options.pheno)
     elif like is None:
@@ -271,7 +272,7 @@ def munge(options: MungeOptions) -> dict[str, Any]:
         )
         sample_index = np.flatnonzero(keep.to_numpy())[sample_keep]
         variants = cohort.variants.iloc[variant_index].reset_index(drop=True)
-        if task != "regression" and np.unique(phenotype.to_numpy()[sample_index]).size < 2:
+        if Task(task).is_classification and np.unique(phenotype.to_numpy()[sample_index]).size < 2:
             raise UserError("only one phenotype class left after sample QC (--mind); relax it or check the inputs")
     else:
         sample_index = np.flatnonzero(keep.to_numpy())
@@ -371,7 +372,7 @@ def _select_training_variants(
     genotypes = _read_genotypes(cohort, sample_index, variant_index, order="F")
     samples = cohort.samples.iloc[sample_index]
     founders = ((samples["father"] == "0") & (samples["mother"] == "0")).to_numpy()
-    controls = (phenotype[sample_index] == 0) if task == "binary" else None
+    controls = (phenotype[sample_index] == 0) if task == Task.BINARY else None
     log.info("QC of %d x %d genotypes", len(sample_index), len(variant_index))
     with warnings.catch_warnings():  # empty slices when --mind removes everyone: reported below
         warnings.simplefilter("ignore", RuntimeWarning)

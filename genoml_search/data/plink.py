@@ -16,6 +16,8 @@ from genoml_search.errors import InputFileError, UserError
 
 MISSING: int = -127
 """Sentinel for a missing genotype call in every int8 matrix of genoml-search."""
+SMALL_EPSILON = 2.0**-44
+"""plink2's ``kSmallEpsilon``: thresholds are nudged by this relative amount against float error."""
 
 BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
 FAM_COLUMNS = ["fid", "iid", "father", "mother", "sex", "pheno"]

@@ -24,17 +24,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from genoml_search.data import sexchrom
-from genoml_search.data.plink import MISSING
+from genoml_search.data.hwe import hwe_pvalues_from_counts, hwe_x_fails
+from genoml_search.data.plink import MISSING, SMALL_EPSILON
 
 try:
     from genoml_search.data import _qckernel
 except ImportError:  # no compiler at install time: the numpy path gives the same counts
     _qckernel = None
 
-SMALL_EPSILON = 2.0**-44
-"""plink2's ``kSmallEpsilon``: thresholds are nudged by this relative amount against float error."""
-EXACT_TEST_BIAS = 2.0**-83
-"""plink2's ``kExactTestBias``: starting relative likelihood of the observed count in the exact test."""
 
 _BLOCK = 4096
 
@@ -244,12 +241,6 @@ def plink2_ref_frequency(counts: GenotypeCounts) -> np.ndarray:
     return freq
 
 
-def plink2_maf(counts: GenotypeCounts) -> np.ndarray:
-    """Minor allele frequency as plink2's --maf filter sees it (0.5 for an all-missing variant)."""
-    ref = plink2_ref_frequency(counts)
-    return np.minimum(1.0 - ref, ref)
-
-
 def hwe_exact_pvalues(genotypes: np.ndarray | GenotypeCounts, *, midp: bool = False) -> np.ndarray:
     """Hardy-Weinberg exact test p-value per variant, computed as plink2's ``HweP`` does.
 
@@ -261,136 +252,9 @@ def hwe_exact_pvalues(genotypes: np.ndarray | GenotypeCounts, *, midp: bool = Fa
     return hwe_pvalues_from_counts(counts.het, counts.hom0, counts.hom2, midp=midp)
 
 
-def hwe_pvalues_from_counts(het: np.ndarray, hom1: np.ndarray, hom2: np.ndarray, *, midp: bool = False) -> np.ndarray:
-    """Exact HWE p-values for arrays of (het, hom1, hom2) counts (plink2's ``HweP`` recurrence)."""
-    het = np.asarray(het, dtype=np.int64)
-    hom1 = np.asarray(hom1, dtype=np.int64)
-    hom2 = np.asarray(hom2, dtype=np.int64)
-    homc = np.maximum(hom1, hom2)
-    homr = np.minimum(hom1, hom2)
-    triples, inverse = np.unique(np.stack([het, homr, homc], axis=1), axis=0, return_inverse=True)
-    pvals = _hwe_p_unique(triples[:, 0], triples[:, 1], triples[:, 2], midp)
-    return pvals[inverse.reshape(-1)]
-
-
-def _hwe_p_unique(het: np.ndarray, homr: np.ndarray, homc: np.ndarray, midp: bool) -> np.ndarray:
-    n = len(het)
-    out = np.empty(n)
-    rare = 2 * homr + het
-    g2 = 2 * (het + homc + homr)
-    empty = g2 == 0
-    out[empty] = 0.5 if midp else 1.0
-    upper = (het * g2 > rare * (g2 - rare)) & ~empty
-    lower = ~upper & ~empty
-    for mask, is_upper in ((upper, True), (lower, False)):
-        idx = np.flatnonzero(mask)
-        if len(idx):
-            out[idx] = _hwe_p_tail(het[idx], homr[idx], homc[idx], is_upper, midp)
-    return out
-
-
-@np.errstate(over="ignore", invalid="ignore")
-def _hwe_p_tail(het: np.ndarray, homr: np.ndarray, homc: np.ndarray, upper: bool, midp: bool) -> np.ndarray:
-    """One branch of ``HweP`` (observed het count above or below expectation), vectorized over variants."""
-    n = len(het)
-    start = (1 - SMALL_EPSILON) * EXACT_TEST_BIAS
-    tailp = np.full(n, start)
-    centerp = np.zeros(n)
-    lastp2 = np.full(n, start)
-    lastp1 = np.full(n, start)
-    tie_ct = np.ones(n)
-    h2, r2, c2 = het.astype(float), homr.astype(float), homc.astype(float)
-    result = np.full(n, np.nan)
-
-    def step2(i: np.ndarray) -> None:
-        # One move of the tail-2 walk towards (and past) the most likely het count.
-        if upper:
-            r2[i] += 1
-            c2[i] += 1
-            lastp2[i] *= (h2[i] * (h2[i] - 1)) / (4 * r2[i] * c2[i])
-            h2[i] -= 2
-        else:
-            h2[i] += 2
-            lastp2[i] *= (4 * r2[i] * c2[i]) / (h2[i] * (h2[i] - 1))
-            r2[i] -= 1
-            c2[i] -= 1
-
-    def can_step2(i: np.ndarray) -> np.ndarray:
-        return h2[i] > 1.5 if upper else r2[i] > 0.5
-
-    # Phase A: sum the centre (relative likelihoods above the observed one).
-    live = np.arange(n)
-    live = live[can_step2(live)]
-    into_tail = np.zeros(n, dtype=bool)
-    while len(live):
-        step2(live)
-        low = lastp2[live] < EXACT_TEST_BIAS
-        done = live[low]
-        tie_ct[done] += lastp2[done] > (1 - 2 * SMALL_EPSILON) * EXACT_TEST_BIAS
-        tailp[done] += lastp2[done]
-        into_tail[done] = True
-        cont = live[~low]
-        centerp[cont] += lastp2[cont]
-        over = centerp[cont] > np.finfo(float).max
-        result[cont[over]] = 0.0
-        cont = cont[~over]
-        live = cont[can_step2(cont)]
-    finished = ~np.isnan(result)
-    if not midp:
-        trivially = (centerp == 0) & ~finished
-        result[trivially] = 1.0
-        finished |= trivially
-    # Phase B: the rest of tail 2, until additions no longer change the sum.
-    live = np.flatnonzero(into_tail & ~finished)
-    live = live[can_step2(live)]
-    while len(live):
-        step2(live)
-        before = tailp[live].copy()
-        tailp[live] += lastp2[live]
-        live = live[tailp[live] > before]
-        live = live[can_step2(live)]
-    # Phase C: tail 1, walking away from expectation on the observed side.
-    live = np.flatnonzero(~finished)
-    if upper:
-        h1, r1, c1 = het + 2.0, homr.astype(float), homc.astype(float)
-        live = live[r1[live] > 0.5]
-        while len(live):
-            lastp1[live] *= (4 * r1[live] * c1[live]) / (h1[live] * (h1[live] - 1))
-            before = tailp[live].copy()
-            tailp[live] += lastp1[live]
-            live = live[tailp[live] > before]
-            h1[live] += 2
-            r1[live] -= 1
-            c1[live] -= 1
-            live = live[r1[live] > 0.5]
-    else:
-        h1, r1, c1 = het.astype(float), homr.astype(float), homc.astype(float)
-        live = live[h1[live] > 1.5]
-        while len(live):
-            r1[live] += 1
-            c1[live] += 1
-            lastp1[live] *= (h1[live] * (h1[live] - 1)) / (4 * r1[live] * c1[live])
-            before = tailp[live].copy()
-            tailp[live] += lastp1[live]
-            live = live[tailp[live] > before]
-            h1[live] -= 2
-            live = live[h1[live] > 1.5]
-    rest = ~finished
-    if midp:
-        result[rest] = (tailp[rest] - (start * 0.5) * tie_ct[rest]) / (tailp[rest] + centerp[rest])
-    else:
-        result[rest] = tailp[rest] / (tailp[rest] + centerp[rest])
-    return result
-
-
 def founders_from_samples(samples) -> np.ndarray:
     """plink2's founder rule: both parental IDs are ``0`` (a samples table with father/mother columns)."""
     return ((samples["father"].astype(str) == "0") & (samples["mother"].astype(str) == "0")).to_numpy()
-
-
-def controls_from_samples(samples) -> np.ndarray:
-    """Controls of a PLINK 1/2 binary phenotype (1 = control, 2 = case; anything else is not a control)."""
-    return (samples["pheno"].astype(str) == "1").to_numpy()
 
 
 def x_ref_frequency(counts: GenotypeCounts, male: GenotypeCounts) -> np.ndarray:
@@ -511,7 +375,7 @@ def run_qc(
         if len(x_tested):
             females = genotype_counts(genotypes, hwe_rows & (sex == sexchrom.FEMALE), columns=x_tested)
             males = genotype_counts(genotypes, hwe_rows & male, columns=x_tested)
-            drop[x_tested] = sexchrom.hwe_x_fails(females.het, females.hom0, females.hom2, males.hom0, males.hom2,
+            drop[x_tested] = hwe_x_fails(females.het, females.hom0, females.hom2, males.hom0, males.hom2,
                                                   threshold)
         steps.append({"step": "hwe", "unit": "variants", "removed": int(drop.sum()),
                       "reason": f"Hardy-Weinberg exact test p < {params.hwe} ({who})"})

@@ -27,11 +27,11 @@ import pandas as pd
 from scipy import stats
 
 from genoml_search.errors import UserError
+from genoml_search.tasks import TASKS, Task
 
 MISSING: int = -127  # same sentinel as genoml_search.data.plink.MISSING
 
 FORMAT_VERSION = 1
-TASKS = ("binary", "regression", "multiclass")
 EFFECT_DISTRIBUTIONS = ("normal", "laplace")
 LD_MODELS = ("blocks", "msprime")
 
@@ -99,7 +99,7 @@ class SimulationSpec:
         if self.effect_distribution not in EFFECT_DISTRIBUTIONS:
             problems.append(f"effect_distribution must be one of {EFFECT_DISTRIBUTIONS}")
         if self.task not in TASKS:
-            problems.append(f"task must be one of {TASKS}, got {self.task!r}")
+            problems.append(f"task must be one of {tuple(str(t) for t in TASKS)}, got {self.task!r}")
         if not 0.0 < self.prevalence < 1.0:
             problems.append(f"prevalence must be in (0, 1), got {self.prevalence}")
         if self.n_classes < 2:
@@ -411,10 +411,10 @@ def _covariates(spec: SimulationSpec, rng: np.random.Generator, n: int) -> pd.Da
 
 
 def _observed(spec: SimulationSpec, liability: np.ndarray) -> tuple[np.ndarray, dict]:
-    if spec.task == "binary":
+    if spec.task == Task.BINARY:
         threshold = float(stats.norm.isf(spec.prevalence))
         return (liability > threshold).astype(np.int64), {"liability_threshold": threshold}
-    if spec.task == "multiclass":
+    if spec.task == Task.MULTICLASS:
         thresholds = stats.norm.ppf(np.arange(1, spec.n_classes) / spec.n_classes)
         return np.searchsorted(thresholds, liability).astype(np.int64), {"class_thresholds": thresholds.tolist()}
     return liability, {}
@@ -513,9 +513,9 @@ def _simulate_into(spec: SimulationSpec, out: Path) -> dict:
     val_ids = np.char.add("val_", np.char.zfill(np.arange(1, spec.n_validation + 1).astype(str), 6))
     sex = covariates["SEX"].to_numpy() if "SEX" in covariates else np.zeros(n_total, dtype=int)
     fam_sex = np.where(sex == 1, 1, 2) if "SEX" in covariates else np.zeros(n_total, dtype=int)
-    if spec.task == "binary":
+    if spec.task == Task.BINARY:
         fam_pheno = (observed + 1).astype(str)  # PLINK: 1 control, 2 case
-    elif spec.task == "regression":
+    elif spec.task == Task.REGRESSION:
         fam_pheno = np.array([f"{v:.6f}" for v in observed])
     else:
         fam_pheno = np.full(n_total, "-9")
@@ -604,9 +604,9 @@ def _realized(
         total = liability[rows].var()
         realized[f"h2_{name}"] = float(genetic[rows].var() / total)
         realized[f"covariate_r2_{name}"] = float(covar_part[rows].var() / total)
-        if spec.task == "binary":
+        if spec.task == Task.BINARY:
             realized[f"prevalence_{name}"] = float(observed[rows].mean())
-        elif spec.task == "multiclass":
+        elif spec.task == Task.MULTICLASS:
             realized[f"class_frequencies_{name}"] = (np.bincount(observed[rows], minlength=spec.n_classes) / len(observed[rows])).tolist()
     return realized
 
@@ -621,12 +621,12 @@ def _expected(spec: SimulationSpec, m_e: float, covar_var: float) -> dict:
         "max_r2_liability_with_covariates": h2 + covar_var,
         "expected_r2_liability_with_covariates": r2 + covar_var,
     }
-    if spec.task == "regression":
+    if spec.task == Task.REGRESSION:
         expected.update(
             max_r2=h2, expected_r2=r2, max_r2_with_covariates=h2 + covar_var,
             expected_r2_with_covariates=r2 + covar_var,
         )
-    elif spec.task == "binary":
+    elif spec.task == Task.BINARY:
         k = spec.prevalence
         z2 = stats.norm.pdf(stats.norm.isf(k)) ** 2
         r2_l = daetwyler_r2(h2 * z2 / (k * (1 - k)), n, m_e) * k * (1 - k) / z2

@@ -1,7 +1,9 @@
-"""Sample structure: duplicates, relatives (KING-robust kinship) and ancestry (PCA), for honest validation.
+"""Sample structure maths: duplicates, relatives (KING-robust kinship) and ancestry (PCA), for honest validation.
 
-The implementations live in :mod:`genoml_search.data.kinship` and :mod:`genoml_search.data.pca`; this module
-is the one place to import them from.
+The public import point of the structure maths (documented in docs/structure.md): pure functions on int8
+genotype matrices, implemented in :mod:`genoml_search.data.kinship` and :mod:`genoml_search.data.pca`. Their
+use in a munged cohort (which files a Dataset gets, relatedness to training, projected PCs) is
+:mod:`genoml_search.data.cohort_structure`.
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from genoml_search.errors import InputFileError
 from genoml_search.fileio import read_text_file
+from genoml_search.tasks import Task
 
 MISSING_CODES = ("-9", "NA", "NaN", "nan", "NAN", "na", "N/A", "", ".")
 ID_COLUMNS = ("ID", "IID", "id", "iid", "sample", "SAMPLE", "sample_id", "Sample", "SampleID")
@@ -96,11 +97,6 @@ def _id_column(table: pd.DataFrame, path: Path, what: str) -> str:
         "naming the ID column (ID or IID, optionally FID IID as PLINK)",
         path,
     )
-
-
-def read_sample_table(path: str | Path, what: str) -> pd.DataFrame:
-    """A table indexed by sample ID (the ``ID``/``IID`` column), other columns kept as strings (FID dropped)."""
-    return _sample_table(path, what)[0]
 
 
 def _sample_table(path: str | Path, what: str) -> tuple[pd.DataFrame, np.ndarray, pd.Series | None]:
@@ -197,9 +193,9 @@ def read_phenotype(path: str | Path, name: str | None, task: str) -> tuple[pd.Se
                 f"column {name}: values 0, 1 and 2 are ambiguous (PLINK case/control with 0 = missing, three "
                 "classes, or a count); recode missing as -9 for case/control, or give --task multiclass or "
                 "--task regression", path)
-        task = "binary" if len(distinct) == 2 and set(distinct) <= {0.0, 1.0, 2.0} else "regression"
+        task = Task.BINARY if len(distinct) == 2 and set(distinct) <= {0.0, 1.0, 2.0} else Task.REGRESSION
     info = {"file": str(path), "column": name, "task": task, "missing_dropped": n_missing}
-    if task == "binary":
+    if task == Task.BINARY:
         if set(distinct) <= {0.0, 1.0}:
             coding = "0/1"
         elif set(distinct) <= {1.0, 2.0}:
@@ -213,11 +209,11 @@ def read_phenotype(path: str | Path, name: str | None, task: str) -> tuple[pd.Se
                 "recode it, or use --task regression/multiclass", path)
         info["coding"] = coding
         info["counts"] = {"controls": int((values == 0).sum()), "cases": int((values == 1).sum())}
-    elif task == "multiclass":
+    elif task == Task.MULTICLASS:
         if not np.all(distinct == np.round(distinct)):
             raise InputFileError(f"column {name}: multiclass labels must be integers, found {_show(distinct)}", path)
         info["classes"] = [int(v) for v in distinct]
-    elif task != "regression":
+    elif task != Task.REGRESSION:
         raise InputFileError(f"unknown task {task!r}; use binary, regression, multiclass or auto", path)
     if fid is not None:
         info["fid"] = fid

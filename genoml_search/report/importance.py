@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genoml_search.report.metrics import get_metric
-from genoml_search.search.objective import predict_scores
+from genoml_search.core.metrics import get_metric
+from genoml_search.core.scoring import predict_scores
 
 
 def kept_columns(pipeline: Any, n_features: int) -> np.ndarray:

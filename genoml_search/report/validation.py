@@ -16,9 +16,9 @@ import numpy as np
 
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import UserError
+from genoml_search.core.features import FeatureMatrix, features_from_dataset
+from genoml_search.core.scoring import predict_scores
 from genoml_search.run_directory import EXCLUDED_VALIDATION, VALIDATION_DATASET, RunDirectory
-from genoml_search.search.data_cache import FeatureMatrix, features_from_dataset
-from genoml_search.search.objective import predict_scores
 
 __all__ = ["EXCLUDED_VALIDATION", "VALIDATION_DATASET", "ValidationData", "load_validation"]
 

@@ -1,4 +1,6 @@
-"""Listing the model families: records (JSON-ready), a rich table for the CLI, a markdown table for the docs.
+"""Listing the model families: records (JSON-ready) and a markdown table for the docs.
+
+The terminal table of ``genoml-search families`` is presentation: :mod:`genoml_search.commands.families`.
 
 ``python -m genoml_search.search.listing docs/families.md`` regenerates the ranges table of the docs between
 its ``<!-- families-table:start -->`` and ``<!-- families-table:end -->`` markers (a test checks it is current).
@@ -8,8 +10,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any
-
-from rich.table import Table
 
 from genoml_search.search.registry import TASKS, check_task, family_names, get_family
 
@@ -41,24 +41,13 @@ def format_range(param: dict[str, Any]) -> str:
     return text
 
 
-def families_table(records: list[dict[str, Any]]) -> Table:
-    """A rich table of family records: one row per family, its parameters and ranges in the last column."""
-    table = Table(title="Model families", show_lines=True)
-    for column in ("family", "tasks", "scaled", "NaN ok", "parameters"):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        params = "\n".join(f"{p['name']}: {format_range(p)}" for p in r["params"])
-        table.add_row(r["name"], ", ".join(r["tasks"]), _yes(r["needs_scaling"]), _yes(r["handles_missing"]), params)
-    return table
-
-
 def families_markdown(records: list[dict[str, Any]] | None = None) -> str:
     """A markdown table of every family (the one in docs/families.md)."""
     records = families_records() if records is None else records
     lines = ["| family | tasks | scaled | NaN ok | parameter | range |", "|---|---|---|---|---|---|"]
     for r in records:
         for i, p in enumerate(r["params"]):
-            head = (f"`{r['name']}`", ", ".join(r["tasks"]), _yes(r["needs_scaling"]), _yes(r["handles_missing"]))
+            head = (f"`{r['name']}`", ", ".join(r["tasks"]), yes_no(r["needs_scaling"]), yes_no(r["handles_missing"]))
             lines.append("| " + " | ".join((*(head if i == 0 else ("",) * 4), f"`{p['name']}`",
                                             format_range(p).replace("|", "\\|"))) + " |")
     notes = [f"- `{r['name']}`: {r['summary']}" for r in records]
@@ -99,7 +88,8 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-def _yes(flag: bool) -> str:
+def yes_no(flag: bool) -> str:
+    """``yes`` or ``no``, as the family tables show flags."""
     return "yes" if flag else "no"
 
 

@@ -1,7 +1,7 @@
 """The cross-validated objective of one trial, run on a Dask worker (or in-process).
 
 A trial is a :class:`TrialSpec` (which dataset, which samples, which model and parameters, which folds); the
-worker loads the dataset once (:mod:`genoml_search.search.data_cache`), fits the pipeline fold by fold (all
+worker loads the dataset once (:mod:`genoml_search.core.features`), fits the pipeline fold by fold (all
 preprocessing inside the fold) and scores the held-out part from predicted probabilities. After each fold it
 asks the pruner, using a snapshot of the study's finished trials sent with the spec (:class:`PruningContext`),
 so pruning needs no database connection on the worker.
@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import optuna
 from threadpoolctl import threadpool_limits
-from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
-from genoml_search.report.metrics import get_metric
-from genoml_search.search.data_cache import load_features
+from genoml_search.core.features import FeatureMatrix, load_features
+from genoml_search.core.metrics import get_metric
+from genoml_search.core.scoring import predict_scores
 from genoml_search.search.pipeline import build_pipeline
-from genoml_search.search.registry import get_family
+from genoml_search.search.registry import ModelFamily, get_family
+from genoml_search.tasks import Task
 
 PRUNERS = ("none", "median", "percentile", "wilcoxon", "successive_halving", "hyperband")
 
@@ -40,18 +41,10 @@ def make_folds(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The (train, test) index pairs of the CV: stratified for classification, grouped when ``groups``."""
     folds: list[tuple[np.ndarray, np.ndarray]] = []
-    classification = task != "regression"
+    kind = Task(task).kind
     for repeat in range(cv.n_repeats):
-        seed = cv.seed + repeat
-        if groups is not None:
-            splitter: Any = (StratifiedGroupKFold(cv.n_folds, shuffle=True, random_state=seed) if classification
-                             else GroupKFold(cv.n_folds, shuffle=True, random_state=seed))
-            split = splitter.split(np.zeros(len(y)), y, groups)
-        else:
-            splitter = (StratifiedKFold(cv.n_folds, shuffle=True, random_state=seed) if classification
-                        else KFold(cv.n_folds, shuffle=True, random_state=seed))
-            split = splitter.split(np.zeros(len(y)), y)
-        folds.extend(split)
+        splitter = kind.cv_splitter(cv.n_folds, cv.seed + repeat, grouped=groups is not None)
+        folds.extend(splitter.split(np.zeros(len(y)), y, groups))
     return folds
 
 
@@ -135,14 +128,17 @@ class TrialResult:
     pruned: bool
     seconds: float
     error: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)  # recorded as trial user attributes (path: the penalty)
 
 
-def predict_scores(model: Any, x: np.ndarray, task: str) -> np.ndarray:
-    """What metrics need: P(class 1) for binary, class probabilities for multiclass, predictions otherwise."""
-    if task == "regression":
-        return np.asarray(model.predict(x), dtype=float)
-    proba = np.asarray(model.predict_proba(x), dtype=float)
-    return proba[:, 1] if task == "binary" else proba
+def model_input(data: FeatureMatrix, family: ModelFamily, rows: np.ndarray) -> Any:
+    """What a family's pipeline is fitted on or predicts from for some rows: the int8 genotypes (a
+    :class:`~genoml_search.search.paths.Design`) for path families, so no float copy is made; else float rows."""
+    if family.fits_path and data.genotypes is not None:
+        from genoml_search.search.paths import Design
+
+        return Design(data.genotypes, data.covariates, np.asarray(rows))
+    return data.x[rows]
 
 
 def evaluate_trial(spec: TrialSpec) -> TrialResult:
@@ -160,6 +156,8 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
         y = data.y[spec.search_index]  # rows of the feature matrix are taken per fold: one copy, not two
         metric = get_metric(spec.metric, spec.task)
         family = get_family(spec.family)
+        if family.fits_path:
+            return evaluate_path_trial(spec, data, started)
         for train, test in make_folds(y, spec.task, spec.cv, spec.groups):
             model = build_pipeline(family, spec.params, spec.task, data.n_snps, spec.snp_p_threshold,
                                    spec.random_state, spec.n_jobs, n_covariates=data.n_covariates)
@@ -179,3 +177,26 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
         message = f"{type(error).__name__}: {error}".splitlines()[0][:500]
         return TrialResult(spec.trial_number, fold_scores, reported, None, False, time.perf_counter() - started,
                            error=message + "\n" + traceback.format_exc(limit=3)[-1500:])
+
+
+def evaluate_path_trial(spec: TrialSpec, data: FeatureMatrix, started: float) -> TrialResult:
+    """A path family's trial: one early-stopped regularization path per fold on the int8 genotypes, the
+    penalty chosen by the folds' mean score (:func:`~genoml_search.search.path_cv.cross_validate_path`)."""
+    from genoml_search.search.path_cv import cross_validate_path
+    from genoml_search.search.paths import Design
+
+    metric = get_metric(spec.metric, spec.task)
+    y = data.y[spec.search_index]
+    design = Design(data.genotypes, data.covariates, spec.search_index)
+    with threadpool_limits(limits=spec.n_jobs):
+        result = cross_validate_path(design, y, make_folds(y, spec.task, spec.cv, spec.groups), spec.task,
+                                     metric.compute, metric.greater_is_better, spec.params["l1_ratio"],
+                                     n_threads=spec.n_jobs, should_prune=spec.pruning.should_prune,
+                                     report_per_fold=spec.pruning.reports_per_fold)
+    seconds = time.perf_counter() - started
+    if result.pruned:
+        return TrialResult(spec.trial_number, result.fold_scores, result.reported, None, True, seconds)
+    if not np.isfinite(result.value):
+        raise ValueError(f"non-finite CV score {result.value}")
+    return TrialResult(spec.trial_number, result.fold_scores, result.reported, result.value, False, seconds,
+                       attrs={"path": result.attrs()})

@@ -2,59 +2,27 @@
 from __future__ import annotations
 
 import shutil
-from fractions import Fraction
-from math import factorial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.data.conftest import EXAMPLE
+from tests.data.test_hwe import exact_hwe
 from genoml_search.data.plink import MISSING, read_plink
 from genoml_search.data.qc import (
     QCParams,
     allele_frequency,
     founders_from_samples,
     hwe_exact_pvalues,
-    hwe_pvalues_from_counts,
     run_qc,
     sample_missing_rate,
     variant_missing_rate,
 )
 
 
-def exact_hwe(het: int, hom1: int, hom2: int) -> float:
-    """Reference: sum of the probabilities of het counts no more likely than the observed one (exact)."""
-    n = het + hom1 + hom2
-    rare = 2 * min(hom1, hom2) + het
-    probs = {}
-    for h in range(rare % 2, rare + 1, 2):
-        homr = (rare - h) // 2
-        homc = n - h - homr
-        if homc < 0:
-            continue
-        probs[h] = Fraction(factorial(n) * 2**h, factorial(homr) * factorial(h) * factorial(homc))
-    total = sum(probs.values())
-    obs = probs[het]
-    return float(sum(p for p in probs.values() if p <= obs) / total)
-
-
 def genotypes_from_counts(het: int, hom0: int, hom2: int, missing: int = 0) -> np.ndarray:
     return np.array([1] * het + [0] * hom0 + [2] * hom2 + [MISSING] * missing, dtype=np.int8)[:, None]
-
-
-def test_hwe_hand_computed_two_samples():
-    # n = 2 and two rare copies: P(het = 0) = 1/3, P(het = 2) = 2/3.
-    p = hwe_pvalues_from_counts([0, 2], [1, 0], [1, 0])
-    assert p == pytest.approx([1 / 3, 1.0], rel=1e-12)
-
-
-@pytest.mark.parametrize(
-    "het, hom1, hom2",
-    [(10, 80, 10), (50, 25, 25), (0, 50, 50), (100, 0, 0), (1, 99, 0), (3, 40, 7), (57, 321, 22), (0, 10, 0)],
-)
-def test_hwe_matches_exact_enumeration(het, hom1, hom2):
-    assert hwe_pvalues_from_counts([het], [hom1], [hom2])[0] == pytest.approx(exact_hwe(het, hom1, hom2), rel=1e-9)
 
 
 def test_hwe_from_matrix_dedups_and_handles_missing():
@@ -63,21 +31,6 @@ def test_hwe_from_matrix_dedups_and_handles_missing():
     p = hwe_exact_pvalues(g)
     assert p[0] == p[1] == pytest.approx(exact_hwe(10, 80, 10), rel=1e-9)
     assert p[2] == 1.0
-
-
-def test_hwe_vectorized_is_fast_and_consistent():
-    rng = np.random.default_rng(0)
-    n = 100_000
-    hom1 = rng.integers(0, 5000, n)
-    het = rng.integers(0, 5000, n)
-    hom2 = rng.integers(0, 100, n)
-    p = hwe_pvalues_from_counts(het, hom1, hom2)
-    assert p.shape == (n,) and np.all((p >= 0) & (p <= 1))
-    small = hwe_pvalues_from_counts(het[:5] % 60, hom1[:5] % 60, hom2[:5] % 60)
-    for i in range(5):
-        expected = exact_hwe(int(het[i] % 60), int(hom1[i] % 60), int(hom2[i] % 60))
-        assert small[i] == pytest.approx(expected, rel=1e-9)
-        assert p[i] == hwe_pvalues_from_counts(het[i : i + 1], hom1[i : i + 1], hom2[i : i + 1])[0]
 
 
 def test_basic_rates():

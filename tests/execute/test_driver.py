@@ -47,7 +47,7 @@ def test_task_is_small_even_for_a_large_study(dataset, tmp_path) -> None:
 
 
 def test_dataset_is_loaded_once_per_process(dataset, monkeypatch) -> None:
-    from genoml_search.search import data_cache
+    from genoml_search.core import features as data_cache
 
     make_spec = spec_factory(dataset, n_folds=2)
     opened = []
@@ -76,7 +76,7 @@ def test_two_workers_prune_and_store_intermediate_values(dataset, tmp_path, clie
     for params in [good] * 6 + [bad] * 6:
         study.enqueue_trial(params)
     stats = run_trials(study, client, 12, spec_factory(dataset, n_folds=4), "median", max_in_flight=2)
-    entries = client.run(lambda: len(__import__("genoml_search.search.data_cache").search.data_cache._CACHE))
+    entries = client.run(lambda: len(__import__("genoml_search.core.features").core.features._CACHE))
     assert_exact(study, 12)
     pruned = study.get_trials(states=(TrialState.PRUNED,))
     assert stats.pruned == len(pruned) >= 3, [(t.number, t.state.name, t.intermediate_values) for t in study.trials]

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 
 from genoml_search.report.intervals import (_fast_replicates, bootstrap_samples, delong_auc, delong_interval,
                                             metric_intervals)
-from genoml_search.report.metrics import METRICS, REPORTED
+from genoml_search.core.metrics import METRICS, REPORTED
 
 
 def _delong_by_definition(y, s):

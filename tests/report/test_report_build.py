@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from genoml_search.errors import UserError
 from genoml_search.report import build as build_module
 from genoml_search.report.build import ReportOptions, build_report
-from genoml_search.report.metrics import score_all
+from genoml_search.core.metrics import score_all
 
 FAST = {"n_boot": 200, "n_repeats": 2, "max_features": 10}
 

@@ -3,9 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rich.console import Console
-
-from genoml_search.search.listing import END, START, families_markdown, families_records, families_table
+from genoml_search.search.listing import END, START, families_markdown, families_records
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "families.md"
 
@@ -20,15 +18,6 @@ def test_records_are_json_and_filtered_by_task() -> None:
         for p in r["params"]:
             assert {"name", "type", "choices"} <= set(p) or {"name", "type", "low", "high", "log"} <= set(p)
     assert len(families_records()) >= 17
-
-
-def test_table_has_one_row_per_family() -> None:
-    records = families_records("binary")
-    table = families_table(records)
-    assert table.row_count == len(records)
-    console = Console(record=True, width=140)
-    console.print(table)
-    assert "xgboost" in console.export_text()
 
 
 def test_docs_table_is_current() -> None:

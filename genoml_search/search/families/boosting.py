@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genoml_search.search.registry import TASKS, FloatParam, IntParam, ModelFamily, Param, register
+from genoml_search.search.registry import TASKS, FloatParam, IntParam, ModelFamily, Param, Task, register
 
 FRACTION = (0.0, 1.0)
 POSITIVE = (0.0, None)
@@ -34,7 +34,7 @@ class GradientBoosting(ModelFamily):
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 
-        cls = GradientBoostingRegressor if task == "regression" else GradientBoostingClassifier
+        cls = GradientBoostingRegressor if task == Task.REGRESSION else GradientBoostingClassifier
         return cls(**params, n_iter_no_change=10, validation_fraction=0.1, random_state=random_state)
 
 
@@ -59,7 +59,7 @@ class HistGradientBoosting(ModelFamily):
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-        cls = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
+        cls = HistGradientBoostingRegressor if task == Task.REGRESSION else HistGradientBoostingClassifier
         return cls(**params, early_stopping=False, random_state=random_state)
 
 
@@ -86,7 +86,7 @@ class XGBoost(ModelFamily):
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         import xgboost
 
-        cls = xgboost.XGBRegressor if task == "regression" else xgboost.XGBClassifier
+        cls = xgboost.XGBRegressor if task == Task.REGRESSION else xgboost.XGBClassifier
         return cls(**params, tree_method="hist", random_state=random_state, n_jobs=n_jobs, verbosity=0)
 
 
@@ -113,7 +113,7 @@ class LightGBM(ModelFamily):
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         import lightgbm
 
-        cls = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
+        cls = lightgbm.LGBMRegressor if task == Task.REGRESSION else lightgbm.LGBMClassifier
         return cls(
             **params, subsample_freq=1, random_state=random_state, n_jobs=n_jobs, verbose=-1,
             deterministic=True, force_col_wise=True,
@@ -142,6 +142,7 @@ class CatBoost(ModelFamily):
         import catboost
 
         options = dict(params, random_seed=random_state, thread_count=n_jobs, allow_writing_files=False, verbose=0)
-        if task == "regression":
+        if task == Task.REGRESSION:
             return catboost.CatBoostRegressor(**options)
-        return catboost.CatBoostClassifier(**options, loss_function="MultiClass" if task == "multiclass" else "Logloss")
+        loss = "MultiClass" if task == Task.MULTICLASS else "Logloss"
+        return catboost.CatBoostClassifier(**options, loss_function=loss)

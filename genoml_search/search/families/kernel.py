@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from genoml_search.search.families.linear import standardized_target
-from genoml_search.search.registry import TASKS, CategoricalParam, FloatParam, IntParam, ModelFamily, Param, register
+from genoml_search.search.registry import (
+    TASKS, CategoricalParam, FloatParam, IntParam, ModelFamily, Param, Task, register,
+)
 
 MAX_ITER = 100_000
 CACHE_MB = 500
@@ -31,7 +33,7 @@ class SVM(ModelFamily):
             FloatParam("gamma", 1e-6, 1e-1, log=True, when=("kernel", ("rbf", "poly")), limits=(0.0, None)),
             IntParam("degree", 2, 3, when=("kernel", ("poly",)), limits=(1, 5)),
         ]
-        if task == "regression":
+        if task == Task.REGRESSION:
             space.append(FloatParam("epsilon", 0.01, 1.0, log=True, limits=(0.0, None)))
         return space
 
@@ -40,7 +42,7 @@ class SVM(ModelFamily):
         from sklearn.svm import SVC, SVR
 
         options = dict(params, max_iter=MAX_ITER, cache_size=CACHE_MB)
-        if task == "regression":
+        if task == Task.REGRESSION:
             return standardized_target(SVR(**options))
         # SVC(probability=True) is deprecated in scikit-learn 1.9; this is its documented replacement
         return CalibratedClassifierCV(

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from genoml_search.search.registry import (
-    CLASSIFICATION, TASKS, CategoricalParam, FloatParam, ModelFamily, Param, register,
+    CLASSIFICATION, TASKS, CategoricalParam, FloatParam, ModelFamily, Param, Task, register,
 )
 
 UNIT = (0.0, 1.0)
@@ -71,7 +71,7 @@ class ElasticNet(ModelFamily):
     """
 
     name = "elastic_net"
-    tasks = frozenset({"regression"})
+    tasks = frozenset({Task.REGRESSION})
     needs_scaling = True
     covariate_weight = UNPENALIZED_COVARIATES_CD
 
@@ -167,7 +167,7 @@ class RidgeHeritability(ModelFamily):
     """
 
     name = "ridge_h2"
-    tasks = frozenset({"regression"})
+    tasks = frozenset({Task.REGRESSION})
     needs_scaling = True
     covariate_weight = UNPENALIZED_COVARIATES_CD
 
@@ -192,7 +192,7 @@ class SGD(ModelFamily):
     needs_scaling = True
 
     def space(self, task: str) -> list[Param]:
-        losses = ("squared_error", "huber") if task == "regression" else ("log_loss", "modified_huber")
+        losses = ("squared_error", "huber") if task == Task.REGRESSION else ("log_loss", "modified_huber")
         return [
             CategoricalParam("loss", losses),
             CategoricalParam("penalty", ("l2", "l1", "elasticnet")),
@@ -204,6 +204,6 @@ class SGD(ModelFamily):
         from sklearn.linear_model import SGDClassifier, SGDRegressor
 
         options = dict(params, max_iter=200, tol=1e-3, random_state=random_state)
-        if task == "regression":
+        if task == Task.REGRESSION:
             return standardized_target(SGDRegressor(**options))
         return SGDClassifier(**options, n_jobs=n_jobs)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genoml_search.search.registry import TASKS, CategoricalParam, IntParam, ModelFamily, Param, register
+from genoml_search.search.registry import TASKS, CategoricalParam, IntParam, ModelFamily, Param, Task, register
 
 
 @register
@@ -24,5 +24,5 @@ class KNN(ModelFamily):
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
-        cls = KNeighborsRegressor if task == "regression" else KNeighborsClassifier
+        cls = KNeighborsRegressor if task == Task.REGRESSION else KNeighborsClassifier
         return cls(**params, algorithm="brute", n_jobs=n_jobs)

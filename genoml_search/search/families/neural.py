@@ -4,7 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from genoml_search.search.families.linear import standardized_target
-from genoml_search.search.registry import TASKS, CategoricalParam, FloatParam, IntParam, ModelFamily, Param, register
+from genoml_search.search.registry import (
+    TASKS, CategoricalParam, FloatParam, IntParam, ModelFamily, Param, Task, register,
+)
 
 MAX_EPOCHS = 200
 
@@ -36,6 +38,6 @@ class MLP(ModelFamily):
             params, hidden_layer_sizes=layers, max_iter=MAX_EPOCHS, early_stopping=True,
             validation_fraction=0.1, n_iter_no_change=10, random_state=random_state,
         )
-        if task == "regression":
+        if task == Task.REGRESSION:
             return standardized_target(MLPRegressor(**options))
         return MLPClassifier(**options)

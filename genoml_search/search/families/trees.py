@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from genoml_search.search.registry import TASKS, CategoricalParam, FloatParam, IntParam, ModelFamily, Param, register
+from genoml_search.search.registry import (
+    TASKS, CategoricalParam, FloatParam, IntParam, ModelFamily, Param, Task, register,
+)
 
 FRACTION = (0.0, 1.0)
 POSITIVE_INT = (1, None)
@@ -37,7 +39,7 @@ class RandomForest(ModelFamily):
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-        cls = RandomForestRegressor if task == "regression" else RandomForestClassifier
+        cls = RandomForestRegressor if task == Task.REGRESSION else RandomForestClassifier
         return cls(**params, random_state=random_state, n_jobs=n_jobs)
 
 
@@ -55,7 +57,7 @@ class ExtraTrees(ModelFamily):
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
 
-        cls = ExtraTreesRegressor if task == "regression" else ExtraTreesClassifier
+        cls = ExtraTreesRegressor if task == Task.REGRESSION else ExtraTreesClassifier
         return cls(**params, random_state=random_state, n_jobs=n_jobs)
 
 
@@ -72,7 +74,7 @@ class AdaBoost(ModelFamily):
             FloatParam("learning_rate", 0.01, 2.0, log=True, limits=(0.0, None)),
             IntParam("max_depth", 1, 5, limits=POSITIVE_INT),
         ]
-        if task == "regression":
+        if task == Task.REGRESSION:
             space.append(CategoricalParam("loss", ("linear", "square", "exponential")))
         return space
 
@@ -82,7 +84,7 @@ class AdaBoost(ModelFamily):
 
         params = dict(params)
         max_depth = params.pop("max_depth")
-        if task == "regression":
+        if task == Task.REGRESSION:
             return AdaBoostRegressor(DecisionTreeRegressor(max_depth=max_depth), **params, random_state=random_state)
         return AdaBoostClassifier(DecisionTreeClassifier(max_depth=max_depth), **params, random_state=random_state)
 
@@ -110,7 +112,7 @@ class Bagging(ModelFamily):
 
         params = dict(params)
         max_depth = params.pop("max_depth")
-        if task == "regression":
+        if task == Task.REGRESSION:
             return BaggingRegressor(DecisionTreeRegressor(max_depth=max_depth), **params,
                                     random_state=random_state, n_jobs=n_jobs)
         return BaggingClassifier(DecisionTreeClassifier(max_depth=max_depth), **params,

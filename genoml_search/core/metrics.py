@@ -8,6 +8,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from genoml_search.errors import UserError
+from genoml_search.tasks import CLASSIFICATION, Task
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Metric:
     """
 
     name: str
-    tasks: frozenset[str]
+    tasks: frozenset[Task]
     greater_is_better: bool
     compute: Callable[[np.ndarray, np.ndarray], float]
 
@@ -40,9 +41,9 @@ def _log_loss(y: np.ndarray, score: np.ndarray) -> float:
     return float(skm.log_loss(y, np.clip(score, 1e-15, 1 - 1e-15), labels=np.arange(score.shape[1])))
 
 
-_BINARY = frozenset({"binary"})
-_CLASSIFICATION = frozenset({"binary", "multiclass"})
-_REGRESSION = frozenset({"regression"})
+_BINARY = frozenset({Task.BINARY})
+_CLASSIFICATION = CLASSIFICATION
+_REGRESSION = frozenset({Task.REGRESSION})
 
 METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("roc_auc", _BINARY, True, lambda y, s: float(skm.roc_auc_score(y, s))),
@@ -50,7 +51,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("brier", _BINARY, False, lambda y, s: float(skm.brier_score_loss(y, s))),
     Metric("log_loss", _CLASSIFICATION, False, _log_loss),
     Metric("balanced_accuracy", _CLASSIFICATION, True, _balanced_accuracy),
-    Metric("roc_auc_ovr", frozenset({"multiclass"}), True,
+    Metric("roc_auc_ovr", frozenset({Task.MULTICLASS}), True,
            lambda y, s: float(skm.roc_auc_score(y, s, multi_class="ovr", average="macro",
                                                 labels=np.arange(s.shape[1])))),
     Metric("r2", _REGRESSION, True, lambda y, s: float(skm.r2_score(y, s))),
@@ -58,12 +59,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("mae", _REGRESSION, False, lambda y, s: float(skm.mean_absolute_error(y, s))),
 ]}
 
-DEFAULT_METRIC = {"binary": "roc_auc", "regression": "r2", "multiclass": "roc_auc_ovr"}
-REPORTED = {
-    "binary": ["roc_auc", "average_precision", "balanced_accuracy", "log_loss", "brier"],
-    "multiclass": ["roc_auc_ovr", "log_loss", "balanced_accuracy"],
-    "regression": ["r2", "rmse", "mae"],
-}
+DEFAULT_METRIC: dict[Task, str] = {task: task.kind.default_metric for task in Task}
+REPORTED: dict[Task, list[str]] = {task: list(task.kind.reported_metrics) for task in Task}
 
 
 def get_metric(name: str, task: str) -> Metric:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from genoml_search.errors import UserError
-from genoml_search.report.metrics import DEFAULT_METRIC, METRICS, REPORTED, get_metric, score_all
+from genoml_search.core.metrics import DEFAULT_METRIC, METRICS, REPORTED, get_metric, score_all
 
 Y = np.array([0, 0, 1, 1])
 P = np.array([0.1, 0.4, 0.35, 0.8])
