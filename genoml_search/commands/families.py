@@ -28,7 +28,7 @@ def families(
 
         load_families_module(families_module)
     records = families_records(task)
-    from genoml_search.run import DEFAULT_FAMILIES
+    from genoml_search._run import DEFAULT_FAMILIES
 
     for record in records:  # which tasks search this family when `run` gets no --family/--config
         record["default_for"] = [t for t in record["tasks"] if record["name"] in DEFAULT_FAMILIES]

@@ -238,7 +238,7 @@ def _relatedness_paragraph(related: dict[str, Any]) -> str:
 def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any], task: str, metric: str,
                     options: ReportOptions, out: _Collector) -> tuple[list, list]:
     from genoml_search.model_io import load_model
-    from genoml_search.predict import prediction_frame
+    from genoml_search._predict import prediction_frame
     from genoml_search.report.validation import load_validation
 
     model, info = load_model(RunDirectory(run_dir).model_dir)
