@@ -154,6 +154,22 @@ def grid_path(solver: str, task: str, genotypes: Any, covariates: np.ndarray, y:
     return {"curves": curves, "index": index, "timed_out": timed_out}
 
 
+def cmsa_scores(models: list, genotypes: Any, covariates: np.ndarray, task: str) -> np.ndarray:
+    """CMSA (bigstatsr): the mean of the fold models' linear predictors, each at its fold's best penalty."""
+    from genoml_search.search.paths import scores_from_eta
+
+    n_snps = genotypes.shape[1]
+    etas = []
+    for coef, intercept, fill in models:
+        active = np.flatnonzero(coef[:, 0])
+        snp, cov = active[active < n_snps], active[active >= n_snps]
+        values = np.asarray(genotypes[:, snp]).astype(np.float64)
+        values = np.where(values < 0, fill[snp], values)
+        cov_values = np.where(np.isnan(covariates[:, cov - n_snps]), fill[cov], covariates[:, cov - n_snps])
+        etas.append(intercept[0] + values @ coef[snp, 0] + cov_values @ coef[cov, 0])
+    return scores_from_eta(np.mean(etas, axis=0)[:, None], task)
+
+
 def run_one(solver: str, args: argparse.Namespace) -> dict[str, Any]:
     """Time, memory and validation score of one solver on the cohort."""
     from genoml_search.core.metrics import get_metric
@@ -177,12 +193,16 @@ def run_one(solver: str, args: argparse.Namespace) -> dict[str, Any]:
         from genoml_search.search.paths import Design
 
         design = Design(genotypes, covariates, np.arange(len(y)))
-        cv = cross_validate_path(design, y, folds, task, metric.compute, True, 1.0)
+        cv = cross_validate_path(design, y, folds, task, metric.compute, True, 1.0, keep_fold_models=True)
+        cmsa_seconds = time.perf_counter() - started
+        cmsa = cmsa_scores(cv.fold_models, v_genotypes, v_covariates, task)
         model = PenalizedPathModel(task=task, lambda_index=cv.lambda_index, n_covariates=covariates.shape[1])
         model.fit(design, y)
         scores = predict(model, Design(v_genotypes, v_covariates, np.arange(len(v_y))), task)
         record = {"cv_score": cv.value, "lambda_index": cv.lambda_index, "path_lengths": [len(c) for c in cv.curves],
-                  "n_snps_selected": int(np.count_nonzero(model.raw_coef_[: design.n_snps])), "timed_out": False}
+                  "n_snps_selected": int(np.count_nonzero(model.raw_coef_[: design.n_snps])), "timed_out": False,
+                  "cmsa_validation_score": round(float(metric.compute(v_y, cmsa)), 4),
+                  "cmsa_seconds": round(cmsa_seconds, 2)}
     else:
         found = grid_path(solver, task, genotypes, covariates, y, folds, metric, args.budget, started)
         x_all, stats = standardized(genotypes, covariates, np.arange(len(y)))
