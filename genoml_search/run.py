@@ -230,9 +230,11 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, snp_filter: bool) -> tuple[str, dict, float]:
-    """Sample a family, its parameters and the in-fold SNP p-value threshold."""
+    """Sample a family, its parameters and the in-fold SNP p-value threshold (not for path families, whose
+    penalty selects the SNPs)."""
     family, params = suggest_pipeline(trial, families, task)
-    threshold = trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) if snp_filter else 1.0
+    filtered = snp_filter and not family.fits_path
+    threshold = trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) if filtered else 1.0
     return family.name, params, threshold
 
 
