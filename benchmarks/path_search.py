@@ -64,7 +64,22 @@ def main() -> None:
     out = Path("benchmarks/results/path_search.json")
     previous = json.loads(out.read_text()).get("cohorts", {}) if out.is_file() else {}
     previous[args.label] = {"train": args.train, "records": records}
-    write_result("path_search", {"protocol": __doc__.split("\n\n")[1], "cohorts": previous})
+    write_result("path_search", {"protocol": __doc__.split("\n\n")[1], "cohorts": previous,
+                                 "summary": summary(previous)})
+
+
+def summary(cohorts: dict[str, Any]) -> list[dict]:
+    """One README row per cohort: validation score and winner with and without lasso_path."""
+    rows = []
+    for label, cohort in cohorts.items():
+        with_path, without = cohort["records"]
+        if "error" in with_path or "error" in without:
+            continue
+        rows.append({"what": f"{label}: default search, {with_path['budget']} s budget, with / without lasso_path",
+                     "result": f"validation {with_path['validation_metric']} {with_path['validation']:.3f} "
+                               f"({with_path['best_family']}) / {without['validation']:.3f} ({without['best_family']})",
+                     "target": ">= best of ridge, lasso, elastic net tuned by CV on all SNPs"})
+    return rows
 
 
 if __name__ == "__main__":
