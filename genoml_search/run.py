@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import signal
-import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +22,10 @@ from genoml_search import __version__
 from genoml_search.data.cohort_structure import KING_DUPLICATE, RELATED_THRESHOLD, STORED_THRESHOLD, groups_from_pairs, warning_text
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import StudyError, UserError
+from genoml_search.evaluation.context import RefitContext
+from genoml_search.evaluation.leaderboard import leaderboard_records
+from genoml_search.evaluation.summary import training_counts, validation_extras
+from genoml_search.export import write_model_extras
 from genoml_search.execute.cluster import ClusterOptions, dask_client, dashboard_link
 from genoml_search.execute.driver import (DriverStats, ask_lock, claim_driver_number, count_finished,
                                           recover_running_trials, run_trials)
@@ -38,10 +40,12 @@ from genoml_search.search.groups import groups_for_samples, groups_from_column, 
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
 from genoml_search.search.space import family_and_params, suggest_pipeline
+from genoml_search.search.space_config import read_study_toml
+from genoml_search.signals import signals_as_interrupt
 from genoml_search.tasks import Task
 from genoml_search.search.warm_start import enqueue_starting_points
 from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
-from genoml_search.search.study import best_per_family, driver_sampler, make_sampler, open_study
+from genoml_search.search.study import driver_sampler, make_sampler, open_study, record_outcome
 
 log = logging.getLogger(__name__)
 DEFAULT_FAMILIES = ("lasso_path", "logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting",
@@ -78,6 +82,7 @@ class RunOptions:
     snp_filter: bool = True
     holdout: float = 0.2
     validation_dataset: Path | None = None
+    validate_top: int = 3  # leaderboard: families whose best trial is refitted and validated
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
@@ -153,18 +158,6 @@ def families_of_resumed_study(study: optuna.Study, families: list[ModelFamily],
     return [get_family(name) for name in recorded]
 
 
-def read_study_toml(path: Path) -> dict[str, Any]:
-    """Parse a study TOML file; a syntax error names the file and line."""
-    import tomllib
-
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError("study TOML not found", path) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"not valid TOML ({error})", path) from None
-
-
 def split_search_validation(
     y: np.ndarray, task: str, holdout: float, seed: int, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -212,23 +205,6 @@ def resolve_groups(options: RunOptions, dataset: Dataset) -> np.ndarray | None:
     return None
 
 
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C for the duration, so that a batch system's kill also stops cleanly."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, snp_filter: bool) -> tuple[str, dict, float]:
     """Sample a family, its parameters and the in-fold SNP p-value threshold (not for path families, whose
     penalty selects the SNPs)."""
@@ -246,7 +222,7 @@ def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None
     same command after an interruption resumes. SIGINT/SIGTERM stop cleanly: in-flight trials are failed and
     their parameters re-queued, no trial stays RUNNING, and ``KeyboardInterrupt`` propagates.
     """
-    with sigterm_as_interrupt():
+    with signals_as_interrupt():  # SIGTERM like Ctrl-C: a batch system's kill also stops cleanly
         return _run(options, on_result, on_start)
 
 
@@ -497,6 +473,9 @@ def refit_and_validate(
     scores = predict_scores(pipeline, x_val, task)
     validation_metrics = score_all(task, y_val[keep], scores[keep]) if keep.any() else {}
     fold_scores = best.user_attrs.get("fold_scores", [])
+    context = RefitContext(data, search_index, x_val, y_val, task, metric_name,  # #18: baseline, leaderboard
+                           CVSpec(options.n_folds, options.n_repeats, options.seed), search_groups, options.seed)
+    validation_metrics.update(validation_extras(context, scores, best.value))
     metrics = {
         "task": task,
         "metric": metric_name,
@@ -505,11 +484,13 @@ def refit_and_validate(
                "fold_scores": fold_scores, "best_trial": best.number, "best_family": family.name,
                "best_params": best.params, "n_folds": options.n_folds, "n_repeats": options.n_repeats,
                "n_samples": int(len(search_index)), "grouped": search_groups is not None,
-               "n_groups": None if search_groups is None else int(len(np.unique(search_groups)))},
+               "n_groups": None if search_groups is None else int(len(np.unique(search_groups))),
+               **training_counts(context)},
         "validation": {**validation_metrics, "source": source, "n_samples": int(keep.sum()),
                        "threshold": Task(task).kind.threshold,
                        **({"related_to_training": related} if related is not None else {})},
-        "leaderboard": best_per_family(study),
+        "leaderboard": leaderboard_records(study, families, context, options.validate_top,
+                                           (best.number, validation_metrics.get(metric_name))),
         "tool_version": __version__,
     }
     info = {"task": task, "family": family.name, "params": params, "snp_p_threshold": threshold,
@@ -520,4 +501,6 @@ def refit_and_validate(
             "dataset_path": str(dataset.path.resolve())}
     save_model(options.out / "model", pipeline, info, dataset)
     write_json(options.out / "metrics.json", metrics)
+    write_model_extras(options.out / "model", pipeline, info, metrics, dataset.variants)  # #18: score, card
+    record_outcome(study, metrics, str(options.out.resolve()))  # #18: shown by optuna-dashboard
     return metrics

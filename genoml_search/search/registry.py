@@ -38,13 +38,10 @@ Condition = tuple[str, tuple[Any, ...]]  # (other parameter, values of it that a
 
 
 @dataclass(frozen=True)
-class FloatParam:
-    """A float sampled uniformly (or log-uniformly) in [low, high].
+class _RangeParam:
+    """A number sampled uniformly (or log-uniformly) in [low, high]; ``kind`` names it in listings."""
 
-    ``limits`` are the values the estimator accepts at all (``None`` = unbounded); user overrides are
-    checked against them.
-    """
-
+    kind: ClassVar[str]
     name: str
     low: float
     high: float
@@ -53,24 +50,29 @@ class FloatParam:
     limits: tuple[float | None, float | None] = (None, None)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "type": "float", "low": self.low, "high": self.high, "log": self.log,
+        return {"name": self.name, "type": self.kind, "low": self.low, "high": self.high, "log": self.log,
                 **_describe_when(self.when)}
 
 
 @dataclass(frozen=True)
-class IntParam:
+class FloatParam(_RangeParam):
+    """A float sampled uniformly (or log-uniformly) in [low, high].
+
+    ``limits`` are the values the estimator accepts at all (``None`` = unbounded); user overrides are
+    checked against them.
+    """
+
+    kind: ClassVar[str] = "float"
+
+
+@dataclass(frozen=True)
+class IntParam(_RangeParam):
     """An integer sampled uniformly (or log-uniformly) in [low, high]."""
 
-    name: str
+    kind: ClassVar[str] = "int"
     low: int
     high: int
-    log: bool = False
-    when: Condition | None = None
     limits: tuple[int | None, int | None] = (None, None)
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "type": "int", "low": self.low, "high": self.high, "log": self.log,
-                **_describe_when(self.when)}
 
 
 @dataclass(frozen=True)
@@ -279,11 +281,6 @@ def families_for(task: str) -> list[ModelFamily]:
 def check_task(task: str) -> Task:
     """The :class:`Task` named ``task``; an unknown name is a :class:`UserError`."""
     return Task.parse(task)
-
-
-def param_names(family: ModelFamily, task: str) -> set[str]:
-    """Names of the parameters a family searches for a task."""
-    return {p.name for p in family.space(task)}
 
 
 def replace_range(param: Param, **changes: Any) -> Param:
