@@ -148,3 +148,6 @@ def test_a_study_with_lasso_path_refits_the_chosen_penalty_and_saves_the_model(t
     floats = np.hstack([np.where(genotypes < 0, np.nan, genotypes).astype(np.float32), covariates])[rows]
     scores = predict_scores(model, floats, "binary")  # float input, as `predict` gives it
     assert roc_auc_score(y[rows], scores) == pytest.approx(metrics["validation"]["roc_auc"], abs=1e-9)
+    # the lasso's SNPs and weights are exported for plink2 --score (checked against the model before writing)
+    weights = (tmp_path / "out" / "model" / "score.tsv").read_text().splitlines()
+    assert len(weights) - 1 == np.count_nonzero(model.named_steps["model"].raw_coef_[:M])
