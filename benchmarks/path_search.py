@@ -45,6 +45,10 @@ def one_run(name: str, train: str, sim: str, budget: int, families: tuple[str, .
     load_before = os.getloadavg()[0]
     timing = timed_command(argv, env=checkout_env())
     if timing["returncode"] != 0:
+        if "has no completed trial yet" in timing["stderr_tail"]:  # every trial was still running at the budget
+            return {"name": name, "families": list(families or DEFAULT_FAMILIES), "budget": budget,
+                    "validation": None, "completed_trials": 0, "seconds": timing["seconds"],
+                    "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2)}
         return {"name": name, "error": timing["stderr_tail"][-500:]}
     metrics = json.loads((out / "metrics.json").read_text())
     key = {"binary": "roc_auc", "regression": "r2"}.get(metrics["task"], metrics["metric"])
@@ -90,9 +94,13 @@ def summary(cohorts: dict[str, Any]) -> list[dict]:
         if len(cohort["records"]) != 2 or any("error" in r for r in cohort["records"]):
             continue
         with_path, without = cohort["records"]
+        def outcome(record: dict) -> str:
+            if record["validation"] is None:
+                return "no trial finished within the budget"
+            return f"{record['validation_metric']} {record['validation']:.3f} ({record['best_family']})"
+
         rows.append({"what": f"{label}: default search, {with_path['budget']} s budget, with / without lasso_path",
-                     "result": f"validation {with_path['validation_metric']} {with_path['validation']:.3f} "
-                               f"({with_path['best_family']}) / {without['validation']:.3f} ({without['best_family']})",
+                     "result": f"validation {outcome(with_path)} / {outcome(without)}",
                      "target": ">= best of ridge, lasso, elastic net tuned by CV on all SNPs"})
     return rows
 
