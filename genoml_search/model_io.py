@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.data.cohort_structure import PCA_FILE
 from genoml_search.data.dataset import MANIFEST, VARIANTS, Dataset
 from genoml_search.errors import UserError

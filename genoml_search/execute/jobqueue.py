@@ -138,7 +138,7 @@ def jobqueue_spec(table: dict[str, Any], source: str | Path | None = None) -> Jo
     table = validate_cluster_table(table, source)
     if table["kind"] not in BATCH_KINDS:
         raise _error("kind", f"{table['kind']!r} is not a batch system ({', '.join(BATCH_KINDS)})", source)
-    kwargs = {_KEYS[k][2]: v for k, v in table.items() if _KEYS[k][2] is not None}
+    kwargs = {name: v for k, v in table.items() if (name := _KEYS[k][2]) is not None}
     kwargs.setdefault("processes", table["cores"])  # one single-threaded worker per core, as locally
     kwargs.setdefault("job_name", "genoml-search")
     fixed = table.get("jobs")

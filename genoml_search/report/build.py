@@ -17,7 +17,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.errors import UserError
 from genoml_search.fileio import atomic_directory
 from genoml_search.versions import versions as library_versions
@@ -203,7 +203,7 @@ def _relatedness_paragraph(related: dict[str, Any]) -> str:
 def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any], task: str, metric: str,
                     options: ReportOptions, out: _Collector) -> tuple[list, list]:
     from genoml_search.model_io import load_model
-    from genoml_search.predict import prediction_frame
+    from genoml_search.core.scoring import prediction_frame
     from genoml_search.report.validation import load_validation
 
     model, info = load_model(run_dir / "model")

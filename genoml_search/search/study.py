@@ -5,13 +5,13 @@ Study attributes record what a report needs (tool version, dataset hash, metric,
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.errors import StudyError
 from genoml_search.search.storage import mask_url
 
@@ -50,7 +50,7 @@ def open_study(
     storage: optuna.storages.BaseStorage,
     storage_url: str,
     name: str,
-    direction: str,
+    direction: Literal["minimize", "maximize"],
     sampler: optuna.samplers.BaseSampler,
     identity: dict[str, Any],
     settings: dict[str, Any],
