@@ -16,7 +16,8 @@ from rich.table import Table
 from genoml_search.versions import __version__
 from genoml_search.errors import UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# rich_markup_mode=None: help texts are plain text, so TOML table names like [study] are shown, not eaten as markup
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="AutoML for genomics: PLINK cohorts to honest, tuned predictive models.")
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -69,7 +70,7 @@ def munge(
     hwe_controls_only: Annotated[bool, typer.Option(help="HWE on controls only (PLINK 1.9 style).")] = False,
     no_qc: Annotated[bool, typer.Option("--no-qc", help="Skip --mind/--geno/--maf/--hwe.")] = False,
     indep_pairwise: Annotated[Optional[tuple[str, str, str]], typer.Option(
-        help="LD pruning WINDOW[kb] STEP R2 (PLINK semantics).")] = ("50", "5", "0.9"),
+        help="LD pruning WINDOW[kb] STEP R2 (PLINK semantics; PLINK 2's WINDOWkb R2 means step 1).")] = ("50", "5", "0.9"),
     skip_prune: Annotated[bool, typer.Option("--skip-prune", help="No LD pruning.")] = False,
     like: Annotated[Optional[Path], typer.Option(help="Harmonize to this training dataset instead of QC/pruning.")] = None,
     fill_missing: Annotated[bool, typer.Option(help="With --like: allow training SNPs absent here.")] = False,
@@ -101,6 +102,12 @@ def munge(
     console.print(table)
     console.print(f"{manifest['n_samples']} samples x {manifest['n_variants']} variants, "
                   f"task {manifest['phenotype']['task']}, hash {manifest['content_hash']}")
+    if manifest["phenotype"]["task"] == "binary":  # #18: case/control counts of the written dataset
+        from genoml_search.data.dataset import Dataset
+        from genoml_search.evaluation.binary import case_control_counts
+
+        counts = case_control_counts(Dataset.open(out).phenotype)
+        console.print(f"cases/controls: {counts['n_cases']}/{counts['n_controls']}")
     _print_structure(manifest)
 
 
@@ -153,6 +160,8 @@ def run(
     snp_filter: Annotated[bool, typer.Option(help="Search an in-fold SNP association p-value threshold.")] = True,
     holdout: Annotated[float, typer.Option(help="Fraction held out for validation when no validation cohort.")] = 0.2,
     validation_bfile: Annotated[Optional[str], typer.Option(help="Validation cohort PLINK prefix.")] = None,
+    validation_pfile: Annotated[Optional[str], typer.Option(help="Validation cohort PLINK 2 prefix "
+                                                            "(.pgen/.pvar/.psam).")] = None,
     validation_pheno: Annotated[Optional[str], typer.Option(help="Validation phenotype file.")] = None,
     validation_covar: Annotated[Optional[str], typer.Option(help="Validation covariate file.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Local Dask workers (default: one per core).")] = None,
@@ -173,16 +182,21 @@ def run(
         "samples.")] = False,
     pcs: Annotated[int, typer.Option("--pcs", help="Add the first K genetic PCs (stored by munge) as "
                                      "covariates.")] = 0,
+    validate_top: Annotated[int, typer.Option(help="Leaderboard: refit the best trial of the K best families "
+                                              "and score it on the validation samples.")] = 3,
 ) -> None:
     """Search model families with an Optuna study on Dask; refit the best, validate, save."""
     from genoml_search.execute.cluster import cluster_options
     from genoml_search.run import RunOptions, run as run_search
 
     validation_dataset = None
-    if validation_bfile or validation_pheno or validation_covar:
-        if not (validation_bfile and validation_pheno):
-            raise UserError("--validation-bfile and --validation-pheno go together")
-        validation_dataset = _munge_validation(dataset, out, validation_bfile, validation_pheno, validation_covar)
+    if validation_bfile or validation_pfile or validation_pheno or validation_covar:
+        if validation_bfile and validation_pfile:
+            raise UserError("give one of --validation-bfile and --validation-pfile, not both")
+        if not ((validation_bfile or validation_pfile) and validation_pheno):
+            raise UserError("--validation-bfile (or --validation-pfile) and --validation-pheno go together")
+        validation_dataset = _munge_validation(dataset, out, validation_bfile, validation_pheno, validation_covar,
+                                               validation_pfile)
     options = RunOptions(dataset=dataset, out=out, task=task, n_trials=n_trials, timeout=timeout, storage=storage,
                          study_name=study, metric=metric, families=family, n_folds=folds, n_repeats=repeats,
                          groups_file=groups, group_col=group_col, config=config,
@@ -190,7 +204,7 @@ def run(
                          seed=seed, sampler=sampler, pruner=pruner, snp_filter=snp_filter, holdout=holdout,
                          validation_dataset=validation_dataset, group_by_relatedness=group_by_relatedness,
                          relatedness_threshold=relatedness_threshold,
-                         drop_related_validation=drop_related_validation, n_pcs=pcs,
+                         drop_related_validation=drop_related_validation, n_pcs=pcs, validate_top=validate_top,
                          cluster=cluster_options(workers, scheduler, scheduler_file, config))
     progress = Progress(TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.description}"), console=err_console, transient=False)
@@ -224,11 +238,13 @@ def run(
     _print_run_summary(summary)
 
 
-def _munge_validation(dataset: Path, out: Path, bfile: str, pheno: str, covar: str | None) -> Path:
+def _munge_validation(dataset: Path, out: Path, bfile: str | None, pheno: str, covar: str | None,
+                      pfile: str | None = None) -> Path:
     from genoml_search.data.munge import MungeOptions, munge as run_munge
 
     target = out / "validation_dataset"
-    run_munge(MungeOptions(out=target, bfile=bfile, pheno=pheno, covar=covar, like=str(dataset), fill_missing=True))
+    run_munge(MungeOptions(out=target, bfile=bfile, pfile=pfile, pheno=pheno, covar=covar, like=str(dataset),
+                           fill_missing=True))
     return target
 
 
@@ -242,6 +258,10 @@ def _print_run_summary(summary) -> None:
                      else "") + ")")
     console.print(f"best: trial {cv['best_trial']} {cv['best_family']}  CV {metrics['metric']} "
                   f"{cv[metrics['metric']]:.4f}")
+    from genoml_search.evaluation.summary import summary_lines
+
+    for line in summary_lines(metrics):
+        console.print(line, markup=False, highlight=False)
     from genoml_search.data.cohort_structure import warning_text
 
     related = metrics["validation"].get("related_to_training")
@@ -262,8 +282,9 @@ def _print_run_summary(summary) -> None:
 
 @app.command()
 def status(
+    run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory (uses its study.db).")] = None,
     storage: Annotated[Optional[str], typer.Option(help="Study database URL.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="A run directory (uses its study.db).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Deprecated spelling of RUN_DIR.")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Only this study.")] = None,
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
@@ -273,8 +294,11 @@ def status(
     from genoml_search.search.storage import default_storage_url, mask_url, open_storage
     from genoml_search.search.study import best_per_family, trial_counts
 
+    from genoml_search.deprecation import prefer
+
+    out = prefer(run_dir, out, "RUN_DIR", "--out RUN_DIR")
     if storage is None and out is None:
-        raise UserError("give --storage URL or --out RUN_DIR")
+        raise UserError("give RUN_DIR or --storage URL")
     url = storage or default_storage_url(out)
     if out is not None and storage is None and not (out / "study.db").is_file():
         raise UserError("no study.db in this run directory", out)
@@ -325,7 +349,9 @@ def main() -> None:
 
     install_signal_handlers()  # SIGTERM cleans up temporaries like Ctrl-C
     try:
-        result = app(standalone_mode=False)
+        from genoml_search.argv import expand_indep_pairwise
+
+        result = app(args=expand_indep_pairwise(sys.argv[1:]), standalone_mode=False)
         # With standalone_mode=False, click returns (not raises) the code of Ctrl-C (130, after its Abort) and Exit.
         if result == 130:
             raise KeyboardInterrupt

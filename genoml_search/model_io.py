@@ -44,6 +44,7 @@ TRUSTED_TYPES: set[str] = {
     "genoml_search.search.families.discriminant.BoundedLDA",
     "genoml_search.search.families.discriminant.BoundedQDA",
     "genoml_search.search.families.linear.HeritabilityRidge",
+    "genoml_search.search.families.paths.PenalizedPathModel",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.tree._tree.Tree",

@@ -36,6 +36,8 @@ class PredictOptions:
     pfile: str | None = None
     covar: str | None = None
     min_overlap: float = 0.9
+    pheno: str | None = None  # a labelled cohort: also score it (metrics with CIs beside the predictions)
+    metrics_out: Path | None = None  # where those go (default: OUT with suffix .metrics.json)
 
 
 @dataclass
@@ -51,6 +53,8 @@ class PredictSummary:
     columns: list[str]
     warnings: list[str] = field(default_factory=list)
     related_to_training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None  # with --pheno: the same shape as metrics.json's validation part
+    metrics_path: Path | None = None
 
     @property
     def overlap(self) -> float:
@@ -59,7 +63,7 @@ class PredictSummary:
 
 
 def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str | None,
-                     covar: str | None, reference: str | None = None) -> Dataset:
+                     covar: str | None, reference: str | None = None, pheno: str | None = None) -> Dataset:
     """Munge the cohort ``--like`` the model's training variants into ``work/cohort`` and open it.
 
     ``reference`` is the training dataset the cohort's relatedness is checked against (if it still exists).
@@ -68,7 +72,7 @@ def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str 
 
     target = work / "cohort"
     munge(MungeOptions(out=target, bfile=bfile, pfile=pfile, covar=covar, like=str(model_dir), fill_missing=True,
-                       relatedness_reference=reference))
+                       relatedness_reference=reference, pheno=pheno))
     return Dataset.open(target)
 
 
@@ -97,7 +101,7 @@ def predict(options: PredictOptions) -> PredictSummary:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".genoml-predict-", dir=out.parent) as work:
         cohort = harmonize_cohort(model_dir, Path(work), options.bfile, options.pfile, options.covar,
-                                  info.get("dataset_path"))
+                                  info.get("dataset_path"), options.pheno)
         related = dict(cohort.manifest.get("related_to_training") or {})
         if related.get("checked") is False and not info.get("dataset_path"):
             related["reason"] = "the model does not record its training dataset (saved by an older version)"
@@ -110,11 +114,25 @@ def predict(options: PredictOptions) -> PredictSummary:
             raise UserError("the harmonized cohort's features do not match the model's; re-run `genoml-search run` "
                             "with this version", model_dir)
         frame = prediction_frame(model, info, features)
+        labelled = None
+        if options.pheno:  # #18: a labelled cohort is scored like the run's validation samples
+            from genoml_search.evaluation.labelled import labelled_metrics
+            from genoml_search.core.scoring import predict_scores
+
+            labelled = labelled_metrics(info["task"], features.y, predict_scores(model, features.x, info["task"]))
+            labelled["related_to_training"] = related
+            frame.insert(1, "phenotype", features.y)
         dropped = sum(int(s["removed"]) for s in cohort.manifest.get("steps", [])
                       if s.get("unit") == "samples" and s.get("step") not in ("input", "final"))
     if dropped:
         log.warning("%d sample(s) of the cohort were left out (no covariate row)", dropped)
+    metrics_path = None
+    if labelled is not None:
+        from genoml_search.fileio import write_json
+
+        metrics_path = options.metrics_out or out.with_name(out.stem + ".metrics.json")
+        write_json(metrics_path, labelled)
     with atomic_file(out) as handle:
         frame.to_csv(handle, index=False)
     return PredictSummary(out, info["task"], len(frame), n_training, counts, dropped,
-                          list(frame.columns), info.get("warnings", []), related)
+                          list(frame.columns), info.get("warnings", []), related, labelled, metrics_path)

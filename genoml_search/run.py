@@ -22,6 +22,10 @@ from genoml_search.versions import __version__
 from genoml_search.data.cohort_structure import KING_DUPLICATE, RELATED_THRESHOLD, STORED_THRESHOLD, groups_from_pairs, warning_text
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import StudyError, UserError
+from genoml_search.evaluation.context import RefitContext
+from genoml_search.evaluation.leaderboard import leaderboard_records
+from genoml_search.evaluation.summary import training_counts, validation_extras
+from genoml_search.export import write_model_extras
 from genoml_search.execute.cluster import ClusterOptions, dask_client, dashboard_link
 from genoml_search.execute.driver import (DriverStats, ask_lock, claim_driver_number, count_finished,
                                           recover_running_trials, run_trials)
@@ -31,7 +35,7 @@ from genoml_search.report.validation import EXCLUDED_VALIDATION  # IDs left out 
 from genoml_search.core.metrics import DEFAULT_METRIC, get_metric, score_all
 from genoml_search.core.features import features_from_dataset
 from genoml_search.core.scoring import predict_scores
-from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec
+from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, model_input
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
@@ -41,10 +45,11 @@ from genoml_search.signals import signals_as_interrupt
 from genoml_search.tasks import Task
 from genoml_search.search.warm_start import enqueue_starting_points
 from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
-from genoml_search.search.study import best_per_family, driver_sampler, make_sampler, open_study
+from genoml_search.search.study import driver_sampler, make_sampler, open_study, record_outcome
 
 log = logging.getLogger(__name__)
-DEFAULT_FAMILIES = ("logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting", "xgboost")
+DEFAULT_FAMILIES = ("lasso_path", "logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting",
+                    "xgboost")
 
 
 @dataclass
@@ -77,6 +82,7 @@ class RunOptions:
     snp_filter: bool = True
     holdout: float = 0.2
     validation_dataset: Path | None = None
+    validate_top: int = 3  # leaderboard: families whose best trial is refitted and validated
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
@@ -443,26 +449,31 @@ def refit_and_validate(
     except ValueError:
         raise StudyError(f"study {study.study_name!r} has no completed trial yet; run more trials") from None
     family, params = family_and_params(best.params, families)
+    params = family.final_params(params, best.user_attrs)  # path families: the penalty chosen by CV
     threshold = best.params.get("snp_p_threshold", 1.0)
     data = features_from_dataset(dataset, options.n_pcs)
     pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1,
                               n_covariates=data.n_covariates)
-    pipeline.fit(data.x[search_index], data.y[search_index])
+    pipeline.fit(model_input(data, family, search_index), data.y[search_index])  # int8 for path families
     if validation is not None:
-        vdata = features_from_dataset(validation, options.n_pcs)
-        x_val, y_val, ids_val, source = vdata.x, vdata.y, vdata.sample_ids, "cohort"
+        val_data = features_from_dataset(validation, options.n_pcs)
+        val_rows, source = np.arange(len(val_data.y)), "cohort"
     else:
-        x_val, y_val, source = data.x[holdout_index], data.y[holdout_index], "holdout"
-        ids_val = data.sample_ids[holdout_index]
+        val_data, val_rows, source = data, holdout_index, "holdout"
+    y_val, ids_val = val_data.y[val_rows], val_data.sample_ids[val_rows]
     keep = ~np.isnan(y_val)
     if excluded:
         keep &= ~np.isin(ids_val.astype(str), list(excluded))
-    x_val, y_val, keep = x_val[keep], y_val[keep], np.ones(int(keep.sum()), dtype=bool)
+    x_val = model_input(val_data, family, val_rows[keep])  # int8 rows for path families, else float rows
+    y_val, keep = y_val[keep], np.ones(int(keep.sum()), dtype=bool)
     if related is not None:
         related = {**related, "n_scored": int(len(y_val))}
     scores = predict_scores(pipeline, x_val, task)
     validation_metrics = score_all(task, y_val[keep], scores[keep]) if keep.any() else {}
     fold_scores = best.user_attrs.get("fold_scores", [])
+    context = RefitContext(data, search_index, x_val, y_val, task, metric_name,  # #18: baseline, leaderboard
+                           CVSpec(options.n_folds, options.n_repeats, options.seed), search_groups, options.seed)
+    validation_metrics.update(validation_extras(context, scores, best.value))
     metrics = {
         "task": task,
         "metric": metric_name,
@@ -471,11 +482,13 @@ def refit_and_validate(
                "fold_scores": fold_scores, "best_trial": best.number, "best_family": family.name,
                "best_params": best.params, "n_folds": options.n_folds, "n_repeats": options.n_repeats,
                "n_samples": int(len(search_index)), "grouped": search_groups is not None,
-               "n_groups": None if search_groups is None else int(len(np.unique(search_groups)))},
+               "n_groups": None if search_groups is None else int(len(np.unique(search_groups))),
+               **training_counts(context)},
         "validation": {**validation_metrics, "source": source, "n_samples": int(keep.sum()),
                        "threshold": Task(task).kind.threshold,
                        **({"related_to_training": related} if related is not None else {})},
-        "leaderboard": best_per_family(study),
+        "leaderboard": leaderboard_records(study, families, context, options.validate_top,
+                                           (best.number, validation_metrics.get(metric_name))),
         "tool_version": __version__,
     }
     info = {"task": task, "family": family.name, "params": params, "snp_p_threshold": threshold,
@@ -486,4 +499,6 @@ def refit_and_validate(
             "dataset_path": str(dataset.path.resolve())}
     save_model(options.out / "model", pipeline, info, dataset)
     write_json(options.out / "metrics.json", metrics)
+    write_model_extras(options.out / "model", pipeline, info, metrics, dataset.variants)  # #18: score, card
+    record_outcome(study, metrics, str(options.out.resolve()))  # #18: shown by optuna-dashboard
     return metrics

@@ -9,8 +9,8 @@ mkdir -p "$out"
 "$bin" run "$out/dataset" --task binary --out "$out/run" --n-trials "$trials" \
   --validation-bfile "$ex/validation" --validation-pheno "$ex/validation_pheno.csv" \
   --validation-covar "$ex/validation_addit.csv"
-"$bin" status --storage "sqlite:///$(cd "$out/run" && pwd)/study.db"
-"$bin" report --out "$out/run"
+"$bin" status "$out/run"
+"$bin" report "$out/run"
 "$bin" predict --model "$out/run" --bfile "$ex/validation" --covar "$ex/validation_addit.csv" \
   --out "$out/validation_predictions.csv"
 echo "metrics: $out/run/metrics.json  model: $out/run/model/  report: $out/run/report/report.html"

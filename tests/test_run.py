@@ -102,14 +102,14 @@ def test_status_table_and_json(finished_run):
     from genoml_search.cli import app
 
     out, summary = finished_run
-    result = CliRunner().invoke(app, ["status", "--out", str(out), "--format", "json"])
+    result = CliRunner().invoke(app, ["status", str(out), "--format", "json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     study = report["studies"][0]
     assert study["study"] == summary.study_name and study["task"] == "binary"
     assert study["counts"]["COMPLETE"] + study["counts"]["PRUNED"] == 3 and study["counts"]["RUNNING"] == 0
     assert study["best"]["family"] == "logistic" and study["best_per_family"][0] == study["best"]
-    table = CliRunner().invoke(app, ["status", "--out", str(out)])
+    table = CliRunner().invoke(app, ["status", str(out)])
     assert table.exit_code == 0
     assert summary.study_name in table.output and "best overall: trial" in table.output
     assert "logistic" in table.output and "complete 3" in table.output

@@ -30,6 +30,10 @@ def families(
 
         load_families_module(families_module)
     records = families_records(task)
+    from genoml_search.run import DEFAULT_FAMILIES
+
+    for record in records:  # which tasks search this family when `run` gets no --family/--config
+        record["default_for"] = [t for t in record["tasks"] if record["name"] in DEFAULT_FAMILIES]
     if format == "json":
         print(json.dumps(records, indent=2, default=str))
     else:
@@ -43,11 +47,12 @@ def families_table(records: list[dict[str, Any]]) -> Table:
     from genoml_search.search.listing import format_range, yes_no
 
     table = Table(title="Model families", show_lines=True)
-    for column in ("family", "tasks", "scaled", "NaN ok", "parameters"):
+    for column in ("family", "tasks", "searched by default", "scaled", "NaN ok", "parameters"):
         table.add_column(column, overflow="fold")
     for r in records:
         params = "\n".join(f"{p['name']}: {format_range(p)}" for p in r["params"])
-        table.add_row(r["name"], ", ".join(r["tasks"]), yes_no(r["needs_scaling"]), yes_no(r["handles_missing"]),
+        table.add_row(r["name"], ", ".join(r["tasks"]), ", ".join(r.get("default_for", [])) or "-",
+                      yes_no(r["needs_scaling"]), yes_no(r["handles_missing"]),
                       params)
     return table
 

@@ -14,6 +14,10 @@ def predict(
     pfile: Annotated[Optional[str], typer.Option(help="PLINK 2 prefix of the new cohort (needs pgenlib).")] = None,
     covar: Annotated[Optional[str], typer.Option(help="Covariate file (required when the model has covariates).")] = None,
     min_overlap: Annotated[float, typer.Option(help="Least fraction of the model's SNPs the cohort must have.")] = 0.9,
+    pheno: Annotated[Optional[str], typer.Option(help="Phenotype file of a labelled cohort: also score it (metrics "
+                                                 "with 95% CIs, the JSON shape of metrics.json's validation).")] = None,
+    metrics: Annotated[Optional[Path], typer.Option("--metrics", help="With --pheno: where the metrics JSON goes "
+                                                    "(default: OUT with suffix .metrics.json).")] = None,
 ) -> None:
     """Harmonize a cohort to the model's training SNPs and write its predictions (atomically)."""
     from rich.console import Console
@@ -21,7 +25,7 @@ def predict(
     from genoml_search.predict import PredictOptions, predict as run_predict
 
     summary = run_predict(PredictOptions(model=model, out=out, bfile=bfile, pfile=pfile, covar=covar,
-                                         min_overlap=min_overlap))
+                                         min_overlap=min_overlap, pheno=pheno, metrics_out=metrics))
     console = Console()
     h = summary.harmonization
     console.print(f"{summary.n_samples} samples predicted ({summary.task}) -> {summary.out}", markup=False)
@@ -38,6 +42,11 @@ def predict(
                         "the model has seen them (or their relatives) in training")
     if text:
         Console(stderr=True).print(f"warning: {text}", markup=False, soft_wrap=True)
+    if summary.metrics is not None:
+        from genoml_search.evaluation.summary import labelled_lines
+
+        for line in labelled_lines(summary.metrics, summary.metrics_path):
+            console.print(line, markup=False, highlight=False)
     for note in summary.warnings:
         console.print(f"warning: {note}; predictions may differ slightly from the run's", markup=False)
 

@@ -8,12 +8,14 @@ import typer
 
 
 def report(
-    out: Annotated[Optional[Path], typer.Option("--out", help="Run directory of `genoml-search run`.")] = None,
+    run_dir: Annotated[Optional[Path], typer.Argument(help="Run directory of `genoml-search run`.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Deprecated spelling of RUN_DIR.")] = None,
     storage: Annotated[Optional[str], typer.Option(help="Study database URL (default: the run's study.db).")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Study name (default: the run's).")] = None,
     report_dir: Annotated[Optional[Path], typer.Option(help="Where to write (default RUN_DIR/report).")] = None,
     max_features: Annotated[int, typer.Option(help="Features permuted for importance (top by model importance).")] = 50,
-    repeats: Annotated[int, typer.Option(help="Permutations per feature.")] = 5,
+    permutations: Annotated[Optional[int], typer.Option(help="Permutations per feature (importance; default 5).")] = None,
+    repeats: Annotated[Optional[int], typer.Option(help="Deprecated spelling of --permutations.")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for confidence intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of permutations and bootstrap.")] = 0,
 ) -> None:
@@ -23,10 +25,15 @@ def report(
     from genoml_search.errors import UserError
     from genoml_search.report.build import ReportOptions, build_report
 
-    if out is None and storage is None:
-        raise UserError("give --out RUN_DIR, or --storage URL with --study NAME")
-    result = build_report(ReportOptions(run_dir=out, storage=storage, study=study, report_dir=report_dir,
-                                        max_features=max_features, n_repeats=repeats, n_boot=bootstrap, seed=seed))
+    from genoml_search.deprecation import prefer
+
+    run_dir = prefer(run_dir, out, "RUN_DIR", "--out RUN_DIR")
+    permutations = prefer(permutations, repeats, "--permutations", "--repeats")
+    if run_dir is None and storage is None:
+        raise UserError("give RUN_DIR, or --storage URL with --study NAME")
+    result = build_report(ReportOptions(run_dir=run_dir, storage=storage, study=study, report_dir=report_dir,
+                                        max_features=max_features, n_repeats=5 if permutations is None else permutations,
+                                        n_boot=bootstrap, seed=seed))
     console = Console()
     for note in result.notes:
         console.print(f"note: {note}", markup=False)

@@ -421,6 +421,8 @@ def _record(study: optuna.Study, trial: optuna.Trial, spec: TrialSpec, result: T
     trial.set_user_attr("family", spec.family)
     trial.set_user_attr("fold_scores", result.fold_scores)
     trial.set_user_attr("seconds", round(result.seconds, 3))
+    for key, value in result.attrs.items():  # e.g. the penalty a path family chose
+        trial.set_user_attr(key, value)
     if result.error is not None:
         first = result.error.splitlines()[0]
         trial.set_user_attr("error", first[:500])

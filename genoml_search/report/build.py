@@ -21,7 +21,7 @@ from genoml_search.versions import __version__
 from genoml_search.errors import UserError
 from genoml_search.fileio import atomic_directory
 from genoml_search.versions import versions as library_versions
-from genoml_search.report import html, plots
+from genoml_search.report import comparison, html, plots
 from genoml_search.report.importance import annotate_features, permutation_importance
 from genoml_search.report.intervals import metric_intervals
 from genoml_search.core.metrics import DEFAULT_METRIC, score_all
@@ -129,10 +129,14 @@ def build_report(options: ReportOptions) -> ReportResult:
     out = _Collector()
 
     trials = trials_frame(study)
-    board = leaderboard(study)
+    board = comparison.leaderboard_frame(leaderboard(study), metrics)
     best_family = board["family"].iloc[0] if len(board) and pd.notna(board["cv_mean"].iloc[0]) else None
     param_imp = parameter_importances(study, best_family, options.seed)
-    out.csvs.update({"leaderboard.csv": board, "trials.csv": trials, "param_importance.csv": param_imp})
+    out.csvs.update({"leaderboard.csv": board.assign(fold_scores=board["fold_scores"].map(
+                         lambda v: " ".join(f"{x:.6g}" for x in v))),
+                     "trials.csv": trials, "param_importance.csv": param_imp})
+    if len(comparison.increment_frame(metrics)):
+        out.csvs["snp_increment.csv"] = comparison.increment_frame(metrics)
 
     sections: list[tuple[str, str, str]] = []
     headline = _headline(study, board, metric, metrics, trials)
@@ -142,9 +146,11 @@ def build_report(options: ReportOptions) -> ReportResult:
         model_sections, validation_cards = _model_sections(run_dir, metrics, attrs, task, metric, options, out)
     elif run_dir is not None:
         out.notes.append("no model/ in the run directory: validation and feature sections are left out")
-    sections.append(("summary", "Summary", html.cards(headline + validation_cards) + _notes(out.notes)))
+    first = comparison.increment_cards(metrics, METRIC_LABELS)  # what the SNPs add: the first thing to see
+    sections.append(("summary", "Summary", html.cards(first + headline + validation_cards)
+                     + comparison.increment_paragraph(metrics, METRIC_LABELS) + _notes(out.notes)))
     sections.extend(model_sections)
-    sections.append(("leaderboard", "Leaderboard", _leaderboard_html(board, metric)))
+    sections.append(("leaderboard", "Leaderboard", comparison.leaderboard_html(board, metric)))
     sections.append(("search", "Search", _search_html(trials, param_imp, metric, maximize, out)))
     sections.append(("parameters", "Run parameters", _parameters_html(study, attrs, metrics, url, run_dir)))
     manifest = _read_json(model_dir / "manifest.json") if model_dir else {}
@@ -162,6 +168,9 @@ def build_report(options: ReportOptions) -> ReportResult:
         for name, frame in out.csvs.items():
             frame.to_csv(tmp / name, index=False)
     files = [REPORT_FILE, *out.pngs, *out.csvs]
+    from genoml_search.search.study import record_outcome
+
+    record_outcome(study, report=str((report_dir / REPORT_FILE).resolve()))  # #18: optuna-dashboard shows it
     return ReportResult(report_dir / REPORT_FILE, files, out.notes)
 
 
@@ -255,6 +264,11 @@ def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any
         figs.append(out.figure("calibration", plots.calibration(y, scores), "calibration curve"))
         figs.append(out.figure("confusion_matrix", plots.confusion(y, predicted, labels), "confusion matrix",
                                f"predicted class: {rule}"))
+        figs.append(out.figure("risk_by_decile", plots.risk_by_decile(saved.get("risk_by_decile") or []),
+                               "risk by decile", "observed case fraction by decile of the risk score"))
+        binary_text, binary_cards = comparison.binary_html(metrics)
+        body.append(binary_text)
+        cards.extend(binary_cards)
     body.append(f"<div class=\"figs\">{''.join(figs)}</div>")
     sections = [("validation", "Validation", "".join(body))]
 
@@ -289,16 +303,6 @@ def _model_inputs(model: Any, info: dict[str, Any]) -> str:
     snps = int((kept < n_snps).sum())
     return (f"uses {snps} of {n_snps} SNPs (in-fold p ≤ {info.get('snp_p_threshold', 1.0):.2g}) "
             f"+ {len(kept) - snps} covariates")
-
-
-def _leaderboard_html(board: pd.DataFrame, metric: str) -> str:
-    shown = board.rename(columns={"cv_mean": f"CV {metric} (mean)", "cv_std": "CV sd", "n_folds": "folds",
-                                  "n_complete": "complete", "n_pruned": "pruned", "n_fail": "failed",
-                                  "seconds": "time (s)", "best_trial": "best trial"})
-    shown["best trial"] = shown["best trial"].map(lambda v: "" if pd.isna(v) else str(int(v)))
-    return ("<p>Best complete trial of each model family (mean and standard deviation over its CV folds), "
-            "trials per state and compute time summed over the family's trials.</p>"
-            + html.table(shown, {"time (s)": lambda v: f"{v:.1f}"}))
 
 
 def _search_html(trials: pd.DataFrame, param_imp: pd.DataFrame, metric: str, maximize: bool,

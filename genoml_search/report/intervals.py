@@ -192,3 +192,95 @@ def metric_intervals(task: str, y_true: np.ndarray, score: np.ndarray, n_boot: i
                 pass
         intervals.append(bootstrap_interval(name, y_true, score, task, n_boot, seed, level))
     return intervals
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """The difference ``a - b`` of one metric between two models scored on the same samples, with its CI."""
+
+    metric: str
+    difference: float
+    low: float
+    high: float
+    method: str
+    p_value: float | None = None
+    level: float = 0.95
+
+    def as_dict(self) -> dict:
+        """Plain dict (for JSON and CSV)."""
+        return asdict(self)
+
+
+def _placements(positive: np.ndarray, negative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    m = len(positive)
+    rank_all = stats.rankdata(np.concatenate([positive, negative]))
+    v10 = (rank_all[:m] - stats.rankdata(positive)) / len(negative)
+    v01 = 1.0 - (rank_all[m:] - stats.rankdata(negative)) / m
+    return v10, v01
+
+
+def paired_delong(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray,
+                  level: float = 0.95) -> PairedDifference:
+    """ROC-AUC(a) - ROC-AUC(b) on the same samples with DeLong's covariance of correlated AUCs (1988)."""
+    y_true = np.asarray(y_true)
+    cases, controls = y_true == 1, y_true != 1
+    if cases.sum() < 2 or controls.sum() < 2:
+        raise ValueError("DeLong needs at least two samples of each class")
+    placements = [_placements(np.asarray(s, dtype=float)[cases], np.asarray(s, dtype=float)[controls])
+                  for s in (score_a, score_b)]
+    aucs = [v10.mean() for v10, _ in placements]
+    s10 = np.cov(np.vstack([p[0] for p in placements]))
+    s01 = np.cov(np.vstack([p[1] for p in placements]))
+    contrast = np.array([1.0, -1.0])
+    variance = float(contrast @ s10 @ contrast / cases.sum() + contrast @ s01 @ contrast / controls.sum())
+    difference = float(aucs[0] - aucs[1])
+    z_level = stats.norm.ppf(0.5 + level / 2)
+    if variance <= 0:
+        return PairedDifference("roc_auc", difference, difference, difference, "paired DeLong", None, level)
+    half = z_level * np.sqrt(variance)
+    p_value = float(2 * stats.norm.sf(abs(difference) / np.sqrt(variance)))
+    return PairedDifference("roc_auc", difference, difference - half, difference + half, "paired DeLong",
+                            p_value, level)
+
+
+def paired_bootstrap(name: str, y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray, task: str,
+                     n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> PairedDifference:
+    """metric(a) - metric(b) with a percentile bootstrap that resamples the same samples for both models."""
+    y_true = np.asarray(y_true)
+    score_a, score_b = np.asarray(score_a, dtype=float), np.asarray(score_b, dtype=float)
+    compute = METRICS[name].compute
+    difference = float(compute(y_true, score_a) - compute(y_true, score_b))
+    index = bootstrap_samples(y_true, n_boot, seed, stratify=task != "regression")
+    n_classes = score_a.shape[1] if score_a.ndim == 2 else 2
+    values = []
+    for start in range(0, n_boot, 100):
+        rows = index[start : start + 100]
+        pair = [_fast_replicates(name, y_true[rows], s[rows], n_classes) for s in (score_a, score_b)]
+        if pair[0] is None or pair[1] is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pair = [np.array([_safe(compute, y_true[r], s[r]) for r in rows]) for s in (score_a, score_b)]
+        values.append(pair[0] - pair[1])
+    replicates = np.concatenate(values)
+    replicates = replicates[np.isfinite(replicates)]
+    if len(replicates) < 10:
+        return PairedDifference(name, difference, float("nan"), float("nan"),
+                                "paired bootstrap (too few valid replicates)", None, level)
+    low, high = np.quantile(replicates, [0.5 - level / 2, 0.5 + level / 2])
+    return PairedDifference(name, difference, float(low), float(high),
+                            f"paired bootstrap ({len(replicates)} replicates)", None, level)
+
+
+def paired_differences(task: str, y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray,
+                       n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> list[PairedDifference]:
+    """Every reported metric's paired difference a - b (paired DeLong for binary ROC-AUC)."""
+    differences = []
+    for name in REPORTED[task]:
+        if name == "roc_auc" and task == "binary":
+            try:
+                differences.append(paired_delong(y_true, score_a, score_b, level))
+                continue
+            except ValueError:
+                pass
+        differences.append(paired_bootstrap(name, y_true, score_a, score_b, task, n_boot, seed, level))
+    return differences

@@ -198,3 +198,19 @@ def feature_importance(importance: pd.DataFrame, metric: str, top: int = 20) -> 
     axes.set_title("Permutation importance (validation; green: covariate)", fontsize=10)
     axes.grid(alpha=0.3, axis="x")
     return figure
+
+
+def risk_by_decile(deciles: list[dict]) -> Figure | None:
+    """Observed case fraction (bars) and mean predicted probability (line) per decile of the risk score."""
+    if not deciles:
+        return None
+    frame = pd.DataFrame(deciles)
+    figure, axes = _figure()
+    axes.bar(frame["decile"], frame["observed"], color="#2b6cb0", alpha=0.8, label="observed case fraction")
+    axes.plot(frame["decile"], frame["mean_predicted"], "o-", color="#dd8452", label="mean predicted probability")
+    axes.set_xticks(frame["decile"])
+    axes.set_xlabel("decile of the risk score (1 = lowest)")
+    axes.set_ylabel("fraction of cases")
+    axes.set_ylim(0, 1)
+    axes.legend(loc="upper left")
+    return figure

@@ -33,31 +33,59 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def _best(trials: list[optuna.trial.FrozenTrial], maximize: bool, value) -> optuna.trial.FrozenTrial | None:
+    scored = [(value(t), t) for t in trials]
+    scored = [(v, t) for v, t in scored if v is not None and np.isfinite(v)]
+    if not scored:
+        return None
+    return (max if maximize else min)(scored, key=lambda pair: pair[0])[1]
+
+
+def _partial_value(trial: optuna.trial.FrozenTrial) -> float | None:
+    """A pruned trial's score so far: the mean of the folds it finished."""
+    folds = trial.user_attrs.get("fold_scores") or []
+    if folds:
+        return float(np.mean(folds))
+    values = list(trial.intermediate_values.values())
+    return float(values[-1]) if values else None
+
+
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
-    """Best complete trial per family (best first) with CV mean/std, trial counts by state and time spent."""
+    """Best trial per family (best first): CV mean/sd and per-fold scores, trial counts by state, time spent.
+
+    A family whose every trial was pruned still shows its best partial score (mean of the folds its best
+    pruned trial finished; ``partial`` is True and ``n_folds`` says how many folds).
+    """
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    trials = study.get_trials(deepcopy=False)
-    frame = trials_frame(study)
+    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
+    by_family: dict[str, list[optuna.trial.FrozenTrial]] = {}
+    for trial in trials:
+        by_family.setdefault(trial.params.get("family", trial.user_attrs.get("family", "?")), []).append(trial)
     rows = []
-    for family, group in frame.groupby("family", sort=False):
-        complete = group[group["state"] == "COMPLETE"].dropna(subset=["value"])
+    for family, group in by_family.items():
         row: dict[str, Any] = {"family": family}
-        if len(complete):
-            best_number = int(complete.loc[complete["value"].idxmax() if maximize else complete["value"].idxmin(),
-                                           "trial"])
-            best = next(t for t in trials if t.number == best_number)
+        best = _best([t for t in group if t.state == TrialState.COMPLETE], maximize, lambda t: t.value)
+        partial = best is None
+        if partial:
+            best = _best([t for t in group if t.state == TrialState.PRUNED], maximize, _partial_value)
+        if best is not None:
             folds = np.asarray(best.user_attrs.get("fold_scores", []) or [], dtype=float)
-            row.update({"best_trial": best_number, "cv_mean": best.value,
-                        "cv_std": float(folds.std()) if len(folds) else np.nan, "n_folds": len(folds)})
+            row.update({"best_trial": best.number, "cv_mean": _partial_value(best) if partial else best.value,
+                        "cv_std": float(folds.std()) if len(folds) else np.nan, "n_folds": len(folds),
+                        "partial": partial, "fold_scores": [round(float(v), 6) for v in folds]})
         else:
-            row.update({"best_trial": None, "cv_mean": np.nan, "cv_std": np.nan, "n_folds": 0})
+            row.update({"best_trial": None, "cv_mean": np.nan, "cv_std": np.nan, "n_folds": 0, "partial": False,
+                        "fold_scores": []})
         for state in ("COMPLETE", "PRUNED", "FAIL"):
-            row[f"n_{state.lower()}"] = int((group["state"] == state).sum())
-        row["seconds"] = float(pd.to_numeric(group["seconds"], errors="coerce").fillna(0).sum())
+            row[f"n_{state.lower()}"] = sum(t.state.name == state for t in group)
+        row["seconds"] = float(sum(float(t.user_attrs.get("seconds") or 0.0) for t in group))
         rows.append(row)
-    table = pd.DataFrame(rows, columns=["family", "best_trial", "cv_mean", "cv_std", "n_folds", "n_complete",
-                                        "n_pruned", "n_fail", "seconds"])
-    return table.sort_values("cv_mean", ascending=not maximize, na_position="last").reset_index(drop=True)
+    table = pd.DataFrame(rows, columns=["family", "best_trial", "cv_mean", "cv_std", "n_folds", "partial",
+                                        "fold_scores", "n_complete", "n_pruned", "n_fail", "seconds"])
+    # complete families first (a partial mean over fewer folds is not comparable), then by score
+    table["_order"] = table["partial"].astype(bool)
+    table = table.sort_values(["_order", "cv_mean"], ascending=[True, not maximize], na_position="last")
+    return table.drop(columns="_order").reset_index(drop=True)
 
 
 def _importances_of(study: optuna.Study, trials: list[optuna.trial.FrozenTrial], params: list[str],

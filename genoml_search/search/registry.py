@@ -118,6 +118,9 @@ class ModelFamily(ABC):
         covariate_weight: factor applied to the standardized covariate columns (with ``needs_scaling``
             only); penalized linear families set it large so their covariates are practically unpenalized
             fixed effects (see :class:`genoml_search.search.pipeline.CovariateWeight`); 1 leaves them as is.
+        fits_path: the family evaluates a whole regularization path per fold from the int8 genotypes and
+            chooses its penalty inside the trial (:mod:`genoml_search.search.path_cv`) instead of one fit
+            per fold; its estimator imputes and standardizes itself.
     """
 
     name: ClassVar[str]
@@ -125,6 +128,7 @@ class ModelFamily(ABC):
     needs_scaling: ClassVar[bool] = False
     handles_missing: ClassVar[bool] = False
     covariate_weight: ClassVar[float] = 1.0
+    fits_path: ClassVar[bool] = False
 
     def __init__(self, overrides: dict[str, Param] | None = None) -> None:
         self.overrides = dict(overrides or {})
@@ -136,6 +140,11 @@ class ModelFamily(ABC):
     @abstractmethod
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         """A fresh, unfitted estimator for ``task`` from sampled ``params`` (unprefixed names)."""
+
+    def final_params(self, params: dict[str, Any], trial_attrs: dict[str, Any]) -> dict[str, Any]:
+        """The parameters of the final refit from a trial's parameters and user attributes (path families
+        add the penalty their trial chose)."""
+        return params
 
     def params(self, task: str) -> list[Param]:
         """The parameters searched for ``task``, with user overrides applied."""
@@ -215,7 +224,7 @@ def _load_builtins() -> None:
         return
     _loaded = True  # set first: a plugin may use the registry while it is imported
     from genoml_search.search.families import (  # noqa: F401  (registers on import)
-        boosting, discriminant, kernel, linear, neighbors, neural, trees,
+        boosting, discriminant, kernel, linear, neighbors, neural, paths, trees,
     )
     try:
         load_entry_points()

@@ -71,12 +71,40 @@ def open_study(
                 )
         if study.direction.name.lower() != direction:
             raise StudyError(f"study {name!r} optimizes {study.direction.name.lower()}, not {direction}")
+        if study.metric_names is None and "metric" in identity:  # a study made before metric names were set
+            study.set_metric_names([identity["metric"]])
         return study
     study = optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=sampler,
                                 load_if_exists=True)
     for key, value in {**identity, **settings, "tool_version": __version__}.items():
         study.set_user_attr(key, value)
+    if "metric" in identity:  # optuna-dashboard labels the objective with it
+        study.set_metric_names([identity["metric"]])
     return study
+
+
+def record_outcome(study: optuna.Study, metrics: dict[str, Any] | None = None, run_dir: str | None = None,
+                   report: str | None = None) -> None:
+    """Put what a user looks for in a dashboard into the study's user attributes: the run directory, the
+    validation metrics (``validation_<metric>``), what the SNPs add, and the report's path."""
+    attrs: dict[str, Any] = {}
+    if run_dir is not None:
+        attrs["run_dir"] = run_dir
+    if metrics:
+        validation = metrics.get("validation", {})
+        attrs.update({f"validation_{k}": round(float(v), 6) for k, v in validation.items()
+                      if isinstance(v, float) and k != "threshold"})
+        attrs["validation_source"] = validation.get("source")
+        attrs["validation_n_samples"] = validation.get("n_samples")
+        increment = validation.get("snp_increment") or {}
+        if increment.get("difference") is not None:
+            attrs["snp_increment"] = (f"{increment['metric']} {increment['difference']:+.4f} (95% CI "
+                                      f"{increment['low']:+.4f} to {increment['high']:+.4f}) over covariates only "
+                                      f"{increment['covariates_only']:.4f}")
+    if report is not None:
+        attrs["report"] = report
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
 
 
 def trial_counts(study: optuna.Study) -> dict[str, int]:

@@ -44,7 +44,7 @@ def test_status_with_a_bad_storage_url(run_cli) -> None:
 
 
 def test_status_of_a_run_directory_without_study(run_cli, tmp_path: Path) -> None:
-    _one_line_error(run_cli("status", "--out", str(tmp_path)), "no study.db")
+    _one_line_error(run_cli("status", str(tmp_path)), "no study.db")
 
 
 def test_study_name_taken_by_another_dataset(cohort: Cohort, run_cli, tmp_path: Path) -> None:

@@ -1,0 +1,2 @@
+"""In-process run directories (the real objective and refit, no Dask), shared with tests/report."""
+from tests.report.conftest import binary_run, multiclass_run, regression_run  # noqa: F401
