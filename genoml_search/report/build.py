@@ -23,9 +23,9 @@ from genoml_search.fileio import atomic_directory
 from genoml_search.versions import versions as library_versions
 from genoml_search.report import comparison, html, plots
 from genoml_search.report.importance import annotate_features, permutation_importance
-from genoml_search.report.intervals import metric_intervals
+from genoml_search.core.intervals import metric_intervals
 from genoml_search.core.metrics import DEFAULT_METRIC, score_all
-from genoml_search.report.study_summary import leaderboard, parameter_importances, trials_frame
+from genoml_search.search.study_summary import leaderboard, parameter_importances, trials_frame
 from genoml_search.search.storage import default_storage_url, mask_url, open_storage
 from genoml_search.tasks import Task
 
