@@ -27,6 +27,7 @@ from typing import Any
 
 from genoml_search.errors import InputFileError, UserError
 from genoml_search.search.space_config import read_study_toml
+from genoml_search.signals import handlers_kept
 
 BATCH_KINDS = ("slurm", "pbs", "sge")
 KINDS = BATCH_KINDS + ("local", "scheduler")
@@ -149,14 +150,12 @@ def jobqueue_spec(table: dict[str, Any], source: str | Path | None = None) -> Jo
 def _cluster_class(kind: str) -> Any:
     # dask_jobqueue.runner replaces the SIGINT handler at import time (with sys.exit); keep ours, so that
     # Ctrl-C still fails and re-queues the driver's running trials.
-    handler = signal.getsignal(signal.SIGINT)
     try:
-        import dask_jobqueue
+        with handlers_kept((signal.SIGINT,)):
+            import dask_jobqueue
     except ModuleNotFoundError:
         raise UserError("cluster.kind: batch clusters need dask-jobqueue; pip install 'genoml-search[jobqueue]'"
                         ) from None
-    finally:
-        signal.signal(signal.SIGINT, handler)
     return {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster,
             "sge": dask_jobqueue.SGECluster}[kind]
 
