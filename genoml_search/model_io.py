@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.data.cohort_structure import PCA_FILE
 from genoml_search.data.dataset import MANIFEST, VARIANTS, Dataset
 from genoml_search.errors import UserError

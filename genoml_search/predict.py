@@ -17,16 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import UserError
 from genoml_search.fileio import atomic_file, remove_stale_work_directories
 from genoml_search.model_io import find_model_dir, load_model, read_model_variants
 from genoml_search.outputs import OutputKind, check_output
-from genoml_search.core.features import FeatureMatrix, features_from_dataset
+from genoml_search.core.features import features_from_dataset
 from genoml_search.tasks import Task
+from genoml_search.core.scoring import prediction_frame
 
 log = logging.getLogger(__name__)
 WORK_PREFIX = ".genoml-predict-"  # the cohort is harmonized in OUT_PARENT/.genoml-predict-PID-*
@@ -66,27 +64,6 @@ class PredictSummary:
     def overlap(self) -> float:
         """Fraction of training SNPs found (and usable) in the cohort."""
         return self.harmonization.get("matched", 0) / max(1, self.n_training_snps)
-
-
-def prediction_frame(model: Any, info: dict[str, Any], features: FeatureMatrix) -> pd.DataFrame:
-    """``ID`` plus the task's prediction columns for a feature matrix laid out like the training one."""
-    kind = Task.parse(info["task"]).kind
-    scores = kind.scores(model, features.x)
-    classes: list[Any] = []
-    if scores.ndim == 2:  # class probabilities: their labels name the columns
-        classes = list(getattr(model, "classes_", None) if getattr(model, "classes_", None) is not None
-                       else info.get("classes") or range(scores.shape[1]))
-    frame = pd.DataFrame({"ID": features.sample_ids})
-    for column, values in kind.prediction_columns(scores, [_label(c) for c in classes]).items():
-        frame[column] = values
-    return frame
-
-
-def _label(value: Any) -> Any:
-    """Class codes are stored as floats in the feature matrix; print 1 rather than 1.0."""
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return int(value)
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str | None,

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import numpy as np
 import optuna
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.data.cohort_structure import KING_DUPLICATE, RELATED_THRESHOLD, STORED_THRESHOLD, groups_from_pairs, warning_text
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import StudyError, UserError

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.errors import InputFileError
 from genoml_search.fileio import atomic_directory, check_output_directory
 from genoml_search.tasks import Task
@@ -62,7 +62,7 @@ def write_dataset(
     samples: pd.DataFrame,
     variants: pd.DataFrame,
     manifest: dict[str, Any],
-    extra_files: dict[str, Callable[[Path], None]] | None = None,
+    extra_files: dict[str, Callable[[Path], object]] | None = None,
 ) -> Path:
     """Write a Dataset directory atomically and return its path; ``manifest`` gains format/version/hash keys.
 

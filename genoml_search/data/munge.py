@@ -18,7 +18,7 @@ import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -117,6 +117,7 @@ def _open_cohort(options: MungeOptions) -> CohortFiles:
                            files.bim)
     from genoml_search.data.pgen import read_pfile  # optional extra: pgenlib
 
+    assert options.pfile  # exactly one of the two, checked above
     data = read_pfile(options.pfile, read_genotypes=False)
     return CohortFiles(data.samples, data.variants, None, options.pfile, {}, Path(f"{options.pfile}.pvar"))
 
@@ -130,13 +131,14 @@ def _hash_in_background(paths: tuple[Path, ...]) -> Future:
 
 
 def _read_genotypes(
-    cohort: CohortFiles, sample_index: np.ndarray, variant_index: np.ndarray, order: str = "C"
+    cohort: CohortFiles, sample_index: np.ndarray, variant_index: np.ndarray, order: Literal["C", "F"] = "C"
 ) -> np.ndarray:
     if cohort.bed is not None:
         return read_bed_matrix(cohort.bed, len(cohort.samples), len(cohort.variants), variant_index, sample_index,
                                order=order)
     from genoml_search.data.pgen import read_pfile
 
+    assert cohort.pfile is not None  # a cohort has a .bed or a .pgen
     genotypes = read_pfile(cohort.pfile).genotypes
     return np.asarray(genotypes[np.ix_(sample_index, variant_index)], order=order)
 

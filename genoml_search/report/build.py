@@ -17,16 +17,16 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.errors import UserError
 from genoml_search.data.dataset import MANIFEST
 from genoml_search.fileio import atomic_directory
 from genoml_search.versions import versions as library_versions
 from genoml_search.report import comparison, html, plots
 from genoml_search.report.importance import annotate_features, permutation_importance
-from genoml_search.report.intervals import metric_intervals
+from genoml_search.core.intervals import metric_intervals
 from genoml_search.core.metrics import DEFAULT_METRIC, score_all
-from genoml_search.report.study_summary import leaderboard, parameter_importances, trials_frame
+from genoml_search.search.study_summary import leaderboard, parameter_importances, trials_frame
 from genoml_search.outputs import OutputKind, check_output, safe_name
 from genoml_search.run_directory import REPORT_DIR, RunDirectory
 from genoml_search.search.storage import mask_url, open_storage
@@ -238,7 +238,7 @@ def _relatedness_paragraph(related: dict[str, Any]) -> str:
 def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any], task: str, metric: str,
                     options: ReportOptions, out: _Collector) -> tuple[list, list]:
     from genoml_search.model_io import load_model
-    from genoml_search.predict import prediction_frame
+    from genoml_search.core.scoring import prediction_frame
     from genoml_search.report.validation import load_validation
 
     model, info = load_model(RunDirectory(run_dir).model_dir)
