@@ -202,9 +202,11 @@ def resolve_groups(options: RunOptions, dataset: Dataset) -> np.ndarray | None:
 
 
 def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, snp_filter: bool) -> tuple[str, dict, float]:
-    """Sample a family, its parameters and the in-fold SNP p-value threshold."""
+    """Sample a family, its parameters and the in-fold SNP p-value threshold (not for path families, whose
+    penalty selects the SNPs)."""
     family, params = suggest_pipeline(trial, families, task)
-    threshold = trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) if snp_filter else 1.0
+    filtered = snp_filter and not family.fits_path
+    threshold = trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) if filtered else 1.0
     return family.name, params, threshold
 
 
@@ -710,7 +712,8 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
 
 @dataclass
 class ScoredValidation:
-    """The validation samples the refitted model scored: model input, phenotype, scores, metrics, source."""
+    """The validation samples the refitted model scored: float feature rows, phenotype, scores, metrics,
+    source."""
 
     x: Any
     y: np.ndarray
@@ -730,8 +733,10 @@ def _score_validation(r: RefitRequest, pipeline: Any, data: Any, family: ModelFa
     keep = ~np.isnan(y_val)
     if r.excluded:
         keep &= ~np.isin(ids_val.astype(str), list(r.excluded))
-    x_val = model_input(val_data, family, val_rows[keep])  # int8 rows for path families, else float rows
+    scored_rows = val_rows[keep]
+    x_val = model_input(val_data, family, scored_rows)  # int8 rows for path families, else float rows
+    x_floats = val_data.x[scored_rows] if family.fits_path else x_val  # other models (baseline) need floats
     y_val = y_val[keep]
     scores = predict_scores(pipeline, x_val, r.task)
     metrics = score_all(r.task, y_val, scores) if len(y_val) else {}
-    return ScoredValidation(x_val, y_val, scores, metrics, source)
+    return ScoredValidation(x_floats, y_val, scores, metrics, source)
