@@ -187,9 +187,19 @@ def _require_left(count: int, unit: str, cause: str, path: str | None = None) ->
         raise UserError(f"no {unit} left after {cause}; check that the IDs match the {where}", path)
 
 
+def _input_paths(options: MungeOptions) -> list[tuple[str, str | None]]:
+    """Every file or directory munge reads, with its flag (an output may not be or contain one of them)."""
+    files = [(flag, f"{prefix}{suffix}") for flag, prefix, suffixes in (
+        ("--bfile", options.bfile, (".bed", ".bim", ".fam")), ("--pfile", options.pfile, (".pgen", ".pvar", ".psam")))
+        if prefix for suffix in suffixes]
+    return [*files, ("--pheno", options.pheno), ("--covar", options.covar), ("--gwas", options.gwas),
+            ("--extract", options.extract), ("--exclude", options.exclude), ("--keep", options.keep),
+            ("--remove", options.remove), ("--like", options.like), ("--like", options.relatedness_reference)]
+
+
 def munge(options: MungeOptions) -> dict[str, Any]:
     """Run the munge pipeline and write the Dataset directory; return its manifest."""
-    check_output_directory(options.out, "manifest.json")
+    check_output_directory(options.out, inputs=_input_paths(options))
     if options.like and Path(options.like).absolute() == Path(options.out).absolute():
         raise UserError("--out must differ from --like (the training dataset would be replaced)", options.out)
     cohort = _open_cohort(options)

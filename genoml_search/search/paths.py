@@ -14,6 +14,7 @@ fold, on the fold's training part: missing calls are imputed with that mean, as
 """
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 from collections.abc import Callable
@@ -187,7 +188,12 @@ def fit_path(design: Design, y: np.ndarray, task: str, l1_ratio: float, classes:
     state = ad.grpnet(X=matrix.matrix, glm=glm_for(task, y, classes), penalty=penalty,
                       alpha=float(l1_ratio), min_ratio=min_ratio, lmda_path_size=path_size, n_threads=n_threads,
                       progress_bar=False, exit_cond=exit_cond)
-    return partial(state)
+    fit = partial(state)
+    # the solver state and the callbacks form reference cycles that hold the fold's SNP matrix until the next
+    # garbage collection; without this the matrices of several folds piled up (+0.6x the int8 matrix per fold)
+    del state, matrix, exit_cond, partial
+    gc.collect()
+    return fit
 
 
 def standardized_columns(design: Design, rows: np.ndarray, columns: np.ndarray,
