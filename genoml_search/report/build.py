@@ -20,14 +20,13 @@ import pandas as pd
 from genoml_search.versions import __version__
 from genoml_search.errors import UserError
 from genoml_search.data.dataset import MANIFEST
-from genoml_search.fileio import atomic_directory
 from genoml_search.versions import versions as library_versions
 from genoml_search.report import comparison, html, plots
 from genoml_search.report.importance import annotate_features, permutation_importance
 from genoml_search.core.intervals import metric_intervals
 from genoml_search.core.metrics import DEFAULT_METRIC, score_all
 from genoml_search.search.study_summary import leaderboard, parameter_importances, trials_frame
-from genoml_search.outputs import OutputKind, check_output, safe_name
+from genoml_search.outputs import OutputKind, check_output, output_directory, safe_name
 from genoml_search.run_directory import REPORT_DIR, RunDirectory
 from genoml_search.search.storage import mask_url, open_storage
 from genoml_search.tasks import Task
@@ -175,7 +174,7 @@ def build_report(options: ReportOptions) -> ReportResult:
                 f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} by genoml-search {__version__}")
     document = html.page(f"genoml-search report: {study.study_name}", subtitle, sections)
 
-    with atomic_directory(report_dir, kind=OutputKind.REPORT) as tmp:
+    with output_directory(report_dir, OutputKind.REPORT) as tmp:
         (tmp / REPORT_FILE).write_text(document, encoding="utf-8")
         for name, png in out.pngs.items():
             (tmp / name).write_bytes(png)
