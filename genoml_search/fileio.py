@@ -253,7 +253,7 @@ def read_text_file(path: str | Path, what: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise InputFileError(f"cannot read {what} file ({error.strerror or errno.errorcode.get(error.errno)})",
+        raise InputFileError(f"cannot read {what} file ({error.strerror or errno.errorcode.get(error.errno or 0)})",
                              path) from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:

@@ -158,9 +158,9 @@ def _is_predictions_csv(path: Path) -> bool:
 def foreign_entries(directory: Path, kind: OutputKind) -> list[str]:
     """Entries of an output directory that genoml-search did not write there (a user's files)."""
     directory = Path(directory)
-    marker = read_marker(directory)
-    if marker is not None and isinstance(marker.get("files"), list):
-        ours = set(marker["files"]) | {MARKER}
+    listed = (read_marker(directory) or {}).get("files")
+    if isinstance(listed, list):
+        ours = set(listed) | {MARKER}
     elif kind is OutputKind.REPORT:
         return sorted(p.name for p in directory.iterdir()
                       if p.name != "report.html" and p.suffix not in (".png", ".csv"))

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import optuna
@@ -219,7 +219,7 @@ class RunPlan:
     dataset: Dataset
     task: str
     metric_name: str
-    direction: str
+    direction: Literal["minimize", "maximize"]
     families: list[ModelFamily]
     groups: np.ndarray | None
     search_index: np.ndarray
@@ -491,7 +491,7 @@ def search(plan: RunPlan, study: optuna.Study, on_result: Callable[[Any, int], N
            on_start: Callable[[int, int, str | None], None] | None) -> tuple[int, DriverStats, str | None]:
     """Run trials on Dask until the study holds ``n_trials`` finished ones; return (finished, stats, dashboard)."""
     options, task, dataset = plan.options, plan.task, plan.dataset
-    storage = study._storage
+    storage: Any = study._storage  # heartbeats: an RDB storage method, not BaseStorage's
     driver_number = claim_driver_number(study)
     study.sampler = driver_sampler(options.sampler, options.seed, driver_number)
     if plan.sqlite_file is not None:

@@ -62,7 +62,7 @@ def linear_score(pipeline: Any) -> LinearScore | None:
     """Compose the pipeline's steps into one linear predictor, or None if it is not linear."""
     steps = dict(pipeline.named_steps)
     preprocess, model = steps.get("preprocess"), steps.get("model")
-    if set(steps) == {"model"} and hasattr(model, "raw_coef_"):  # path families: weights on the dosage scale
+    if set(steps) == {"model"} and model is not None and hasattr(model, "raw_coef_"):  # path families: weights on the dosage scale
         coef = np.asarray(model.raw_coef_, dtype=np.float64)
         return None if coef.shape[1] != 1 else LinearScore(coef[:, 0], float(np.ravel(model.intercept_)[0]),
                                                            np.asarray(model.fill_values_, dtype=np.float64))

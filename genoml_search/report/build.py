@@ -153,7 +153,8 @@ def build_report(options: ReportOptions) -> ReportResult:
 
     sections: list[tuple[str, str, str]] = []
     headline = _headline(study, board, metric, metrics, trials)
-    model_sections, validation_cards = ([], [])
+    model_sections: list[tuple[str, str, str]] = []
+    validation_cards: list[tuple[str, str, str]] = []
     model_dir = RunDirectory(run_dir).model_dir if run_dir else None
     if run_dir is not None and RunDirectory(run_dir).has_model():
         model_sections, validation_cards = _model_sections(run_dir, metrics, attrs, task, metric, options, out)
@@ -376,7 +377,7 @@ def _dataset_html(manifest: dict[str, Any]) -> str:
 
 def _versions_html(run_dir: Path | None) -> str:
     now = versions()
-    saved: dict[str, str] = {}
+    saved: dict[str, Any] = {}
     if run_dir is not None and RunDirectory(run_dir).has_model():
         from genoml_search.model_io import MODEL_INFO
 

@@ -137,6 +137,7 @@ def glm_for(task: str, y: np.ndarray, classes: np.ndarray | None = None) -> Any:
     ad = import_adelie()
     if task == Task.REGRESSION:
         return ad.glm.gaussian(np.asarray(y, dtype=np.float64))
+    assert classes is not None, "a classification path needs the classes"
     if task == Task.BINARY:
         return ad.glm.binomial(np.asarray(y == classes[1], dtype=np.float64))
     onehot = (np.asarray(y)[:, None] == np.asarray(classes)[None, :]).astype(np.float64)
@@ -173,7 +174,9 @@ def fit_path(design: Design, y: np.ndarray, task: str, l1_ratio: float, classes:
     matrix = AdelieMatrix(design, n_threads=n_threads)
     penalty = np.ones(design.n_snps + design.n_covariates)
     penalty[design.n_snps :] = 0.0  # covariates: unpenalized fixed effects
-    n_outputs = len(classes) if task == Task.MULTICLASS else 1
+    if task == Task.MULTICLASS:
+        assert classes is not None, "a multiclass path needs the classes"
+    n_outputs = len(classes) if task == Task.MULTICLASS and classes is not None else 1
 
     def partial(state: Any) -> PathFit:
         # copies: adelie's arrays are views that would keep the state, and with it the matrix, alive

@@ -115,6 +115,7 @@ class PenalizedPathModel(BaseEstimator):
         """Predicted values (regression) or the most probable class."""
         if self.task == Task.REGRESSION:
             return self._eta(X)[:, 0]
+        assert self.classes_ is not None  # fitted on a class label
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
