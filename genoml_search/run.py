@@ -152,9 +152,15 @@ def choose_families(options: RunOptions, task: str) -> list[ModelFamily]:
         unsupported = [f.name for f in families if task not in f.tasks]
         if unsupported:
             raise UserError(f"families {unsupported} do not support the {task} task")
+        for family in families:
+            if family.missing_dependency():
+                raise UserError(f"--family {family.name}: {family.missing_dependency()}")
         return families
     available = {f.name: f for f in families_for(task)}
-    return [available[name] for name in DEFAULT_FAMILIES if name in available]
+    defaults = [available[name] for name in DEFAULT_FAMILIES if name in available]
+    for family in [f for f in defaults if f.missing_dependency()]:  # e.g. adelie after a plain pip install
+        log.warning("not searching %s by default: %s", family.name, family.missing_dependency())
+    return [f for f in defaults if not f.missing_dependency()]
 
 
 def families_of_resumed_study(study: optuna.Study, families: list[ModelFamily],
