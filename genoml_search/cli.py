@@ -116,7 +116,15 @@ def _print_structure(manifest: dict) -> None:
 
     related, pca = manifest.get("relatedness"), manifest.get("pca") or {}
     if related:
-        if related.get("computed"):
+        from genoml_search.data.kinship_noise import noise_warning
+
+        n_called = sum(n for d, n in (related.get("n_pairs_by_degree") or {}).items() if d != "duplicate/MZ twin")
+        noisy = noise_warning(related.get("noise"), n_called) if related.get("computed") else None
+        if noisy:  # #18: not hundreds of implausible pairs, but why they cannot be trusted
+            console.print(f"kinship (KING, {related['n_snps']} SNPs): {related['n_duplicate_pairs']} duplicate pairs",
+                          markup=False)
+            err_console.print(f"warning: {noisy}", markup=False, soft_wrap=True)
+        elif related.get("computed"):
             degrees = ", ".join(f"{n} {d}" for d, n in related["n_pairs_by_degree"].items() if n)
             console.print(f"kinship (KING, {related['n_snps']} SNPs): {related['n_related_pairs']} related pairs "
                           f"(second degree or closer; {related['n_duplicate_pairs']} duplicates) among "
@@ -213,6 +221,11 @@ def run(
 
     def on_start(already: int, target: int, dashboard: str | None) -> None:
         nonlocal task_id
+        if already >= target:  # #18: a resumed run with nothing to do says so, and how to add trials
+            err_console.print(f"the study already has {already} finished trials (--n-trials {target} is a total): no "
+                              f"new trial; refitting and validating its best. Add trials with a larger total, e.g. "
+                              f"--n-trials {already + 50}", markup=False, highlight=False, soft_wrap=True)
+            return
         if dashboard:
             err_console.print(f"Dask dashboard: {dashboard}")
         task_id = progress.add_task("", total=target, completed=already)
