@@ -12,6 +12,7 @@ $(BIN)/genoml-search: pyproject.toml setup.py $(wildcard genoml_search/data/_*.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps "adelie==1.1.52" && $(BIN)/pip install --quiet "ipython>=8.17,<9"
 	touch $@
 
 $(VENV)/.test-extras: $(BIN)/genoml-search

@@ -8,9 +8,10 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from genoml_search.versions import versions as library_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -29,14 +30,8 @@ def machine() -> dict[str, Any]:
 
 
 def versions() -> dict[str, str]:
-    """Installed versions of the packages that matter for the numbers."""
-    found = {}
-    for name in PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
+    """Installed versions of the packages that matter for the numbers (and Python's)."""
+    return library_versions(PACKAGES)
 
 
 def write_result(name: str, payload: dict[str, Any]) -> Path:

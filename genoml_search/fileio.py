@@ -15,19 +15,15 @@ import os
 import shutil
 import signal
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from genoml_search.errors import UserError
+from genoml_search.signals import DeferredSignals, raise_on_signals
 
 TMP_MARK = ".tmp-"
 OLD_MARK = ".old-"
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
 
 
 def install_signal_handlers() -> None:
@@ -36,36 +32,17 @@ def install_signal_handlers() -> None:
     Called once by ``cli.main()``; temporaries are then removed on ``kill`` as on Ctrl-C. Code that needs its
     own handling (the run driver) may still install handlers of its own for its duration.
     """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(ValueError, OSError):
-            signal.signal(sig, _terminate)
+    raise_on_signals((signal.SIGTERM, signal.SIGHUP))
 
 
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
+def _signals_deferred() -> DeferredSignals:
     """Hold SIGINT/SIGTERM/SIGHUP for a few renames so that they are never interrupted half-way.
 
     Python runs signal handlers in the main thread whichever thread receives the signal, so swapping in a
     recording handler (not blocking the signal in one thread) covers multi-threaded processes too. A signal
     that arrived is sent again, to the original handler, once the block is done.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # KeyboardInterrupt is raised in the main thread only, never inside this block
-        return
-    received: list[int] = []
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(ValueError, OSError):
-            previous[sig] = signal.signal(sig, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if received:
-            os.kill(os.getpid(), received[0])
+    return DeferredSignals(resend=True)
 
 
 def _nearest_existing(path: Path) -> Path:

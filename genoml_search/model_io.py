@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 import shutil
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from genoml_search.data.cohort_structure import PCA_FILE
 from genoml_search.data.dataset import MANIFEST, VARIANTS, Dataset
 from genoml_search.errors import UserError
 from genoml_search.fileio import atomic_directory
+from genoml_search.versions import versions
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +44,7 @@ TRUSTED_TYPES: set[str] = {
     "genoml_search.search.families.discriminant.BoundedLDA",
     "genoml_search.search.families.discriminant.BoundedQDA",
     "genoml_search.search.families.linear.HeritabilityRidge",
+    "genoml_search.search.families.paths.PenalizedPathModel",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.tree._tree.Tree",
@@ -80,13 +80,7 @@ def trust_types(*names: str) -> None:
 
 def library_versions(names: tuple[str, ...] = MODEL_LIBRARIES) -> dict[str, str]:
     """Installed versions of ``names`` (absent libraries are left out), plus Python's."""
-    versions = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+    return versions(names)
 
 
 def save_model(model_dir: Path, pipeline: Any, info: dict[str, Any], training: Dataset) -> Path:

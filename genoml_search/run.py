@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import signal
-import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,18 +35,21 @@ from genoml_search.report.validation import EXCLUDED_VALIDATION  # IDs left out 
 from genoml_search.core.metrics import DEFAULT_METRIC, get_metric, score_all
 from genoml_search.core.features import features_from_dataset
 from genoml_search.core.scoring import predict_scores
-from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec
+from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, model_input
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
 from genoml_search.search.space import family_and_params, suggest_pipeline
+from genoml_search.search.space_config import read_study_toml
+from genoml_search.signals import signals_as_interrupt
 from genoml_search.tasks import Task
 from genoml_search.search.warm_start import enqueue_starting_points
 from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
 from genoml_search.search.study import driver_sampler, make_sampler, open_study, record_outcome
 
 log = logging.getLogger(__name__)
-DEFAULT_FAMILIES = ("logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting", "xgboost")
+DEFAULT_FAMILIES = ("lasso_path", "logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting",
+                    "xgboost")
 
 
 @dataclass
@@ -157,18 +158,6 @@ def families_of_resumed_study(study: optuna.Study, families: list[ModelFamily],
     return [get_family(name) for name in recorded]
 
 
-def read_study_toml(path: Path) -> dict[str, Any]:
-    """Parse a study TOML file; a syntax error names the file and line."""
-    import tomllib
-
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError("study TOML not found", path) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"not valid TOML ({error})", path) from None
-
-
 def split_search_validation(
     y: np.ndarray, task: str, holdout: float, seed: int, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -216,23 +205,6 @@ def resolve_groups(options: RunOptions, dataset: Dataset) -> np.ndarray | None:
     return None
 
 
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C for the duration, so that a batch system's kill also stops cleanly."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, snp_filter: bool) -> tuple[str, dict, float]:
     """Sample a family, its parameters and the in-fold SNP p-value threshold."""
     family, params = suggest_pipeline(trial, families, task)
@@ -248,7 +220,7 @@ def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None
     same command after an interruption resumes. SIGINT/SIGTERM stop cleanly: in-flight trials are failed and
     their parameters re-queued, no trial stays RUNNING, and ``KeyboardInterrupt`` propagates.
     """
-    with sigterm_as_interrupt():
+    with signals_as_interrupt():  # SIGTERM like Ctrl-C: a batch system's kill also stops cleanly
         return _run(options, on_result, on_start)
 
 
@@ -477,21 +449,23 @@ def refit_and_validate(
     except ValueError:
         raise StudyError(f"study {study.study_name!r} has no completed trial yet; run more trials") from None
     family, params = family_and_params(best.params, families)
+    params = family.final_params(params, best.user_attrs)  # path families: the penalty chosen by CV
     threshold = best.params.get("snp_p_threshold", 1.0)
     data = features_from_dataset(dataset, options.n_pcs)
     pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1,
                               n_covariates=data.n_covariates)
-    pipeline.fit(data.x[search_index], data.y[search_index])
+    pipeline.fit(model_input(data, family, search_index), data.y[search_index])  # int8 for path families
     if validation is not None:
-        vdata = features_from_dataset(validation, options.n_pcs)
-        x_val, y_val, ids_val, source = vdata.x, vdata.y, vdata.sample_ids, "cohort"
+        val_data = features_from_dataset(validation, options.n_pcs)
+        val_rows, source = np.arange(len(val_data.y)), "cohort"
     else:
-        x_val, y_val, source = data.x[holdout_index], data.y[holdout_index], "holdout"
-        ids_val = data.sample_ids[holdout_index]
+        val_data, val_rows, source = data, holdout_index, "holdout"
+    y_val, ids_val = val_data.y[val_rows], val_data.sample_ids[val_rows]
     keep = ~np.isnan(y_val)
     if excluded:
         keep &= ~np.isin(ids_val.astype(str), list(excluded))
-    x_val, y_val, keep = x_val[keep], y_val[keep], np.ones(int(keep.sum()), dtype=bool)
+    x_val = model_input(val_data, family, val_rows[keep])  # int8 rows for path families, else float rows
+    y_val, keep = y_val[keep], np.ones(int(keep.sum()), dtype=bool)
     if related is not None:
         related = {**related, "n_scored": int(len(y_val))}
     scores = predict_scores(pipeline, x_val, task)

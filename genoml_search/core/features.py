@@ -5,7 +5,6 @@ It lives in an importable module (not ``__main__``) so that it survives between 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,20 +13,67 @@ from genoml_search.data.plink import MISSING
 from genoml_search.errors import UserError
 
 
-@dataclass
 class FeatureMatrix:
-    """Features (SNP dosages as float32 with NaN for missing, then covariates), target, and layout."""
+    """Features (SNP dosages as float32 with NaN for missing, then covariates), target, and layout.
 
-    x: np.ndarray
-    y: np.ndarray
-    n_snps: int
-    feature_names: list[str]
-    sample_ids: np.ndarray
+    Built from a dataset it keeps the int8 genotypes (the memory map) and the float32 covariates, and makes
+    the float32 copy ``x`` (4 bytes per genotype) only when a family first asks for it: path families
+    (:mod:`genoml_search.search.paths`) read the int8 genotypes directly, so a worker running only those never
+    holds a float copy. Given ``x`` directly, ``genotypes`` is None.
+    """
+
+    def __init__(self, x: np.ndarray | None, y: np.ndarray, n_snps: int, feature_names: list[str],
+                 sample_ids: np.ndarray, genotypes: np.ndarray | None = None,
+                 covariates: np.ndarray | None = None) -> None:
+        if x is None and (genotypes is None or covariates is None):
+            raise ValueError("a FeatureMatrix needs x, or the genotypes and the covariates")
+        self._x = x
+        self.y = y
+        self.n_snps = n_snps
+        self.feature_names = feature_names
+        self.sample_ids = sample_ids
+        self.genotypes = genotypes
+        self.covariates = covariates
+        self._lock = threading.Lock()
+
+    @property
+    def x(self) -> np.ndarray:
+        """The float32 feature matrix (built on first use, blocked: the int8 map is never copied as float64)."""
+        with self._lock:
+            if self._x is None:
+                self._x = float_features(self.genotypes, self.covariates)
+            return self._x
+
+    @property
+    def has_float_copy(self) -> bool:
+        """Whether the float32 copy exists (it is made on first use of ``x``)."""
+        return self._x is not None
 
     @property
     def n_covariates(self) -> int:
         """Columns after the SNPs: covariates and genetic PCs."""
-        return self.x.shape[1] - self.n_snps
+        n_columns = self._x.shape[1] if self._x is not None else self.n_snps + self.covariates.shape[1]
+        return n_columns - self.n_snps
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+def float_features(genotypes: np.ndarray, covariates: np.ndarray) -> np.ndarray:
+    """SNP dosages as float32 (NaN for missing calls) followed by the covariates, built 2,048 rows at a time."""
+    n, m = genotypes.shape
+    x = np.empty((n, m + covariates.shape[1]), dtype=np.float32)
+    for start in range(0, n, 2048):
+        block = np.asarray(genotypes[start : start + 2048])
+        x[start : start + 2048, :m] = np.where(block == MISSING, np.nan, block)
+    x[:, m:] = covariates
+    return x
 
 
 _CACHE: dict[tuple[str, str, int], FeatureMatrix] = {}
@@ -35,7 +81,7 @@ _LOCK = threading.Lock()
 
 
 def features_from_dataset(dataset: Dataset, n_pcs: int = 0) -> FeatureMatrix:
-    """Build the float32 feature matrix of a dataset (blocked, so the int8 map is never copied as float64).
+    """The feature matrix of a dataset: its int8 genotypes and float32 covariates (the float32 copy comes lazily).
 
     Columns: SNP dosages, covariates, then the first ``n_pcs`` genetic PCs stored by munge (PC1..PCK).
     """
@@ -49,13 +95,8 @@ def features_from_dataset(dataset: Dataset, n_pcs: int = 0) -> FeatureMatrix:
                             dataset.path)
         covariates = np.hstack([covariates, dataset.pcs(n_pcs).astype(np.float32)])
         names += pc_names(n_pcs)
-    n, m = genotypes.shape
-    x = np.empty((n, m + covariates.shape[1]), dtype=np.float32)
-    for start in range(0, n, 2048):
-        block = np.asarray(genotypes[start : start + 2048])
-        x[start : start + 2048, :m] = np.where(block == MISSING, np.nan, block)
-    x[:, m:] = covariates
-    return FeatureMatrix(x, dataset.phenotype, m, names, dataset.samples["ID"].astype(str).to_numpy())
+    return FeatureMatrix(None, dataset.phenotype, genotypes.shape[1], names,
+                         dataset.samples["ID"].astype(str).to_numpy(), genotypes=genotypes, covariates=covariates)
 
 
 def load_features(path: str, content_hash: str, n_pcs: int = 0) -> FeatureMatrix:

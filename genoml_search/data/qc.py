@@ -241,12 +241,6 @@ def plink2_ref_frequency(counts: GenotypeCounts) -> np.ndarray:
     return freq
 
 
-def plink2_maf(counts: GenotypeCounts) -> np.ndarray:
-    """Minor allele frequency as plink2's --maf filter sees it (0.5 for an all-missing variant)."""
-    ref = plink2_ref_frequency(counts)
-    return np.minimum(1.0 - ref, ref)
-
-
 def hwe_exact_pvalues(genotypes: np.ndarray | GenotypeCounts, *, midp: bool = False) -> np.ndarray:
     """Hardy-Weinberg exact test p-value per variant, computed as plink2's ``HweP`` does.
 
@@ -261,11 +255,6 @@ def hwe_exact_pvalues(genotypes: np.ndarray | GenotypeCounts, *, midp: bool = Fa
 def founders_from_samples(samples) -> np.ndarray:
     """plink2's founder rule: both parental IDs are ``0`` (a samples table with father/mother columns)."""
     return ((samples["father"].astype(str) == "0") & (samples["mother"].astype(str) == "0")).to_numpy()
-
-
-def controls_from_samples(samples) -> np.ndarray:
-    """Controls of a PLINK 1/2 binary phenotype (1 = control, 2 = case; anything else is not a control)."""
-    return (samples["pheno"].astype(str) == "1").to_numpy()
 
 
 def x_ref_frequency(counts: GenotypeCounts, male: GenotypeCounts) -> np.ndarray:

@@ -97,11 +97,6 @@ def _id_column(table: pd.DataFrame, path: Path, what: str) -> str:
     )
 
 
-def read_sample_table(path: str | Path, what: str) -> pd.DataFrame:
-    """A table indexed by sample ID (the ``ID``/``IID`` column), other columns kept as strings (FID dropped)."""
-    return _sample_table(path, what)[0]
-
-
 def _sample_table(path: str | Path, what: str) -> tuple[pd.DataFrame, np.ndarray, pd.Series | None]:
     """(table indexed by ID, file line of each row, the FID column indexed by ID or None)."""
     path = Path(path)

@@ -1,8 +1,8 @@
 """The central driver: it alone asks and tells Optuna, workers only evaluate trials.
 
-Why this pattern (measured in DESIGN.md and docs/execution.md): workers need no database connection (remote
-clusters work), a worker killed mid-trial costs only that task (Dask re-runs it elsewhere, the trial number
-stays the same), and per-trial overhead is lower than workers writing through DaskStorage. The driver records
+Why this pattern (docs/execution.md): workers need no database connection (remote clusters work), a worker
+killed mid-trial costs only that task (Dask re-runs it elsewhere, the trial number stays the same), and
+per-trial overhead is lower than workers writing through DaskStorage. The driver records
 heartbeats for its in-flight trials, so trials of a killed driver are failed and retried
 (RetryHeartbeatStaleTrialCallback) by the next driver.
 
@@ -31,6 +31,7 @@ import optuna
 from optuna.trial import TrialState
 
 from genoml_search.search.objective import PruningContext, TrialResult, TrialSpec
+from genoml_search.signals import DeferredSignals
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -39,10 +40,6 @@ HISTORY_LIMIT = 256  # finished trials sent to workers for pruning (recent ones,
 HEARTBEAT_EVERY = 5.0
 SYNC_EVERY = 15.0
 MAX_KILLED_RETRIES = 1  # a trial whose task killed its workers is re-enqueued this many times
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM reached the driver."""
 
 
 @dataclass
@@ -234,150 +231,185 @@ def run_trials(
     :func:`genoml_search.execute.cluster.capacity`, plus ``prefetch`` trials asked ahead, default
     ``min(2, workers)``); ``evaluate`` replaces :func:`genoml_search.search.objective.evaluate_trial` (tests, benchmarks).
     """
-    from genoml_search.execute.cluster import capacity
     from genoml_search.search.objective import evaluate_trial
 
-    evaluate = evaluate or evaluate_trial
-    stats = DriverStats()
-    storage = study._storage
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    direction = "maximize" if maximize else "minimize"
-    started = time.monotonic()
+    plan = DriverPlan(n_trials, make_spec, pruner, timeout, on_result, max_in_flight, evaluate or evaluate_trial,
+                      prefetch)
+    return Driver(study, client, plan).run()
 
-    def n_slots() -> int:
-        if max_in_flight:
-            return max_in_flight
-        workers = capacity(client)
-        return workers + (prefetch if prefetch is not None else min(2, workers))
 
-    slots = n_slots()
-    in_flight: dict[Any, tuple[optuna.Trial, TrialSpec]] = {}
-    history = History(maximize)
-    for entry in pruning_history(study):
-        history.add(*entry)
-    finished = count_finished(study)
-    last_sync = last_beat = time.monotonic()
-    consecutive_failures = 0
+@dataclass(frozen=True)
+class DriverPlan:
+    """What a driver run is asked to do (the arguments of :func:`run_trials`)."""
 
-    def out_of_time() -> bool:
-        return timeout is not None and time.monotonic() - started >= timeout
+    n_trials: int
+    make_spec: Callable[[optuna.Trial, PruningContext], TrialSpec]
+    pruner: str
+    timeout: float | None
+    on_result: Callable[[TrialResult, int], None] | None
+    max_in_flight: int | None
+    evaluate: Callable[[TrialSpec], TrialResult]
+    prefetch: int | None
 
-    def ask_one() -> optuna.Trial | None:
+
+class Driver:
+    """One run of the ask/tell loop: :meth:`ask` and :meth:`submit` trials, :meth:`handle` each result, and
+    between rounds the :meth:`housekeeping` (heartbeats, other drivers' stale trials, new workers).
+
+    SIGINT/SIGTERM are deferred to safe points (:class:`genoml_search.signals.DeferredSignals`); on any
+    exception the trials in flight are failed and re-queued, so no trial stays RUNNING.
+    """
+
+    def __init__(self, study: optuna.Study, client: Any, plan: DriverPlan) -> None:
+        self.study, self.client, self.plan = study, client, plan
+        self.stats = DriverStats()
+        self.started = time.monotonic()
+        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        self.direction = "maximize" if maximize else "minimize"
+        self.slots = self.n_slots()
+        self.in_flight: dict[Any, tuple[optuna.Trial, TrialSpec]] = {}
+        self.history = History(maximize)
+        for entry in pruning_history(study):
+            self.history.add(*entry)
+        self.finished = count_finished(study)
+        self.last_sync = self.last_beat = time.monotonic()
+        self.consecutive_failures = 0
+        self.signals = DeferredSignals((signal.SIGINT, signal.SIGTERM), second_raises=True)
+
+    def n_slots(self) -> int:
+        """How many trials may be in flight: the workers plus the prefetch (or ``max_in_flight``)."""
+        from genoml_search.execute.cluster import capacity
+
+        if self.plan.max_in_flight:
+            return self.plan.max_in_flight
+        workers = capacity(self.client)
+        return workers + (self.plan.prefetch if self.plan.prefetch is not None else min(2, workers))
+
+    def out_of_time(self) -> bool:
+        """Whether the ``timeout`` budget is spent."""
+        timeout = self.plan.timeout
+        return timeout is not None and time.monotonic() - self.started >= timeout
+
+    def run(self) -> DriverStats:
+        """The loop: submit, wait for some results, handle them, submit again, housekeeping; until done."""
+        with self.signals:
+            try:
+                self.submit()
+                while self.in_flight or (self.finished < self.plan.n_trials and not self.out_of_time()):
+                    self.signals.check()
+                    if self.in_flight and self.out_of_time():
+                        # The time limit is a budget, not a hint: a trial that would run on for minutes is
+                        # stopped (failed and re-queued, so a resumed study evaluates it) rather than waited for.
+                        self.stats.stopped += _stop_running(self.study, self.in_flight)
+                        break
+                    if not self.in_flight:
+                        self.wait_for_other_drivers()
+                        continue
+                    for future in self.wait():
+                        self.signals.check()
+                        self.handle(future)
+                    self.submit()  # before the housekeeping writes: workers are waiting for trials
+                    self.housekeeping()
+            except BaseException:
+                self.abandon_in_flight()
+                raise
+            else:
+                self.signals.check()  # a signal during the last tell still stops the run before the refit
+            finally:
+                self.stats.seconds_total = time.monotonic() - self.started
+        return self.stats
+
+    def ask(self) -> optuna.Trial | None:
         """A new trial, or None when finished + running trials (all drivers) already reach the target."""
-        nonlocal finished
+        study = self.study
         with ask_lock(study) as locked:
             counts = count_by_state(study)
-            finished = sum(counts[state] for state in FINISHED)
-            if finished + counts[TrialState.RUNNING] >= n_trials:
+            self.finished = sum(counts[state] for state in FINISHED)
+            if self.finished + counts[TrialState.RUNNING] >= self.plan.n_trials:
                 return None
             trial = study.ask()
-        if not locked and _surplus(study, trial, n_trials):  # another driver asked at the same moment
+        if not locked and _surplus(study, trial, self.plan.n_trials):  # another driver asked at the same moment
             trial.set_user_attr("surplus", True)
             study.tell(trial, state=TrialState.FAIL)
-            stats.surplus += 1
+            self.stats.surplus += 1
             return None
         return trial
 
-    def submit_more() -> None:
-        while len(in_flight) < slots and not out_of_time():
-            stop_if_interrupted()
-            trial = ask_one()
+    def submit(self) -> None:
+        """Ask and submit trials until the slots are full, the target is reached or time is up."""
+        while len(self.in_flight) < self.slots and not self.out_of_time():
+            self.signals.check()
+            trial = self.ask()
             if trial is None:
                 return
-            spec = make_spec(trial, PruningContext(pruner, direction, history.snapshot()))
-            future = client.submit(evaluate, spec, pure=False,
-                                   key=f"trial-{study._study_id}-{trial.number}-{time.time_ns()}")
-            in_flight[future] = (trial, spec)
+            spec = self.plan.make_spec(trial, PruningContext(self.plan.pruner, self.direction, self.history.snapshot()))
+            future = self.client.submit(self.plan.evaluate, spec, pure=False,
+                                        key=f"trial-{self.study._study_id}-{trial.number}-{time.time_ns()}")
+            self.in_flight[future] = (trial, spec)
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    def wait(self) -> list[Any]:
+        """The futures done after waiting a little for the first one (maybe none)."""
+        waited = time.monotonic()
+        done = _wait_for_some(list(self.in_flight))
+        self.stats.seconds_waiting += time.monotonic() - waited
+        return done
 
-    received: list[str] = []
+    def wait_for_other_drivers(self) -> None:
+        """Nothing of ours in flight but the target not reached: other drivers' trials are running. Wait
+        for them (or for their heartbeats to go stale), then try to submit again."""
+        waited = time.monotonic()
+        time.sleep(1.0)
+        self.stats.seconds_waiting += time.monotonic() - waited
+        optuna.storages.fail_stale_trials(self.study)
+        self.slots = self.n_slots()
+        self.submit()
 
-    def interrupt(signum: int, frame: Any) -> None:
-        # Raising here could land inside a database write or a library's cleanup callback (and be swallowed
-        # there), so the first signal only sets a flag that the loop checks at safe points; a second one
-        # stops at once.
-        received.append(signal.Signals(signum).name)
-        if len(received) > 1:
-            raise Interrupted(received[-1])
+    def handle(self, future: Any) -> None:
+        """Record one finished task: tell the study, re-queue a trial that killed its workers, stop after
+        too many failures in a row, extend the pruning history, call ``on_result``."""
+        trial, spec = self.in_flight.pop(future)
+        try:
+            result: TrialResult = future.result()
+            killed = False
+        except Exception as error:  # the task itself died (KilledWorker: it killed its workers)
+            result = TrialResult(trial.number, [], [], None, False, 0.0,
+                                 error=f"{type(error).__name__}: {error}")
+            killed = True
+        self.finished = _record(self.study, trial, spec, result, self.stats, self.finished)
+        if result.error is not None:
+            self.consecutive_failures += 1
+            if killed and trial.user_attrs.get("retries", 0) < MAX_KILLED_RETRIES:
+                _requeue(self.study, trial, self.study._storage.get_trial(trial._trial_id).params)
+                self.stats.retried += 1
+            if self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+                raise RuntimeError(f"{self.consecutive_failures} trials failed in a row; last error: "
+                                   f"{result.error.splitlines()[0]}")
+        else:
+            self.consecutive_failures = 0
+            self.history.add("PRUNED" if result.pruned else "COMPLETE", result.value,
+                             tuple(enumerate(result.reported)))
+        if self.plan.on_result is not None:
+            self.plan.on_result(result, self.finished)
 
-    def stop_if_interrupted() -> None:
-        if received:
-            raise Interrupted(received[0])
+    def housekeeping(self) -> None:
+        """Heartbeats for the trials in flight; now and then, other drivers' stale trials and new workers."""
+        now = time.monotonic()
+        if now - self.last_beat >= HEARTBEAT_EVERY:
+            for trial, _ in self.in_flight.values():
+                self.study._storage.record_heartbeat(trial._trial_id)
+            self.last_beat = now
+        if now - self.last_sync >= SYNC_EVERY:  # see other drivers' stale trials and new workers
+            optuna.storages.fail_stale_trials(self.study)
+            self.finished = count_finished(self.study)
+            self.slots = self.n_slots()
+            self.last_sync = now
 
-    for sig in previous:
-        signal.signal(sig, interrupt)
-    try:
-        submit_more()
-        while in_flight or (finished < n_trials and not out_of_time()):
-            stop_if_interrupted()
-            if in_flight and out_of_time():
-                # The time limit is a budget, not a hint: a trial that would run on for minutes is stopped
-                # (failed and re-queued, so a resumed study evaluates it) rather than waited for.
-                stats.stopped += _stop_running(study, in_flight)
-                break
-            if not in_flight:
-                # Other drivers' trials are running: wait for them (or for their heartbeats to go stale).
-                waited = time.monotonic()
-                time.sleep(1.0)
-                stats.seconds_waiting += time.monotonic() - waited
-                optuna.storages.fail_stale_trials(study)
-                slots = n_slots()
-                submit_more()
-                continue
-            waited = time.monotonic()
-            done = _wait_for_some(list(in_flight))
-            stats.seconds_waiting += time.monotonic() - waited
-            for future in done:
-                stop_if_interrupted()
-                trial, spec = in_flight.pop(future)
-                try:
-                    result: TrialResult = future.result()
-                    killed = False
-                except Exception as error:  # the task itself died (KilledWorker: it killed its workers)
-                    result = TrialResult(trial.number, [], [], None, False, 0.0,
-                                         error=f"{type(error).__name__}: {error}")
-                    killed = True
-                finished = _record(study, trial, spec, result, stats, finished)
-                if result.error is not None:
-                    consecutive_failures += 1
-                    if killed and trial.user_attrs.get("retries", 0) < MAX_KILLED_RETRIES:
-                        _requeue(study, trial, storage.get_trial(trial._trial_id).params)
-                        stats.retried += 1
-                    if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
-                        raise RuntimeError(f"{consecutive_failures} trials failed in a row; last error: "
-                                           f"{result.error.splitlines()[0]}")
-                else:
-                    consecutive_failures = 0
-                    history.add("PRUNED" if result.pruned else "COMPLETE", result.value,
-                                tuple(enumerate(result.reported)))
-                if on_result is not None:
-                    on_result(result, finished)
-            # Ask for the next trials before the housekeeping writes: workers are waiting for them.
-            submit_more()
-            now = time.monotonic()
-            if now - last_beat >= HEARTBEAT_EVERY:
-                for trial, _ in in_flight.values():
-                    storage.record_heartbeat(trial._trial_id)
-                last_beat = now
-            if now - last_sync >= SYNC_EVERY:  # see other drivers' stale trials and new workers
-                optuna.storages.fail_stale_trials(study)
-                finished = count_finished(study)
-                slots = n_slots()
-                last_sync = now
-    except BaseException:
-        for future, (trial, _) in in_flight.items():
+    def abandon_in_flight(self) -> None:
+        """Cancel every task in flight; fail its trial and re-queue its parameters."""
+        for future, (trial, _) in self.in_flight.items():
             future.cancel()
-            _fail_and_requeue(study, trial)
-        in_flight.clear()
-        raise
-    else:
-        stop_if_interrupted()  # a signal during the last tell still stops the run before the refit
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        stats.seconds_total = time.monotonic() - started
-    return stats
+            _fail_and_requeue(self.study, trial)
+        self.in_flight.clear()
 
 
 def _record(study: optuna.Study, trial: optuna.Trial, spec: TrialSpec, result: TrialResult,
@@ -388,6 +420,8 @@ def _record(study: optuna.Study, trial: optuna.Trial, spec: TrialSpec, result: T
     trial.set_user_attr("family", spec.family)
     trial.set_user_attr("fold_scores", result.fold_scores)
     trial.set_user_attr("seconds", round(result.seconds, 3))
+    for key, value in result.attrs.items():  # e.g. the penalty a path family chose
+        trial.set_user_attr(key, value)
     if result.error is not None:
         first = result.error.splitlines()[0]
         trial.set_user_attr("error", first[:500])

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import re
 import signal
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from genoml_search.errors import InputFileError, UserError
+from genoml_search.search.space_config import read_study_toml
 
 BATCH_KINDS = ("slurm", "pbs", "sge")
 KINDS = BATCH_KINDS + ("local", "scheduler")
@@ -191,11 +191,5 @@ def job_script(table: dict) -> str:
 def read_cluster_table(path: str | Path) -> dict[str, Any] | None:
     """The validated ``[cluster]`` table of a study TOML file, or None when it has none."""
     path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputFileError("no such file; give the study TOML with --config", path) from None
-    except tomllib.TOMLDecodeError as error:
-        raise InputFileError(f"not valid TOML: {error}", path) from None
-    table = document.get("cluster")
+    table = read_study_toml(path).get("cluster")
     return None if table is None else validate_cluster_table(table, path)

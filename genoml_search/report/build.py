@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import pandas as pd
 from genoml_search import __version__
 from genoml_search.errors import UserError
 from genoml_search.fileio import atomic_directory
+from genoml_search.versions import versions as library_versions
 from genoml_search.report import comparison, html, plots
 from genoml_search.report.importance import annotate_features, permutation_importance
 from genoml_search.report.intervals import metric_intervals
@@ -66,13 +65,7 @@ class ReportResult:
 
 def versions() -> dict[str, str]:
     """genoml-search, Python and library versions of this process."""
-    found = {"genoml-search": __version__, "python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
+    return library_versions(LIBRARIES, tool=True)
 
 
 def _load_study(options: ReportOptions, metrics: dict[str, Any]) -> tuple[optuna.Study, str]:

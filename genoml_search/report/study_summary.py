@@ -15,9 +15,6 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
-
-
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: number, state, family, value, seconds, CV fold count."""
     rows = []

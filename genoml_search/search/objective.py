@@ -17,11 +17,11 @@ import numpy as np
 import optuna
 from threadpoolctl import threadpool_limits
 
-from genoml_search.core.features import load_features
+from genoml_search.core.features import FeatureMatrix, load_features
 from genoml_search.core.metrics import get_metric
 from genoml_search.core.scoring import predict_scores
 from genoml_search.search.pipeline import build_pipeline
-from genoml_search.search.registry import get_family
+from genoml_search.search.registry import ModelFamily, get_family
 from genoml_search.tasks import Task
 
 PRUNERS = ("none", "median", "percentile", "wilcoxon", "successive_halving", "hyperband")
@@ -128,6 +128,17 @@ class TrialResult:
     pruned: bool
     seconds: float
     error: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)  # recorded as trial user attributes (path: the penalty)
+
+
+def model_input(data: FeatureMatrix, family: ModelFamily, rows: np.ndarray) -> Any:
+    """What a family's pipeline is fitted on or predicts from for some rows: the int8 genotypes (a
+    :class:`~genoml_search.search.paths.Design`) for path families, so no float copy is made; else float rows."""
+    if family.fits_path and data.genotypes is not None:
+        from genoml_search.search.paths import Design
+
+        return Design(data.genotypes, data.covariates, np.asarray(rows))
+    return data.x[rows]
 
 
 def evaluate_trial(spec: TrialSpec) -> TrialResult:
@@ -145,6 +156,8 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
         y = data.y[spec.search_index]  # rows of the feature matrix are taken per fold: one copy, not two
         metric = get_metric(spec.metric, spec.task)
         family = get_family(spec.family)
+        if family.fits_path:
+            return evaluate_path_trial(spec, data, started)
         for train, test in make_folds(y, spec.task, spec.cv, spec.groups):
             model = build_pipeline(family, spec.params, spec.task, data.n_snps, spec.snp_p_threshold,
                                    spec.random_state, spec.n_jobs, n_covariates=data.n_covariates)
@@ -164,3 +177,26 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
         message = f"{type(error).__name__}: {error}".splitlines()[0][:500]
         return TrialResult(spec.trial_number, fold_scores, reported, None, False, time.perf_counter() - started,
                            error=message + "\n" + traceback.format_exc(limit=3)[-1500:])
+
+
+def evaluate_path_trial(spec: TrialSpec, data: FeatureMatrix, started: float) -> TrialResult:
+    """A path family's trial: one early-stopped regularization path per fold on the int8 genotypes, the
+    penalty chosen by the folds' mean score (:func:`~genoml_search.search.path_cv.cross_validate_path`)."""
+    from genoml_search.search.path_cv import cross_validate_path
+    from genoml_search.search.paths import Design
+
+    metric = get_metric(spec.metric, spec.task)
+    y = data.y[spec.search_index]
+    design = Design(data.genotypes, data.covariates, spec.search_index)
+    with threadpool_limits(limits=spec.n_jobs):
+        result = cross_validate_path(design, y, make_folds(y, spec.task, spec.cv, spec.groups), spec.task,
+                                     metric.compute, metric.greater_is_better, spec.params["l1_ratio"],
+                                     n_threads=spec.n_jobs, should_prune=spec.pruning.should_prune,
+                                     report_per_fold=spec.pruning.reports_per_fold)
+    seconds = time.perf_counter() - started
+    if result.pruned:
+        return TrialResult(spec.trial_number, result.fold_scores, result.reported, None, True, seconds)
+    if not np.isfinite(result.value):
+        raise ValueError(f"non-finite CV score {result.value}")
+    return TrialResult(spec.trial_number, result.fold_scores, result.reported, result.value, False, seconds,
+                       attrs={"path": result.attrs()})

@@ -154,7 +154,11 @@ def build_pipeline(
     ``n_covariates``: how many columns after the ``n_snps`` SNP columns are covariates (covariates and
     genetic PCs). Families with ``covariate_weight`` > 1 (the penalized linear ones) get their standardized
     covariates multiplied by it (:class:`CovariateWeight`), which leaves them practically unpenalized.
+    Path families (``fits_path``) get no preprocessing steps and ignore ``snp_p_threshold``.
     """
+    if family.fits_path:  # imputes and standardizes itself, in-fold; selects SNPs by its penalty
+        model = family.build(params, task, random_state=random_state, n_jobs=n_jobs)
+        return Pipeline([("model", model.set_params(n_covariates=n_covariates))])
     steps: list[tuple[str, Any]] = [
         # str(task): the saved model holds a plain string (skops trusts it without our enum type)
         ("preprocess", GenotypePreprocessor(n_snps=n_snps, task=str(task), snp_p_threshold=snp_p_threshold)),

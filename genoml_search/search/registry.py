@@ -38,13 +38,10 @@ Condition = tuple[str, tuple[Any, ...]]  # (other parameter, values of it that a
 
 
 @dataclass(frozen=True)
-class FloatParam:
-    """A float sampled uniformly (or log-uniformly) in [low, high].
+class _RangeParam:
+    """A number sampled uniformly (or log-uniformly) in [low, high]; ``kind`` names it in listings."""
 
-    ``limits`` are the values the estimator accepts at all (``None`` = unbounded); user overrides are
-    checked against them.
-    """
-
+    kind: ClassVar[str]
     name: str
     low: float
     high: float
@@ -53,24 +50,29 @@ class FloatParam:
     limits: tuple[float | None, float | None] = (None, None)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "type": "float", "low": self.low, "high": self.high, "log": self.log,
+        return {"name": self.name, "type": self.kind, "low": self.low, "high": self.high, "log": self.log,
                 **_describe_when(self.when)}
 
 
 @dataclass(frozen=True)
-class IntParam:
+class FloatParam(_RangeParam):
+    """A float sampled uniformly (or log-uniformly) in [low, high].
+
+    ``limits`` are the values the estimator accepts at all (``None`` = unbounded); user overrides are
+    checked against them.
+    """
+
+    kind: ClassVar[str] = "float"
+
+
+@dataclass(frozen=True)
+class IntParam(_RangeParam):
     """An integer sampled uniformly (or log-uniformly) in [low, high]."""
 
-    name: str
+    kind: ClassVar[str] = "int"
     low: int
     high: int
-    log: bool = False
-    when: Condition | None = None
     limits: tuple[int | None, int | None] = (None, None)
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "type": "int", "low": self.low, "high": self.high, "log": self.log,
-                **_describe_when(self.when)}
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ class ModelFamily(ABC):
         covariate_weight: factor applied to the standardized covariate columns (with ``needs_scaling``
             only); penalized linear families set it large so their covariates are practically unpenalized
             fixed effects (see :class:`genoml_search.search.pipeline.CovariateWeight`); 1 leaves them as is.
+        fits_path: the family evaluates a whole regularization path per fold from the int8 genotypes and
+            chooses its penalty inside the trial (:mod:`genoml_search.search.path_cv`) instead of one fit
+            per fold; its estimator imputes and standardizes itself.
     """
 
     name: ClassVar[str]
@@ -123,6 +128,7 @@ class ModelFamily(ABC):
     needs_scaling: ClassVar[bool] = False
     handles_missing: ClassVar[bool] = False
     covariate_weight: ClassVar[float] = 1.0
+    fits_path: ClassVar[bool] = False
 
     def __init__(self, overrides: dict[str, Param] | None = None) -> None:
         self.overrides = dict(overrides or {})
@@ -134,6 +140,11 @@ class ModelFamily(ABC):
     @abstractmethod
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         """A fresh, unfitted estimator for ``task`` from sampled ``params`` (unprefixed names)."""
+
+    def final_params(self, params: dict[str, Any], trial_attrs: dict[str, Any]) -> dict[str, Any]:
+        """The parameters of the final refit from a trial's parameters and user attributes (path families
+        add the penalty their trial chose)."""
+        return params
 
     def params(self, task: str) -> list[Param]:
         """The parameters searched for ``task``, with user overrides applied."""
@@ -213,7 +224,7 @@ def _load_builtins() -> None:
         return
     _loaded = True  # set first: a plugin may use the registry while it is imported
     from genoml_search.search.families import (  # noqa: F401  (registers on import)
-        boosting, discriminant, kernel, linear, neighbors, neural, trees,
+        boosting, discriminant, kernel, linear, neighbors, neural, paths, trees,
     )
     try:
         load_entry_points()
@@ -270,11 +281,6 @@ def families_for(task: str) -> list[ModelFamily]:
 def check_task(task: str) -> Task:
     """The :class:`Task` named ``task``; an unknown name is a :class:`UserError`."""
     return Task.parse(task)
-
-
-def param_names(family: ModelFamily, task: str) -> set[str]:
-    """Names of the parameters a family searches for a task."""
-    return {p.name for p in family.space(task)}
 
 
 def replace_range(param: Param, **changes: Any) -> Param:

@@ -21,14 +21,29 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from genoml_search.errors import UserError
+from genoml_search.errors import InputFileError, UserError
 from genoml_search.search import registry
 from genoml_search.search.registry import CategoricalParam, FloatParam, IntParam, ModelFamily, Param
 
 RANGE_KEYS = ("low", "high", "log")
+
+
+def read_study_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a study TOML file (``--config``: ``[study]``, ``[families.*]``, ``[cluster]``); a missing or
+    unreadable file or a syntax error is a one-line :class:`InputFileError` naming the file (and line)."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFileError("no such file; give the study TOML with --config", path) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise InputFileError(f"not valid TOML ({error})", path) from None
+    except OSError as error:
+        raise InputFileError(f"cannot read ({error.strerror or type(error).__name__})", path) from None
 
 
 def apply_family_config(table: dict[str, Any], task: str, source: str) -> list[ModelFamily]:

@@ -46,13 +46,15 @@ def _two_digits(value: float) -> float:
 
 def starting_points(family: str, n_snps: int, n_train: int) -> list[dict[str, Any]]:
     """The ridge-like points of a family (unprefixed parameters), one per :data:`RIDGE_H2`; one point for
-    ``ridge_h2`` (no parameter: all SNPs); [] for others.
+    ``ridge_h2`` (no parameter: all SNPs) and for ``lasso_path`` (the lasso, ``l1_ratio`` 1); [] for others.
 
     ``n_train``: samples a trial fits on (a CV fold's training part); the elastic net's ``alpha`` is on the
     mean-loss scale (lambda / n), logistic regression's ``C`` multiplies the summed loss (1 / C ~ lambda / 2).
     """
     if family == "ridge_h2":  # chooses its own penalty: one trial on all SNPs
         return [{}]
+    if family == "lasso_path":  # the lasso path; its first point (lambda_max) is the covariates-only model
+        return [{"l1_ratio": 1.0}]
     points = []
     for h2 in RIDGE_H2:
         penalty = ridge_penalty(max(n_snps, 1), h2)
@@ -81,7 +83,8 @@ def enqueue_starting_points(study: optuna.Study, families: list[ModelFamily], ta
         return 0
     names = {family.name for family in families}
     queued = 0
-    for family in families:
+    # path families first: one trial covers a whole penalty path, including the covariates-only model
+    for family in sorted(families, key=lambda f: not f.fits_path):
         if family.name in REPLACED_BY_RIDGE_H2 and "ridge_h2" in names:
             continue
         params = {p.name: p for p in family.params(task)}

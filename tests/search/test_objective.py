@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import optuna
 import pytest
 from tests.search.conftest import make_dataset, noise_genotypes
 from sklearn.linear_model import LogisticRegression
@@ -160,6 +161,15 @@ def test_pruned_trial_stops_early_through_the_objective(small_dataset):
     assert 2 <= len(result.fold_scores) < 5
 
 
-@pytest.mark.parametrize("name", ["none", "median", "percentile", "wilcoxon", "successive_halving", "hyperband"])
-def test_every_pruner_is_constructible(name):
-    assert make_pruner(name) is not None
+@pytest.mark.parametrize(("name", "kind"), [
+    ("none", optuna.pruners.NopPruner), ("median", optuna.pruners.MedianPruner),
+    ("percentile", optuna.pruners.PercentilePruner), ("wilcoxon", optuna.pruners.WilcoxonPruner),
+    ("successive_halving", optuna.pruners.SuccessiveHalvingPruner), ("hyperband", optuna.pruners.HyperbandPruner),
+])
+def test_every_pruner_name_gives_its_pruner(name, kind):
+    assert type(make_pruner(name)) is kind
+
+
+def test_unknown_pruner_names_the_choices():
+    with pytest.raises(ValueError, match="unknown pruner 'bogus'; choose one of none, median"):
+        make_pruner("bogus")

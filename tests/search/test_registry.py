@@ -9,7 +9,7 @@ from genoml_search.search.registry import (
 )
 
 ALL = {"logistic", "elastic_net", "ridge_h2", "sgd", "lda", "qda", "knn", "svm", "mlp", "random_forest", "extra_trees",
-       "adaboost", "bagging", "gradient_boosting", "hist_gradient_boosting", "xgboost", "catboost", "lightgbm"}
+       "adaboost", "bagging", "gradient_boosting", "hist_gradient_boosting", "xgboost", "catboost", "lightgbm", "lasso_path"}
 
 
 def test_every_family_is_registered() -> None:

@@ -78,7 +78,9 @@ kernel = {choices = ["rbf", "linear"]}
 
 
 def test_example_studies_parse() -> None:
-    for path in sorted(STUDIES.glob("*.toml")):
+    paths = sorted(STUDIES.glob("*.toml"))
+    assert len(paths) >= 3, f"the example studies are missing from {STUDIES}"
+    for path in paths:
         table = tomllib.loads(path.read_text())
         assert apply_family_config(table, table["study"]["task"], str(path))
 

@@ -1,0 +1,143 @@
+"""Path families: the whole elastic-net regularization path per CV fold, the penalty chosen inside the trial.
+
+``lasso_path`` fits, per fold, the path from lambda_max down with warm starts and screening rules (adelie,
+straight from the int8 genotypes; :mod:`genoml_search.search.paths`), stops a fold's path when its held-out
+score stops improving, and chooses the penalty with the best mean CV score
+(:mod:`genoml_search.search.path_cv`); the trial's value is the CV score there. The final model is the path
+refitted on all training samples down to that penalty. Covariates are unpenalized.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from genoml_search.search.paths import MIN_RATIO, PATH_SIZE, Design, fit_path, raw_scale
+from genoml_search.search.registry import TASKS, FloatParam, ModelFamily, Param, register
+
+INTERNAL_FOLDS = 5
+"""Folds that choose the penalty when the model is fitted without one (outside a study's trial)."""
+
+
+def design_from_input(x: Any, n_covariates: int) -> Design:
+    """A :class:`Design` from what ``fit`` receives: a Design (int8 route) or a float matrix whose first
+    columns are genotype dosages (0/1/2, NaN missing) and whose last ``n_covariates`` are covariates."""
+    if isinstance(x, Design):
+        return x
+    x = np.asarray(x)
+    n_snps = x.shape[1] - n_covariates
+    dosages = x[:, :n_snps]
+    called = ~np.isnan(dosages)
+    if not np.isin(dosages[called], (0.0, 1.0, 2.0)).all():
+        raise ValueError("lasso_path expects genotype dosages 0, 1, 2 (or missing) in the SNP columns")
+    genotypes = np.where(called, dosages, -127).astype(np.int8)
+    return Design(genotypes, np.asarray(x[:, n_snps:], dtype=np.float32), np.arange(x.shape[0]))
+
+
+class PenalizedPathModel(BaseEstimator):
+    """Elastic-net GLM (squared error, binomial or multinomial) at a penalty of its path; unpenalized covariates.
+
+    ``lambda_index``: the penalty's position on the path (0 = lambda_max: covariates only); a study's trial
+    chooses it by CV and the refit uses it. Without it, ``fit`` chooses it by its own ``INTERNAL_FOLDS``-fold
+    CV (the same code as a trial). Accepts a float matrix (dosages, then the last ``n_covariates`` columns as
+    covariates) or a :class:`~genoml_search.search.paths.Design` over int8 genotypes. Missing values are
+    imputed with the training means; ``coef_`` is on the standardized scale (importance), prediction uses the
+    raw-scale ``raw_coef_``.
+    """
+
+    def __init__(self, task: str = "binary", l1_ratio: float = 1.0, lambda_index: int | None = None,
+                 n_covariates: int = 0, min_ratio: float = MIN_RATIO, path_size: int = PATH_SIZE,
+                 random_state: int = 0, n_jobs: int = 1) -> None:
+        self.task = task
+        self.l1_ratio = l1_ratio
+        self.lambda_index = lambda_index
+        self.n_covariates = n_covariates
+        self.min_ratio = min_ratio
+        self.path_size = path_size
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _choose_index(self, design: Design, y: np.ndarray) -> int:
+        from genoml_search.core.metrics import DEFAULT_METRIC, get_metric
+        from genoml_search.search.objective import CVSpec, make_folds
+        from genoml_search.search.path_cv import cross_validate_path
+
+        metric = get_metric(DEFAULT_METRIC[self.task], self.task)
+        folds = make_folds(y, self.task, CVSpec(INTERNAL_FOLDS, 1, self.random_state))
+        result = cross_validate_path(design, y, folds, self.task, metric.compute, metric.greater_is_better,
+                                     self.l1_ratio, n_threads=self.n_jobs)
+        return result.lambda_index
+
+    def fit(self, X: Any, y: np.ndarray) -> PenalizedPathModel:
+        """Fit the path on all of ``X`` down to the chosen penalty and keep the model there."""
+        design = design_from_input(X, self.n_covariates)
+        y = np.asarray(y)
+        self.classes_ = np.unique(y) if self.task != "regression" else None
+        index = self._choose_index(design, y) if self.lambda_index is None else int(self.lambda_index)
+        fit = fit_path(design, y, self.task, self.l1_ratio, self.classes_, max_index=index,
+                       min_ratio=self.min_ratio, path_size=self.path_size, n_threads=self.n_jobs)
+        self.lambda_index_ = min(index, len(fit.lambdas) - 1)  # the solver may end a path early
+        self.lambda_ = float(fit.lambdas[self.lambda_index_])
+        self.lambda_ratio_ = float(fit.lambdas[self.lambda_index_] / fit.lambdas[0])
+        beta, _ = fit.coefficients(self.lambda_index_)
+        self.raw_coef_, self.intercept_, self.fill_values_ = raw_scale(fit, self.lambda_index_)
+        self.coef_ = beta.T  # outputs x features, standardized scale
+        self.n_features_in_ = design.n_snps + design.n_covariates
+        self.n_snps_ = design.n_snps
+        return self
+
+    def _eta(self, X: Any) -> np.ndarray:
+        active = np.flatnonzero(np.any(self.raw_coef_ != 0, axis=1))
+        if isinstance(X, Design):
+            from genoml_search.search.paths import Standardization, standardized_columns
+
+            unit = Standardization(self.fill_values_, np.ones_like(self.fill_values_))
+            values = standardized_columns(X, X.rows, active, unit) + self.fill_values_[active]
+            n = len(X.rows)
+        else:
+            values = np.asarray(X)[:, active].astype(np.float64)
+            values = np.where(np.isnan(values), self.fill_values_[active], values)
+            n = np.shape(X)[0]
+        return np.tile(self.intercept_, (n, 1)) + values @ self.raw_coef_[active]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (binary: sigmoid, multiclass: softmax of the linear predictor)."""
+        if self.task == "regression":
+            raise AttributeError("predict_proba is for classification")
+        from genoml_search.search.paths import scores_from_eta
+
+        scores = scores_from_eta(self._eta(X), self.task)
+        return np.column_stack([1.0 - scores, scores]) if self.task == "binary" else scores
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted values (regression) or the most probable class."""
+        if self.task == "regression":
+            return self._eta(X)[:, 0]
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+@register
+class LassoPath(ModelFamily):
+    """Whole elastic-net path per CV fold from the int8 genotypes (adelie), penalty chosen by CV inside the
+    trial; ``l1_ratio`` 1 is the lasso. Covariates unpenalized; the first point of every path is the
+    covariates-only model.
+    """
+
+    name = "lasso_path"
+    tasks = frozenset(TASKS)
+    handles_missing = True  # imputes with the training means itself
+    fits_path = True
+
+    def space(self, task: str) -> list[Param]:
+        # below ~0.05 the path from lambda_max (which grows as 1 / l1_ratio) stays far from the ridge optimum
+        return [FloatParam("l1_ratio", 0.05, 1.0, limits=(0.01, 1.0))]
+
+    def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
+        return PenalizedPathModel(task=task, l1_ratio=params["l1_ratio"], lambda_index=params.get("lambda_index"),
+                                  random_state=random_state, n_jobs=n_jobs)
+
+    def final_params(self, params: dict[str, Any], trial_attrs: dict[str, Any]) -> dict[str, Any]:
+        """The refit takes the penalty position the trial chose by CV."""
+        index = (trial_attrs.get("path") or {}).get("lambda_index")
+        return params if index is None else {**params, "lambda_index": int(index)}

@@ -1,0 +1,236 @@
+"""Whole regularization paths of penalized GLMs fitted straight from the int8 genotypes (adelie).
+
+One fit solves the elastic net for a decreasing sequence of penalties lambda_max > ... > min_ratio lambda_max
+(warm starts and adelie's screening rules), for squared error (regression), binomial (binary) or multinomial
+(multiclass) loss, with the covariates unpenalized (penalty factor 0). The first point of every path,
+lambda_max, has all SNP coefficients zero: it *is* the covariates-only model.
+
+No float copy of the genotypes is made: the rows a fit uses are written block by block (a few thousand
+columns at a time) to adelie's ``.snpdat`` format (which stores the positions of the 1s, 2s and missing
+calls, smaller than int8 for common SNPs) and read back into memory; adelie standardizes the columns on the
+fly from the per-column means and standard deviations computed here, on the fit's own rows (so inside a CV
+fold, on the fold's training part: missing calls are imputed with that mean, as
+:class:`~genoml_search.search.pipeline.GenotypePreprocessor` does).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+PATH_SIZE = 100
+"""Penalties per path (adelie's and glmnet's default), log-spaced from lambda_max down to MIN_RATIO of it."""
+MIN_RATIO = 0.01
+"""The smallest penalty of a path, relative to lambda_max (glmnet's default when samples < features)."""
+PATIENCE = 10
+"""A fold's path stops when its validation score has not improved for this many penalties (bigstatsr's
+``n.abort``): ten steps of 1.05 x lower the penalty by 1.6 x past the best one."""
+BLOCK_COLUMNS = 4096
+"""SNP columns converted per block: the transient int8 copy of one block is rows x 4,096 bytes."""
+
+
+@dataclass(frozen=True)
+class Design:
+    """What a path is fitted on: int8 genotypes (samples x SNPs, negative = missing, e.g. a memory map), the
+    float covariates (samples x covariates, may be empty) and the rows (samples) to use."""
+
+    genotypes: Any
+    covariates: np.ndarray
+    rows: np.ndarray
+
+    @property
+    def n_snps(self) -> int:
+        return int(self.genotypes.shape[1])
+
+    @property
+    def n_covariates(self) -> int:
+        return int(self.covariates.shape[1])
+
+
+@dataclass
+class Standardization:
+    """Per-column centers (the imputation values too) and scales of a design's columns on its rows."""
+
+    centers: np.ndarray
+    scales: np.ndarray
+
+
+def _snp_block_stats(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Means of the non-missing calls, and standard deviations after imputing missing calls with them.
+
+    From counts of 1s and 2s (no float copy of the block)."""
+    ones = np.count_nonzero(block == 1, axis=0).astype(np.float64)
+    twos = np.count_nonzero(block == 2, axis=0).astype(np.float64)
+    count = np.count_nonzero(block >= 0, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, (ones + 2 * twos) / np.maximum(count, 1), 0.0)
+    n = block.shape[0]
+    sum_squares = ones + 4 * twos + (n - count) * mean * mean
+    var = np.maximum(sum_squares / n - mean * mean, 0.0)
+    return mean, np.sqrt(var)
+
+
+def _covariate_stats(covariates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(invalid="ignore"):
+        mean = np.nan_to_num(np.nanmean(covariates, axis=0), nan=0.0) if covariates.size else np.zeros(0)
+    filled = np.where(np.isnan(covariates), mean, covariates)
+    return mean, filled.std(axis=0)
+
+
+def import_adelie() -> Any:
+    """adelie, imported without its thread pinning: at import it sets OMP_PROC_BIND=TRUE (unless set), which
+    pins every process's OpenMP threads to the same first cores, so Dask workers sharing a machine would
+    share one core."""
+    os.environ.setdefault("OMP_PROC_BIND", "FALSE")
+    import adelie
+
+    return adelie
+
+
+class AdelieMatrix:
+    """The standardized design of one fit as an adelie matrix (int8 SNP blocks via ``.snpdat`` + covariates).
+
+    The ``.snpdat`` files are written to a private temporary directory, read into memory and deleted at once,
+    so a killed worker leaves no file behind for long.
+    """
+
+    def __init__(self, design: Design, n_threads: int = 1) -> None:
+        ad = import_adelie()
+        rows = np.asarray(design.rows)
+        centers, scales, blocks = [], [], []
+        with tempfile.TemporaryDirectory(prefix="genoml-search-path-") as tmp:
+            for start in range(0, design.n_snps, BLOCK_COLUMNS):
+                block = np.asarray(design.genotypes[rows, start : start + BLOCK_COLUMNS], dtype=np.int8)
+                mean, sd = _snp_block_stats(block)
+                path = os.path.join(tmp, f"{start}.snpdat")
+                writer = ad.io.snp_unphased(path)
+                writer.write(np.asfortranarray(block), impute_method=mean.copy(), n_threads=n_threads)
+                del block
+                reader = ad.io.snp_unphased(path, read_mode="file")
+                reader.read()
+                blocks.append(ad.matrix.snp_unphased(reader, n_threads=n_threads))
+                centers.append(mean)
+                scales.append(sd)
+        cov_mean, cov_sd = _covariate_stats(design.covariates[rows])
+        if design.n_covariates:
+            filled = np.where(np.isnan(design.covariates[rows]), cov_mean, design.covariates[rows])
+            blocks.append(ad.matrix.dense(np.asfortranarray(filled, dtype=np.float64), n_threads=n_threads))
+        matrix = blocks[0] if len(blocks) == 1 else ad.matrix.concatenate(blocks, axis=1, n_threads=n_threads)
+        raw_scales = np.concatenate(scales + [cov_sd])
+        self.standardization = Standardization(np.concatenate(centers + [cov_mean]),
+                                               np.where(raw_scales > 0, raw_scales, 1.0))
+        self.matrix = ad.matrix.standardize(matrix, centers=self.standardization.centers,
+                                            scales=self.standardization.scales, n_threads=n_threads)
+        self.n_snps, self.n_covariates = design.n_snps, design.n_covariates
+        self._blocks = blocks  # adelie's matrices reference these; keep them alive
+
+
+def glm_for(task: str, y: np.ndarray, classes: np.ndarray | None = None) -> Any:
+    """adelie's GLM for a task: gaussian, binomial (y in {0, 1}) or multinomial (one column per class)."""
+    ad = import_adelie()
+    if task == "regression":
+        return ad.glm.gaussian(np.asarray(y, dtype=np.float64))
+    if task == "binary":
+        return ad.glm.binomial(np.asarray(y == classes[1], dtype=np.float64))
+    onehot = (np.asarray(y)[:, None] == np.asarray(classes)[None, :]).astype(np.float64)
+    return ad.glm.multinomial(onehot)
+
+
+@dataclass
+class PathFit:
+    """A fitted path on the standardized scale: ``betas`` (penalties x columns[*classes], sparse rows),
+    ``intercepts``, the penalties ``lambdas`` and the design's standardization."""
+
+    betas: Any
+    intercepts: np.ndarray
+    lambdas: np.ndarray
+    standardization: Standardization
+    n_outputs: int
+
+    def coefficients(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Dense standardized-scale coefficients (columns x outputs) and intercept(s) at one penalty."""
+        beta = np.asarray(self.betas[index].toarray()).reshape(-1, self.n_outputs)
+        return beta, np.atleast_1d(np.asarray(self.intercepts[index], dtype=np.float64))
+
+
+def fit_path(design: Design, y: np.ndarray, task: str, l1_ratio: float, classes: np.ndarray | None = None,
+             stop: Callable[[PathFit], bool] | None = None, max_index: int | None = None,
+             min_ratio: float = MIN_RATIO, path_size: int = PATH_SIZE, n_threads: int = 1) -> PathFit:
+    """Fit the path on ``design`` (``y``: the targets of its rows) from lambda_max down, warm-started, with
+    adelie's screening rules.
+
+    ``stop(partial_fit)`` is asked after every penalty and ends the path early when it returns True;
+    ``max_index`` ends it after that many penalties past lambda_max (a refit at a chosen penalty).
+    """
+    ad = import_adelie()
+    matrix = AdelieMatrix(design, n_threads=n_threads)
+    penalty = np.ones(design.n_snps + design.n_covariates)
+    penalty[design.n_snps :] = 0.0  # covariates: unpenalized fixed effects
+    n_outputs = len(classes) if task == "multiclass" else 1
+
+    def partial(state: Any) -> PathFit:
+        # copies: adelie's arrays are views that would keep the state, and with it the matrix, alive
+        return PathFit(state.betas, np.array(state.intercepts), np.array(state.lmdas), matrix.standardization,
+                       n_outputs)
+
+    def exit_cond(state: Any) -> bool:
+        if max_index is not None and len(state.lmdas) > max_index:
+            return True
+        return stop is not None and stop(partial(state))
+
+    state = ad.grpnet(X=matrix.matrix, glm=glm_for(task, y, classes), penalty=penalty,
+                      alpha=float(l1_ratio), min_ratio=min_ratio, lmda_path_size=path_size, n_threads=n_threads,
+                      progress_bar=False, exit_cond=exit_cond)
+    return partial(state)
+
+
+def standardized_columns(design: Design, rows: np.ndarray, columns: np.ndarray,
+                         standardization: Standardization) -> np.ndarray:
+    """The standardized values of some columns (SNPs first, then covariates) at some rows, as float64.
+
+    Only the columns asked for are read (the few with nonzero coefficients), missing values become the
+    column's center, i.e. 0 after standardization.
+    """
+    columns = np.asarray(columns, dtype=np.intp)
+    out = np.empty((len(rows), len(columns)))
+    snp = columns < design.n_snps
+    if snp.any():
+        values = np.asarray(design.genotypes[np.ix_(rows, columns[snp])]).astype(np.float64)
+        centers = standardization.centers[columns[snp]]
+        out[:, snp] = np.where(values < 0, centers, values)
+    if (~snp).any():
+        values = design.covariates[np.ix_(rows, columns[~snp] - design.n_snps)].astype(np.float64)
+        centers = standardization.centers[columns[~snp]]
+        out[:, ~snp] = np.where(np.isnan(values), centers, values)
+    return (out - standardization.centers[columns]) / standardization.scales[columns]
+
+
+def linear_predictor(fit: PathFit, index: int, design: Design, rows: np.ndarray) -> np.ndarray:
+    """eta = standardized x . beta + intercept at one penalty of the path, for some rows (rows x outputs)."""
+    beta, intercept = fit.coefficients(index)
+    active = np.flatnonzero(np.any(beta != 0, axis=1))
+    eta = np.tile(intercept, (len(rows), 1))
+    if len(active):
+        eta += standardized_columns(design, rows, active, fit.standardization) @ beta[active]
+    return eta
+
+
+def scores_from_eta(eta: np.ndarray, task: str) -> np.ndarray:
+    """What metrics need from the linear predictor: predictions, P(class 1), or class probabilities."""
+    if task == "regression":
+        return eta[:, 0]
+    if task == "binary":
+        return 1.0 / (1.0 + np.exp(-eta[:, 0]))
+    shifted = np.exp(eta - eta.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def raw_scale(fit: PathFit, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coefficients on the raw dosage/covariate scale, intercept(s), and the imputation values (centers)."""
+    beta, intercept = fit.coefficients(index)
+    coef = beta / fit.standardization.scales[:, None]
+    return coef, intercept - fit.standardization.centers @ coef, fit.standardization.centers

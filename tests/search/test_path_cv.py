@@ -1,0 +1,115 @@
+"""Path families: a whole regularization path per fold from the int8 genotypes, the penalty chosen by CV."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.search.conftest import make_dataset
+
+from genoml_search.core.metrics import get_metric
+from genoml_search.search import paths
+from genoml_search.core.features import load_features
+from genoml_search.search.families.paths import PenalizedPathModel
+from genoml_search.search.objective import CVSpec, TrialSpec, evaluate_trial, make_folds
+from genoml_search.search.path_cv import cross_validate_path
+from genoml_search.search.paths import Design
+
+N, M, CAUSAL = 600, 800, 10
+
+
+def sparse_cohort(seed: int = 0, task: str = "binary") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """int8 genotypes (1 % missing), a covariate with an effect, and a trait with CAUSAL causal SNPs."""
+    rng = np.random.default_rng(seed)
+    genotypes = rng.binomial(2, rng.uniform(0.1, 0.5, M), size=(N, M)).astype(np.int8)
+    standardized = (genotypes - genotypes.mean(axis=0)) / genotypes.std(axis=0)
+    genotypes[rng.random((N, M)) < 0.01] = -127
+    age = rng.normal(50, 10, N)
+    liability = standardized[:, :CAUSAL] @ rng.choice([-1.0, 1.0], CAUSAL) * 0.35 + 0.05 * (age - 50)
+    liability += rng.normal(0, 1, N)
+    y = (liability > np.median(liability)).astype(float) if task == "binary" else liability
+    return genotypes, age[:, None].astype(np.float32), y
+
+
+def test_lambda_max_is_the_covariates_only_model():
+    genotypes, covariates, y = sparse_cohort()
+    fit = paths.fit_path(Design(genotypes, covariates, np.arange(N)), y, "binary", 1.0, np.array([0.0, 1.0]),
+                         max_index=3)
+    beta, _ = fit.coefficients(0)
+    assert np.abs(beta[:M]).max() < 1e-8 and abs(beta[M, 0]) > 0.1  # no SNP (up to round-off); the covariate
+    assert np.count_nonzero(fit.coefficients(3)[0][:M]) > 0
+
+
+def test_path_cv_recovers_causal_snps_and_beats_chance(tmp_path):
+    genotypes, covariates, y = sparse_cohort()
+    dataset = make_dataset(tmp_path / "d", genotypes, y, covariates={"AGE": covariates[:, 0]})
+    spec = TrialSpec(0, str(dataset.path), dataset.content_hash, "binary", "roc_auc", "lasso_path",
+                     {"l1_ratio": 1.0}, 1.0, np.arange(N), CVSpec(5, 1, 0))
+    result = evaluate_trial(spec)
+    assert result.error is None, result.error
+    assert result.value > 0.75 and len(result.fold_scores) == 5
+    assert result.attrs["path"]["lambda_index"] > 0
+    model = PenalizedPathModel(task="binary", lambda_index=result.attrs["path"]["lambda_index"], n_covariates=1)
+    model.fit(Design(genotypes, covariates, np.arange(N)), y)
+    selected = np.flatnonzero(model.raw_coef_[:M, 0])
+    assert set(range(CAUSAL)) <= set(selected[:50]) or len(set(range(CAUSAL)) & set(selected)) >= 8
+    strongest = np.argsort(-np.abs(model.coef_[0, :M]))[:CAUSAL]
+    assert len(set(strongest) & set(range(CAUSAL))) >= 7
+    # the worker never built the float32 copy of the genotypes
+    assert not load_features(str(dataset.path), dataset.content_hash).has_float_copy
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_shuffled_phenotype_gives_chance_and_no_snps(task):
+    genotypes, covariates, y = sparse_cohort(seed=3, task=task)
+    y = np.random.default_rng(4).permutation(y)
+    metric = get_metric("roc_auc" if task == "binary" else "r2", task)
+    result = cross_validate_path(Design(genotypes, covariates, np.arange(N)), y, make_folds(y, task, CVSpec(5, 1, 0)),
+                                 task, metric.compute, metric.greater_is_better, 1.0)
+    chance = 0.5 if task == "binary" else 0.0
+    assert abs(result.value - chance) < 0.06
+    # (near) no SNP: the penalty chosen by the noisy CV curve keeps at most 2 % of them (measured: <= 11 of 800)
+    assert max(result.n_selected) <= M // 50
+
+
+def test_the_solver_sees_int8_not_a_float_copy(monkeypatch):
+    genotypes, covariates, y = sparse_cohort()
+    seen = []
+    original = paths.import_adelie().io.snp_unphased.write
+
+    def spy(self, calldata, *args, **kwargs):
+        seen.append((calldata.dtype, calldata.shape))
+        return original(self, calldata, *args, **kwargs)
+
+    monkeypatch.setattr(paths.import_adelie().io.snp_unphased, "write", spy)
+    paths.fit_path(Design(genotypes, covariates, np.arange(N)), y, "binary", 1.0, np.array([0.0, 1.0]), max_index=2)
+    assert seen and all(dtype == np.int8 for dtype, _ in seen)
+    assert sum(shape[1] for _, shape in seen) == M
+
+
+def test_imputation_and_scaling_come_from_the_training_rows_only():
+    genotypes, covariates, y = sparse_cohort()
+    train = np.arange(300)
+    genotypes = genotypes.copy()
+    genotypes[300:, 0] = 2  # held-out rows differ: they must not move the centers
+    fit = paths.fit_path(Design(genotypes, covariates, train), y[train], "binary", 1.0, np.array([0.0, 1.0]),
+                         max_index=1)
+    column = genotypes[train, 0]
+    assert fit.standardization.centers[0] == pytest.approx(column[column >= 0].mean())
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_model_predicts_the_same_from_int8_and_from_floats(task):
+    genotypes, covariates, y = sparse_cohort(seed=5, task="regression")
+    if task == "binary":
+        y = (y > np.median(y)).astype(int)
+    elif task == "multiclass":
+        y = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    floats = np.hstack([np.where(genotypes < 0, np.nan, genotypes).astype(np.float32), covariates])
+    model = PenalizedPathModel(task=task, lambda_index=8, n_covariates=1).fit(floats, y)
+    int8_model = PenalizedPathModel(task=task, lambda_index=8, n_covariates=1).fit(
+        Design(genotypes, covariates, np.arange(N)), y)
+    design = Design(genotypes, covariates, np.arange(N))
+    if task == "regression":
+        np.testing.assert_allclose(model.predict(floats), int8_model.predict(design), rtol=1e-6, atol=1e-8)
+    else:
+        np.testing.assert_allclose(model.predict_proba(floats), int8_model.predict_proba(design), atol=1e-8)
+        assert model.predict_proba(floats).shape[1] == len(np.unique(y))
