@@ -10,7 +10,6 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from genoml_search import __version__
@@ -92,7 +91,10 @@ def munge(
                            extract=extract, exclude=exclude, keep=keep, remove=remove, qc=qc, prune=prune,
                            like=str(like) if like else None, fill_missing=fill_missing, kinship=not no_kinship,
                            kinship_max_samples=kinship_max_samples, pcs=pcs)
-    manifest = run_munge(options)
+    from genoml_search.progress import log_steps
+
+    with log_steps(err_console, "munge"):  # read, QC, prune, kinship, PCA: steps on a terminal only
+        manifest = run_munge(options)
     table = Table(title=f"munge -> {out}")
     for column in ("step", "unit", "removed", "remaining", "reason"):
         table.add_column(column, justify="right" if column in ("removed", "remaining") else "left")
@@ -214,13 +216,14 @@ def run(
                          relatedness_threshold=relatedness_threshold,
                          drop_related_validation=drop_related_validation, n_pcs=pcs, validate_top=validate_top,
                          cluster=cluster_options(workers, scheduler, scheduler_file, config))
-    progress = Progress(TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("{task.description}"), console=err_console, transient=False)
-    best: dict[str, float] = {}
-    task_id = None
+    from genoml_search.core.metrics import DEFAULT_METRIC, get_metric
+    from genoml_search.data.dataset import Dataset
+    from genoml_search.progress import TrialBar, log_steps
+
+    the_task = task or Dataset.open(dataset).task
+    bar = TrialBar(err_console, get_metric(metric or DEFAULT_METRIC[the_task], the_task).greater_is_better, timeout)
 
     def on_start(already: int, target: int, dashboard: str | None) -> None:
-        nonlocal task_id
         if already >= target:  # #18: a resumed run with nothing to do says so, and how to add trials
             err_console.print(f"the study already has {already} finished trials (--n-trials {target} is a total): no "
                               f"new trial; refitting and validating its best. Add trials with a larger total, e.g. "
@@ -228,26 +231,19 @@ def run(
             return
         if dashboard:
             err_console.print(f"Dask dashboard: {dashboard}")
-        task_id = progress.add_task("", total=target, completed=already)
-        progress.start()
+        bar.start(already, target)
 
     def on_result(result, finished: int) -> None:
-        if result.value is not None:
-            best["value"] = result.value if "value" not in best else (
-                max(best["value"], result.value) if direction_max else min(best["value"], result.value))
-        progress.update(task_id, completed=finished,
-                        description=f"best {best['value']:.4f}" if "value" in best else "")
+        bar.update(finished, result.value, getattr(result, "in_flight", None))
 
-    from genoml_search.core.metrics import DEFAULT_METRIC, get_metric
-    from genoml_search.data.dataset import Dataset
+    def show_step(message: str) -> None:  # refit/validation steps: in the bar once it exists, else a spinner
+        bar.step(message) if bar.progress is not None else None
 
-    the_task = task or Dataset.open(dataset).task
-    direction_max = get_metric(metric or DEFAULT_METRIC[the_task], the_task).greater_is_better
     try:
-        summary = run_search(options, on_result=on_result, on_start=on_start)
+        with log_steps(err_console, "run", show_step):
+            summary = run_search(options, on_result=on_result, on_start=on_start)
     finally:
-        if task_id is not None:  # stopping a bar that never started prints a stray blank line
-            progress.stop()
+        bar.stop()
     _print_run_summary(summary)
 
 

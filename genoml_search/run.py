@@ -454,6 +454,7 @@ def refit_and_validate(
     data = features_from_dataset(dataset, options.n_pcs)
     pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1,
                               n_covariates=data.n_covariates)
+    log.info("refitting trial %d (%s) on %d samples", best.number, family.name, len(search_index))
     pipeline.fit(model_input(data, family, search_index), data.y[search_index])  # int8 for path families
     if validation is not None:
         val_data = features_from_dataset(validation, options.n_pcs)
@@ -464,14 +465,15 @@ def refit_and_validate(
     keep = ~np.isnan(y_val)
     if excluded:
         keep &= ~np.isin(ids_val.astype(str), list(excluded))
-    x_val = model_input(val_data, family, val_rows[keep])  # int8 rows for path families, else float rows
+    scored_rows = val_rows[keep]
+    x_val = model_input(val_data, family, scored_rows)  # int8 rows for path families, else float rows
     y_val, keep = y_val[keep], np.ones(int(keep.sum()), dtype=bool)
     if related is not None:
         related = {**related, "n_scored": int(len(y_val))}
     scores = predict_scores(pipeline, x_val, task)
     validation_metrics = score_all(task, y_val[keep], scores[keep]) if keep.any() else {}
     fold_scores = best.user_attrs.get("fold_scores", [])
-    context = RefitContext(data, search_index, x_val, y_val, task, metric_name,  # #18: baseline, leaderboard
+    context = RefitContext(data, search_index, val_data, scored_rows, task, metric_name,  # #18: baseline, leaderboard
                            CVSpec(options.n_folds, options.n_repeats, options.seed), search_groups, options.seed)
     validation_metrics.update(validation_extras(context, scores, best.value))
     metrics = {

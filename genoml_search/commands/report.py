@@ -22,18 +22,20 @@ def report(
     """Write report.html (self-contained, opens offline) with PNG and CSV files beside it."""
     from rich.console import Console
 
-    from genoml_search.errors import UserError
-    from genoml_search.report.build import ReportOptions, build_report
-
     from genoml_search.deprecation import prefer
+    from genoml_search.errors import UserError
+    from genoml_search.progress import log_steps
+    from genoml_search.report.build import ReportOptions, build_report
 
     run_dir = prefer(run_dir, out, "RUN_DIR", "--out RUN_DIR")
     permutations = prefer(permutations, repeats, "--permutations", "--repeats")
     if run_dir is None and storage is None:
         raise UserError("give RUN_DIR, or --storage URL with --study NAME")
-    result = build_report(ReportOptions(run_dir=run_dir, storage=storage, study=study, report_dir=report_dir,
-                                        max_features=max_features, n_repeats=5 if permutations is None else permutations,
-                                        n_boot=bootstrap, seed=seed))
+    with log_steps(Console(stderr=True), "report"):  # steps on a terminal only
+        result = build_report(ReportOptions(run_dir=run_dir, storage=storage, study=study, report_dir=report_dir,
+                                            max_features=max_features,
+                                            n_repeats=5 if permutations is None else permutations,
+                                            n_boot=bootstrap, seed=seed))
     console = Console()
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
