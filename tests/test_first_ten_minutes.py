@@ -119,7 +119,7 @@ def test_predict_scores_a_labelled_cohort_like_the_run(finished, simulated, tmp_
     import pandas as pd
 
     frame = pd.read_csv(target)
-    assert list(frame.columns[:3]) == ["ID", "phenotype", "probability"]
+    assert list(frame.columns[:5]) == ["ID", "FID", "IID", "phenotype", "probability"]
 
 
 @pytest.mark.parametrize("command, words", [
