@@ -289,7 +289,8 @@ def warning_text(summary: dict[str, Any] | None, what: str,
             f"(kinship > {summary['threshold']:.4f}), {summary.get('n_duplicates', 0)} of them duplicates; "
             f"{consequence}")
     noise = summary.get("noise") or {}
-    if noise.get("reliable_second_degree") is False:  # chance alone crosses the cut-off: say so
+    if noise.get("reliable_second_degree") is False and summary["n_related"] > summary.get("n_duplicates", 0):
+        # chance alone crosses the second-degree cut-off: the non-duplicate calls may be noise
         text += (f" (but kinship from {noise['n_snps']:,} SNPs is too noisy for second-degree calls: about "
                  f"{noise['snps_needed_second_degree']:,} independent SNPs are needed; the non-duplicates may be chance)")
     return text

@@ -7,12 +7,14 @@ ranking holds on new samples. The final model's own row takes its validation sco
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 from genoml_search.evaluation.context import RefitContext
 from genoml_search.core.metrics import get_metric
@@ -36,7 +38,9 @@ def _validation_score(study: optuna.Study, trial_number: int, families: Sequence
     pipeline = build_pipeline(family, params, context.task, data.n_snps, trial.params.get("snp_p_threshold", 1.0),
                               context.seed, n_jobs=1, n_covariates=data.n_covariates)
     try:
-        pipeline.fit(model_input(data, family, context.search_index), context.y_search)
+        with warnings.catch_warnings():  # as in the trials: a solver's convergence note is not the user's concern
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            pipeline.fit(model_input(data, family, context.search_index), context.y_search)
         scores = predict_scores(pipeline, model_input(context.val_data, family, context.val_rows), context.task)
         return float(get_metric(context.metric, context.task).compute(context.y_val, scores))
     except Exception as error:  # one family failing to refit must not lose the run

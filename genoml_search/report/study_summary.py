@@ -57,7 +57,8 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     pruned trial finished; ``partial`` is True and ``n_folds`` says how many folds).
     """
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
+    finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)  # queued/running trials have no result
+    trials = [t for t in study.get_trials(deepcopy=False, states=finished) if not t.user_attrs.get("surplus")]
     by_family: dict[str, list[optuna.trial.FrozenTrial]] = {}
     for trial in trials:
         by_family.setdefault(trial.params.get("family", trial.user_attrs.get("family", "?")), []).append(trial)
