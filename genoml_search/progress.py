@@ -67,7 +67,7 @@ class TrialBar:
     def start(self, done: int, target: int) -> None:
         """Show the bar (``done`` trials already finished in the study)."""
         self.progress = Progress(TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 EtaColumn(done, self.timeout), TextColumn("{task.description}"),
+                                 EtaColumn(done, self.timeout), TextColumn("{task.description}", markup=False),
                                  console=self.console, transient=False)
         self.task_id = self.progress.add_task("", total=target, completed=done)
         self.progress.start()

@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from genoml_search.evaluation.context import RefitContext
 from genoml_search.core.metrics import get_metric
-from genoml_search.report.study_summary import leaderboard
+from genoml_search.search.study_summary import leaderboard
 from genoml_search.core.scoring import predict_scores
 from genoml_search.search.objective import model_input
 from genoml_search.search.pipeline import build_pipeline
