@@ -67,7 +67,7 @@ class OutputKind(str, Enum):
 
 def marker_payload(kind: OutputKind, files: Iterable[str]) -> dict[str, object]:
     """The content of the marker file: the kind and the entries this tool wrote."""
-    from genoml_search import __version__
+    from genoml_search.versions import __version__
 
     return {"tool": "genoml-search", "tool_version": __version__, "kind": kind.value, "files": sorted(files)}
 

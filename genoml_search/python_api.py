@@ -21,7 +21,12 @@ class FeatureOrder(TransformerMixin, BaseEstimator):
     passes unchanged). Not part of the saved model file."""
 
     def __init__(self, names: list[str] | None = None) -> None:
-        self.names = names
+        self.names = names  # scikit-learn's convention: parameters stored as given (None only before cloning)
+
+    def _names(self) -> list[str]:
+        if self.names is None:
+            raise ValueError("FeatureOrder needs the training feature names")
+        return list(self.names)
 
     def fit(self, x: Any, y: Any = None) -> FeatureOrder:
         return self
@@ -29,16 +34,17 @@ class FeatureOrder(TransformerMixin, BaseEstimator):
     @property
     def feature_names_in_(self) -> np.ndarray:
         """The training feature names: variant IDs, then covariates and genetic PCs."""
-        return np.asarray(self.names, dtype=object)
+        return np.asarray(self._names(), dtype=object)
 
     def transform(self, x: Any) -> Any:
         if not hasattr(x, "columns"):
             return x
-        missing = [name for name in self.names if name not in x.columns]
+        names = self._names()
+        missing = [name for name in names if name not in x.columns]
         if missing:
-            raise ValueError(f"{len(missing)} of the model's {len(self.names)} feature columns are missing from "
+            raise ValueError(f"{len(missing)} of the model's {len(names)} feature columns are missing from "
                              f"the DataFrame, e.g. {missing[:5]}")
-        return x[list(self.names)].to_numpy(dtype=np.float32)
+        return x[names].to_numpy(dtype=np.float32)
 
 
 def load_model(run_dir: str | Path, with_info: bool = False) -> Any:

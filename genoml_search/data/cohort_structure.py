@@ -109,7 +109,7 @@ def training_structure(
         started = time.perf_counter()
         g = genotypes if n_auto == m else genotypes[:, autosomal]
         matrix = king_kinship(g)
-        noise = kinship_noise(matrix, n_auto)  # #18: are second/third-degree calls more than chance here?
+        noise = kinship_noise(matrix, n_auto, KING_SECOND, KING_THIRD)  # #18: are second/third-degree calls more than chance here?
         pairs = related_pairs(matrix, STORED_THRESHOLD, ids_a=np.asarray(ids))
         groups = relatedness_groups(matrix, RELATED_THRESHOLD)
         del matrix

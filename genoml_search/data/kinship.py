@@ -358,6 +358,6 @@ def cross_cohort_relatedness(
 
 
 def _noise(kinship: np.ndarray, n_snps: int) -> dict:
-    from genoml_search.data.kinship_noise import kinship_noise  # imports this module: imported late
+    from genoml_search.data.kinship_noise import kinship_noise
 
-    return kinship_noise(kinship, n_snps, within=False)
+    return kinship_noise(kinship, n_snps, KING_SECOND, KING_THIRD, within=False)

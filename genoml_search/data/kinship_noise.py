@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from genoml_search.data.kinship import KING_SECOND, KING_THIRD
-
 MAX_SAMPLED_PAIRS = 200_000
 
 
@@ -31,10 +29,13 @@ def _sampled_estimates(kinship: np.ndarray, within: bool, seed: int = 0) -> np.n
     return values[np.isfinite(values)]
 
 
-def kinship_noise(kinship: np.ndarray, n_snps: int, within: bool = True) -> dict[str, Any]:
+def kinship_noise(kinship: np.ndarray, n_snps: int, second: float, third: float,
+                  within: bool = True) -> dict[str, Any]:
     """Spread of the estimates, the expected chance pairs above each cut-off and the SNPs each would need.
 
-    ``within``: ``kinship`` is one cohort's square matrix (pairs i < j); else training x other cohort.
+    ``second``/``third``: the second- and third-degree cut-offs (KING's 2^-3.5 and 2^-4.5, passed in by
+    :mod:`genoml_search.data.kinship`'s users). ``within``: ``kinship`` is one cohort's square matrix (pairs
+    i < j); else training x other cohort.
     """
     values = _sampled_estimates(kinship, within)
     if len(values) < 10:
@@ -46,7 +47,7 @@ def kinship_noise(kinship: np.ndarray, n_snps: int, within: bool = True) -> dict
     z = float(stats.norm.isf(1.0 / max(n_pairs, 2)))
     result: dict[str, Any] = {"n_snps": int(n_snps), "center": round(center, 5), "sd": round(sd, 5),
                               "n_pairs": int(n_pairs)}
-    for name, cut in (("second_degree", KING_SECOND), ("third_degree", KING_THIRD)):
+    for name, cut in (("second_degree", second), ("third_degree", third)):
         expected = float(n_pairs * stats.norm.sf((cut - center) / sd)) if sd > 0 else 0.0
         needed = int(np.ceil(n_snps * (sd * z / (cut - center)) ** 2)) if sd > 0 else 0
         result[f"expected_chance_pairs_{name}"] = round(expected, 1)

@@ -59,7 +59,8 @@ def compare_with_covariates(context: RefitContext, scores: np.ndarray, cv_value:
     fold_scores = baseline_cv(context)
     model = baseline_pipeline(context.task, len(names)).fit(context.covariates(), context.y_search)
     y_val = context.y_val
-    base_scores = predict_scores(model, context.covariates(validation=True), context.task) if len(y_val) else None
+    base_scores = (predict_scores(model, context.covariates(validation=True), context.task) if len(y_val)
+                   else np.empty(0))
     cv_mean = float(np.mean(fold_scores))
     description = (INTERCEPT_ONLY if not names else
                    f"{'linear' if context.task == 'regression' else 'logistic'} regression on {len(names)} "

@@ -57,7 +57,7 @@ def _plain(value: Any) -> Any:
 
 
 def leaderboard_records(study: optuna.Study, families: Sequence[ModelFamily], context: RefitContext | None,
-                        validate_top: int = DEFAULT_VALIDATE_TOP, final: tuple[int, float] | None = None
+                        validate_top: int = DEFAULT_VALIDATE_TOP, final: tuple[int, float | None] | None = None
                         ) -> list[dict[str, Any]]:
     """``metrics.json``'s ``leaderboard``: one record per family, best first.
 

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from genoml_search.data.kinship import king_kinship
-from genoml_search.data.kinship_noise import kinship_noise, noise_warning
+from genoml_search.data.kinship import KING_SECOND, KING_THIRD, king_kinship
+from genoml_search.data.kinship_noise import kinship_noise as noise_of, noise_warning
+
+
+def kinship_noise(matrix, n_snps):
+    return noise_of(matrix, n_snps, KING_SECOND, KING_THIRD)
 
 
 def _unrelated(n: int, m: int, seed: int = 0) -> np.ndarray:
