@@ -679,9 +679,10 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     data = features_from_dataset(r.dataset, options.n_pcs)
     pipeline = build_pipeline(family, params, r.task, data.n_snps, threshold, options.seed, n_jobs=1,
                               n_covariates=data.n_covariates)
+    log.info("refitting trial %d (%s) on %d samples", best.number, family.name, len(r.search_index))
     pipeline.fit(model_input(data, family, r.search_index), data.y[r.search_index])  # int8 for path families
     scored = _score_validation(r, pipeline, data, family)
-    context = RefitContext(data, r.search_index, scored.x, scored.y, r.task, r.metric_name,  # baseline, leaderboard
+    context = RefitContext(data, r.search_index, scored.data, scored.rows, r.task, r.metric_name,  # baseline, leaderboard
                            CVSpec(options.n_folds, options.n_repeats, options.seed), r.search_groups, options.seed)
     validation_metrics = {**scored.metrics, **validation_extras(context, scored.scores, best.value)}
     related = None if r.related is None else {**r.related, "n_scored": len(scored.y)}
@@ -718,10 +719,12 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
 
 @dataclass
 class ScoredValidation:
-    """The validation samples the refitted model scored: float feature rows, phenotype, scores, metrics,
-    source."""
+    """The validation samples the refitted model scored: the feature matrix they come from and their rows
+    (the covariates-only baseline and the leaderboard refits read them without a float genotype copy),
+    phenotype, scores, metrics, source."""
 
-    x: Any
+    data: Any
+    rows: np.ndarray
     y: np.ndarray
     scores: np.ndarray
     metrics: dict[str, float]
@@ -741,8 +744,7 @@ def _score_validation(r: RefitRequest, pipeline: Any, data: Any, family: ModelFa
         keep &= ~np.isin(ids_val.astype(str), list(r.excluded))
     scored_rows = val_rows[keep]
     x_val = model_input(val_data, family, scored_rows)  # int8 rows for path families, else float rows
-    x_floats = val_data.x[scored_rows] if family.fits_path else x_val  # other models (baseline) need floats
     y_val = y_val[keep]
     scores = predict_scores(pipeline, x_val, r.task)
     metrics = score_all(r.task, y_val, scores) if len(y_val) else {}
-    return ScoredValidation(x_floats, y_val, scores, metrics, source)
+    return ScoredValidation(val_data, scored_rows, y_val, scores, metrics, source)

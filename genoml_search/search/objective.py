@@ -129,6 +129,7 @@ class TrialResult:
     seconds: float
     error: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)  # recorded as trial user attributes (path: the penalty)
+    in_flight: int | None = None  # set by the driver: trials still running when this one finished (progress bar)
 
 
 def model_input(data: FeatureMatrix, family: ModelFamily, rows: np.ndarray) -> Any:
