@@ -41,6 +41,8 @@ class PredictOptions:
     min_overlap: float = 0.9
     pheno: str | None = None  # a labelled cohort: also score it (metrics with CIs beside the predictions)
     metrics_out: Path | None = None  # where those go (default: OUT with suffix .metrics.json)
+    tables: list[str] = field(default_factory=list)  # --table: feature tables of a model trained with munge --table
+    id_column: str | None = None
 
 
 @dataclass
@@ -58,6 +60,7 @@ class PredictSummary:
     related_to_training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None  # with --pheno: the same shape as metrics.json's validation part
     metrics_path: Path | None = None
+    table_notes: list[str] = field(default_factory=list)  # munge --table models: ignored columns, unseen levels
 
     @property
     def overlap(self) -> float:
@@ -87,7 +90,8 @@ def _label(value: Any) -> Any:
 
 
 def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str | None,
-                     covar: str | None, reference: str | None = None, pheno: str | None = None) -> Dataset:
+                     covar: str | None, reference: str | None = None, pheno: str | None = None,
+                     tables: list[str] | None = None, id_column: str | None = None) -> Dataset:
     """Munge the cohort ``--like`` the model's training variants into ``work/cohort`` and open it.
 
     ``reference`` is the training dataset the cohort's relatedness is checked against (if it still exists).
@@ -96,7 +100,7 @@ def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str 
 
     target = work / "cohort"
     munge(MungeOptions(out=target, bfile=bfile, pfile=pfile, covar=covar, like=str(model_dir), fill_missing=True,
-                       relatedness_reference=reference, pheno=pheno))
+                       relatedness_reference=reference, pheno=pheno, tables=list(tables or []), id_column=id_column))
     return Dataset.open(target)
 
 
@@ -117,15 +121,16 @@ def predict(options: PredictOptions) -> PredictSummary:
     """Harmonize the cohort to the model's training variants, predict, and write the CSV atomically."""
     if not 0.0 <= options.min_overlap <= 1.0:
         raise UserError(f"--min-overlap {options.min_overlap} must be a fraction between 0 and 1")
-    if bool(options.bfile) == bool(options.pfile):
-        raise UserError("give exactly one of --bfile PREFIX or --pfile PREFIX")
     model_dir = find_model_dir(options.model)
+    from genoml_search.data.table_munge import check_predict_inputs  # munge --table models
+
+    check_predict_inputs(model_dir, options)
     model, info = load_model(model_dir)
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".genoml-predict-", dir=out.parent) as work:
         cohort = harmonize_cohort(model_dir, Path(work), options.bfile, options.pfile, options.covar,
-                                  info.get("dataset_path"), options.pheno)
+                                  info.get("dataset_path"), options.pheno, options.tables, options.id_column)
         related = dict(cohort.manifest.get("related_to_training") or {})
         if related.get("checked") is False and not info.get("dataset_path"):
             related["reason"] = "the model does not record its training dataset (saved by an older version)"
@@ -158,5 +163,7 @@ def predict(options: PredictOptions) -> PredictSummary:
         write_json(metrics_path, labelled)
     with atomic_file(out) as handle:
         frame.to_csv(handle, index=False)
-    return PredictSummary(out, info["task"], len(frame), n_training, counts, dropped,
-                          list(frame.columns), info.get("warnings", []), related, labelled, metrics_path)
+    summary = PredictSummary(out, info["task"], len(frame), n_training, counts, dropped,
+                             list(frame.columns), info.get("warnings", []), related, labelled, metrics_path)
+    summary.table_notes = list((cohort.manifest.get("feature_table") or {}).get("notes", []))
+    return summary

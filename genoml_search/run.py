@@ -238,6 +238,9 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
 
         load_families_module(options.families_module)
     families = choose_families(options, task)
+    from genoml_search.search.tabular import families_for_tables  # munge --table: no genotype-only families
+
+    families = families_for_tables(families, dataset, explicit=bool(options.families))
     validation = Dataset.open(options.validation_dataset) if options.validation_dataset else None
     if validation is not None and validation.manifest.get("like", {}).get("content_hash") != dataset.content_hash:
         raise UserError("validation dataset was not harmonized to this training dataset (munge it with --like)",
@@ -453,7 +456,7 @@ def refit_and_validate(
     threshold = best.params.get("snp_p_threshold", 1.0)
     data = features_from_dataset(dataset, options.n_pcs)
     pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1,
-                              n_covariates=data.n_covariates)
+                              n_covariates=data.n_covariates, tabular=data.tabular)
     pipeline.fit(model_input(data, family, search_index), data.y[search_index])  # int8 for path families
     if validation is not None:
         val_data = features_from_dataset(validation, options.n_pcs)

@@ -32,7 +32,8 @@ def _validation_score(study: optuna.Study, trial_number: int, families: Sequence
     family, params = family_and_params(trial.params, families)
     data = context.data
     pipeline = build_pipeline(family, params, context.task, data.n_snps, trial.params.get("snp_p_threshold", 1.0),
-                              context.seed, n_jobs=1, n_covariates=data.n_covariates)
+                              context.seed, n_jobs=1, n_covariates=data.n_covariates,
+                              tabular=data.tabular)
     try:
         pipeline.fit(data.x[context.search_index], context.y_search)
         scores = predict_scores(pipeline, context.x_val, context.task)
