@@ -336,7 +336,7 @@ def _read_phenotype(options: MungeOptions, task: str) -> tuple[pd.Series, dict[s
         return read_phenotype(options.pheno, options.pheno_name, task)
     from genoml_search.data.table_munge import phenotype_from_table
 
-    return phenotype_from_table(options)
+    return phenotype_from_table(options, task)
 
 
 def _parameters(options: MungeOptions) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def read_tables(options: Any, like: Dataset | None, pheno_column: str | None) ->
     return combine_tables(tables)
 
 
-def phenotype_from_table(options: Any) -> tuple[pd.Series, dict[str, Any]]:
+def phenotype_from_table(options: Any, task: str | None = None) -> tuple[pd.Series, dict[str, Any]]:
     """The ``--pheno-name`` column of the first table that has it (no ``--pheno`` file)."""
     if not options.pheno_name:
         raise UserError("give --pheno FILE, or --pheno-name COLUMN naming the phenotype column of a --table")
@@ -71,7 +71,8 @@ def phenotype_from_table(options: Any) -> tuple[pd.Series, dict[str, Any]]:
         if options.pheno_name in raw.columns:
             column = raw[options.pheno_name].astype("string").fillna("").astype(str).str.strip()
             lines = np.arange(2, len(column) + 2)
-            values, info = phenotype_from_column(column, lines, Path(path), options.pheno_name, options.task)
+            values, info = phenotype_from_column(column, lines, Path(path), options.pheno_name,
+                                                 task or options.task)
             info["file"] = str(path)
             return values, info
     raise UserError(f"no column {options.pheno_name!r} (--pheno-name) in the tables {', '.join(options.tables)}")
@@ -158,7 +159,7 @@ def munge_tables_only(options: Any) -> dict[str, Any]:
         pheno_info.pop("fid", None)
         pheno_column = None
     elif like is None or options.pheno_name:
-        phenotype, pheno_info = phenotype_from_table(options)
+        phenotype, pheno_info = phenotype_from_table(options, task)
         pheno_column = options.pheno_name
     else:
         phenotype, pheno_info, pheno_column = None, {"task": task, "file": None}, None
