@@ -82,8 +82,9 @@ def test_check_output_directory(tmp_path) -> None:
     (mine / "notes.txt").write_text("keep me")
     with pytest.raises(UserError, match="refusing to replace"):
         check_output_directory(mine, "manifest.json")
-    (mine / "manifest.json").write_text("{}")
-    check_output_directory(mine, "manifest.json")
+    (mine / "manifest.json").write_text("{}")  # a manifest.json alone does not make it ours
+    with pytest.raises(UserError, match="refusing to replace"):
+        check_output_directory(mine, "manifest.json")
     empty = tmp_path / "empty"
     empty.mkdir()
     check_output_directory(empty, "manifest.json")

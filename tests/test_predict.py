@@ -13,7 +13,8 @@ import pytest
 
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import UserError
-from genoml_search.predict import PredictOptions, predict, prediction_frame
+from genoml_search.core.scoring import prediction_frame
+from genoml_search.predict import PredictOptions, predict
 from genoml_search.core.metrics import score_all
 from genoml_search.core.features import FeatureMatrix
 

@@ -58,7 +58,7 @@ PCA_PRUNE = (50, 5, 0.2)
 """``--indep-pairwise`` of the SNPs the PCs are fitted on: the dataset's SNPs are pruned for prediction (r^2 0.9
 by default), while PCs fitted on SNPs in strong LD pick up LD blocks instead of ancestry."""
 
-Writers = dict[str, Callable[[Path], None]]
+Writers = dict[str, Callable[[Path], object]]
 
 
 def _pcs_frame(ids: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
@@ -156,6 +156,7 @@ def training_structure(
                            "explained_variance_ratio": [round(float(v), 6) for v in model.explained_variance_ratio],
                            "seconds": round(time.perf_counter() - started, 2)}
         files[PCA_FILE] = lambda path: model.save(path)
+        assert model.train_scores is not None  # a freshly fitted model keeps its training scores
         files[PCS_FILE] = _write_table(_pcs_frame(np.asarray(ids), model.train_scores))
         log.info("%d genetic PCs of %d samples x %d SNPs", k, n, m)
     return manifest, files
@@ -261,12 +262,12 @@ def groups_from_pairs(ids: np.ndarray, pairs: pd.DataFrame, threshold: float = R
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    ids = pd.Index(np.asarray(ids).astype(str))
+    index = pd.Index(np.asarray(ids).astype(str))
     pairs = pairs[pairs["kinship"] > threshold]
-    a = ids.get_indexer(pairs["id1"].astype(str))
-    b = ids.get_indexer(pairs["id2"].astype(str))
+    a = index.get_indexer(pairs["id1"].astype(str))
+    b = index.get_indexer(pairs["id2"].astype(str))
     keep = (a >= 0) & (b >= 0)
-    n = len(ids)
+    n = len(index)
     graph = coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return labels.astype(np.int64)

@@ -18,7 +18,7 @@ import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -120,6 +120,7 @@ def _open_cohort(options: MungeOptions) -> CohortFiles:
                            files.bim)
     from genoml_search.data.pgen import read_pfile  # optional extra: pgenlib
 
+    assert options.pfile  # exactly one of the two, checked above
     data = read_pfile(options.pfile, read_genotypes=False)
     return CohortFiles(data.samples, data.variants, None, options.pfile, {}, Path(f"{options.pfile}.pvar"))
 
@@ -133,13 +134,14 @@ def _hash_in_background(paths: tuple[Path, ...]) -> Future:
 
 
 def _read_genotypes(
-    cohort: CohortFiles, sample_index: np.ndarray, variant_index: np.ndarray, order: str = "C"
+    cohort: CohortFiles, sample_index: np.ndarray, variant_index: np.ndarray, order: Literal["C", "F"] = "C"
 ) -> np.ndarray:
     if cohort.bed is not None:
         return read_bed_matrix(cohort.bed, len(cohort.samples), len(cohort.variants), variant_index, sample_index,
                                order=order)
     from genoml_search.data.pgen import read_pfile
 
+    assert cohort.pfile is not None  # a cohort has a .bed or a .pgen
     genotypes = read_pfile(cohort.pfile).genotypes
     return np.asarray(genotypes[np.ix_(sample_index, variant_index)], order=order)
 
@@ -188,9 +190,19 @@ def _require_left(count: int, unit: str, cause: str, path: str | None = None) ->
         raise UserError(f"no {unit} left after {cause}; check that the IDs match the {where}", path)
 
 
+def _input_paths(options: MungeOptions) -> list[tuple[str, str | None]]:
+    """Every file or directory munge reads, with its flag (an output may not be or contain one of them)."""
+    files = [(flag, f"{prefix}{suffix}") for flag, prefix, suffixes in (
+        ("--bfile", options.bfile, (".bed", ".bim", ".fam")), ("--pfile", options.pfile, (".pgen", ".pvar", ".psam")))
+        if prefix for suffix in suffixes]
+    return [*files, ("--pheno", options.pheno), ("--covar", options.covar), ("--gwas", options.gwas),
+            ("--extract", options.extract), ("--exclude", options.exclude), ("--keep", options.keep),
+            ("--remove", options.remove), ("--like", options.like), ("--like", options.relatedness_reference)]
+
+
 def munge(options: MungeOptions) -> dict[str, Any]:
     """Run the munge pipeline and write the Dataset directory; return its manifest."""
-    check_output_directory(options.out, "manifest.json")
+    check_output_directory(options.out, inputs=_input_paths(options))
     if options.like and Path(options.like).absolute() == Path(options.out).absolute():
         raise UserError("--out must differ from --like (the training dataset would be replaced)", options.out)
     if options.tables and not (options.bfile or options.pfile):

@@ -30,7 +30,7 @@ from genoml_search.data.plink import MISSING, SMALL_EPSILON
 try:
     from genoml_search.data import _qckernel
 except ImportError:  # no compiler at install time: the numpy path gives the same counts
-    _qckernel = None
+    _qckernel = None  # type: ignore[assignment]
 
 
 _BLOCK = 4096
@@ -111,7 +111,7 @@ def genotype_counts(
     n_variants = genotypes.shape[1] if columns is None else len(columns)
     out = np.zeros((4, n_variants), dtype=np.int64)
     for start in range(0, n_variants, _BLOCK):
-        pick = slice(None)
+        pick: slice | np.ndarray = slice(None)
         if columns is None:
             block = genotypes[:, start : start + _BLOCK]
         else:
@@ -346,6 +346,7 @@ def run_qc(
 
     if params.geno is not None and params.geno < 1.0:
         geno = params.geno * (1 + SMALL_EPSILON)
+        assert all_counts is not None  # counted above whenever --geno is on
         missing, max_missing = all_counts.missing.copy(), np.full(n_variants, int(geno * n_kept))
         if len(y_cols):  # chrY: missing calls among the males, out of the males
             missing[y_cols] = genotype_counts(genotypes, sample_keep & male, columns=y_cols).missing
@@ -365,6 +366,7 @@ def run_qc(
             hwe_counts = _subset_counts(genotypes, hwe_rows, full)
             who = "founder controls"
         threshold = params.hwe * (1 - SMALL_EPSILON)
+        assert hwe_counts is not None  # founder counts exist whenever --hwe or --maf is on
         tested = variant_keep & (hwe_counts.observed > 0) & (kinds != sexchrom.X)
         tested &= (kinds != sexchrom.Y) & (kinds != sexchrom.MT)
         idx = np.flatnonzero(tested)
@@ -381,6 +383,7 @@ def run_qc(
                       "reason": f"Hardy-Weinberg exact test p < {params.hwe} ({who})"})
         variant_keep &= ~drop
     if params.maf is not None and params.maf > 0.0:
+        assert founder_counts is not None
         ref = sex_aware_ref_frequency(genotypes, founder_counts, kept_founders, kinds, sex)
         drop = np.minimum(1.0 - ref, ref) < params.maf * (1 - SMALL_EPSILON)
         steps.append({"step": "maf", "unit": "variants", "removed": int((drop & variant_keep).sum()),

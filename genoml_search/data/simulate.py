@@ -309,7 +309,7 @@ def _simulate_blocks(spec: SimulationSpec, rng: np.random.Generator) -> _Genotyp
     start = 0
     for c, n_chr in enumerate(_snps_per_chromosome(spec), start=1):
         chr_pos = np.cumsum(1 + rng.exponential(SNP_SPACING_BP, n_chr).astype(np.int64))
-        sizes = []
+        sizes: list[int] = []
         while sum(sizes) < n_chr:
             sizes.append(1 + int(rng.negative_binomial(2, 2.0 / (2.0 + BLOCK_MEAN_SNPS - 1))))
         sizes[-1] -= sum(sizes) - n_chr

@@ -8,6 +8,8 @@ column, and what to do.
 """
 from __future__ import annotations
 
+import re
+
 import csv
 from pathlib import Path
 
@@ -233,6 +235,15 @@ def _show(values: np.ndarray, limit: int = 8) -> str:
     return shown + (f", ... ({len(values)} distinct)" if len(values) > limit else "")
 
 
+RESERVED_COVARIATES = {"id", "fid", "iid", "phenotype", "sample", "sample_id", "sampleid"}
+PC_COVARIATE_SUFFIX = "_covariate"  # a covariate named like a genetic PC (PC1, ...) is renamed PC1_covariate
+
+
+def is_reserved_covariate(name: str) -> bool:
+    """Whether a covariate name would shadow the dataset's own sample ID or phenotype column."""
+    return name.strip().lower() in RESERVED_COVARIATES
+
+
 def read_covariates(
     path: str | Path, max_levels: int = 10, known_levels: dict[str, list[str]] | None = None
 ) -> tuple[pd.DataFrame, dict]:
@@ -249,9 +260,20 @@ def read_covariates(
     table, lines, fid = _sample_table(path, "covariate")
     if table.shape[1] == 0:
         raise InputFileError("no covariate columns besides the ID; add some or drop --covar", path)
+    reserved = [str(c) for c in table.columns if is_reserved_covariate(str(c))]
+    if reserved:
+        raise InputFileError(f"covariate column(s) {reserved} use a reserved name (the sample ID and phenotype "
+                             "columns of the dataset itself: a covariate named so would shadow the label); rename "
+                             "them", path)
     columns: dict[str, pd.Series] = {}
     encoded: dict[str, list[str]] = {}
     notes: list[str] = []
+    renamed = {c: f"{c}{PC_COVARIATE_SUFFIX}" for c in table.columns if re.fullmatch(r"PC\d+", str(c).strip(),
+                                                                                   flags=re.IGNORECASE)}
+    if renamed:
+        table = table.rename(columns=renamed)
+        notes.append(f"covariate(s) {', '.join(renamed)} renamed {', '.join(renamed.values())}: PC1, PC2, ... name "
+                     "the genetic PCs munge computes (--pcs)")
     for column in table.columns:
         raw = table[column]
         present = raw.where(~raw.isin(MISSING_CODES), None)

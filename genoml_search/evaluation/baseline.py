@@ -18,10 +18,11 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from genoml_search.evaluation.context import RefitContext
-from genoml_search.report.intervals import paired_differences
+from genoml_search.core.intervals import paired_differences
 from genoml_search.core.metrics import get_metric, score_all
 from genoml_search.core.scoring import predict_scores
 from genoml_search.search.objective import make_folds
+from genoml_search.tasks import Task
 
 INTERCEPT_ONLY = "intercept only (no covariates): chance level"
 
@@ -29,8 +30,8 @@ INTERCEPT_ONLY = "intercept only (no covariates): chance level"
 def baseline_pipeline(task: str, n_covariates: int) -> Pipeline:
     """The covariates-only model for a task (intercept-only when there is no covariate)."""
     if n_covariates == 0:
-        return make_pipeline(DummyRegressor() if task == "regression" else DummyClassifier(strategy="prior"))
-    model = (LinearRegression() if task == "regression"
+        return make_pipeline(DummyRegressor() if task == Task.REGRESSION else DummyClassifier(strategy="prior"))
+    model = (LinearRegression() if task == Task.REGRESSION
              else LogisticRegression(C=1e4, max_iter=5000))  # practically unpenalized, but always finite
     return make_pipeline(SimpleImputer(), StandardScaler(), model)
 

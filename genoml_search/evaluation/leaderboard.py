@@ -16,7 +16,7 @@ import pandas as pd
 
 from genoml_search.evaluation.context import RefitContext
 from genoml_search.core.metrics import get_metric
-from genoml_search.report.study_summary import leaderboard
+from genoml_search.search.study_summary import leaderboard
 from genoml_search.core.scoring import predict_scores
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from genoml_search.fileio import atomic_file
+from genoml_search.tasks import Task
 
 SCORE_FILE = "score.tsv"
 COVARIATE_SCORE_FILE = "score_covariates.tsv"
@@ -61,6 +62,10 @@ def linear_score(pipeline: Any) -> LinearScore | None:
     """Compose the pipeline's steps into one linear predictor, or None if it is not linear."""
     steps = dict(pipeline.named_steps)
     preprocess, model = steps.get("preprocess"), steps.get("model")
+    if set(steps) == {"model"} and hasattr(model, "raw_coef_"):  # path families: weights on the dosage scale
+        coef = np.asarray(model.raw_coef_, dtype=np.float64)
+        return None if coef.shape[1] != 1 else LinearScore(coef[:, 0], float(np.ravel(model.intercept_)[0]),
+                                                           np.asarray(model.fill_values_, dtype=np.float64))
     if preprocess is None or model is None or set(steps) - {"preprocess", "scale", "covariates", "model"}:
         return None
     final = _final_linear(model)
@@ -85,7 +90,7 @@ def linear_score(pipeline: Any) -> LinearScore | None:
 
 def linear_predictor(pipeline: Any, x: np.ndarray, task: str) -> np.ndarray:
     """The pipeline's own linear predictor: log-odds of class 1 (binary) or the prediction (regression)."""
-    if task == "binary":
+    if task == Task.BINARY:
         if hasattr(pipeline, "decision_function"):
             return np.asarray(pipeline.decision_function(x), dtype=np.float64).ravel()
         p = np.clip(pipeline.predict_proba(x)[:, 1], 1e-15, 1 - 1e-15)
@@ -109,7 +114,7 @@ def check_score(score: LinearScore, pipeline: Any, x: np.ndarray, task: str) -> 
 def write_score_files(model_dir: Path, pipeline: Any, info: dict[str, Any], variants: pd.DataFrame,
                       check_rows: np.ndarray | None = None) -> list[str]:
     """Write ``score.tsv`` and ``score_covariates.tsv`` for a linear binary/continuous model; [] otherwise."""
-    if info.get("task") not in ("binary", "regression"):
+    if info.get("task") not in (Task.BINARY, Task.REGRESSION):
         return []
     score = linear_score(pipeline)
     if score is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
@@ -70,7 +70,7 @@ class PruningContext:
     """What the worker needs to decide on pruning: the pruner and the finished trials' intermediate values."""
 
     pruner: str = "none"
-    direction: str = "maximize"
+    direction: Literal["minimize", "maximize"] = "maximize"
     history: tuple[tuple[str, float | None, tuple[tuple[int, float], ...]], ...] = ()
 
     @property

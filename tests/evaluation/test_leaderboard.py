@@ -6,7 +6,7 @@ import json
 import optuna
 import pytest
 
-from genoml_search.report.study_summary import leaderboard
+from genoml_search.search.study_summary import leaderboard
 
 
 def test_metrics_leaderboard_records(binary_run):

@@ -250,7 +250,7 @@ def paired_bootstrap(name: str, y_true: np.ndarray, score_a: np.ndarray, score_b
     score_a, score_b = np.asarray(score_a, dtype=float), np.asarray(score_b, dtype=float)
     compute = METRICS[name].compute
     difference = float(compute(y_true, score_a) - compute(y_true, score_b))
-    index = bootstrap_samples(y_true, n_boot, seed, stratify=task != "regression")
+    index = bootstrap_samples(y_true, n_boot, seed, stratify=Task(task).is_classification)
     n_classes = score_a.shape[1] if score_a.ndim == 2 else 2
     values = []
     for start in range(0, n_boot, 100):
@@ -276,7 +276,7 @@ def paired_differences(task: str, y_true: np.ndarray, score_a: np.ndarray, score
     """Every reported metric's paired difference a - b (paired DeLong for binary ROC-AUC)."""
     differences = []
     for name in REPORTED[task]:
-        if name == "roc_auc" and task == "binary":
+        if name == "roc_auc" and task == Task.BINARY:
             try:
                 differences.append(paired_delong(y_true, score_a, score_b, level))
                 continue
