@@ -205,7 +205,8 @@ def munge_tables_only(options: Any) -> dict[str, Any]:
         "notes": notes + covar_info.get("notes", []),
         "relatedness": {"computed": False, "reason": "no genotypes"},
         "pca": {"computed": False, "reason": "no genotypes"},
-        **({"like": {"dataset": str(like.path), "content_hash": like.content_hash}} if like else {}),
+        **({"like": {"dataset": str(like.path), "content_hash": like.content_hash},
+            "related_to_training": {"checked": False, "reason": "no genotypes (feature tables only)"}} if like else {}),
     }
     genotypes = np.zeros((len(final), 0), dtype=np.int8)
     write_dataset(options.out, genotypes, samples, pd.DataFrame(columns=VARIANT_COLUMNS), manifest,

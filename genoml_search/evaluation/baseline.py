@@ -22,6 +22,7 @@ from genoml_search.core.intervals import paired_differences
 from genoml_search.core.metrics import get_metric, score_all
 from genoml_search.core.scoring import predict_scores
 from genoml_search.search.objective import make_folds
+from genoml_search.search.tabular import covariate_start
 from genoml_search.tasks import Task
 
 INTERCEPT_ONLY = "intercept only (no covariates): chance level"
@@ -43,7 +44,7 @@ def _covariates(x: np.ndarray, n_snps: int) -> np.ndarray:
 def baseline_cv(context: RefitContext) -> list[float]:
     """The baseline's score on each CV fold of the search (the same folds as every trial)."""
     metric = get_metric(context.metric, context.task)
-    x = _covariates(context.data.x[context.search_index], context.data.n_snps)
+    x = _covariates(context.data.x[context.search_index], covariate_start(context.data))
     y = context.y_search
     scores = []
     for train, test in make_folds(y, context.task, context.cv, context.groups):
@@ -59,7 +60,7 @@ def compare_with_covariates(context: RefitContext, scores: np.ndarray, cv_value:
     ``scores`` are the final model's validation scores (the samples of ``context.x_val``); ``cv_value`` its
     mean CV score. The increment is with-SNPs minus covariates-only (negative is better for losses).
     """
-    n_snps = context.data.n_snps
+    n_snps = covariate_start(context.data)  # after the SNPs and any feature-table columns (munge --table)
     names = context.data.feature_names[n_snps:]
     fold_scores = baseline_cv(context)
     model = baseline_pipeline(context.task, len(names)).fit(

@@ -254,3 +254,9 @@ def families_for_tables(families: list[Any], dataset: Any, explicit: bool) -> li
         raise UserError(f"--family {', '.join(path_families)} works on genotypes only; this dataset has feature "
                         "tables (munge --table): choose other families", dataset.path)
     return [f for f in families if not f.fits_path]
+
+
+def covariate_start(features: Any) -> int:
+    """Index of the first covariate column of a feature matrix: after the SNPs and the feature-table columns."""
+    layout = getattr(features, "tabular", None)
+    return int(features.n_snps) + (layout.n_table if layout is not None else 0)
