@@ -293,6 +293,9 @@ def prepare(options: RunOptions) -> RunPlan:
 
         load_families_module(options.families_module)
     families = choose_families(options, task)
+    from genoml_search.search.tabular import families_for_tables  # munge --table: no genotype-only families
+
+    families = families_for_tables(families, dataset, explicit=bool(options.families))
     run_dir = RunDirectory(Path(options.out))
     _check_outputs(options, run_dir)
     with_cohort = _validation_cohort_given(options)
@@ -678,7 +681,7 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     threshold = best.params.get("snp_p_threshold", 1.0)
     data = features_from_dataset(r.dataset, options.n_pcs)
     pipeline = build_pipeline(family, params, r.task, data.n_snps, threshold, options.seed, n_jobs=1,
-                              n_covariates=data.n_covariates)
+                              n_covariates=data.n_covariates, tabular=data.tabular)
     log.info("refitting trial %d (%s) on %d samples", best.number, family.name, len(r.search_index))
     pipeline.fit(model_input(data, family, r.search_index), data.y[r.search_index])  # int8 for path families
     scored = _score_validation(r, pipeline, data, family)

@@ -53,8 +53,14 @@ def munge(
     pcs: Annotated[Optional[int], typer.Option("--pcs", help="Genetic PCs to fit on a training cohort "
                                                "(default 10 when it has >= 100 SNPs; 0: none).",
                                                callback=NON_NEGATIVE)] = None,
+    table: Annotated[Optional[list[str]], typer.Option("--table", help="Feature table (CSV, TSV or Parquet; one "
+                                                       "row per sample), alone or beside genotypes; repeatable.")] = None,
+    id_column: Annotated[Optional[str], typer.Option(help="Sample ID column of the --table files (default ID, "
+                                                     "IID, ...).")] = None,
+    categorical: Annotated[Optional[list[str]], typer.Option("--categorical", help="Table columns to treat as "
+                                                             "categorical (COL,COL,...), besides text ones.")] = None,
 ) -> None:
-    """Turn PLINK genotypes + phenotype + covariates into a pruned, QC'd Dataset directory."""
+    """Turn PLINK genotypes and/or feature tables + phenotype + covariates into a Dataset directory."""
     from genoml_search.data.munge import MungeOptions, PruneParams, munge as run_munge
     from genoml_search.data.qc import QCParams
 
@@ -72,7 +78,8 @@ def munge(
                            covar=covar, max_covar_levels=max_covar_levels, gwas=gwas, gwas_p=gwas_p,
                            extract=extract, exclude=exclude, keep=keep, remove=remove, qc=qc, prune=prune,
                            like=str(like) if like else None, fill_missing=fill_missing, kinship=not no_kinship,
-                           kinship_max_samples=kinship_max_samples, pcs=pcs)
+                           kinship_max_samples=kinship_max_samples, pcs=pcs, tables=list(table or []),
+                           id_column=id_column, categorical=list(categorical or []))
     from genoml_search.progress import log_steps
     from genoml_search.terminal import err_console
 
@@ -96,6 +103,11 @@ def print_munge_summary(manifest: dict[str, Any], out: Path) -> None:
     console.print(table)
     console.print(f"{manifest['n_samples']} samples x {manifest['n_variants']} variants, "
                   f"task {manifest['phenotype']['task']}, hash {manifest['content_hash']}")
+    if manifest.get("feature_table"):  # munge --table
+        from genoml_search.data.table_munge import table_lines
+
+        for line in table_lines(manifest):
+            console.print(line, markup=False, highlight=False)
     if manifest["phenotype"]["task"] == "binary":  # case/control counts of the written dataset
         from genoml_search.data.dataset import Dataset
         from genoml_search.evaluation.binary import case_control_counts

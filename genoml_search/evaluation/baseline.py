@@ -54,8 +54,7 @@ def compare_with_covariates(context: RefitContext, scores: np.ndarray, cv_value:
     ``scores`` are the final model's validation scores (the rows ``context.val_rows``); ``cv_value`` its
     mean CV score. The increment is with-SNPs minus covariates-only (negative is better for losses).
     """
-    n_snps = context.data.n_snps
-    names = context.data.feature_names[n_snps:]
+    names = context.covariate_names  # after the SNPs and any feature-table columns (munge --table)
     fold_scores = baseline_cv(context)
     model = baseline_pipeline(context.task, len(names)).fit(context.covariates(), context.y_search)
     y_val = context.y_val

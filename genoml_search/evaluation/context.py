@@ -7,6 +7,7 @@ import numpy as np
 
 from genoml_search.core.features import FeatureMatrix
 from genoml_search.search.objective import CVSpec
+from genoml_search.search.tabular import covariate_start
 
 
 @dataclass
@@ -39,13 +40,14 @@ class RefitContext:
 
     @property
     def covariate_names(self) -> list[str]:
-        """Names of the covariate (and PC) columns, after the SNPs."""
-        return list(self.data.feature_names[self.data.n_snps:])
+        """Names of the covariate (and PC) columns, after the SNPs and any feature-table columns."""
+        return list(self.data.feature_names[covariate_start(self.data):])
 
     def covariates(self, validation: bool = False) -> np.ndarray:
         """Covariate columns of the search or the scored validation rows (float64, NaN where missing), read
         without building the float genotype matrix when the int8 one is kept."""
         source, rows = (self.val_data, self.val_rows) if validation else (self.data, self.search_index)
-        if source.genotypes is not None and source.covariates is not None:
+        start = covariate_start(source)  # feature-table columns (munge --table) are not covariates
+        if source.genotypes is not None and source.covariates is not None and start == source.n_snps:
             return np.asarray(source.covariates[rows], dtype=np.float64)
-        return np.asarray(source.x[rows, source.n_snps:], dtype=np.float64)
+        return np.asarray(source.x[rows, start:], dtype=np.float64)

@@ -36,7 +36,8 @@ def _validation_score(study: optuna.Study, trial_number: int, families: Sequence
     params = family.final_params(params, trial.user_attrs)  # path families: the penalty chosen by CV
     data = context.data
     pipeline = build_pipeline(family, params, context.task, data.n_snps, trial.params.get("snp_p_threshold", 1.0),
-                              context.seed, n_jobs=1, n_covariates=data.n_covariates)
+                              context.seed, n_jobs=1, n_covariates=data.n_covariates,
+                              tabular=data.tabular)
     try:
         with warnings.catch_warnings():  # as in the trials: a solver's convergence note is not the user's concern
             warnings.simplefilter("ignore", ConvergenceWarning)

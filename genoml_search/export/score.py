@@ -66,6 +66,8 @@ def linear_score(pipeline: Any) -> LinearScore | None:
         return _path_score(model)
     if preprocess is None or model is None or set(steps) - {"preprocess", "scale", "covariates", "model"}:
         return None
+    if not hasattr(preprocess, "keep_"):  # feature tables (munge --table): one-hot columns, no SNP-only score
+        return None
     final = _final_linear(model)
     if final is None:
         return None

@@ -162,7 +162,8 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
             return evaluate_path_trial(spec, data, started)
         for train, test in make_folds(y, spec.task, spec.cv, spec.groups):
             model = build_pipeline(family, spec.params, spec.task, data.n_snps, spec.snp_p_threshold,
-                                   spec.random_state, spec.n_jobs, n_covariates=data.n_covariates)
+                                   spec.random_state, spec.n_jobs, n_covariates=data.n_covariates,
+                                   tabular=data.tabular)
             with threadpool_limits(limits=spec.n_jobs):  # OpenMP/BLAS would otherwise take every core
                 model.fit(data.x[spec.search_index[train]], y[train])
             scores = predict_scores(model, data.x[spec.search_index[test]], spec.task)

@@ -136,14 +136,20 @@ def build_pipeline(
     random_state: int = 0,
     n_jobs: int = 1,
     n_covariates: int = 0,
+    tabular: Any = None,
 ) -> Pipeline:
     """The full pipeline of a trial: preprocessing fitted in-fold, scaling if the family needs it, the model.
 
     ``n_covariates``: how many columns after the ``n_snps`` SNP columns are covariates (covariates and
     genetic PCs). Families with ``covariate_weight`` > 1 (the penalized linear ones) get their standardized
     covariates multiplied by it (:class:`CovariateWeight`), which leaves them practically unpenalized.
-    Path families (``fits_path``) get no preprocessing steps and ignore ``snp_p_threshold``.
+    Path families (``fits_path``) get no preprocessing steps and ignore ``snp_p_threshold``. ``tabular`` (a
+    :class:`~genoml_search.search.tabular.TabularLayout`) switches to the feature-table preprocessing.
     """
+    if tabular is not None:  # feature tables (munge --table): categorical encoding in-fold, search/tabular.py
+        from genoml_search.search.tabular import build_tabular_pipeline
+
+        return build_tabular_pipeline(family, params, task, tabular, snp_p_threshold, random_state, n_jobs)
     if family.fits_path:  # imputes and standardizes itself, in-fold; selects SNPs by its penalty
         model = family.build(params, task, random_state=random_state, n_jobs=n_jobs)
         return Pipeline([("model", model.set_params(n_covariates=n_covariates))])
