@@ -1,7 +1,7 @@
 """genoml-search: AutoML for genomics on PLINK cohorts, with Optuna studies executed on Dask."""
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from genoml_search.versions import __version__ as __version__
 
 
 def load_model(run_dir, with_info: bool = False):  # noqa: ANN001, ANN201  (re-exported, see python_api)

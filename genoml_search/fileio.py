@@ -1,9 +1,8 @@
 """Safe outputs: build beside the target, then rename, so no half-written file or directory is ever left.
 
 Also the process-level pieces of "safe files": :func:`install_signal_handlers` makes SIGTERM behave like
-Ctrl-C (a :class:`KeyboardInterrupt`) so that every ``except BaseException`` clean-up below runs for both, and
-:func:`check_output_directory` refuses, before any work is done, an ``--out`` that cannot be written or that
-would replace something that is not ours.
+Ctrl-C (a :class:`KeyboardInterrupt`) so that every ``except BaseException`` clean-up below runs for both.
+Which paths a command may write at all is :mod:`genoml_search.outputs` (built on this module).
 """
 from __future__ import annotations
 
@@ -14,8 +13,9 @@ import json
 import os
 import shutil
 import signal
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,36 +45,15 @@ def _signals_deferred() -> DeferredSignals:
     return DeferredSignals(resend=True)
 
 
-def _nearest_existing(path: Path) -> Path:
+def nearest_existing(path: Path) -> Path:
+    """``path`` itself or its closest ancestor that exists."""
     path = path.absolute()
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
 
 
-def check_output_directory(target: str | Path, marker: str | None = None, flag: str = "--out") -> Path:
-    """Check, before any work, that ``target`` can be written as a directory (not created here).
-
-    Refuses a target that is an existing file, an existing non-empty directory without ``marker`` (so a typo in
-    ``--out`` never replaces a user's directory), and a target whose nearest existing ancestor is not a
-    writable directory. Returns ``target`` as a Path.
-    """
-    target = Path(target)
-    if target.is_symlink() or target.exists():
-        if not target.is_dir():
-            raise UserError(f"exists and is not a directory; choose another {flag}", target)
-        if marker is not None and not (target / marker).is_file() and any(target.iterdir()):
-            raise UserError(f"exists, is not empty and is not an output of genoml-search (no {marker}); "
-                            f"refusing to replace it: choose another {flag} or remove it", target)
-    ancestor = _nearest_existing(target.parent)
-    if not ancestor.is_dir():
-        raise UserError(f"{ancestor} is not a directory; choose another {flag}", target)
-    if not _can_create_in(ancestor):
-        raise UserError(f"directory {ancestor} is not writable; choose a writable {flag}", target)
-    return target
-
-
-def _can_create_in(directory: Path) -> bool:
+def can_create_in(directory: Path) -> bool:
     """Whether an entry can be created in ``directory`` (tried, not guessed: root, ACLs, read-only mounts)."""
     if not os.access(directory, os.W_OK | os.X_OK):
         return False
@@ -107,16 +86,31 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(target: str | Path) -> list[Path]:
-    """Remove ``TARGET.tmp-PID-*`` / ``TARGET.old-PID`` siblings left by processes that no longer run (kill -9)."""
+    """Remove ``TARGET.tmp-PID-*`` / ``TARGET.old-PID`` / ``.TARGET.tmp-PID-*`` siblings left by processes that
+    no longer run (kill -9)."""
     target = Path(target)
-    removed = []
-    if not target.parent.is_dir():
+    prefixes = [f"{target.name}{TMP_MARK}", f"{target.name}{OLD_MARK}", f".{target.name}{TMP_MARK}"]
+    return _remove_dead(target.parent, prefixes)
+
+
+def remove_stale_work_directories(directory: str | Path, prefix: str) -> list[Path]:
+    """Remove ``PREFIXPID-*`` entries of ``directory`` whose process no longer runs (e.g. ``.genoml-predict-``)."""
+    return _remove_dead(Path(directory), [prefix])
+
+
+def _remove_dead(directory: Path, prefixes: list[str]) -> list[Path]:
+    removed: list[Path] = []
+    if not directory.is_dir():
         return removed
-    for mark in (TMP_MARK, OLD_MARK):
-        for path in target.parent.glob(f"{glob_escape(target.name)}{mark}*"):
-            pid_text = path.name[len(target.name) + len(mark):].split("-")[0]
+    for prefix in prefixes:
+        for path in directory.glob(f"{glob_escape(prefix)}*"):
+            pid_text = path.name[len(prefix):].split("-")[0]
             if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
-                shutil.rmtree(path, ignore_errors=True)
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
                 removed.append(path)
     return removed
 
@@ -126,13 +120,33 @@ def glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
+def current_umask() -> int:
+    """The process umask (read without changing it where /proc allows; else set and restored at once)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _normal_mode(directory: bool) -> int:
+    """The mode a plain ``mkdir``/``open`` would give under the umask (temporaries are created 0700/0600)."""
+    return (0o777 if directory else 0o666) & ~current_umask()
+
+
 @contextlib.contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
+def atomic_directory(target: str | Path, marker: Callable[[Path], object] | None = None) -> Iterator[Path]:
     """Yield a temporary directory beside ``target``; on success it replaces ``target`` in one rename.
 
     On any exception (including KeyboardInterrupt, and SIGTERM once :func:`install_signal_handlers` ran) the
     temporary directory is removed and ``target``, if it existed, is left untouched. The final swap runs with
-    signals held, so an interruption never leaves ``target`` missing.
+    signals held, so an interruption never leaves ``target`` missing. The directory gets the umask's normal
+    mode; ``marker`` is called on the finished temporary directory before the swap (the marker file of
+    :func:`genoml_search.outputs.output_directory`, so a later command recognises it as ours).
     """
     target = Path(target)
     _check_parent_writable(target)
@@ -145,19 +159,10 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
         raise UserError(f"cannot write in {target.parent} ({error.strerror}); choose a writable --out", target) from None
     try:
         yield tmp
-        with _signals_deferred():
-            if target.exists():
-                old = target.with_name(f"{target.name}{OLD_MARK}{os.getpid()}")
-                shutil.rmtree(old, ignore_errors=True)
-                os.rename(target, old)
-                try:
-                    os.rename(tmp, target)
-                except BaseException:
-                    os.rename(old, target)
-                    raise
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(tmp, target)
+        if marker is not None:
+            marker(tmp)
+        os.chmod(tmp, _normal_mode(directory=True))
+        replace_directory(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -165,7 +170,10 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_file(target: str | Path, mode: str = "w") -> Iterator[Any]:
-    """Open a temporary file beside ``target`` for writing; rename it over ``target`` when the block succeeds."""
+    """Open a temporary file beside ``target`` for writing; rename it over ``target`` when the block succeeds.
+
+    The file gets the mode of the file it replaces, or the umask's normal mode for a new file.
+    """
     target = Path(target)
     _check_parent_writable(target)
     try:
@@ -177,11 +185,34 @@ def atomic_file(target: str | Path, mode: str = "w") -> Iterator[Any]:
     try:
         with open(tmp_name, mode) as handle:
             yield handle
+        try:
+            file_mode = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            file_mode = _normal_mode(directory=False)
+        os.chmod(tmp_name, file_mode)
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def replace_directory(source: Path, target: Path) -> None:
+    """Rename the directory ``source`` to ``target``, swapping out a previous ``target`` with signals held (an
+    interruption never leaves ``target`` missing); the previous one is then deleted."""
+    with _signals_deferred():
+        if target.exists():
+            old = target.with_name(f"{target.name}{OLD_MARK}{os.getpid()}")
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(target, old)
+            try:
+                os.rename(source, target)
+            except BaseException:
+                os.rename(old, target)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(source, target)
 
 
 def write_json(target: str | Path, payload: Any) -> None:
@@ -222,7 +253,7 @@ def read_text_file(path: str | Path, what: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise InputFileError(f"cannot read {what} file ({error.strerror or errno.errorcode.get(error.errno)})",
+        raise InputFileError(f"cannot read {what} file ({error.strerror or errno.errorcode.get(error.errno or 0)})",
                              path) from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:

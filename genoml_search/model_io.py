@@ -15,15 +15,18 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.data.cohort_structure import PCA_FILE
 from genoml_search.data.dataset import MANIFEST, VARIANTS, Dataset
 from genoml_search.errors import UserError
-from genoml_search.fileio import atomic_directory
 from genoml_search.versions import versions
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,11 @@ _DISTANCES = ("Euclidean", "SEuclidean", "Manhattan", "Chebyshev", "Minkowski", 
 TRUSTED_TYPES: set[str] = {
     "genoml_search.search.pipeline.GenotypePreprocessor",
     "genoml_search.search.pipeline.CovariateWeight",
+    "genoml_search.search.tabular.TabularPreprocessor",
+    # HistGB with native categories (munge --table) keeps a ColumnTransformer whose OrdinalEncoder check is
+    # partial(check_array, ...): a function reference restored by name, not called while loading.
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
     "genoml_search.search.families.discriminant.BoundedLDA",
     "genoml_search.search.families.discriminant.BoundedQDA",
     "genoml_search.search.families.linear.HeritabilityRidge",
@@ -87,12 +95,14 @@ def save_model(model_dir: Path, pipeline: Any, info: dict[str, Any], training: D
     """Write ``model.skops``, ``model.json`` and the training variant table/manifest, atomically."""
     import skops.io as sio
 
-    with atomic_directory(model_dir) as tmp:
+    from genoml_search.outputs import OutputKind, output_directory
+
+    with output_directory(model_dir, OutputKind.MODEL) as tmp:
         sio.dump(pipeline, tmp / MODEL_FILE)
-        shutil.copy(training.path / VARIANTS, tmp / VARIANTS)
-        shutil.copy(training.path / MANIFEST, tmp / MANIFEST)
+        shutil.copyfile(training.path / VARIANTS, tmp / VARIANTS)  # content only: modes follow the umask
+        shutil.copyfile(training.path / MANIFEST, tmp / MANIFEST)
         if (training.path / PCA_FILE).is_file():  # new cohorts are projected onto the training PCs
-            shutil.copy(training.path / PCA_FILE, tmp / PCA_FILE)
+            shutil.copyfile(training.path / PCA_FILE, tmp / PCA_FILE)
         payload = {"format": MODEL_FORMAT, "tool": "genoml-search", "tool_version": __version__,
                    "libraries": library_versions(), **info}
         (tmp / MODEL_INFO).write_text(json.dumps(payload, indent=2, default=str) + "\n")
@@ -106,7 +116,7 @@ def read_model_info(model_dir: Path) -> dict[str, Any]:
         raise UserError("no model.json here; give the model/ directory written by `genoml-search run`", model_dir)
     try:
         info = json.loads(info_path.read_text())
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise UserError("model.json is not valid JSON; re-run `genoml-search run`", info_path) from None
     if not isinstance(info, dict) or info.get("tool") != "genoml-search" or info.get("format") != MODEL_FORMAT:
         found = info if isinstance(info, dict) else {}
@@ -116,7 +126,105 @@ def read_model_info(model_dir: Path) -> dict[str, Any]:
             "version, or predict with the version that wrote the model",
             info_path,
         )
+    ModelInfo.from_dict(info, info_path)  # checks every field a reader relies on
     return info
+
+
+@dataclass
+class ModelInfo:
+    """The typed content of ``model.json`` (format :data:`MODEL_FORMAT`); its keys are an interface."""
+
+    task: str
+    family: str
+    params: dict[str, Any]
+    snp_p_threshold: float
+    feature_names: list[str]
+    n_snps: int
+    classes: list[int] | None = None
+    n_pcs: int = 0
+    covariates: dict[str, Any] = field(default_factory=dict)
+    dataset_hash: str | None = None
+    dataset_path: str | None = None
+    study: str | None = None
+    best_trial: int | None = None
+
+    @classmethod
+    def from_dict(cls, info: dict[str, Any], path: Path) -> ModelInfo:
+        """Check the fields of a parsed ``model.json``; a missing or mangled one is a one-line UserError."""
+        def bad(key: str, expected: str) -> UserError:
+            return UserError(f"model.json: {key} is {info.get(key)!r}, expected {expected}; the file was edited or "
+                             "damaged: re-run `genoml-search run`", path)
+
+        if info.get("task") not in ("binary", "regression", "multiclass"):
+            raise bad("task", "binary, regression or multiclass")
+        names = info.get("feature_names")
+        if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            raise bad("feature_names", "a list of names")
+        n_snps = info.get("n_snps", 0)
+        if not _is_count(n_snps) or (names is not None and n_snps > len(names)):
+            raise bad("n_snps", f"a count of at most {len(names or [])}")
+        threshold = info.get("snp_p_threshold", 1.0)
+        if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
+            raise bad("snp_p_threshold", "a p-value")
+        n_pcs = info.get("n_pcs") or 0
+        if not _is_count(n_pcs):
+            raise bad("n_pcs", "a count")
+        classes = info.get("classes")
+        if classes is not None and not (isinstance(classes, list) and all(_is_count(c) for c in classes)):
+            raise bad("classes", "a list of class codes")
+        if not isinstance(info.get("family", ""), str) or not isinstance(info.get("params") or {}, dict):
+            raise bad("family", "a family name with a params object")
+        covariates = info.get("covariates") or {}
+        if not isinstance(covariates, dict):
+            raise bad("covariates", "an object")
+        return cls(info["task"], str(info.get("family", "")), dict(info.get("params") or {}), float(threshold),
+                   list(names or []), n_snps, classes, n_pcs, covariates, info.get("dataset_hash"),
+                   info.get("dataset_path"), info.get("study"), info.get("best_trial"))
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def read_model_variants(model_dir: Path) -> pd.DataFrame:
+    """The training variant table saved with a model, checked (columns, one row per training SNP)."""
+    import pandas as pd
+
+    from genoml_search.data.dataset import VARIANT_COLUMNS
+
+    path = Path(model_dir) / VARIANTS
+    try:
+        variants = pd.read_csv(path, sep="\t", dtype={"id": str, "chrom": str, "counted_allele": str,
+                                                      "other_allele": str})
+    except FileNotFoundError:
+        raise UserError("variants.tsv is missing; re-run `genoml-search run`", model_dir) from None
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise UserError(f"not a readable variant table ({str(error).splitlines()[0][:100]}); re-run "
+                        "`genoml-search run`", path) from None
+    missing = [c for c in VARIANT_COLUMNS if c not in variants.columns]
+    if missing:
+        raise UserError(f"columns {missing} are missing; the file was edited or damaged: re-run `genoml-search run`",
+                        path)
+    manifest = _read_manifest(model_dir)
+    expected = manifest.get("n_variants")
+    if expected is not None and len(variants) != expected:
+        raise UserError(f"holds {len(variants)} variants, not the {expected} of the model's manifest.json; the file "
+                        "was edited or damaged: re-run `genoml-search run`", path)
+    if variants["id"].isna().any() or variants["id"].duplicated().any():
+        raise UserError("variant IDs are missing or duplicated; re-run `genoml-search run`", path)
+    return variants
+
+
+def _read_manifest(model_dir: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((Path(model_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError("manifest.json is missing; re-run `genoml-search run`", model_dir) from None
+    except (ValueError, UnicodeDecodeError):
+        raise UserError("manifest.json is not valid JSON; re-run `genoml-search run`", model_dir) from None
+    if not isinstance(manifest, dict):
+        raise UserError("manifest.json does not hold a JSON object; re-run `genoml-search run`", model_dir)
+    return manifest
 
 
 def version_mismatches(info: dict[str, Any]) -> list[str]:

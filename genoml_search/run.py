@@ -6,19 +6,21 @@ all preprocessing on their own training part.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
+import os
+import shutil
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import optuna
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.data.cohort_structure import KING_DUPLICATE, RELATED_THRESHOLD, STORED_THRESHOLD, groups_from_pairs, warning_text
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import StudyError, UserError
@@ -29,9 +31,10 @@ from genoml_search.export import write_model_extras
 from genoml_search.execute.cluster import ClusterOptions, dask_client, dashboard_link
 from genoml_search.execute.driver import (DriverStats, ask_lock, claim_driver_number, count_finished,
                                           recover_running_trials, run_trials)
-from genoml_search.fileio import atomic_file, write_json
 from genoml_search.model_io import save_model
-from genoml_search.report.validation import EXCLUDED_VALIDATION  # IDs left out by --drop-related-validation
+from genoml_search.outputs import OutputKind, check_output, write_marker
+from genoml_search.run_directory import REPLACED, VALIDATION_DATASET, MetricsRecord, RunDirectory
+from genoml_search.validation_split import split_search_validation
 from genoml_search.core.metrics import DEFAULT_METRIC, get_metric, score_all
 from genoml_search.core.features import features_from_dataset
 from genoml_search.core.scoring import predict_scores
@@ -44,8 +47,8 @@ from genoml_search.search.space_config import read_study_toml
 from genoml_search.signals import signals_as_interrupt
 from genoml_search.tasks import Task
 from genoml_search.search.warm_start import enqueue_starting_points
-from genoml_search.search.storage import default_storage_url, is_sqlite, mask_url, open_storage
-from genoml_search.search.study import driver_sampler, make_sampler, open_study, record_outcome
+from genoml_search.search.storage import check_storage_url, mask_url, open_storage, sqlite_path
+from genoml_search.search.study import SAMPLERS, driver_sampler, make_sampler, open_study, record_outcome
 
 log = logging.getLogger(__name__)
 DEFAULT_FAMILIES = ("lasso_path", "logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting",
@@ -81,7 +84,11 @@ class RunOptions:
     pruner: str = "median"
     snp_filter: bool = True
     holdout: float = 0.2
-    validation_dataset: Path | None = None
+    validation_dataset: Path | None = None  # a cohort already munged --like the dataset
+    validation_bfile: str | None = None  # or: a cohort to munge --like the dataset into OUT/validation_dataset
+    validation_pfile: str | None = None  # (PLINK 2 files instead of --validation-bfile)
+    validation_pheno: str | None = None
+    validation_covar: str | None = None
     validate_top: int = 3  # leaderboard: families whose best trial is refitted and validated
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
@@ -99,21 +106,30 @@ class RunSummary:
 
 
 @contextmanager
-def single_driver_lock(out: Path) -> Iterator[None]:
-    """Refuse a second `run` on the same output directory (its SQLite study) while one is running."""
-    out.mkdir(parents=True, exist_ok=True)
-    handle = open(out / ".run.lock", "w")
+def single_driver_lock(database: Path, created: list[Path]) -> Iterator[None]:
+    """Hold an exclusive lock on a SQLite study file for the whole run: a second `run` on the same file (same
+    or another ``--out``) is refused at once. The lock is ``flock`` on the database file itself (SQLite's own
+    locks are POSIX record locks, independent of it), so no lock file is left behind. A database file created
+    here is appended to ``created`` (removed again if the run is refused)."""
+    existed = database.exists()
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fd = os.open(database, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as error:
+        raise StudyError(f"cannot open the SQLite study file ({error.strerror}); choose a writable --storage/--out",
+                         database) from None
+    if not existed:
+        created.append(database)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        handle.close()
-        raise StudyError(f"another `genoml-search run` is using {out}; wait for it, or share a study between "
-                         "runs through a PostgreSQL/MySQL --storage") from None
+        os.close(fd)
+        raise StudyError(f"another `genoml-search run` is using the SQLite study {database}; wait for it, or share "
+                         "a study between runs through a PostgreSQL/MySQL --storage") from None
     try:
         yield
     finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def choose_families(options: RunOptions, task: str) -> list[ModelFamily]:
@@ -164,26 +180,6 @@ def families_of_resumed_study(study: optuna.Study, families: list[ModelFamily],
     return [get_family(name) for name in recorded]
 
 
-def split_search_validation(
-    y: np.ndarray, task: str, holdout: float, seed: int, groups: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the search samples and of the held-out validation samples (fixed by the seed).
-
-    Stratified by class for classification; with ``groups``, whole groups go to one side (relatives of a
-    validation sample are never searched on).
-    """
-    if not 0.0 < holdout < 1.0:
-        raise UserError(f"--holdout {holdout} must be between 0 and 1 (exclusive)")
-    index = np.arange(len(y))
-    if groups is not None:
-        splitter = GroupShuffleSplit(n_splits=1, test_size=holdout, random_state=seed)
-        search, validation = next(splitter.split(index, y, groups))
-    else:
-        stratify = y if Task(task).is_classification else None
-        search, validation = train_test_split(index, test_size=holdout, random_state=seed, stratify=stratify)
-    return np.sort(search), np.sort(validation)
-
-
 def resolve_groups(options: RunOptions, dataset: Dataset) -> np.ndarray | None:
     """The group label of every dataset sample (``None``: ungrouped CV)."""
     ids = dataset.samples["ID"].astype(str).to_numpy()
@@ -220,40 +216,93 @@ def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, s
     return family.name, params, threshold
 
 
+@dataclass
+class RunPlan:
+    """Everything a run decided and checked before writing anything (the output of :func:`prepare`)."""
+
+    options: RunOptions
+    run_dir: RunDirectory
+    dataset: Dataset
+    task: str
+    metric_name: str
+    direction: Literal["minimize", "maximize"]
+    families: list[ModelFamily]
+    groups: np.ndarray | None
+    search_index: np.ndarray
+    holdout_index: np.ndarray
+    storage_url: str
+    study_name: str
+    identity: dict[str, Any]
+    settings: dict[str, Any]
+    validation: Dataset | None = None  # set once the validation cohort is munged (or given)
+    related: dict[str, Any] | None = None
+    excluded: set[str] = field(default_factory=set)
+
+    @property
+    def search_groups(self) -> np.ndarray | None:
+        """Group labels of the search samples (``None``: ungrouped CV)."""
+        return None if self.groups is None else self.groups[self.search_index]
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite study file, locked for the run (``None`` for server storages)."""
+        return sqlite_path(self.storage_url)
+
+
 def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None,
         on_start: Callable[[int, int, str | None], None] | None = None) -> RunSummary:
     """Run (or resume) the study to ``n_trials`` finished trials, refit the best pipeline and validate it.
 
     ``n_trials`` is the target total of finished (complete or pruned) trials in the study, so rerunning the
-    same command after an interruption resumes. SIGINT/SIGTERM stop cleanly: in-flight trials are failed and
-    their parameters re-queued, no trial stays RUNNING, and ``KeyboardInterrupt`` propagates.
+    same command after an interruption resumes. Everything is checked before anything is written, and a run
+    refused after that (a study made with another seed or dataset, a concurrent run on the SQLite file, a bad
+    validation cohort) leaves the output directory and the storage as they were. SIGINT/SIGTERM stop cleanly:
+    in-flight trials are failed and their parameters re-queued, no trial stays RUNNING, and
+    ``KeyboardInterrupt`` propagates.
     """
     with signals_as_interrupt():  # SIGTERM like Ctrl-C: a batch system's kill also stops cleanly
-        return _run(options, on_result, on_start)
+        plan = prepare(options)
+        created = _make_directories([plan.run_dir.path] + ([plan.sqlite_file.parent] if plan.sqlite_file else []))
+        lock = single_driver_lock(plan.sqlite_file, created) if plan.sqlite_file else _no_lock()
+        try:
+            with lock:
+                study = _open_and_commit(plan, created)
+                created = []  # committed: the study and its files are the user's results from now on
+                finished, stats, dashboard = search(plan, study, on_result, on_start)
+                metrics = finalize(plan, study)
+        finally:
+            _remove_created(created)
+    return RunSummary(plan.study_name, mask_url(plan.storage_url), finished, stats, metrics, dashboard)
 
 
-def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
-         on_start: Callable[[int, int, str | None], None] | None) -> RunSummary:
+def prepare(options: RunOptions) -> RunPlan:
+    """Check every flag, input and output of a run and decide its samples, families and study; write nothing."""
+    _check_counts(options)
     dataset = Dataset.open(options.dataset)
+    dataset.genotypes  # a truncated or foreign genotype matrix is refused now, before anything is written
     task = Task.parse(options.task) if options.task else dataset.task
     if not task.kind.accepts_phenotype_of(dataset.task):
         raise UserError(f"--task {task} does not fit the dataset's {dataset.task} phenotype", options.dataset)
     if options.pruner not in PRUNERS:
         raise UserError(f"unknown pruner {options.pruner!r}; choose one of {', '.join(PRUNERS)}")
+    if options.sampler not in SAMPLERS:
+        raise UserError(f"unknown sampler {options.sampler!r}; choose one of {', '.join(SAMPLERS)}")
     metric = get_metric(options.metric or DEFAULT_METRIC[task], task)
     if options.families_module:
         from genoml_search.search.space_config import load_families_module
 
         load_families_module(options.families_module)
     families = choose_families(options, task)
-    validation = Dataset.open(options.validation_dataset) if options.validation_dataset else None
-    if validation is not None and validation.manifest.get("like", {}).get("content_hash") != dataset.content_hash:
-        raise UserError("validation dataset was not harmonized to this training dataset (munge it with --like)",
-                        options.validation_dataset)
+    from genoml_search.search.tabular import families_for_tables  # munge --table: no genotype-only families
 
-    y = dataset.phenotype
+    families = families_for_tables(families, dataset, explicit=bool(options.families))
+    run_dir = RunDirectory(Path(options.out))
+    _check_outputs(options, run_dir)
+    with_cohort = _validation_cohort_given(options)
+    validation = _given_validation(options, dataset)
     groups = resolve_groups(options, dataset)
-    if validation is None:
+    y = dataset.phenotype
+    if validation is None and not with_cohort:
         search_index, holdout_index = split_search_validation(y, task, options.holdout, options.seed, groups)
     else:
         search_index, holdout_index = np.arange(len(y)), np.array([], dtype=int)
@@ -261,24 +310,16 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
     _check_cv_feasible(y[search_index], task, options.n_folds, search_groups)
     _warn_large_group(search_groups, options.n_folds)
     _check_pcs(options.n_pcs, dataset, validation)
-    related, excluded = validation_relatedness(dataset, validation, search_index, holdout_index,
-                                               options.drop_related_validation)
-    options.out.mkdir(parents=True, exist_ok=True)
-    if len(holdout_index):
-        with atomic_file(options.out / "holdout_samples.txt") as handle:
-            handle.write("ID\n" + "".join(f"{i}\n" for i in dataset.samples["ID"].astype(str).to_numpy()[holdout_index]))
-    excluded_file = options.out / EXCLUDED_VALIDATION
-    if excluded:
-        with atomic_file(excluded_file) as handle:
-            handle.write("ID\n" + "".join(f"{i}\n" for i in sorted(excluded)))
-    elif excluded_file.exists():
-        excluded_file.unlink()
-
-    storage_url = options.storage or default_storage_url(options.out)
+    if options.storage:
+        check_storage_url(options.storage)
+    storage_url = options.storage or run_dir.storage_url()
+    _check_sqlite_writable(storage_url)
     name = options.study_name or f"{dataset.path.resolve().name}-{task}"
+    if len(name) > 500:
+        raise UserError(f"--study: the name is {len(name)} characters long; Optuna stores at most 500")
     # identity: what makes trial values comparable; a resumed study must match it exactly
     identity = {"dataset_hash": dataset.content_hash, "task": task, "metric": metric.name,
-                "holdout": 0.0 if validation is not None else options.holdout, "seed": options.seed,
+                "holdout": 0.0 if validation is not None or with_cohort else options.holdout, "seed": options.seed,
                 "n_folds": options.n_folds, "n_repeats": options.n_repeats, "groups_hash": groups_hash(groups)}
     if options.n_pcs:
         identity["n_pcs"] = options.n_pcs
@@ -286,57 +327,229 @@ def _run(options: RunOptions, on_result: Callable[[Any, int], None] | None,
                 "snp_filter": options.snp_filter, "dataset": str(dataset.path.resolve()),
                 "n_search_samples": int(len(search_index)), "group_by_relatedness": options.group_by_relatedness,
                 "n_groups": None if search_groups is None else int(len(np.unique(search_groups)))}
-    lock = single_driver_lock(options.out) if is_sqlite(storage_url) else _no_lock()
-    with lock:
-        storage = open_storage(storage_url)
-        study = open_study(storage, storage_url, name, metric.direction, make_sampler(options.sampler, options.seed),
-                           identity, settings)
-        families = families_of_resumed_study(study, families, options)
-        driver_number = claim_driver_number(study)
-        study.sampler = driver_sampler(options.sampler, options.seed, driver_number)
-        if is_sqlite(storage_url):
-            recovered = recover_running_trials(study)
-            if recovered:
-                log.warning("re-queued %d trial(s) left RUNNING by an interrupted run", recovered)
+    plan = RunPlan(options, run_dir, dataset, task, metric.name, metric.direction, families, groups, search_index,
+                   holdout_index, storage_url, name, identity, settings, validation)
+    if not with_cohort:
+        plan.related, plan.excluded = validation_relatedness(dataset, validation, search_index, holdout_index,
+                                                             options.drop_related_validation)
+    return plan
+
+
+def _check_counts(options: RunOptions) -> None:
+    """Range checks of the numeric options (the CLI checks them too, for API callers)."""
+    if options.n_trials < 1:
+        raise UserError(f"--n-trials {options.n_trials} must be 1 or more")
+    if options.timeout is not None and not options.timeout > 0:
+        raise UserError(f"--timeout {options.timeout} must be a positive number of seconds")
+    if options.n_repeats < 1:
+        raise UserError(f"--repeats {options.n_repeats} must be 1 or more")
+    if not 0.0 < options.holdout < 1.0:
+        raise UserError(f"--holdout {options.holdout} must be between 0 and 1 (exclusive)")
+    if options.seed < 0:
+        raise UserError(f"--seed {options.seed} must be 0 or more")
+    if options.cluster.workers is not None and options.cluster.workers < 1:
+        raise UserError(f"--workers {options.cluster.workers} must be 1 or more")
+
+
+def _validation_cohort_given(options: RunOptions) -> bool:
+    genotypes = options.validation_bfile or options.validation_pfile
+    given = [genotypes, options.validation_pheno, options.validation_covar]
+    if options.validation_bfile and options.validation_pfile:
+        raise UserError("give one of --validation-bfile and --validation-pfile, not both")
+    if any(given) and not (genotypes and options.validation_pheno):
+        raise UserError("--validation-bfile (or --validation-pfile) and --validation-pheno go together")
+    if any(given) and options.validation_dataset is not None:
+        raise UserError("give a validation cohort (--validation-bfile/--validation-pheno) or a validation dataset, "
+                        "not both")
+    return bool(genotypes)
+
+
+def _given_validation(options: RunOptions, dataset: Dataset) -> Dataset | None:
+    if options.validation_dataset is None:
+        return None
+    validation = Dataset.open(options.validation_dataset)
+    if validation.manifest.get("like", {}).get("content_hash") != dataset.content_hash:
+        raise UserError("validation dataset was not harmonized to this training dataset (munge it with --like)",
+                        options.validation_dataset)
+    return validation
+
+
+def _check_outputs(options: RunOptions, run_dir: RunDirectory) -> None:
+    """The ownership rule for OUT and the model directory inside it (genoml_search.outputs)."""
+    bfiles = [f"{options.validation_bfile}{s}" for s in (".bed", ".bim", ".fam")] if options.validation_bfile else []
+    bfiles += [f"{options.validation_pfile}{s}" for s in (".pgen", ".pvar", ".psam")] if options.validation_pfile else []
+    inputs = [options.dataset, options.groups_file, options.config, options.families_module,
+              options.validation_dataset, options.validation_pheno, options.validation_covar, *bfiles]
+    replaced = [name for name in REPLACED
+                if name != VALIDATION_DATASET or options.validation_bfile or options.validation_pfile]
+    check_output(run_dir.path, OutputKind.RUN, inputs=inputs, protected=replaced)
+    if run_dir.model_dir.exists():
+        check_output(run_dir.model_dir, OutputKind.MODEL, flag="--out (its model/)")
+
+
+def _check_sqlite_writable(url: str) -> None:
+    database = sqlite_path(url)
+    if database is None:
+        return
+    from genoml_search.fileio import can_create_in, nearest_existing
+
+    if database.is_dir():
+        raise UserError("the SQLite study file is a directory; give a file in --storage", database)
+    if database.exists() and not os.access(database, os.R_OK | os.W_OK):
+        raise UserError("the SQLite study file is not writable; fix its permissions or choose another "
+                        "--storage/--out", database)
+    where = nearest_existing(database.parent)
+    if not where.is_dir() or not can_create_in(where):
+        raise UserError(f"cannot write the SQLite study in {where} (SQLite writes journal files beside it); "
+                        "choose a writable --storage/--out", database)
+
+
+def _open_and_commit(plan: RunPlan, created: list[Path]) -> optuna.Study:
+    """Under the lock: munge the validation cohort beside OUT, open (or create) the study, which may refuse,
+    then move everything in place. Until this returns, a failure leaves OUT as it was."""
+    staging = _munge_validation_staged(plan) if _validation_cohort_given(plan.options) else None
+    existing: set[str] | None = None
+    try:
+        storage = open_storage(plan.storage_url)
+        existing = _study_names(storage)
+        study = open_study(storage, plan.storage_url, plan.study_name, plan.direction,
+                           make_sampler(plan.options.sampler, plan.options.seed), plan.identity, plan.settings)
+        plan.families = families_of_resumed_study(study, plan.families, plan.options)
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if existing is not None and plan.study_name not in existing and plan.sqlite_file is None:
+            with contextlib.suppress(Exception):  # a study this run created a moment ago
+                optuna.delete_study(study_name=plan.study_name, storage=storage)
+        raise
+    _commit_run_files(plan, staging)
+    return study
+
+
+def _study_names(storage: optuna.storages.BaseStorage) -> set[str]:
+    return {s.study_name for s in optuna.study.get_all_study_summaries(storage, include_best_trial=False)}
+
+
+STAGING_PREFIX = ".genoml-run-"
+
+
+def _munge_validation_staged(plan: RunPlan) -> Path:
+    """Munge the validation cohort --like the dataset into a hidden directory of OUT; return it."""
+    from genoml_search.data.munge import MungeOptions, munge as run_munge
+    from genoml_search.fileio import remove_stale_work_directories
+
+    options = plan.options
+    remove_stale_work_directories(plan.run_dir.path, STAGING_PREFIX)
+    staging = plan.run_dir.path / f"{STAGING_PREFIX}{os.getpid()}-validation"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        run_munge(MungeOptions(out=staging, bfile=options.validation_bfile, pfile=options.validation_pfile,
+                               pheno=options.validation_pheno,
+                               covar=options.validation_covar, like=str(plan.dataset.path), fill_missing=True))
+        plan.validation = Dataset.open(staging)
+        _check_pcs(options.n_pcs, plan.dataset, plan.validation)
+        plan.related, plan.excluded = validation_relatedness(plan.dataset, plan.validation, plan.search_index,
+                                                             plan.holdout_index, options.drop_related_validation)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def _commit_run_files(plan: RunPlan, staging: Path | None) -> None:
+    """The study accepted the run: write the marker, the validation cohort and the validation ID lists."""
+    from genoml_search.fileio import replace_directory
+
+    run_dir = plan.run_dir
+    write_marker(run_dir.path, OutputKind.RUN, files=REPLACED)
+    if staging is not None:
+        replace_directory(staging, run_dir.validation_dataset)
+        plan.validation = Dataset.open(run_dir.validation_dataset)
+    if len(plan.holdout_index):
+        ids = plan.dataset.samples["ID"].astype(str).to_numpy()[plan.holdout_index]
+        run_dir.write_ids(run_dir.holdout_file, ids)
+    if plan.excluded:
+        run_dir.write_ids(run_dir.excluded_file, sorted(plan.excluded))
+    elif run_dir.excluded_file.exists():
+        run_dir.excluded_file.unlink()
+
+
+def _make_directories(directories: list[Path]) -> list[Path]:
+    """Create ``directories`` (and missing parents); return the topmost ones created, for :func:`_remove_created`."""
+    created: list[Path] = []
+    for directory in directories:
+        missing = [d for d in [directory, *directory.parents] if not d.exists()]
+        if missing:
+            directory.mkdir(parents=True)
+            created.append(missing[-1])
+    return created
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Undo a refused run: remove the files and directories it created (newest first)."""
+    for path in reversed(created):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
         else:
-            optuna.storages.fail_stale_trials(study)
-        n_train = len(search_index) * (options.n_folds - 1) // options.n_folds  # samples a CV fit sees
-        with ask_lock(study):  # drivers starting together on a new study: only one queues the starting points
-            enqueue_starting_points(study, families, task, options.snp_filter, dataset.genotypes.shape[1], n_train)
-        cv = CVSpec(options.n_folds, options.n_repeats, options.seed)
+            for sibling in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+                with contextlib.suppress(FileNotFoundError):
+                    sibling.unlink()
 
-        def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:
-            family, params, threshold = suggest_trial(trial, families, task, options.snp_filter)
-            # a first heartbeat at once: a trial without any is never detected as stale if this driver dies
-            storage.record_heartbeat(trial._trial_id)
-            trial.set_user_attr("tool_version", __version__)
-            trial.set_user_attr("dataset_hash", dataset.content_hash)
-            return TrialSpec(trial.number, str(dataset.path.resolve()), dataset.content_hash, task, metric.name,
-                             family, params, threshold, search_index, cv, groups=search_groups,
-                             random_state=options.seed, families_module=options.families_module, pruning=pruning,
-                             n_pcs=options.n_pcs)
 
-        stats = DriverStats()
-        dashboard = None
-        already = count_finished(study)
-        if already < options.n_trials:
-            with dask_client(options.cluster) as client:
-                dashboard = dashboard_link(client)
-                if on_start is not None:
-                    on_start(already, options.n_trials, dashboard)
-                try:
-                    stats = run_trials(study, client, options.n_trials, make_spec, options.pruner,
-                                       options.timeout, on_result=on_result)
-                except KeyboardInterrupt:
-                    if is_sqlite(storage_url):  # we are the only driver: nothing may stay RUNNING
-                        recover_running_trials(study)
-                    raise
-        elif on_start is not None:
-            on_start(already, options.n_trials, None)
-        finished = count_finished(study)
-        metrics = refit_and_validate(study, dataset, validation, families, task, metric.name, search_index,
-                                     holdout_index, options, search_groups, related, excluded)
-    return RunSummary(name, mask_url(storage_url), finished, stats, metrics, dashboard)
+def search(plan: RunPlan, study: optuna.Study, on_result: Callable[[Any, int], None] | None,
+           on_start: Callable[[int, int, str | None], None] | None) -> tuple[int, DriverStats, str | None]:
+    """Run trials on Dask until the study holds ``n_trials`` finished ones; return (finished, stats, dashboard)."""
+    options, task, dataset = plan.options, plan.task, plan.dataset
+    storage: Any = study._storage  # heartbeats: an RDB storage method, not BaseStorage's
+    driver_number = claim_driver_number(study)
+    study.sampler = driver_sampler(options.sampler, options.seed, driver_number)
+    if plan.sqlite_file is not None:
+        recovered = recover_running_trials(study)
+        if recovered:
+            log.warning("re-queued %d trial(s) left RUNNING by an interrupted run", recovered)
+    else:
+        optuna.storages.fail_stale_trials(study)
+    n_train = len(plan.search_index) * (options.n_folds - 1) // options.n_folds  # samples a CV fit sees
+    with ask_lock(study):  # drivers starting together on a new study: only one queues the starting points
+        enqueue_starting_points(study, plan.families, task, options.snp_filter, dataset.genotypes.shape[1], n_train)
+    cv = CVSpec(options.n_folds, options.n_repeats, options.seed)
+
+    def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:
+        family, params, threshold = suggest_trial(trial, plan.families, task, options.snp_filter)
+        # a first heartbeat at once: a trial without any is never detected as stale if this driver dies
+        storage.record_heartbeat(trial._trial_id)
+        trial.set_user_attr("tool_version", __version__)
+        trial.set_user_attr("dataset_hash", dataset.content_hash)
+        return TrialSpec(trial.number, str(dataset.path.resolve()), dataset.content_hash, task, plan.metric_name,
+                         family, params, threshold, plan.search_index, cv, groups=plan.search_groups,
+                         random_state=options.seed, families_module=options.families_module, pruning=pruning,
+                         n_pcs=options.n_pcs)
+
+    stats = DriverStats()
+    dashboard = None
+    already = count_finished(study)
+    if already < options.n_trials:
+        with dask_client(options.cluster) as client:
+            dashboard = dashboard_link(client)
+            if on_start is not None:
+                on_start(already, options.n_trials, dashboard)
+            try:
+                stats = run_trials(study, client, options.n_trials, make_spec, options.pruner,
+                                   options.timeout, on_result=on_result)
+            except KeyboardInterrupt:
+                if plan.sqlite_file is not None:  # we are the only driver: nothing may stay RUNNING
+                    recover_running_trials(study)
+                raise
+    elif on_start is not None:
+        on_start(already, options.n_trials, None)
+    return count_finished(study), stats, dashboard
+
+
+def finalize(plan: RunPlan, study: optuna.Study) -> dict[str, Any]:
+    """Refit the best trial, save the model, score the validation samples and write metrics.json."""
+    return refit_and_validate(RefitRequest(study, plan.dataset, plan.validation, plan.families, plan.task,
+                                           plan.metric_name, plan.search_index, plan.holdout_index, plan.options,
+                                           plan.search_groups, plan.related, plan.excluded))
 
 
 @contextmanager
@@ -437,78 +650,104 @@ def _check_cv_feasible(y: np.ndarray, task: str, n_folds: int, groups: np.ndarra
         raise UserError(f"{len(y)} search samples are too few for {n_folds}-fold CV")
 
 
-def refit_and_validate(
-    study: optuna.Study,
-    dataset: Dataset,
-    validation: Dataset | None,
-    families: list[ModelFamily],
-    task: str,
-    metric_name: str,
-    search_index: np.ndarray,
-    holdout_index: np.ndarray,
-    options: RunOptions,
-    search_groups: np.ndarray | None = None,
-    related: dict[str, Any] | None = None,
-    excluded: set[str] | None = None,
-) -> dict[str, Any]:
-    """Refit the best trial's pipeline on all search samples, save it, score the validation samples."""
+@dataclass
+class RefitRequest:
+    """What refitting the best trial needs: the study, the data and the samples of each side."""
+
+    study: optuna.Study
+    dataset: Dataset
+    validation: Dataset | None
+    families: list[ModelFamily]
+    task: str
+    metric_name: str
+    search_index: np.ndarray
+    holdout_index: np.ndarray
+    options: RunOptions
+    search_groups: np.ndarray | None = None
+    related: dict[str, Any] | None = None
+    excluded: set[str] | None = None
+
+
+def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
+    """Refit the best trial's pipeline on all search samples, save it, score the validation samples; write
+    ``model/`` and ``metrics.json`` and return the metrics."""
+    r, options = request, request.options
     try:
-        best = study.best_trial
+        best = r.study.best_trial
     except ValueError:
-        raise StudyError(f"study {study.study_name!r} has no completed trial yet; run more trials") from None
-    family, params = family_and_params(best.params, families)
+        raise StudyError(f"study {r.study.study_name!r} has no completed trial yet; run more trials") from None
+    family, params = family_and_params(best.params, r.families)
     params = family.final_params(params, best.user_attrs)  # path families: the penalty chosen by CV
     threshold = best.params.get("snp_p_threshold", 1.0)
-    data = features_from_dataset(dataset, options.n_pcs)
-    pipeline = build_pipeline(family, params, task, data.n_snps, threshold, options.seed, n_jobs=1,
-                              n_covariates=data.n_covariates)
-    pipeline.fit(model_input(data, family, search_index), data.y[search_index])  # int8 for path families
-    if validation is not None:
-        val_data = features_from_dataset(validation, options.n_pcs)
+    data = features_from_dataset(r.dataset, options.n_pcs)
+    pipeline = build_pipeline(family, params, r.task, data.n_snps, threshold, options.seed, n_jobs=1,
+                              n_covariates=data.n_covariates, tabular=data.tabular)
+    log.info("refitting trial %d (%s) on %d samples", best.number, family.name, len(r.search_index))
+    pipeline.fit(model_input(data, family, r.search_index), data.y[r.search_index])  # int8 for path families
+    scored = _score_validation(r, pipeline, data, family)
+    context = RefitContext(data, r.search_index, scored.data, scored.rows, r.task, r.metric_name,  # baseline, leaderboard
+                           CVSpec(options.n_folds, options.n_repeats, options.seed), r.search_groups, options.seed)
+    validation_metrics = {**scored.metrics, **validation_extras(context, scored.scores, best.value)}
+    related = None if r.related is None else {**r.related, "n_scored": len(scored.y)}
+    fold_scores = best.user_attrs.get("fold_scores", [])
+    groups = r.search_groups
+    record = MetricsRecord(
+        task=r.task, metric=r.metric_name, study=r.study.study_name,
+        cv={r.metric_name: best.value, "std": float(np.std(fold_scores)) if fold_scores else None,
+            "fold_scores": fold_scores, "best_trial": best.number, "best_family": family.name,
+            "best_params": best.params, "n_folds": options.n_folds, "n_repeats": options.n_repeats,
+            "n_samples": int(len(r.search_index)), "grouped": groups is not None,
+            "n_groups": None if groups is None else int(len(np.unique(groups))), **training_counts(context)},
+        validation={**validation_metrics, "source": scored.source, "n_samples": len(scored.y),
+                    "threshold": Task(r.task).kind.threshold,
+                    **({"related_to_training": related} if related is not None else {})},
+        leaderboard=leaderboard_records(r.study, r.families, context, options.validate_top,
+                                        (best.number, validation_metrics.get(r.metric_name))),
+        tool_version=__version__)
+    info = {"task": r.task, "family": family.name, "params": params, "snp_p_threshold": threshold,
+            "feature_names": data.feature_names, "n_snps": data.n_snps,
+            "covariates": r.dataset.manifest.get("covariates", {}), "dataset_hash": r.dataset.content_hash,
+            "classes": sorted({int(v) for v in data.y}) if Task(r.task).is_classification else None,
+            "study": r.study.study_name, "best_trial": best.number, "n_pcs": options.n_pcs,
+            "dataset_path": str(r.dataset.path.resolve())}
+    run_dir = RunDirectory(Path(options.out))
+    save_model(run_dir.model_dir, pipeline, info, r.dataset)
+    metrics = record.as_dict()
+    run_dir.write_metrics(record)
+    write_model_extras(run_dir.model_dir, pipeline, info, metrics, r.dataset.variants)  # score file, model card
+    write_marker(run_dir.model_dir, OutputKind.MODEL)  # the marker lists the extras too: all ours
+    record_outcome(r.study, metrics, str(run_dir.path.resolve()))  # shown by optuna-dashboard
+    return metrics
+
+
+@dataclass
+class ScoredValidation:
+    """The validation samples the refitted model scored: the feature matrix they come from and their rows
+    (the covariates-only baseline and the leaderboard refits read them without a float genotype copy),
+    phenotype, scores, metrics, source."""
+
+    data: Any
+    rows: np.ndarray
+    y: np.ndarray
+    scores: np.ndarray
+    metrics: dict[str, float]
+    source: str
+
+
+def _score_validation(r: RefitRequest, pipeline: Any, data: Any, family: ModelFamily) -> ScoredValidation:
+    """Score the validation samples (missing phenotypes and excluded relatives left out)."""
+    if r.validation is not None:
+        val_data = features_from_dataset(r.validation, r.options.n_pcs)
         val_rows, source = np.arange(len(val_data.y)), "cohort"
     else:
-        val_data, val_rows, source = data, holdout_index, "holdout"
+        val_data, val_rows, source = data, r.holdout_index, "holdout"
     y_val, ids_val = val_data.y[val_rows], val_data.sample_ids[val_rows]
     keep = ~np.isnan(y_val)
-    if excluded:
-        keep &= ~np.isin(ids_val.astype(str), list(excluded))
+    if r.excluded:
+        keep &= ~np.isin(ids_val.astype(str), list(r.excluded))
     scored_rows = val_rows[keep]
     x_val = model_input(val_data, family, scored_rows)  # int8 rows for path families, else float rows
-    y_val, keep = y_val[keep], np.ones(int(keep.sum()), dtype=bool)
-    if related is not None:
-        related = {**related, "n_scored": int(len(y_val))}
-    scores = predict_scores(pipeline, x_val, task)
-    validation_metrics = score_all(task, y_val[keep], scores[keep]) if keep.any() else {}
-    fold_scores = best.user_attrs.get("fold_scores", [])
-    x_val_floats = val_data.x[scored_rows] if family.fits_path else x_val  # other models need float rows
-    context = RefitContext(data, search_index, x_val_floats, y_val, task, metric_name,  # #18: baseline, leaderboard
-                           CVSpec(options.n_folds, options.n_repeats, options.seed), search_groups, options.seed)
-    validation_metrics.update(validation_extras(context, scores, best.value))
-    metrics = {
-        "task": task,
-        "metric": metric_name,
-        "study": study.study_name,
-        "cv": {metric_name: best.value, "std": float(np.std(fold_scores)) if fold_scores else None,
-               "fold_scores": fold_scores, "best_trial": best.number, "best_family": family.name,
-               "best_params": best.params, "n_folds": options.n_folds, "n_repeats": options.n_repeats,
-               "n_samples": int(len(search_index)), "grouped": search_groups is not None,
-               "n_groups": None if search_groups is None else int(len(np.unique(search_groups))),
-               **training_counts(context)},
-        "validation": {**validation_metrics, "source": source, "n_samples": int(keep.sum()),
-                       "threshold": Task(task).kind.threshold,
-                       **({"related_to_training": related} if related is not None else {})},
-        "leaderboard": leaderboard_records(study, families, context, options.validate_top,
-                                           (best.number, validation_metrics.get(metric_name))),
-        "tool_version": __version__,
-    }
-    info = {"task": task, "family": family.name, "params": params, "snp_p_threshold": threshold,
-            "feature_names": data.feature_names, "n_snps": data.n_snps,
-            "covariates": dataset.manifest.get("covariates", {}), "dataset_hash": dataset.content_hash,
-            "classes": sorted({int(v) for v in data.y}) if Task(task).is_classification else None,
-            "study": study.study_name, "best_trial": best.number, "n_pcs": options.n_pcs,
-            "dataset_path": str(dataset.path.resolve())}
-    save_model(options.out / "model", pipeline, info, dataset)
-    write_json(options.out / "metrics.json", metrics)
-    write_model_extras(options.out / "model", pipeline, info, metrics, dataset.variants)  # #18: score, card
-    record_outcome(study, metrics, str(options.out.resolve()))  # #18: shown by optuna-dashboard
-    return metrics
+    y_val = y_val[keep]
+    scores = predict_scores(pipeline, x_val, r.task)
+    metrics = score_all(r.task, y_val, scores) if len(y_val) else {}
+    return ScoredValidation(val_data, scored_rows, y_val, scores, metrics, source)

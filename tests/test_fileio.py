@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from genoml_search.errors import UserError
-from genoml_search.fileio import (atomic_directory, check_output_directory, install_signal_handlers,
-                                  read_text_file, remove_stale_temporaries, write_json)
+from genoml_search.fileio import (atomic_directory, install_signal_handlers, read_text_file,
+                                  remove_stale_temporaries, write_json)
+from genoml_search.outputs import check_output_directory
 
 
 def test_atomic_directory_keeps_previous_on_interrupt(tmp_path) -> None:
@@ -82,8 +83,9 @@ def test_check_output_directory(tmp_path) -> None:
     (mine / "notes.txt").write_text("keep me")
     with pytest.raises(UserError, match="refusing to replace"):
         check_output_directory(mine, "manifest.json")
-    (mine / "manifest.json").write_text("{}")
-    check_output_directory(mine, "manifest.json")
+    (mine / "manifest.json").write_text("{}")  # a manifest.json alone does not make it ours
+    with pytest.raises(UserError, match="refusing to replace"):
+        check_output_directory(mine, "manifest.json")
     empty = tmp_path / "empty"
     empty.mkdir()
     check_output_directory(empty, "manifest.json")

@@ -23,9 +23,9 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.errors import InputFileError
-from genoml_search.fileio import atomic_directory, check_output_directory
+from genoml_search.outputs import check_output_directory
 from genoml_search.tasks import Task
 
 FORMAT_VERSION = 1
@@ -62,7 +62,7 @@ def write_dataset(
     samples: pd.DataFrame,
     variants: pd.DataFrame,
     manifest: dict[str, Any],
-    extra_files: dict[str, Callable[[Path], None]] | None = None,
+    extra_files: dict[str, Callable[[Path], object]] | None = None,
 ) -> Path:
     """Write a Dataset directory atomically and return its path; ``manifest`` gains format/version/hash keys.
 
@@ -82,8 +82,13 @@ def write_dataset(
         "n_variants": int(genotypes.shape[1]),
         "content_hash": content_hash(genotypes, samples, variants),
     }
+    if manifest.get("feature_table"):  # feature tables (munge --table) are part of what a study depends on
+        table_digest = f"{manifest['content_hash']}:{manifest['feature_table']['sha256']}".encode()
+        manifest["content_hash"] = hashlib.sha256(table_digest).hexdigest()[:16]
     check_output_directory(out, MANIFEST)
-    with atomic_directory(out) as tmp:
+    from genoml_search.outputs import OutputKind, output_directory
+
+    with output_directory(out, OutputKind.DATASET) as tmp:
         np.save(tmp / GENOTYPES, np.ascontiguousarray(genotypes), allow_pickle=False)
         samples.to_csv(tmp / SAMPLES, sep="\t", index=False, na_rep="NA")
         variants.to_csv(tmp / VARIANTS, sep="\t", index=False, na_rep="NA")
@@ -130,8 +135,19 @@ class Dataset:
 
     @cached_property
     def genotypes(self) -> np.ndarray:
-        """The int8 genotype matrix, memory-mapped read-only."""
-        return np.load(self.path / GENOTYPES, mmap_mode="r", allow_pickle=False)
+        """The int8 genotype matrix, memory-mapped read-only; a truncated or foreign file is an InputFileError."""
+        path = self.path / GENOTYPES
+        try:
+            genotypes = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
+            raise InputFileError(f"not a readable genotype matrix ({str(error).splitlines()[0][:120]}); re-run "
+                                 "`genoml-search munge`", path) from None
+        expected = (self.manifest.get("n_samples"), self.manifest.get("n_variants"))
+        if genotypes.dtype != np.int8 or genotypes.ndim != 2 or tuple(genotypes.shape) != expected:
+            raise InputFileError(f"holds a {genotypes.dtype} matrix of shape {genotypes.shape}, not the int8 "
+                                 f"{expected[0]} x {expected[1]} of manifest.json (truncated or from another "
+                                 "dataset); re-run `genoml-search munge`", path)
+        return genotypes
 
     @cached_property
     def samples(self) -> pd.DataFrame:

@@ -8,6 +8,8 @@ column, and what to do.
 """
 from __future__ import annotations
 
+import re
+
 import csv
 from pathlib import Path
 
@@ -169,6 +171,18 @@ def read_phenotype(path: str | Path, name: str | None, task: str) -> tuple[pd.Se
         name = "PHENO" if "PHENO" in table.columns else table.columns[0]
     if name not in table.columns:
         raise InputFileError(f"no column {name!r} (found {list(table.columns)}); fix --pheno-name", path)
+    values, info = phenotype_from_column(table[name], lines, path, name, task)
+    if fid is not None:
+        info["fid"] = fid
+    return values, info
+
+
+def phenotype_from_column(
+    column: pd.Series, lines: np.ndarray | None, path: Path, name: str, task: str
+) -> tuple[pd.Series, dict]:
+    """The phenotype checks and coding of :func:`read_phenotype` for one column of strings indexed by ID
+    (also used for a ``--pheno-name`` column of a feature table); ``lines`` are the rows' file lines."""
+    table = pd.DataFrame({name: column})
     text = _non_numeric(table[name])
     if len(text) and len(text) == (~table[name].isin(MISSING_CODES)).sum():
         levels = sorted(text.unique())
@@ -213,14 +227,21 @@ def read_phenotype(path: str | Path, name: str | None, task: str) -> tuple[pd.Se
         info["classes"] = [int(v) for v in distinct]
     elif task != Task.REGRESSION:
         raise InputFileError(f"unknown task {task!r}; use binary, regression, multiclass or auto", path)
-    if fid is not None:
-        info["fid"] = fid
     return values.rename("phenotype"), info
 
 
 def _show(values: np.ndarray, limit: int = 8) -> str:
     shown = ", ".join(f"{v:g}" for v in values[:limit])
     return shown + (f", ... ({len(values)} distinct)" if len(values) > limit else "")
+
+
+RESERVED_COVARIATES = {"id", "fid", "iid", "phenotype", "sample", "sample_id", "sampleid"}
+PC_COVARIATE_SUFFIX = "_covariate"  # a covariate named like a genetic PC (PC1, ...) is renamed PC1_covariate
+
+
+def is_reserved_covariate(name: str) -> bool:
+    """Whether a covariate name would shadow the dataset's own sample ID or phenotype column."""
+    return name.strip().lower() in RESERVED_COVARIATES
 
 
 def read_covariates(
@@ -239,9 +260,20 @@ def read_covariates(
     table, lines, fid = _sample_table(path, "covariate")
     if table.shape[1] == 0:
         raise InputFileError("no covariate columns besides the ID; add some or drop --covar", path)
+    reserved = [str(c) for c in table.columns if is_reserved_covariate(str(c))]
+    if reserved:
+        raise InputFileError(f"covariate column(s) {reserved} use a reserved name (the sample ID and phenotype "
+                             "columns of the dataset itself: a covariate named so would shadow the label); rename "
+                             "them", path)
     columns: dict[str, pd.Series] = {}
     encoded: dict[str, list[str]] = {}
     notes: list[str] = []
+    renamed = {c: f"{c}{PC_COVARIATE_SUFFIX}" for c in table.columns if re.fullmatch(r"PC\d+", str(c).strip(),
+                                                                                   flags=re.IGNORECASE)}
+    if renamed:
+        table = table.rename(columns=renamed)
+        notes.append(f"covariate(s) {', '.join(renamed)} renamed {', '.join(renamed.values())}: PC1, PC2, ... name "
+                     "the genetic PCs munge computes (--pcs)")
     for column in table.columns:
         raw = table[column]
         present = raw.where(~raw.isin(MISSING_CODES), None)

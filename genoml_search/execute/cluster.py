@@ -80,6 +80,23 @@ def default_workers() -> int:
 
 
 @contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Ignore SIGINT while child processes start: they inherit SIG_IGN (kept across exec), and Python leaves an
+    inherited SIG_IGN alone instead of raising KeyboardInterrupt."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def dask_client(options: ClusterOptions) -> Iterator[Any]:
     """Yield a connected ``distributed.Client``; the cluster it started (if any) is closed afterwards."""
     from distributed import Client, LocalCluster
@@ -107,10 +124,13 @@ def dask_client(options: ClusterOptions) -> Iterator[Any]:
             import dask
 
             n = options.workers or default_workers()
-            with dask.config.set(LOCAL_WORKER_CONFIG):  # nannies hand this config to the workers they start
+            # nannies hand this config to the workers they start; the worker processes ignore SIGINT, so Ctrl-C
+            # in a terminal (sent to the whole process group) stops the driver alone, which then closes them
+            with dask.config.set(LOCAL_WORKER_CONFIG), _children_ignore_sigint():
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                        memory_limit=options.memory_limit, dashboard_address=":0",
-                                       silence_logs=logging.ERROR)
+                                       silence_logs=logging.CRITICAL)  # trial errors come back as results; a
+                # worker's "lost the scheduler" errors while a stopped run closes the cluster are noise
             client = Client(cluster)
         try:
             yield client

@@ -17,20 +17,22 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.errors import UserError
-from genoml_search.fileio import atomic_directory
+from genoml_search.data.dataset import MANIFEST
 from genoml_search.versions import versions as library_versions
+from genoml_search.export.tables import write_csv
 from genoml_search.report import comparison, html, plots
 from genoml_search.report.importance import annotate_features, permutation_importance
-from genoml_search.report.intervals import metric_intervals
+from genoml_search.core.intervals import metric_intervals
 from genoml_search.core.metrics import DEFAULT_METRIC, score_all
-from genoml_search.report.study_summary import leaderboard, parameter_importances, trials_frame
-from genoml_search.search.storage import default_storage_url, mask_url, open_storage
+from genoml_search.search.study_summary import leaderboard, parameter_importances, trials_frame
+from genoml_search.outputs import OutputKind, check_output, output_directory, safe_name
+from genoml_search.run_directory import REPORT_DIR, RunDirectory
+from genoml_search.search.storage import mask_url, open_storage
 from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
-REPORT_DIR = "report"
 REPORT_FILE = "report.html"
 LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "optuna", "distributed", "xgboost", "lightgbm",
              "catboost", "skops", "matplotlib", "bed-reader", "sqlalchemy")
@@ -72,13 +74,14 @@ def _load_study(options: ReportOptions, metrics: dict[str, Any]) -> tuple[optuna
     if options.storage:
         url = options.storage
     elif options.run_dir is not None:
-        if not (options.run_dir / "study.db").is_file():
+        run_dir = RunDirectory(Path(options.run_dir))
+        if not run_dir.study_db.is_file():
             raise UserError("no study.db in this run directory; give --storage URL for a shared study",
                             options.run_dir)
-        url = default_storage_url(options.run_dir)
+        url = run_dir.storage_url()
     else:
         raise UserError("give --out RUN_DIR, or --storage URL with --study NAME")
-    storage = open_storage(url)
+    storage = open_storage(url, create=False)
     names = [s.study_name for s in optuna.study.get_all_study_summaries(storage, include_best_trial=False)]
     name = options.study or metrics.get("study")
     if name is None:
@@ -92,9 +95,17 @@ def _load_study(options: ReportOptions, metrics: dict[str, Any]) -> tuple[optuna
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError:
+        payload = json.loads(path.read_text()) if path.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise UserError("not valid JSON; re-run `genoml-search run`", path) from None
+    if not isinstance(payload, dict):
+        raise UserError("does not hold a JSON object; re-run `genoml-search run`", path)
+    return payload
+
+
+def _read_metrics(run_dir: Path | None) -> dict[str, Any]:
+    record = RunDirectory(run_dir).read_metrics() if run_dir is not None else None
+    return record.as_dict() if record is not None else {}
 
 
 class _Collector:
@@ -118,10 +129,13 @@ def build_report(options: ReportOptions) -> ReportResult:
     run_dir = Path(options.run_dir) if options.run_dir else None
     if run_dir is not None and not run_dir.is_dir():
         raise UserError("run directory not found", run_dir)
-    metrics = _read_json(run_dir / "metrics.json") if run_dir else {}
+    metrics = _read_metrics(run_dir)
+    report_dir = Path(options.report_dir) if options.report_dir else (run_dir / REPORT_DIR if run_dir else None)
+    if report_dir is not None:  # checked before the (long) work; a default from the study name is checked below
+        _check_report_dir(report_dir, options, run_dir)
     study, url = _load_study(options, metrics)
-    report_dir = Path(options.report_dir) if options.report_dir else (
-        run_dir / REPORT_DIR if run_dir else Path(f"{study.study_name}-report"))
+    if report_dir is None:
+        report_dir = _check_report_dir(Path(f"{safe_name(study.study_name)}-report"), options, run_dir)
     attrs = dict(study.user_attrs)
     task = metrics.get("task") or attrs.get("task") or Task.BINARY
     metric = metrics.get("metric") or attrs.get("metric") or DEFAULT_METRIC[task]
@@ -140,9 +154,10 @@ def build_report(options: ReportOptions) -> ReportResult:
 
     sections: list[tuple[str, str, str]] = []
     headline = _headline(study, board, metric, metrics, trials)
-    model_sections, validation_cards = ([], [])
-    model_dir = run_dir / "model" if run_dir else None
-    if model_dir is not None and (model_dir / "model.json").is_file():
+    model_sections: list[tuple[str, str, str]] = []
+    validation_cards: list[tuple[str, str, str]] = []
+    model_dir = RunDirectory(run_dir).model_dir if run_dir else None
+    if run_dir is not None and RunDirectory(run_dir).has_model():
         model_sections, validation_cards = _model_sections(run_dir, metrics, attrs, task, metric, options, out)
     elif run_dir is not None:
         out.notes.append("no model/ in the run directory: validation and feature sections are left out")
@@ -153,7 +168,7 @@ def build_report(options: ReportOptions) -> ReportResult:
     sections.append(("leaderboard", "Leaderboard", comparison.leaderboard_html(board, metric)))
     sections.append(("search", "Search", _search_html(trials, param_imp, metric, maximize, out)))
     sections.append(("parameters", "Run parameters", _parameters_html(study, attrs, metrics, url, run_dir)))
-    manifest = _read_json(model_dir / "manifest.json") if model_dir else {}
+    manifest = _read_json(model_dir / MANIFEST) if model_dir else {}
     if manifest:
         sections.append(("dataset", "Training dataset", _dataset_html(manifest)))
     sections.append(("versions", "Versions", _versions_html(run_dir)))
@@ -161,17 +176,29 @@ def build_report(options: ReportOptions) -> ReportResult:
                 f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} by genoml-search {__version__}")
     document = html.page(f"genoml-search report: {study.study_name}", subtitle, sections)
 
-    with atomic_directory(report_dir) as tmp:
+    with output_directory(report_dir, OutputKind.REPORT) as tmp:
         (tmp / REPORT_FILE).write_text(document, encoding="utf-8")
         for name, png in out.pngs.items():
             (tmp / name).write_bytes(png)
-        for name, frame in out.csvs.items():
-            frame.to_csv(tmp / name, index=False)
+        for name, frame in out.csvs.items():  # integers as integers, floats to 6 digits (#18)
+            write_csv(frame, tmp / name, full_precision="predictions" in name)
     files = [REPORT_FILE, *out.pngs, *out.csvs]
     from genoml_search.search.study import record_outcome
 
     record_outcome(study, report=str((report_dir / REPORT_FILE).resolve()))  # #18: optuna-dashboard shows it
     return ReportResult(report_dir / REPORT_FILE, files, out.notes)
+
+
+def _check_report_dir(report_dir: Path, options: ReportOptions, run_dir: Path | None) -> Path:
+    """The ownership rule (genoml_search.outputs) for the report directory; the run's files are inputs."""
+    inputs = [run_dir] if run_dir is not None and report_dir.resolve() != (run_dir / REPORT_DIR).resolve() else []
+    if run_dir is not None:
+        rd = RunDirectory(run_dir)
+        inputs += [rd.model_dir, rd.metrics_file, rd.study_db, rd.validation_dataset, rd.holdout_file]
+    from genoml_search.search.storage import sqlite_path
+
+    database = sqlite_path(options.storage) if options.storage else None
+    return check_output(report_dir, OutputKind.REPORT, inputs=[*inputs, database], flag="--report-dir")
 
 
 def _notes(notes: list[str]) -> str:
@@ -212,10 +239,10 @@ def _relatedness_paragraph(related: dict[str, Any]) -> str:
 def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any], task: str, metric: str,
                     options: ReportOptions, out: _Collector) -> tuple[list, list]:
     from genoml_search.model_io import load_model
-    from genoml_search.predict import prediction_frame
+    from genoml_search.core.scoring import prediction_frame
     from genoml_search.report.validation import load_validation
 
-    model, info = load_model(run_dir / "model")
+    model, info = load_model(RunDirectory(run_dir).model_dir)
     out.notes.extend(f"model versions: {note}" for note in info.get("warnings", []))
     data = load_validation(run_dir, model, info, metrics, attrs)
     y, scores = data.y, data.scores
@@ -274,7 +301,9 @@ def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any
 
     importance = permutation_importance(model, data.features.x, y, task, metric, data.features.feature_names,
                                         options.max_features, options.n_repeats, options.seed)
-    variants = pd.read_csv(run_dir / "model" / "variants.tsv", sep="\t", dtype={"id": str, "chrom": str})
+    from genoml_search.model_io import read_model_variants
+
+    variants = read_model_variants(RunDirectory(run_dir).model_dir)
     if len(importance):
         attrs_imp = dict(importance.attrs)
         importance = annotate_features(importance, variants, data.features.n_snps)
@@ -349,9 +378,11 @@ def _dataset_html(manifest: dict[str, Any]) -> str:
 
 def _versions_html(run_dir: Path | None) -> str:
     now = versions()
-    saved: dict[str, str] = {}
-    if run_dir is not None and (run_dir / "model" / "model.json").is_file():
-        info = _read_json(run_dir / "model" / "model.json")
+    saved: dict[str, Any] = {}
+    if run_dir is not None and RunDirectory(run_dir).has_model():
+        from genoml_search.model_io import MODEL_INFO
+
+        info = _read_json(RunDirectory(run_dir).model_dir / MODEL_INFO)
         saved = {"genoml-search": info.get("tool_version"), **(info.get("libraries") or {})}
     frame = pd.DataFrame([{"package": k, "report": v, "model saved with": saved.get(k, "")}
                           for k, v in now.items()])

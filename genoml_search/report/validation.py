@@ -1,8 +1,9 @@
-"""The validation samples of a run, rebuilt from the saved model and datasets (no extra file from `run`).
+"""The validation samples of a run, read back from its run directory and scored with the saved model.
 
 A run validates either on a separate cohort (munged ``--like`` the training dataset into
-``RUN_DIR/validation_dataset``) or on a part of the training dataset held out before the search (fixed by
-the study's ``holdout`` and ``seed`` attributes). Both are rebuilt here exactly as `run` built them, so the
+``RUN_DIR/validation_dataset``) or on a part of the training dataset held out before the search, whose IDs
+`run` wrote to ``RUN_DIR/holdout_samples.txt`` (chosen once, by :mod:`genoml_search.validation_split`; runs of
+the first versions, without that file, are re-split with the same function and the study's seed), so the
 recomputed scores reproduce ``metrics.json``.
 """
 from __future__ import annotations
@@ -17,9 +18,9 @@ from genoml_search.data.dataset import Dataset
 from genoml_search.errors import UserError
 from genoml_search.core.features import FeatureMatrix, features_from_dataset
 from genoml_search.core.scoring import predict_scores
+from genoml_search.run_directory import EXCLUDED_VALIDATION, VALIDATION_DATASET, RunDirectory
 
-VALIDATION_DATASET = "validation_dataset"
-EXCLUDED_VALIDATION = "validation_excluded_related.txt"  # as genoml_search.run writes it
+__all__ = ["EXCLUDED_VALIDATION", "VALIDATION_DATASET", "ValidationData", "load_validation"]
 
 
 @dataclass
@@ -47,15 +48,16 @@ def load_validation(run_dir: Path, model: Any, info: dict[str, Any], metrics: di
     """Rebuild the validation samples of ``run_dir`` and score them with ``model``."""
     task = info["task"]
     n_pcs = int(info.get("n_pcs") or 0)
+    run_directory = RunDirectory(Path(run_dir))
     source = metrics.get("validation", {}).get("source")
-    cohort_dir = Path(run_dir) / VALIDATION_DATASET
+    cohort_dir = run_directory.validation_dataset
     if source == "cohort" or (source is None and cohort_dir.is_dir()):
         if not cohort_dir.is_dir():
             raise UserError("the run validated on a cohort but validation_dataset/ is missing", run_dir)
         features = features_from_dataset(Dataset.open(cohort_dir), n_pcs)
         origin = "cohort"
     else:
-        from genoml_search.run import split_search_validation
+        from genoml_search.validation_split import split_search_validation
 
         path = study_attrs.get("dataset")
         if not path or not Path(path).is_dir():
@@ -65,9 +67,8 @@ def load_validation(run_dir: Path, model: Any, info: dict[str, Any], metrics: di
         if dataset.content_hash != info.get("dataset_hash"):
             raise UserError("the training dataset changed since the run (content hash differs)", path)
         full = features_from_dataset(dataset, n_pcs)
-        listed = Path(run_dir) / "holdout_samples.txt"
-        if listed.is_file():  # exactly the run's split, grouped or not
-            ids = set(listed.read_text().split()[1:])
+        ids = run_directory.read_ids(run_directory.holdout_file)
+        if ids is not None:  # exactly the run's split, grouped or not
             holdout = np.flatnonzero(np.isin(full.sample_ids, list(ids)))
         else:
             _, holdout = split_search_validation(full.y, task, float(study_attrs.get("holdout", 0.2)),
@@ -75,9 +76,9 @@ def load_validation(run_dir: Path, model: Any, info: dict[str, Any], metrics: di
         features = _subset(full, holdout)
         origin = "holdout"
     keep = ~np.isnan(features.y)
-    excluded = Path(run_dir) / EXCLUDED_VALIDATION
-    if excluded.is_file():  # --drop-related-validation
-        keep &= ~np.isin(features.sample_ids, excluded.read_text().split()[1:])
+    excluded = run_directory.read_ids(run_directory.excluded_file)
+    if excluded is not None:  # --drop-related-validation
+        keep &= ~np.isin(features.sample_ids, excluded)
     features = _subset(features, np.flatnonzero(keep))
     scores = predict_scores(model, features.x, task)
     return ValidationData(features, features.y, scores, origin)

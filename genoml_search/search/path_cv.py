@@ -17,6 +17,7 @@ import numpy as np
 
 from genoml_search.search.paths import (PATIENCE, Design, PathFit, fit_path, linear_predictor, raw_scale,
                                         scores_from_eta)
+from genoml_search.tasks import Task
 
 
 @dataclass
@@ -81,7 +82,7 @@ def cross_validate_path(design: Design, y: np.ndarray, folds: list[tuple[np.ndar
 
     After each fold, ``should_prune`` sees the folds' best scores so far (each fold's own, or their running
     mean when not ``report_per_fold``)."""
-    classes = np.unique(y) if task != "regression" else None
+    classes = np.unique(y) if task != Task.REGRESSION else None
     curves: list[list[float]] = []
     ratios: list[np.ndarray] = []  # each fold's penalties / its lambda_max
     selected: list[np.ndarray] = []  # each fold's count of nonzero SNP coefficients at each penalty

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from genoml_search.tasks import Task
+
 PATH_SIZE = 100
 """Penalties per path (adelie's and glmnet's default), log-spaced from lambda_max down to MIN_RATIO of it."""
 MIN_RATIO = 0.01
@@ -135,9 +137,10 @@ class AdelieMatrix:
 def glm_for(task: str, y: np.ndarray, classes: np.ndarray | None = None) -> Any:
     """adelie's GLM for a task: gaussian, binomial (y in {0, 1}) or multinomial (one column per class)."""
     ad = import_adelie()
-    if task == "regression":
+    if task == Task.REGRESSION:
         return ad.glm.gaussian(np.asarray(y, dtype=np.float64))
-    if task == "binary":
+    assert classes is not None, "a classification path needs the classes"
+    if task == Task.BINARY:
         return ad.glm.binomial(np.asarray(y == classes[1], dtype=np.float64))
     onehot = (np.asarray(y)[:, None] == np.asarray(classes)[None, :]).astype(np.float64)
     return ad.glm.multinomial(onehot)
@@ -173,7 +176,9 @@ def fit_path(design: Design, y: np.ndarray, task: str, l1_ratio: float, classes:
     matrix = AdelieMatrix(design, n_threads=n_threads)
     penalty = np.ones(design.n_snps + design.n_covariates)
     penalty[design.n_snps :] = 0.0  # covariates: unpenalized fixed effects
-    n_outputs = len(classes) if task == "multiclass" else 1
+    if task == Task.MULTICLASS:
+        assert classes is not None, "a multiclass path needs the classes"
+    n_outputs = len(classes) if task == Task.MULTICLASS and classes is not None else 1
 
     def partial(state: Any) -> PathFit:
         # copies: adelie's arrays are views that would keep the state, and with it the matrix, alive
@@ -229,9 +234,9 @@ def linear_predictor(fit: PathFit, index: int, design: Design, rows: np.ndarray)
 
 def scores_from_eta(eta: np.ndarray, task: str) -> np.ndarray:
     """What metrics need from the linear predictor: predictions, P(class 1), or class probabilities."""
-    if task == "regression":
+    if task == Task.REGRESSION:
         return eta[:, 0]
-    if task == "binary":
+    if task == Task.BINARY:
         return 1.0 / (1.0 + np.exp(-eta[:, 0]))
     shifted = np.exp(eta - eta.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)

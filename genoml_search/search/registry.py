@@ -21,7 +21,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 import optuna
 
@@ -209,7 +209,7 @@ def register(family: type[ModelFamily]) -> type[ModelFamily]:
     if not (isinstance(family, type) and issubclass(family, ModelFamily)):
         raise TypeError(f"@register expects a ModelFamily subclass, got {family!r}")
     name = getattr(family, "name", None)
-    if not isinstance(name, str) or not _NAME.match(name) or name == "family":
+    if not valid_name(name):
         raise UserError(
             f"model family class {family.__qualname__}: name {name!r} must be lowercase letters, digits and "
             "single underscores (and not 'family')"
@@ -220,6 +220,11 @@ def register(family: type[ModelFamily]) -> type[ModelFamily]:
     family.tasks = frozenset(Task(t) for t in tasks)
     _REGISTRY[name] = family
     return family
+
+
+def valid_name(name: object) -> TypeGuard[str]:
+    """Whether ``name`` may name a family: lowercase letters, digits and single underscores, not ``family``."""
+    return isinstance(name, str) and bool(_NAME.match(name)) and name != "family"
 
 
 def _load_builtins() -> None:

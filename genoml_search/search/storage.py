@@ -24,7 +24,8 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 30
 CONNECT_TIMEOUT_SECONDS = 5
-_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
+_QUERY_SECRET = re.compile(r"([?&](?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)
 
 
 def default_storage_url(out: str | Path) -> str:
@@ -33,25 +34,57 @@ def default_storage_url(out: str | Path) -> str:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for logs, errors, reports and attributes)."""
-    return _PASSWORD.sub(r"\1***\3", str(url))
+    """The URL with its password replaced by ``***`` (for logs, errors, reports and attributes).
+
+    Parsed from the URL's structure, not a pattern over text: the user information runs from ``://`` to the
+    **last** ``@`` before the host, so a password with spaces, ``@``, ``:`` or ``/`` is masked whole; a
+    ``password=`` query parameter is masked too.
+    """
+    text = str(url)
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return _QUERY_SECRET.sub(r"\1***", text)
+    at = rest.rfind("@")
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        if colon:
+            rest = f"{user}:***{rest[at:]}"
+    return scheme + "://" + _QUERY_SECRET.sub(r"\1***", rest)
+
+
+def url_password(url: str) -> str | None:
+    """The password of a storage URL as written (``None`` when it has none)."""
+    _, sep, rest = str(url).partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0 or ":" not in rest[:at]:
+        return None
+    return rest[:at].partition(":")[2] or None
 
 
 def mask_text(text: str, url: str | None) -> str:
-    """Remove the password of ``url`` from any text (e.g. a driver's error message)."""
-    text = mask_url(text)
-    if url:
-        try:
-            password = make_url(normalize_url(url)).password
-        except ArgumentError:
-            password = None
-        if password:
-            text = text.replace(str(password), "***")
-    return text
+    """Remove the password of ``url`` (as written, percent-decoded and percent-encoded) from any text."""
+    from urllib.parse import quote, unquote
+
+    text = str(text)
+    password = url_password(url) if url else None
+    if password:
+        for form in sorted({password, unquote(password), quote(password, safe="")}, key=len, reverse=True):
+            if form:
+                text = text.replace(form, "***")
+    return _URL_PASSWORD.sub(r"\1***\3", text)  # any other URL in the text, up to a space
 
 
 def normalize_url(url: str) -> str:
-    """Pick the drivers we ship: psycopg 3 for PostgreSQL, PyMySQL for MySQL/MariaDB."""
+    """Pick the drivers we ship (psycopg 3 for PostgreSQL, PyMySQL for MySQL/MariaDB) and percent-encode the
+    password, so one with ``@``, ``/``, ``:`` or spaces reaches the server whole (SQLAlchemy stops at an ``@``)."""
+    from urllib.parse import quote, unquote
+
+    password = url_password(url)
+    if password is not None:
+        scheme, _, rest = url.partition("://")
+        at = rest.rfind("@")
+        user = rest[:at].partition(":")[0]
+        url = f"{scheme}://{user}:{quote(unquote(password), safe='')}{rest[at:]}"
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("mysql://") or url.startswith("mariadb://"):
@@ -62,6 +95,25 @@ def normalize_url(url: str) -> str:
 def is_sqlite(url: str) -> bool:
     """Whether a storage URL is a SQLite file (one machine: workers share its file system)."""
     return normalize_url(url).startswith("sqlite")
+
+
+def _require_optuna_tables(normalized: str, url: str) -> None:
+    """Refuse (without creating them) a database that holds no Optuna study tables."""
+    from sqlalchemy import create_engine, inspect
+
+    try:
+        engine = create_engine(normalized, **_engine_kwargs(normalized))
+        try:
+            found = inspect(engine).has_table("studies")
+        finally:
+            engine.dispose()
+    except ModuleNotFoundError:
+        return  # open_storage says which driver is missing
+    except Exception as error:
+        reason = mask_text(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, url)
+        raise StudyError(f"cannot open storage {mask_url(url)}: {reason[:300]}") from None
+    if not found:
+        raise StudyError(f"no study storage at {mask_url(url)}: the database holds no Optuna studies; check --storage")
 
 
 def _engine_kwargs(url: str) -> dict:
@@ -100,16 +152,59 @@ def _fast_sqlite(storage: optuna.storages.RDBStorage) -> optuna.storages.RDBStor
     return storage
 
 
-def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """Open (creating tables if needed) an RDB storage with heartbeats; a clear error if it cannot connect."""
+def check_storage_url(url: str) -> str:
+    """Validate a storage URL without connecting or creating anything; return it normalized.
+
+    Refused (one-line :class:`StudyError`): text that is not a database URL, a port that is not a number,
+    ``sqlite://`` without a file (an in-memory study that workers cannot share and that is lost at exit).
+    """
     normalized = normalize_url(url)
+    example = "e.g. sqlite:///study.db, postgresql://user:password@host/db, mysql+pymysql://user@host/db"
     try:
-        make_url(normalized)
-    except ArgumentError:
-        raise StudyError(f"--storage {mask_url(url)}: not a database URL (e.g. sqlite:///study.db, "
-                         "postgresql://user:password@host/db, mysql+pymysql://user@host/db)") from None
-    if normalized.startswith("sqlite:///"):
-        Path(normalized[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        parsed = make_url(normalized)
+        port = parsed.port  # parsed lazily: "host:abc" fails here
+    except (ArgumentError, ValueError) as error:
+        reason = "the port is not a number" if "int()" in str(error) else "not a database URL"
+        raise StudyError(f"--storage {mask_url(url)}: {reason} ({example})") from None
+    if port is not None and not 0 < port < 65536:
+        raise StudyError(f"--storage {mask_url(url)}: port {port} is not between 1 and 65535")
+    if parsed.get_backend_name() == "sqlite" and not sqlite_path(normalized):
+        raise StudyError(f"--storage {mask_url(url)}: names no SQLite file (an in-memory study is lost at exit and "
+                         "workers cannot share it); give sqlite:///path/to/study.db")
+    return normalized
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (``None`` for other storages and for in-memory SQLite)."""
+    normalized = normalize_url(url)
+    if not normalized.startswith("sqlite"):
+        return None
+    try:
+        database = make_url(normalized).database
+    except (ArgumentError, ValueError):
+        return None
+    return Path(database) if database and database != ":memory:" else None
+
+
+def open_storage(url: str, create: bool = True) -> optuna.storages.RDBStorage:
+    """Open an RDB storage with heartbeats; a clear error if it cannot connect.
+
+    ``create=False`` (read-only commands: status, report) never creates anything: a SQLite file that does not
+    exist, or a database without Optuna's tables, is a :class:`StudyError` saying no storage is there.
+    """
+    normalized = check_storage_url(url)
+    database = sqlite_path(normalized)
+    if database is not None:
+        if not create and not database.is_file():
+            raise StudyError(f"no study storage at {mask_url(url)}: {database} does not exist; check --storage/--out")
+        if create:
+            try:
+                database.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StudyError(f"--storage {mask_url(url)}: cannot create {database.parent} "
+                                 f"({error.strerror})") from None
+    if not create:
+        _require_optuna_tables(normalized, url)
     try:
         for attempt in range(3):
             try:

@@ -128,3 +128,51 @@ def run_cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
         return CliResult(code, captured.out, stderr)
 
     return run
+
+
+# -- real subprocesses (the console script as a user runs it) ------------------------------------------------------
+
+STRANGE_STUDY = "../../[final] esc[/]ape"  # a path escape and rich markup in one study name
+RUN_FLAGS = ("--n-trials", "2", "--workers", "1", "--family", "logistic", "--pruner", "none")
+
+
+def subprocess_cli(*args: str, cwd: Path | None = None, umask: int | None = None,
+                   timeout: float = 300) -> CliResult:
+    """Run ``python -m genoml_search.cli ARGS`` in a fresh process (optionally in ``cwd``, under ``umask``)."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "genoml_search.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONPATH": str(root), "COLUMNS": "400"},
+                          preexec_fn=None if umask is None else (lambda: os.umask(umask)))
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def one_line_error(result: CliResult, *fragments: str) -> str:
+    """Assert exit 2 and exactly one ``error:`` line on stderr holding ``fragments``; return the line."""
+    assert result.code == 2, (result.code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+@dataclass
+class FinishedRun:
+    """A real `run` (2 logistic trials) whose --out path and study name contain rich markup."""
+
+    cohort: Cohort
+    out: Path
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def finished_run(cohort: Cohort, tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
+    out = tmp_path_factory.mktemp("finished") / "run [final]"
+    result = subprocess_cli("run", cohort.dataset, "--out", out, "--study", STRANGE_STUDY, *RUN_FLAGS)
+    assert result.code == 0, result.stderr
+    return FinishedRun(cohort, out, result.stdout, result.stderr)

@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator
 
 from genoml_search.search.paths import MIN_RATIO, PATH_SIZE, Design, fit_path, raw_scale
 from genoml_search.search.registry import TASKS, FloatParam, ModelFamily, Param, register
+from genoml_search.tasks import Task
 
 INTERNAL_FOLDS = 5
 """Folds that choose the penalty when the model is fitted without one (outside a study's trial)."""
@@ -73,7 +74,7 @@ class PenalizedPathModel(BaseEstimator):
         """Fit the path on all of ``X`` down to the chosen penalty and keep the model there."""
         design = design_from_input(X, self.n_covariates)
         y = np.asarray(y)
-        self.classes_ = np.unique(y) if self.task != "regression" else None
+        self.classes_ = np.unique(y) if self.task != Task.REGRESSION else None
         index = self._choose_index(design, y) if self.lambda_index is None else int(self.lambda_index)
         fit = fit_path(design, y, self.task, self.l1_ratio, self.classes_, max_index=index,
                        min_ratio=self.min_ratio, path_size=self.path_size, n_threads=self.n_jobs)
@@ -103,17 +104,18 @@ class PenalizedPathModel(BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (binary: sigmoid, multiclass: softmax of the linear predictor)."""
-        if self.task == "regression":
+        if self.task == Task.REGRESSION:
             raise AttributeError("predict_proba is for classification")
         from genoml_search.search.paths import scores_from_eta
 
         scores = scores_from_eta(self._eta(X), self.task)
-        return np.column_stack([1.0 - scores, scores]) if self.task == "binary" else scores
+        return np.column_stack([1.0 - scores, scores]) if self.task == Task.BINARY else scores
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values (regression) or the most probable class."""
-        if self.task == "regression":
+        if self.task == Task.REGRESSION:
             return self._eta(X)[:, 0]
+        assert self.classes_ is not None  # fitted on a class label
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
