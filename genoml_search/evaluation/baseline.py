@@ -22,7 +22,7 @@ from genoml_search.core.intervals import paired_differences
 from genoml_search.core.metrics import get_metric, score_all
 from genoml_search.core.scoring import predict_scores
 from genoml_search.search.objective import make_folds
-from genoml_search.search.tabular import covariate_start
+from genoml_search.core.tabular import covariate_start
 from genoml_search.tasks import Task
 
 INTERCEPT_ONLY = "intercept only (no covariates): chance level"
