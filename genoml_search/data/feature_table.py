@@ -126,7 +126,7 @@ def _read_delimited(path: Path) -> pd.DataFrame:
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
-        import pyarrow  # noqa: F401  (the parquet extra)
+        import pyarrow  # type: ignore[import-untyped]  # noqa: F401  (the parquet extra)
     except ImportError:
         raise UserError("reading Parquet needs pyarrow: pip install 'genoml-search[parquet]' (or give a CSV/TSV)",
                         path) from None
@@ -178,7 +178,7 @@ def type_column(values: pd.Series, name: str, declared_categorical: bool, path: 
 
 
 def read_feature_table(path: str | Path, id_column: str | None, categorical: set[str],
-                       exclude: set[str] = frozenset()) -> FeatureTable:
+                       exclude: frozenset[str] | set[str] = frozenset()) -> FeatureTable:
     """Read and type one table (``exclude``: columns that are not features, e.g. the phenotype column)."""
     path = Path(path)
     raw, id_name = read_raw_table(path, id_column)
