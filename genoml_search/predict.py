@@ -153,8 +153,11 @@ def predict(options: PredictOptions) -> PredictSummary:
 
         metrics_path = options.metrics_out or out.with_name(out.stem + ".metrics.json")
         write_json(metrics_path, labelled)
+    from genoml_search.export.tables import family_ids, with_family_ids, write_csv
+
+    frame = with_family_ids(frame, family_ids(options.bfile, options.pfile))  # #18: keep FID and IID
     with atomic_file(out) as handle:
-        frame.to_csv(handle, index=False)
+        write_csv(frame, handle, full_precision=True)
     summary = PredictSummary(out, info["task"], len(frame), n_training, counts, dropped,
                              list(frame.columns), info.get("warnings", []), related, labelled, metrics_path)
     summary.table_notes = list((cohort.manifest.get("feature_table") or {}).get("notes", []))

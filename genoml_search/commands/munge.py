@@ -80,7 +80,11 @@ def munge(
                            like=str(like) if like else None, fill_missing=fill_missing, kinship=not no_kinship,
                            kinship_max_samples=kinship_max_samples, pcs=pcs, tables=list(table or []),
                            id_column=id_column, categorical=list(categorical or []))
-    manifest = run_munge(options)
+    from genoml_search.progress import log_steps
+    from genoml_search.terminal import err_console
+
+    with log_steps(err_console, "munge"):  # read, QC, prune, kinship, PCA: steps on a terminal only
+        manifest = run_munge(options)
     print_munge_summary(manifest, out)
 
 
@@ -120,7 +124,14 @@ def print_structure(manifest: dict[str, Any]) -> None:
 
     related, pca = manifest.get("relatedness"), manifest.get("pca") or {}
     if related:
-        if related.get("computed"):
+        from genoml_search.data.kinship_noise import noise_warning
+
+        n_called = sum(n for d, n in (related.get("n_pairs_by_degree") or {}).items() if d != "duplicate/MZ twin")
+        noisy = noise_warning(related.get("noise"), n_called) if related.get("computed") else None
+        if noisy:  # not hundreds of chance pairs, but why they cannot be trusted and how many SNPs would do
+            console.print(f"kinship (KING, {related['n_snps']} SNPs): {related['n_duplicate_pairs']} duplicate pairs")
+            err_console.print(f"warning: {noisy}", soft_wrap=True)
+        elif related.get("computed"):
             degrees = ", ".join(f"{n} {d}" for d, n in related["n_pairs_by_degree"].items() if n)
             console.print(f"kinship (KING, {related['n_snps']} SNPs): {related['n_related_pairs']} related pairs "
                           f"(second degree or closer; {related['n_duplicate_pairs']} duplicates) among "

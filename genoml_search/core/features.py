@@ -42,6 +42,7 @@ class FeatureMatrix:
         """The float32 feature matrix (built on first use, blocked: the int8 map is never copied as float64)."""
         with self._lock:
             if self._x is None:
+                assert self.genotypes is not None and self.covariates is not None  # the constructor's rule
                 self._x = float_features(self.genotypes, self.covariates)
             return self._x
 
@@ -53,8 +54,10 @@ class FeatureMatrix:
     @property
     def n_covariates(self) -> int:
         """Columns after the SNPs: covariates and genetic PCs."""
-        n_columns = self._x.shape[1] if self._x is not None else self.n_snps + self.covariates.shape[1]
-        return n_columns - self.n_snps
+        if self._x is not None:
+            return self._x.shape[1] - self.n_snps
+        assert self.covariates is not None  # the constructor's rule: without x, genotypes and covariates
+        return self.covariates.shape[1]
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

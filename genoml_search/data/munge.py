@@ -31,7 +31,8 @@ from genoml_search.data.ld import indep_pairwise
 from genoml_search.data.plink import MISSING, PlinkFileSet, check_bed, read_bed_matrix, read_bim, read_fam
 from genoml_search.data.tables import read_covariates, read_gwas, read_id_list, read_phenotype, show
 from genoml_search.errors import InputFileError, UserError
-from genoml_search.fileio import check_output_directory, file_sha256
+from genoml_search.fileio import file_sha256
+from genoml_search.outputs import check_output_directory
 from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)

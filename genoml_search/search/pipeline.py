@@ -60,20 +60,8 @@ class GenotypePreprocessor(TransformerMixin, BaseEstimator):
         return x
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        x = _columns_by_name(x, getattr(self, "feature_names_in_", None))
         x = np.asarray(x, dtype=np.float32)[:, self.keep_]
         return self._impute(x, self.fill_values_[self.keep_])
-
-
-def _columns_by_name(x: Any, names: np.ndarray | None) -> Any:
-    """A DataFrame's columns in the training order (``feature_names_in_``, set by ``genoml_search.load_model``)."""
-    if names is None or not hasattr(x, "columns"):
-        return x
-    missing = [name for name in names if name not in x.columns]
-    if missing:
-        raise ValueError(f"{len(missing)} of the model's {len(names)} feature columns are missing from the "
-                         f"DataFrame, e.g. {missing[:5]}")
-    return x[list(names)]
 
 
 class CovariateWeight(TransformerMixin, BaseEstimator):
