@@ -44,6 +44,11 @@ _DISTANCES = ("Euclidean", "SEuclidean", "Manhattan", "Chebyshev", "Minkowski", 
 TRUSTED_TYPES: set[str] = {
     "genoml_search.search.pipeline.GenotypePreprocessor",
     "genoml_search.search.pipeline.CovariateWeight",
+    "genoml_search.search.tabular.TabularPreprocessor",
+    # HistGB with native categories (munge --table) keeps a ColumnTransformer whose OrdinalEncoder check is
+    # partial(check_array, ...): a function reference restored by name, not called while loading.
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
     "genoml_search.search.families.discriminant.BoundedLDA",
     "genoml_search.search.families.discriminant.BoundedQDA",
     "genoml_search.search.families.linear.HeritabilityRidge",

@@ -34,6 +34,7 @@ class FeatureMatrix:
         self.sample_ids = sample_ids
         self.genotypes = genotypes
         self.covariates = covariates
+        self.tabular = None  # a search.tabular.TabularLayout when the dataset has feature tables
         self._lock = threading.Lock()
 
     @property
@@ -91,6 +92,12 @@ def features_from_dataset(dataset: Dataset, n_pcs: int = 0) -> FeatureMatrix:
     genotypes = dataset.genotypes
     covariates = dataset.covariates().astype(np.float32)
     names = list(dataset.variants["id"].astype(str)) + dataset.covariate_names
+    from genoml_search.search.tabular import table_block  # feature tables (munge --table), between SNPs and covariates
+
+    table, table_names, tabular = table_block(dataset, genotypes.shape[1], covariates.shape[1] + n_pcs)
+    if table is not None:
+        covariates = np.hstack([table, covariates])
+        names = names[: genotypes.shape[1]] + table_names + names[genotypes.shape[1] :]
     if n_pcs:
         clash = sorted(set(pc_names(n_pcs)) & set(dataset.covariate_names))
         if clash:
@@ -98,8 +105,10 @@ def features_from_dataset(dataset: Dataset, n_pcs: int = 0) -> FeatureMatrix:
                             dataset.path)
         covariates = np.hstack([covariates, dataset.pcs(n_pcs).astype(np.float32)])
         names += pc_names(n_pcs)
-    return FeatureMatrix(None, dataset.phenotype, genotypes.shape[1], names,
-                         dataset.samples["ID"].astype(str).to_numpy(), genotypes=genotypes, covariates=covariates)
+    features = FeatureMatrix(None, dataset.phenotype, genotypes.shape[1], names,
+                             dataset.samples["ID"].astype(str).to_numpy(), genotypes=genotypes, covariates=covariates)
+    features.tabular = tabular
+    return features
 
 
 def load_features(path: str, content_hash: str, n_pcs: int = 0) -> FeatureMatrix:

@@ -36,6 +36,7 @@ from genoml_search.data.structure import (
     related_pairs,
     relatedness_groups,
 )
+from genoml_search.data.kinship_noise import kinship_noise
 from genoml_search.data.dataset import GENOTYPES, Dataset
 # Re-exported: the Dataset owns its file names; munge/run/model_io know them from here too.
 from genoml_search.data.dataset import (
@@ -115,6 +116,7 @@ def _training_kinship(genotypes: np.ndarray, variants: pd.DataFrame, ids: np.nda
     started = time.perf_counter()
     g = genotypes if n_auto == m else genotypes[:, autosomal]
     matrix = king_kinship(g)
+    noise = kinship_noise(matrix, n_auto, KING_SECOND, KING_THIRD)  # are second/third-degree calls more than chance?
     pairs = related_pairs(matrix, STORED_THRESHOLD, ids_a=np.asarray(ids))
     groups = relatedness_groups(matrix, RELATED_THRESHOLD)
     del matrix
@@ -128,6 +130,7 @@ def _training_kinship(genotypes: np.ndarray, variants: pd.DataFrame, ids: np.nda
         "n_pairs_by_degree": {d: int((pairs["degree"] == d).sum()) for d in DEGREES},
         "n_related_samples": int(len(set(related["id1"]) | set(related["id2"]))),
         "n_groups": int(len(np.unique(groups))),
+        "noise": noise,
         "seconds": round(time.perf_counter() - started, 2),
     }
 
@@ -261,6 +264,7 @@ def relatedness_to_training(
         **{k: result[k] for k in ("n_samples", "n_duplicates", "n_related", "threshold", "duplicate_threshold",
                                   "n_by_degree")},
         "n_snps": int(mask.sum()),
+        "noise": result.get("noise"),
         "related_ids": list(ids[related]),
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -292,6 +296,12 @@ def warning_text(summary: dict[str, Any] | None, what: str,
         return f"relatedness of the {what} to the training samples could not be checked: {summary.get('reason')}"
     if summary.get("n_related", 0) == 0:
         return None
-    return (f"{summary['n_related']} of {summary['n_samples']} {what} samples are related to a training sample "
+    text = (f"{summary['n_related']} of {summary['n_samples']} {what} samples are related to a training sample "
             f"(kinship > {summary['threshold']:.4f}), {summary.get('n_duplicates', 0)} of them duplicates; "
             f"{consequence}")
+    noise = summary.get("noise") or {}
+    if noise.get("reliable_second_degree") is False and summary["n_related"] > summary.get("n_duplicates", 0):
+        # chance alone crosses the second-degree cut-off: the non-duplicate calls may be noise
+        text += (f" (but kinship from {noise['n_snps']:,} SNPs is too noisy for second-degree calls: about "
+                 f"{noise['snps_needed_second_degree']:,} independent SNPs are needed; the non-duplicates may be chance)")
+    return text

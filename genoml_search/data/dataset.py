@@ -82,6 +82,9 @@ def write_dataset(
         "n_variants": int(genotypes.shape[1]),
         "content_hash": content_hash(genotypes, samples, variants),
     }
+    if manifest.get("feature_table"):  # feature tables (munge --table) are part of what a study depends on
+        table_digest = f"{manifest['content_hash']}:{manifest['feature_table']['sha256']}".encode()
+        manifest["content_hash"] = hashlib.sha256(table_digest).hexdigest()[:16]
     check_output_directory(out, MANIFEST)
     from genoml_search.outputs import OutputKind, output_directory
 

@@ -21,6 +21,7 @@ from genoml_search.versions import __version__
 from genoml_search.errors import UserError
 from genoml_search.data.dataset import MANIFEST
 from genoml_search.versions import versions as library_versions
+from genoml_search.export.tables import write_csv
 from genoml_search.report import comparison, html, plots
 from genoml_search.report.importance import annotate_features, permutation_importance
 from genoml_search.core.intervals import metric_intervals
@@ -179,8 +180,8 @@ def build_report(options: ReportOptions) -> ReportResult:
         (tmp / REPORT_FILE).write_text(document, encoding="utf-8")
         for name, png in out.pngs.items():
             (tmp / name).write_bytes(png)
-        for name, frame in out.csvs.items():
-            frame.to_csv(tmp / name, index=False)
+        for name, frame in out.csvs.items():  # integers as integers, floats to 6 digits (#18)
+            write_csv(frame, tmp / name, full_precision="predictions" in name)
     files = [REPORT_FILE, *out.pngs, *out.csvs]
     from genoml_search.search.study import record_outcome
 

@@ -129,6 +129,7 @@ class TrialResult:
     seconds: float
     error: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)  # recorded as trial user attributes (path: the penalty)
+    in_flight: int | None = None  # set by the driver: trials still running when this one finished (progress bar)
 
 
 def model_input(data: FeatureMatrix, family: ModelFamily, rows: np.ndarray) -> Any:
@@ -161,7 +162,8 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
             return evaluate_path_trial(spec, data, started)
         for train, test in make_folds(y, spec.task, spec.cv, spec.groups):
             model = build_pipeline(family, spec.params, spec.task, data.n_snps, spec.snp_p_threshold,
-                                   spec.random_state, spec.n_jobs, n_covariates=data.n_covariates)
+                                   spec.random_state, spec.n_jobs, n_covariates=data.n_covariates,
+                                   tabular=data.tabular)
             with threadpool_limits(limits=spec.n_jobs):  # OpenMP/BLAS would otherwise take every core
                 model.fit(data.x[spec.search_index[train]], y[train])
             scores = predict_scores(model, data.x[spec.search_index[test]], spec.task)

@@ -151,3 +151,19 @@ def test_a_study_with_lasso_path_refits_the_chosen_penalty_and_saves_the_model(t
     # the lasso's SNPs and weights are exported for plink2 --score (checked against the model before writing)
     weights = (tmp_path / "out" / "model" / "score.tsv").read_text().splitlines()
     assert len(weights) - 1 == np.count_nonzero(model.named_steps["model"].raw_coef_[:M])
+
+
+def test_without_adelie_lasso_path_leaves_the_defaults_and_an_explicit_choice_is_a_user_error(monkeypatch, tmp_path):
+    import importlib.util
+
+    from genoml_search.errors import UserError
+    from genoml_search.run import RunOptions, choose_families
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "adelie" else real(name, *a))
+    defaults = [f.name for f in choose_families(RunOptions(dataset=tmp_path, out=tmp_path), "binary")]
+    assert "lasso_path" not in defaults and "logistic" in defaults
+    with pytest.raises(UserError, match="lasso_path: needs the adelie package.*pip install --no-deps adelie"):
+        choose_families(RunOptions(dataset=tmp_path, out=tmp_path, families=["lasso_path"]), "binary")
+    monkeypatch.undo()
+    assert "lasso_path" in [f.name for f in choose_families(RunOptions(dataset=tmp_path, out=tmp_path), "binary")]

@@ -139,6 +139,14 @@ class LassoPath(ModelFamily):
         return PenalizedPathModel(task=task, l1_ratio=params["l1_ratio"], lambda_index=params.get("lambda_index"),
                                   random_state=random_state, n_jobs=n_jobs)
 
+    def missing_dependency(self) -> str | None:
+        from importlib.util import find_spec
+
+        if find_spec("adelie") is None:
+            return ("needs the adelie package, which declares numpy<2 and so is not installed with genoml-search; "
+                    "install it with `pip install --no-deps adelie==1.1.52 'ipython<9'` (`make` does)")
+        return None
+
     def final_params(self, params: dict[str, Any], trial_attrs: dict[str, Any]) -> dict[str, Any]:
         """The refit takes the penalty position the trial chose by CV."""
         index = (trial_attrs.get("path") or {}).get("lambda_index")
