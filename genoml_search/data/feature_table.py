@@ -178,7 +178,7 @@ def type_column(values: pd.Series, name: str, declared_categorical: bool, path: 
 
 
 def read_feature_table(path: str | Path, id_column: str | None, categorical: set[str],
-                       exclude: set[str] = frozenset()) -> FeatureTable:
+                       exclude: set[str] | frozenset[str] = frozenset()) -> FeatureTable:
     """Read and type one table (``exclude``: columns that are not features, e.g. the phenotype column)."""
     path = Path(path)
     raw, id_name = read_raw_table(path, id_column)
