@@ -37,6 +37,7 @@ import pandas as pd
 
 from genoml_search.errors import InputFileError, UserError
 from genoml_search.data.tables import ID_COLUMNS, show
+from genoml_search.tasks import Task
 
 TABLE_MISSING = ("", "NA", "NaN", "nan", "NAN", "na", "N/A", "n/a", "NULL", "null", "None", ".")
 BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "t": 1.0, "f": 0.0}
@@ -266,7 +267,7 @@ def _refuse_leak(column: TableColumn, values: np.ndarray, y: np.ndarray, task: s
     leak = np.array_equal(v, t)
     if not leak and column.type != "categorical" and np.std(v) > 0 and np.std(t) > 0:
         leak = abs(np.corrcoef(v, t)[0, 1]) > 0.99999
-    if not leak and (column.type != "numeric" or task != "regression"):
+    if not leak and (column.type != "numeric" or task != Task.REGRESSION):
         pairs = pd.DataFrame({"v": v, "t": t}).drop_duplicates()
         leak = len(pairs) == pairs["v"].nunique() == pairs["t"].nunique() and len(pairs) < len(v)
     if leak:
