@@ -6,7 +6,7 @@ DEMO   ?= demo-output
 EX     := examples/genoml2-discrete
 TRIALS ?= 30
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv demo check test test-fast bench clean
 
 $(BIN)/genoml-search: pyproject.toml setup.py $(wildcard genoml_search/data/_*.c)
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ venv: $(BIN)/genoml-search
 demo: $(BIN)/genoml-search
 	bash scripts/demo.sh $(BIN)/genoml-search $(EX) $(DEMO) $(TRIALS)
 
-test: $(VENV)/.test-extras
+# The architecture (layer contracts in .importlinter) and the types (mypy, pyproject.toml) are checked first.
+check: $(VENV)/.test-extras
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
+
+test: check
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: $(VENV)/.test-extras

@@ -15,7 +15,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from genoml_search.versions import __version__ as __version__
 
 # public name -> (module, attribute)
 _API = {

@@ -17,16 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import UserError
 from genoml_search.fileio import atomic_file, remove_stale_work_directories
 from genoml_search.model_io import find_model_dir, load_model, read_model_variants
 from genoml_search.outputs import OutputKind, check_output
-from genoml_search.core.features import FeatureMatrix, features_from_dataset
-from genoml_search.tasks import Task
+from genoml_search.core.features import features_from_dataset
+from genoml_search.core.scoring import prediction_frame
 
 log = logging.getLogger(__name__)
 WORK_PREFIX = ".genoml-predict-"  # the cohort is harmonized in OUT_PARENT/.genoml-predict-PID-*
@@ -44,6 +41,8 @@ class PredictOptions:
     min_overlap: float = 0.9
     pheno: str | None = None  # a labelled cohort: also score it (metrics with CIs beside the predictions)
     metrics_out: Path | None = None  # where those go (default: OUT with suffix .metrics.json)
+    tables: list[str] = field(default_factory=list)  # --table: feature tables of a model trained with munge --table
+    id_column: str | None = None
 
 
 @dataclass
@@ -61,6 +60,7 @@ class PredictSummary:
     related_to_training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None  # with --pheno: the same shape as metrics.json's validation part
     metrics_path: Path | None = None
+    table_notes: list[str] = field(default_factory=list)  # munge --table models: ignored columns, unseen levels
 
     @property
     def overlap(self) -> float:
@@ -68,29 +68,9 @@ class PredictSummary:
         return self.harmonization.get("matched", 0) / max(1, self.n_training_snps)
 
 
-def prediction_frame(model: Any, info: dict[str, Any], features: FeatureMatrix) -> pd.DataFrame:
-    """``ID`` plus the task's prediction columns for a feature matrix laid out like the training one."""
-    kind = Task.parse(info["task"]).kind
-    scores = kind.scores(model, features.x)
-    classes: list[Any] = []
-    if scores.ndim == 2:  # class probabilities: their labels name the columns
-        classes = list(getattr(model, "classes_", None) if getattr(model, "classes_", None) is not None
-                       else info.get("classes") or range(scores.shape[1]))
-    frame = pd.DataFrame({"ID": features.sample_ids})
-    for column, values in kind.prediction_columns(scores, [_label(c) for c in classes]).items():
-        frame[column] = values
-    return frame
-
-
-def _label(value: Any) -> Any:
-    """Class codes are stored as floats in the feature matrix; print 1 rather than 1.0."""
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return int(value)
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str | None,
-                     covar: str | None, reference: str | None = None, pheno: str | None = None) -> Dataset:
+                     covar: str | None, reference: str | None = None, pheno: str | None = None,
+                     tables: list[str] | None = None, id_column: str | None = None) -> Dataset:
     """Munge the cohort ``--like`` the model's training variants into ``work/cohort`` and open it.
 
     ``reference`` is the training dataset the cohort's relatedness is checked against (if it still exists).
@@ -99,7 +79,7 @@ def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str 
 
     target = work / "cohort"
     munge(MungeOptions(out=target, bfile=bfile, pfile=pfile, covar=covar, like=str(model_dir), fill_missing=True,
-                       relatedness_reference=reference, pheno=pheno))
+                       relatedness_reference=reference, pheno=pheno, tables=list(tables or []), id_column=id_column))
     return Dataset.open(target)
 
 
@@ -120,13 +100,15 @@ def predict(options: PredictOptions) -> PredictSummary:
     """Harmonize the cohort to the model's training variants, predict, and write the CSV atomically."""
     if not 0.0 <= options.min_overlap <= 1.0:
         raise UserError(f"--min-overlap {options.min_overlap} must be a fraction between 0 and 1")
-    if bool(options.bfile) == bool(options.pfile):
-        raise UserError("give exactly one of --bfile PREFIX or --pfile PREFIX")
     model_dir = find_model_dir(options.model)
+    from genoml_search.data.table_munge import check_predict_inputs  # munge --table models
+
+    check_predict_inputs(model_dir, options)
     out = Path(options.out)
     prefixes = [options.bfile and f"{options.bfile}{s}" for s in (".bed", ".bim", ".fam")]
     prefixes += [options.pfile and f"{options.pfile}{s}" for s in (".pgen", ".pvar", ".psam")]
-    inputs = [model_dir, ("--covar", options.covar), ("--pheno", options.pheno), *prefixes]
+    inputs = [model_dir, ("--covar", options.covar), ("--pheno", options.pheno), *prefixes,
+              *(("--table", table) for table in options.tables)]
     check_output(out, OutputKind.PREDICTIONS, inputs=inputs)
     if options.pheno:
         metrics_out = options.metrics_out or out.with_name(out.stem + ".metrics.json")
@@ -139,7 +121,7 @@ def predict(options: PredictOptions) -> PredictSummary:
     remove_stale_work_directories(out.parent, WORK_PREFIX)  # left by a predict killed with kill -9
     with tempfile.TemporaryDirectory(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=out.parent) as work:
         cohort = harmonize_cohort(model_dir, Path(work), options.bfile, options.pfile, options.covar,
-                                  info.get("dataset_path"), options.pheno)
+                                  info.get("dataset_path"), options.pheno, options.tables, options.id_column)
         related = dict(cohort.manifest.get("related_to_training") or {})
         if related.get("checked") is False and not info.get("dataset_path"):
             related["reason"] = "the model does not record its training dataset (saved by an older version)"
@@ -170,7 +152,12 @@ def predict(options: PredictOptions) -> PredictSummary:
 
         metrics_path = options.metrics_out or out.with_name(out.stem + ".metrics.json")
         write_json(metrics_path, labelled)
+    from genoml_search.export.tables import family_ids, with_family_ids, write_csv
+
+    frame = with_family_ids(frame, family_ids(options.bfile, options.pfile))  # #18: keep FID and IID
     with atomic_file(out) as handle:
-        frame.to_csv(handle, index=False)
-    return PredictSummary(out, info["task"], len(frame), n_training, counts, dropped,
-                          list(frame.columns), info.get("warnings", []), related, labelled, metrics_path)
+        write_csv(frame, handle, full_precision=True)
+    summary = PredictSummary(out, info["task"], len(frame), n_training, counts, dropped,
+                             list(frame.columns), info.get("warnings", []), related, labelled, metrics_path)
+    summary.table_notes = list((cohort.manifest.get("feature_table") or {}).get("notes", []))
+    return summary

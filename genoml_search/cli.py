@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.errors import UserError
 from genoml_search.terminal import console, err_console
 

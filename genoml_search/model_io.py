@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.data.cohort_structure import PCA_FILE
 from genoml_search.data.dataset import MANIFEST, VARIANTS, Dataset
 from genoml_search.errors import UserError
-from genoml_search.fileio import atomic_directory
+from genoml_search.tasks import TASKS
 from genoml_search.versions import versions
 
 if TYPE_CHECKING:
@@ -45,6 +45,11 @@ _DISTANCES = ("Euclidean", "SEuclidean", "Manhattan", "Chebyshev", "Minkowski", 
 TRUSTED_TYPES: set[str] = {
     "genoml_search.search.pipeline.GenotypePreprocessor",
     "genoml_search.search.pipeline.CovariateWeight",
+    "genoml_search.search.tabular.TabularPreprocessor",
+    # HistGB with native categories (munge --table) keeps a ColumnTransformer whose OrdinalEncoder check is
+    # partial(check_array, ...): a function reference restored by name, not called while loading.
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
     "genoml_search.search.families.discriminant.BoundedLDA",
     "genoml_search.search.families.discriminant.BoundedQDA",
     "genoml_search.search.families.linear.HeritabilityRidge",
@@ -91,9 +96,9 @@ def save_model(model_dir: Path, pipeline: Any, info: dict[str, Any], training: D
     """Write ``model.skops``, ``model.json`` and the training variant table/manifest, atomically."""
     import skops.io as sio
 
-    from genoml_search.outputs import OutputKind
+    from genoml_search.outputs import OutputKind, output_directory
 
-    with atomic_directory(model_dir, kind=OutputKind.MODEL) as tmp:
+    with output_directory(model_dir, OutputKind.MODEL) as tmp:
         sio.dump(pipeline, tmp / MODEL_FILE)
         shutil.copyfile(training.path / VARIANTS, tmp / VARIANTS)  # content only: modes follow the umask
         shutil.copyfile(training.path / MANIFEST, tmp / MANIFEST)
@@ -151,7 +156,7 @@ class ModelInfo:
             return UserError(f"model.json: {key} is {info.get(key)!r}, expected {expected}; the file was edited or "
                              "damaged: re-run `genoml-search run`", path)
 
-        if info.get("task") not in ("binary", "regression", "multiclass"):
+        if info.get("task") not in TASKS:
             raise bad("task", "binary, regression or multiclass")
         names = info.get("feature_names")
         if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):

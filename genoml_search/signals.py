@@ -9,7 +9,8 @@ elsewhere:
 - :func:`signals_as_interrupt`: for the duration of a block (a library call of ``run``);
 - :class:`DeferredSignals`: a block that must not be cut at an arbitrary point records the signal and acts on
   it at a safe point: :meth:`DeferredSignals.check` raises (the run driver), or the signal is sent again when
-  the block ends (a few renames in :mod:`genoml_search.fileio`).
+  the block ends (a few renames in :mod:`genoml_search.fileio`);
+- :func:`handlers_kept`: ours survive a library that replaces them at import time (dask-jobqueue).
 """
 from __future__ import annotations
 
@@ -63,6 +64,19 @@ def signals_as_interrupt(signals: tuple[int, ...] = (signal.SIGTERM,)) -> Iterat
         yield
         return
     previous = _install(signals, _raise_interrupted)
+    try:
+        yield
+    finally:
+        _restore(previous)
+
+
+@contextlib.contextmanager
+def handlers_kept(signals: tuple[int, ...] = (signal.SIGINT,)) -> Iterator[None]:
+    """Restore the handlers of ``signals`` after the block (a library that installs its own at import time)."""
+    if not _on_main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in signals}
     try:
         yield
     finally:

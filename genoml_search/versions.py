@@ -5,7 +5,9 @@ import platform
 from collections.abc import Iterable
 from importlib import metadata
 
-from genoml_search import __version__
+__version__ = "0.1.0"
+"""This package's version (re-exported as ``genoml_search.__version__``); here so that any layer can record it
+without importing the package root (which re-exports the public API)."""
 
 
 def versions(libraries: Iterable[str], *, tool: bool = False) -> dict[str, str]:

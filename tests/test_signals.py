@@ -55,3 +55,12 @@ def test_off_the_main_thread_nothing_is_installed() -> None:
     thread.start()
     thread.join()
     assert errors == []
+
+
+def test_handlers_kept_restores_what_a_library_replaced() -> None:
+    from genoml_search.signals import handlers_kept
+
+    before = signal.getsignal(signal.SIGINT)
+    with handlers_kept((signal.SIGINT,)):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # as dask_jobqueue.runner does at import time
+    assert signal.getsignal(signal.SIGINT) is before

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from sklearn import metrics as skm
@@ -25,7 +26,7 @@ class Metric:
     compute: Callable[[np.ndarray, np.ndarray], float]
 
     @property
-    def direction(self) -> str:
+    def direction(self) -> Literal["maximize", "minimize"]:
         """Optuna's study direction for this metric."""
         return "maximize" if self.greater_is_better else "minimize"
 
@@ -59,8 +60,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("mae", _REGRESSION, False, lambda y, s: float(skm.mean_absolute_error(y, s))),
 ]}
 
-DEFAULT_METRIC: dict[Task, str] = {task: task.kind.default_metric for task in Task}
-REPORTED: dict[Task, list[str]] = {task: list(task.kind.reported_metrics) for task in Task}
+# Keyed by Task members, which equal their strings: DEFAULT_METRIC["binary"] works too.
+DEFAULT_METRIC: dict[str, str] = {task: task.kind.default_metric for task in Task}
+REPORTED: dict[str, list[str]] = {task: list(task.kind.reported_metrics) for task in Task}
 
 
 def get_metric(name: str, task: str) -> Metric:

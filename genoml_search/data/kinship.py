@@ -129,6 +129,7 @@ class _Indicators:
             return het, x, None
         np.greater(g.view(np.uint8), 2, out=flags)  # no call (MISSING is 129 as uint8)
         np.copyto(x, 0.0, where=flags)
+        assert self.hom is not None, "buffers made without with_hom"
         hom = self.hom[:, :width]
         np.multiply(x, x, out=hom)
         return het, x, hom
@@ -146,24 +147,26 @@ def _blocks(n: int, size: int) -> list[slice]:
 
 def _king_counts(
     a: np.ndarray, b: np.ndarray | None, block_size: int, snp_chunk: int | None
-) -> tuple[np.ndarray, ...]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Accumulate HETHET, HET_i HOM_j, HOM_i HET_j (None within a cohort: the transpose) and 2 IBS0."""
     within = b is None
+    other = a if b is None else b
     n_a, n_snps = a.shape
-    n_b = n_a if within else b.shape[0]
+    n_b = other.shape[0]
     n_all = n_a + (0 if within else n_b)
     chunk = snp_chunk or int(np.clip(256e6 / (12 * n_all) // 256 * 256, 256, 8192))
     dtype = np.float32 if n_snps < _MAX_EXACT_FLOAT32 else np.float64
 
     missing = _missing_columns(a, chunk)
     if not within:
-        missing |= _missing_columns(b, chunk)
+        missing |= _missing_columns(other, chunk)
     complete_idx = np.flatnonzero(~missing)
     missing_idx = np.flatnonzero(missing)
 
     hethet = np.zeros((n_a, n_b), dtype=dtype)
     het_hom = np.zeros((n_a, n_b), dtype=dtype)  # sample i het, sample j hom
-    hom_het = None if within else np.zeros((n_a, n_b), dtype=dtype)  # sample i hom, sample j het
+    # sample i hom, sample j het (within a cohort: het_hom's transpose, not stored)
+    hom_het = np.zeros((0, 0) if within else (n_a, n_b), dtype=dtype)
     ibs0x2 = np.zeros((n_a, n_b), dtype=dtype)
     het_complete_a = np.zeros(n_a, dtype=np.float64)
     het_complete_b = het_complete_a if within else np.zeros(n_b, dtype=np.float64)
@@ -180,7 +183,7 @@ def _king_counts(
             if within:
                 hb, xb, gb = ha, xa, ga
             else:
-                hb, xb, gb = bufs_b.fill(_columns(b, idx), has_missing)
+                hb, xb, gb = bufs_b.fill(_columns(other, idx), has_missing)
             if not has_missing:
                 het_complete_a += ha.sum(axis=1, dtype=np.float64)
                 if not within:
@@ -202,6 +205,7 @@ def _king_counts(
                         ibs0x2[bi, bj] += hh
                         ibs0x2[bi, bj] -= xa[bi] @ xb[bj].T
                     else:
+                        assert ga is not None and gb is not None  # fill() gives the hom buffers with missing
                         het_hom[bi, bj] += ha[bi] @ gb[bj].T
                         if within and j > i:
                             het_hom[bj, bi] += hb[bj] @ ga[bi].T
@@ -221,7 +225,7 @@ def _king_counts(
         ibs0x2[bi] += (n_complete - het_complete_a[bi, None] - het_complete_b[None, :]).astype(dtype)
     if not within:
         hom_het += het_complete_b[None, :].astype(dtype)
-    return hethet, het_hom, hom_het, ibs0x2
+    return hethet, het_hom, None if within else hom_het, ibs0x2
 
 
 def _kinship_from_counts(
@@ -232,7 +236,7 @@ def _kinship_from_counts(
     with np.errstate(divide="ignore", invalid="ignore"):
         for bi in _blocks(n_a, 512):  # float64 temporaries of 512 rows
             h1 = het_hom[bi].astype(np.float64)
-            h2 = (het_hom[:, bi].T if within else hom_het[bi]).astype(np.float64)
+            h2 = (het_hom[:, bi].T if hom_het is None else hom_het[bi]).astype(np.float64)
             numerator = 2.0 * ibs0x2[bi].astype(np.float64) + h1 + h2
             denominator = 4.0 * (hethet[bi].astype(np.float64) + np.minimum(h1, h2))
             kinship[bi] = 0.5 - numerator / denominator
@@ -347,6 +351,13 @@ def cross_cohort_relatedness(
         "n_by_degree": {
             label: int((degrees == label).sum()) for label in ("duplicate/MZ twin", "1st", "2nd", "3rd", "unrelated")
         },
+        "noise": _noise(kinship, train_genotypes.shape[1]),
         "max_kinship": [float(v) if ok else None for v, ok in zip(best, defined)],
         "closest_train_index": [int(i) if ok else None for i, ok in zip(closest, defined)],
     }
+
+
+def _noise(kinship: np.ndarray, n_snps: int) -> dict:
+    from genoml_search.data.kinship_noise import kinship_noise
+
+    return kinship_noise(kinship, n_snps, KING_SECOND, KING_THIRD, within=False)

@@ -52,7 +52,7 @@ from genoml_search.data.qc import (
 try:
     from genoml_search.data import _ldkernel
 except ImportError:  # no compiler at install time: the numpy path below gives the same result
-    _ldkernel = None
+    _ldkernel = None  # type: ignore[assignment]
 
 DEFAULT_CHUNK = 250
 """New variants whose r^2 against the live window is computed per matrix product (not a power of two:
@@ -121,7 +121,7 @@ def indep_pairwise(
         counts = genotype_counts(genotypes, founder_idx, columns=columns)
     kinds = sexchrom.chrom_kinds(chrom)
     sex = np.zeros(n_samples, dtype=np.int8) if sex is None else sexchrom.sex_codes(sex)
-    founder_mask = np.ones(n_samples, dtype=bool) if founder_idx is None else founders
+    founder_mask = np.ones(n_samples, dtype=bool) if founders is None else founders
     ref = sex_aware_ref_frequency(genotypes, counts, founder_mask, kinds, sex, columns)
     major = np.maximum(ref, 1.0 - ref)
     sources = {sexchrom.AUTOSOME: _Columns(genotypes, founder_idx)}

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from genoml_search.evaluation.binary import THRESHOLD, binary_summary
-from genoml_search.report.intervals import metric_intervals
+from genoml_search.core.intervals import metric_intervals
 from genoml_search.core.metrics import score_all
+from genoml_search.tasks import Task
 
 
 def interval_records(task: str, y: np.ndarray, scores: np.ndarray, n_boot: int = 1000,
@@ -26,8 +27,8 @@ def labelled_metrics(task: str, y: np.ndarray, scores: np.ndarray, source: str =
     keep = ~np.isnan(y)
     y, scores = y[keep], np.asarray(scores)[keep]
     result: dict[str, Any] = {**score_all(task, y, scores), "source": source, "n_samples": int(len(y)),
-                              "threshold": THRESHOLD if task == "binary" else None,
+                              "threshold": THRESHOLD if task == Task.BINARY else None,
                               "intervals": interval_records(task, y, scores, n_boot, seed)}
-    if task == "binary":
+    if task == Task.BINARY:
         result.update(binary_summary(y, scores))
     return result

@@ -9,6 +9,7 @@ from genoml_search.evaluation.baseline import compare_with_covariates
 from genoml_search.evaluation.binary import binary_summary, case_control_counts
 from genoml_search.evaluation.context import RefitContext
 from genoml_search.evaluation.labelled import interval_records
+from genoml_search.tasks import Task
 
 
 def validation_extras(context: RefitContext, scores: np.ndarray, cv_value: float | None) -> dict[str, Any]:
@@ -17,14 +18,14 @@ def validation_extras(context: RefitContext, scores: np.ndarray, cv_value: float
     extras = compare_with_covariates(context, scores, cv_value)
     if len(context.y_val):
         extras["intervals"] = interval_records(context.task, context.y_val, scores, seed=context.seed)
-    if context.task == "binary" and len(context.y_val):
+    if context.task == Task.BINARY and len(context.y_val):
         extras.update(binary_summary(context.y_val, scores))
     return extras
 
 
 def training_counts(context: RefitContext) -> dict[str, Any]:
     """Case/control counts of the search samples (binary traits), for ``metrics.json``'s ``cv`` part."""
-    return case_control_counts(context.y_search) if context.task == "binary" else {}
+    return case_control_counts(context.y_search) if context.task == Task.BINARY else {}
 
 
 def summary_lines(metrics: dict[str, Any]) -> list[str]:

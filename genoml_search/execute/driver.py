@@ -25,7 +25,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import TrialState
@@ -139,7 +139,7 @@ class History:
 
 def recover_running_trials(study: optuna.Study) -> int:
     """Fail every RUNNING trial of the study and enqueue its parameters again (one driver per study only)."""
-    storage = study._storage
+    storage: Any = study._storage  # the heartbeat API belongs to RDB storages, not to BaseStorage
     callback = storage.get_heartbeat_stale_trial_callback()
     recovered = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -159,7 +159,7 @@ def ask_lock(study: optuna.Study) -> Iterator[bool]:
     """
     rdb = _rdb(study)
     dialect = rdb.engine.dialect.name if rdb is not None else ""
-    if dialect not in ("postgresql", "mysql"):
+    if rdb is None or dialect not in ("postgresql", "mysql"):
         yield False
         return
     import sqlalchemy
@@ -201,9 +201,8 @@ def _surplus(study: optuna.Study, trial: optuna.Trial, target: int) -> bool:
     """
     rdb = _rdb(study)
     if rdb is None:
-        ahead = [t for t in study.get_trials(deepcopy=False, states=FINISHED + (TrialState.RUNNING,))
-                 if t.number < trial.number]
-        return len(ahead) >= target
+        live = study.get_trials(deepcopy=False, states=FINISHED + (TrialState.RUNNING,))
+        return sum(t.number < trial.number for t in live) >= target
     import sqlalchemy
 
     query = sqlalchemy.text("SELECT count(*) FROM trials WHERE study_id = :study AND number < :number "
@@ -265,7 +264,7 @@ class Driver:
         self.stats = DriverStats()
         self.started = time.monotonic()
         maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-        self.direction = "maximize" if maximize else "minimize"
+        self.direction: Literal["minimize", "maximize"] = "maximize" if maximize else "minimize"
         self.slots = self.n_slots()
         self.in_flight: dict[Any, tuple[optuna.Trial, TrialSpec]] = {}
         self.history = History(maximize)
@@ -342,7 +341,8 @@ class Driver:
             trial = self.ask()
             if trial is None:
                 return
-            spec = self.plan.make_spec(trial, PruningContext(self.plan.pruner, self.direction, self.history.snapshot()))
+            pruning = PruningContext(self.plan.pruner, self.direction, self.history.snapshot())
+            spec = self.plan.make_spec(trial, pruning)
             future = self.client.submit(self.plan.evaluate, spec, pure=False,
                                         key=f"trial-{self.study._study_id}-{trial.number}-{time.time_ns()}")
             self.in_flight[future] = (trial, spec)
@@ -389,14 +389,16 @@ class Driver:
             self.history.add("PRUNED" if result.pruned else "COMPLETE", result.value,
                              tuple(enumerate(result.reported)))
         if self.plan.on_result is not None:
+            result.in_flight = len(self.in_flight)
             self.plan.on_result(result, self.finished)
 
     def housekeeping(self) -> None:
         """Heartbeats for the trials in flight; now and then, other drivers' stale trials and new workers."""
         now = time.monotonic()
         if now - self.last_beat >= HEARTBEAT_EVERY:
+            storage: Any = self.study._storage  # heartbeats: an RDB storage method, not BaseStorage's
             for trial, _ in self.in_flight.values():
-                self.study._storage.record_heartbeat(trial._trial_id)
+                storage.record_heartbeat(trial._trial_id)
             self.last_beat = now
         if now - self.last_sync >= SYNC_EVERY:  # see other drivers' stale trials and new workers
             optuna.storages.fail_stale_trials(self.study)

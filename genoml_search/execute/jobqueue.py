@@ -27,6 +27,7 @@ from typing import Any
 
 from genoml_search.errors import InputFileError, UserError
 from genoml_search.search.space_config import read_study_toml
+from genoml_search.signals import handlers_kept
 
 BATCH_KINDS = ("slurm", "pbs", "sge")
 KINDS = BATCH_KINDS + ("local", "scheduler")
@@ -138,7 +139,7 @@ def jobqueue_spec(table: dict[str, Any], source: str | Path | None = None) -> Jo
     table = validate_cluster_table(table, source)
     if table["kind"] not in BATCH_KINDS:
         raise _error("kind", f"{table['kind']!r} is not a batch system ({', '.join(BATCH_KINDS)})", source)
-    kwargs = {_KEYS[k][2]: v for k, v in table.items() if _KEYS[k][2] is not None}
+    kwargs = {name: v for k, v in table.items() if (name := _KEYS[k][2]) is not None}
     kwargs.setdefault("processes", table["cores"])  # one single-threaded worker per core, as locally
     kwargs.setdefault("job_name", "genoml-search")
     fixed = table.get("jobs")
@@ -149,14 +150,12 @@ def jobqueue_spec(table: dict[str, Any], source: str | Path | None = None) -> Jo
 def _cluster_class(kind: str) -> Any:
     # dask_jobqueue.runner replaces the SIGINT handler at import time (with sys.exit); keep ours, so that
     # Ctrl-C still fails and re-queues the driver's running trials.
-    handler = signal.getsignal(signal.SIGINT)
     try:
-        import dask_jobqueue
+        with handlers_kept((signal.SIGINT,)):
+            import dask_jobqueue
     except ModuleNotFoundError:
         raise UserError("cluster.kind: batch clusters need dask-jobqueue; pip install 'genoml-search[jobqueue]'"
                         ) from None
-    finally:
-        signal.signal(signal.SIGINT, handler)
     return {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster,
             "sge": dask_jobqueue.SGECluster}[kind]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
@@ -70,7 +70,7 @@ class PruningContext:
     """What the worker needs to decide on pruning: the pruner and the finished trials' intermediate values."""
 
     pruner: str = "none"
-    direction: str = "maximize"
+    direction: Literal["minimize", "maximize"] = "maximize"
     history: tuple[tuple[str, float | None, tuple[tuple[int, float], ...]], ...] = ()
 
     @property
@@ -129,6 +129,7 @@ class TrialResult:
     seconds: float
     error: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)  # recorded as trial user attributes (path: the penalty)
+    in_flight: int | None = None  # set by the driver: trials still running when this one finished (progress bar)
 
 
 def model_input(data: FeatureMatrix, family: ModelFamily, rows: np.ndarray) -> Any:
@@ -137,6 +138,7 @@ def model_input(data: FeatureMatrix, family: ModelFamily, rows: np.ndarray) -> A
     if family.fits_path and data.genotypes is not None:
         from genoml_search.search.paths import Design
 
+        assert data.covariates is not None  # a FeatureMatrix with genotypes has its covariates too
         return Design(data.genotypes, data.covariates, np.asarray(rows))
     return data.x[rows]
 
@@ -160,7 +162,8 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
             return evaluate_path_trial(spec, data, started)
         for train, test in make_folds(y, spec.task, spec.cv, spec.groups):
             model = build_pipeline(family, spec.params, spec.task, data.n_snps, spec.snp_p_threshold,
-                                   spec.random_state, spec.n_jobs, n_covariates=data.n_covariates)
+                                   spec.random_state, spec.n_jobs, n_covariates=data.n_covariates,
+                                   tabular=data.tabular)
             with threadpool_limits(limits=spec.n_jobs):  # OpenMP/BLAS would otherwise take every core
                 model.fit(data.x[spec.search_index[train]], y[train])
             scores = predict_scores(model, data.x[spec.search_index[test]], spec.task)
@@ -187,6 +190,7 @@ def evaluate_path_trial(spec: TrialSpec, data: FeatureMatrix, started: float) ->
 
     metric = get_metric(spec.metric, spec.task)
     y = data.y[spec.search_index]
+    assert data.genotypes is not None and data.covariates is not None  # loaded without the float copy
     design = Design(data.genotypes, data.covariates, spec.search_index)
     with threadpool_limits(limits=spec.n_jobs):
         result = cross_validate_path(design, y, make_folds(y, spec.task, spec.cv, spec.groups), spec.task,

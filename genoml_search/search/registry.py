@@ -21,7 +21,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 import optuna
 
@@ -141,6 +141,11 @@ class ModelFamily(ABC):
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         """A fresh, unfitted estimator for ``task`` from sampled ``params`` (unprefixed names)."""
 
+    def missing_dependency(self) -> str | None:
+        """Why the family cannot run here (an optional package is not installed, and how to install it), or
+        None when it can."""
+        return None
+
     def final_params(self, params: dict[str, Any], trial_attrs: dict[str, Any]) -> dict[str, Any]:
         """The parameters of the final refit from a trial's parameters and user attributes (path families
         add the penalty their trial chose)."""
@@ -204,7 +209,7 @@ def register(family: type[ModelFamily]) -> type[ModelFamily]:
     if not (isinstance(family, type) and issubclass(family, ModelFamily)):
         raise TypeError(f"@register expects a ModelFamily subclass, got {family!r}")
     name = getattr(family, "name", None)
-    if not isinstance(name, str) or not _NAME.match(name) or name == "family":
+    if not valid_name(name):
         raise UserError(
             f"model family class {family.__qualname__}: name {name!r} must be lowercase letters, digits and "
             "single underscores (and not 'family')"
@@ -215,6 +220,11 @@ def register(family: type[ModelFamily]) -> type[ModelFamily]:
     family.tasks = frozenset(Task(t) for t in tasks)
     _REGISTRY[name] = family
     return family
+
+
+def valid_name(name: object) -> TypeGuard[str]:
+    """Whether ``name`` may name a family: lowercase letters, digits and single underscores, not ``family``."""
+    return isinstance(name, str) and bool(_NAME.match(name)) and name != "family"
 
 
 def _load_builtins() -> None:

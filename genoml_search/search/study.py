@@ -5,15 +5,16 @@ Study attributes record what a report needs (tool version, dataset hash, metric,
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from genoml_search import __version__
+from genoml_search.versions import __version__
 from genoml_search.errors import StudyError
 from genoml_search.search.storage import mask_url
+from genoml_search.search.study_summary import best_trial, by_family, maximizes
 
 SAMPLERS = ("tpe", "random", "cmaes", "qmc")
 
@@ -50,7 +51,7 @@ def open_study(
     storage: optuna.storages.BaseStorage,
     storage_url: str,
     name: str,
-    direction: str,
+    direction: Literal["minimize", "maximize"],
     sampler: optuna.samplers.BaseSampler,
     identity: dict[str, Any],
     settings: dict[str, Any],
@@ -117,18 +118,12 @@ def trial_counts(study: optuna.Study) -> dict[str, int]:
 
 def best_per_family(study: optuna.Study) -> list[dict[str, Any]]:
     """The best COMPLETE trial of every model family, best first."""
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    best: dict[str, optuna.trial.FrozenTrial] = {}
-    counts: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        family = trial.params.get("family", trial.user_attrs.get("family", "?"))
-        counts[family] = counts.get(family, 0) + 1
-        current = best.get(family)
-        if current is None or (trial.value > current.value if maximize else trial.value < current.value):
-            best[family] = trial
-    rows = [
-        {"family": family, "trial": t.number, "value": t.value, "n_complete": counts[family],
-         "fold_scores": t.user_attrs.get("fold_scores", [])}
-        for family, t in best.items()
-    ]
+    maximize = maximizes(study)
+    rows = []
+    for family, group in by_family(study).items():
+        complete = [t for t in group if t.state == TrialState.COMPLETE]
+        best = best_trial(complete, maximize)
+        if best is not None:
+            rows.append({"family": family, "trial": best.number, "value": best.value, "n_complete": len(complete),
+                         "fold_scores": best.user_attrs.get("fold_scores", [])})
     return sorted(rows, key=lambda r: r["value"], reverse=maximize)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import r2_score, roc_auc_score
 
-from genoml_search.report.intervals import paired_bootstrap, paired_delong, paired_differences
+from genoml_search.core.intervals import paired_bootstrap, paired_delong, paired_differences
 
 
 def _scores(n: int = 400, seed: int = 0):

@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator
 
 from genoml_search.search.paths import MIN_RATIO, PATH_SIZE, Design, fit_path, raw_scale
 from genoml_search.search.registry import TASKS, FloatParam, ModelFamily, Param, register
+from genoml_search.tasks import Task
 
 INTERNAL_FOLDS = 5
 """Folds that choose the penalty when the model is fitted without one (outside a study's trial)."""
@@ -73,7 +74,7 @@ class PenalizedPathModel(BaseEstimator):
         """Fit the path on all of ``X`` down to the chosen penalty and keep the model there."""
         design = design_from_input(X, self.n_covariates)
         y = np.asarray(y)
-        self.classes_ = np.unique(y) if self.task != "regression" else None
+        self.classes_ = np.unique(y) if self.task != Task.REGRESSION else None
         index = self._choose_index(design, y) if self.lambda_index is None else int(self.lambda_index)
         fit = fit_path(design, y, self.task, self.l1_ratio, self.classes_, max_index=index,
                        min_ratio=self.min_ratio, path_size=self.path_size, n_threads=self.n_jobs)
@@ -103,17 +104,18 @@ class PenalizedPathModel(BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (binary: sigmoid, multiclass: softmax of the linear predictor)."""
-        if self.task == "regression":
+        if self.task == Task.REGRESSION:
             raise AttributeError("predict_proba is for classification")
         from genoml_search.search.paths import scores_from_eta
 
         scores = scores_from_eta(self._eta(X), self.task)
-        return np.column_stack([1.0 - scores, scores]) if self.task == "binary" else scores
+        return np.column_stack([1.0 - scores, scores]) if self.task == Task.BINARY else scores
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values (regression) or the most probable class."""
-        if self.task == "regression":
+        if self.task == Task.REGRESSION:
             return self._eta(X)[:, 0]
+        assert self.classes_ is not None  # fitted on a class label
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
@@ -136,6 +138,14 @@ class LassoPath(ModelFamily):
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         return PenalizedPathModel(task=task, l1_ratio=params["l1_ratio"], lambda_index=params.get("lambda_index"),
                                   random_state=random_state, n_jobs=n_jobs)
+
+    def missing_dependency(self) -> str | None:
+        from importlib.util import find_spec
+
+        if find_spec("adelie") is None:
+            return ("needs the adelie package, which declares numpy<2 and so is not installed with genoml-search; "
+                    "install it with `pip install --no-deps adelie==1.1.52 'ipython<9'` (`make` does)")
+        return None
 
     def final_params(self, params: dict[str, Any], trial_attrs: dict[str, Any]) -> dict[str, Any]:
         """The refit takes the penalty position the trial chose by CV."""

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from genoml_search.report.intervals import (_fast_replicates, bootstrap_samples, delong_auc, delong_interval,
+from genoml_search.core.intervals import (_fast_replicates, bootstrap_samples, delong_auc, delong_interval,
                                             metric_intervals)
 from genoml_search.core.metrics import METRICS, REPORTED
 

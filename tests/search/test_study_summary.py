@@ -7,7 +7,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from genoml_search.report.study_summary import leaderboard, parameter_importances, trials_frame
+from genoml_search.search.study_summary import leaderboard, parameter_importances, trials_frame
 
 FAMILY = CategoricalDistribution(["a", "b"])
 P = FloatDistribution(1e-6, 1.0, log=True)
@@ -58,3 +58,20 @@ def test_parameter_importances_over_all_trials_and_within_the_best_family():
 
 def test_importances_empty_for_too_few_trials():
     assert parameter_importances(_study(n=2), "a").empty
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_status_summary_agrees_with_the_leaderboard(direction):
+    from genoml_search.search.study import best_per_family
+
+    study = _study(direction)
+    study.add_trial(create_trial(state=TrialState.FAIL, params={"family": "a"}, distributions={"family": FAMILY},
+                                 user_attrs={"surplus": True}))
+    rows = best_per_family(study)
+    board = leaderboard(study).set_index("family")
+    assert [r["family"] for r in rows] == list(board.index)
+    for row in rows:
+        assert row["trial"] == board.loc[row["family"], "best_trial"]
+        assert row["value"] == pytest.approx(board.loc[row["family"], "cv_mean"])
+        assert row["n_complete"] == board.loc[row["family"], "n_complete"]
+    assert board.loc["a", "n_fail"] == 1  # the surplus trial (FAIL) is not counted

@@ -250,17 +250,18 @@ def paired_bootstrap(name: str, y_true: np.ndarray, score_a: np.ndarray, score_b
     score_a, score_b = np.asarray(score_a, dtype=float), np.asarray(score_b, dtype=float)
     compute = METRICS[name].compute
     difference = float(compute(y_true, score_a) - compute(y_true, score_b))
-    index = bootstrap_samples(y_true, n_boot, seed, stratify=task != "regression")
+    index = bootstrap_samples(y_true, n_boot, seed, stratify=Task(task).is_classification)
     n_classes = score_a.shape[1] if score_a.ndim == 2 else 2
     values = []
     for start in range(0, n_boot, 100):
         rows = index[start : start + 100]
-        pair = [_fast_replicates(name, y_true[rows], s[rows], n_classes) for s in (score_a, score_b)]
-        if pair[0] is None or pair[1] is None:
+        fast = [_fast_replicates(name, y_true[rows], s[rows], n_classes) for s in (score_a, score_b)]
+        first, second = fast
+        if first is None or second is None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pair = [np.array([_safe(compute, y_true[r], s[r]) for r in rows]) for s in (score_a, score_b)]
-        values.append(pair[0] - pair[1])
+                first, second = (np.array([_safe(compute, y_true[r], s[r]) for r in rows]) for s in (score_a, score_b))
+        values.append(first - second)
     replicates = np.concatenate(values)
     replicates = replicates[np.isfinite(replicates)]
     if len(replicates) < 10:
@@ -276,7 +277,7 @@ def paired_differences(task: str, y_true: np.ndarray, score_a: np.ndarray, score
     """Every reported metric's paired difference a - b (paired DeLong for binary ROC-AUC)."""
     differences = []
     for name in REPORTED[task]:
-        if name == "roc_auc" and task == "binary":
+        if name == "roc_auc" and task == Task.BINARY:
             try:
                 differences.append(paired_delong(y_true, score_a, score_b, level))
                 continue

@@ -1,5 +1,8 @@
 """What the study itself tells: a leaderboard per family, trial states and times, parameter importances.
 
+The one place that groups a study's trials by family and picks each family's best trial (:func:`by_family`,
+:func:`best_trial`): the report's leaderboard, ``metrics.json`` and ``status`` all summarize trials through it.
+
 Parameter importances use Optuna's evaluator (fANOVA by default) on two views, because the search space is
 conditional (a family's parameters exist only in that family's trials): the parameters every trial has
 (``family``, ``snp_p_threshold``) over all finished trials, and the best family's own parameters over that
@@ -8,12 +11,32 @@ family's finished trials.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
+
+def family_of(trial: optuna.trial.FrozenTrial) -> str:
+    """The model family a trial evaluated (``?`` for a trial that never sampled one)."""
+    return str(trial.params.get("family", trial.user_attrs.get("family", "?")))
+
+
+def by_family(study: optuna.Study) -> dict[str, list[optuna.trial.FrozenTrial]]:
+    """The study's trials grouped by family (in order of first appearance), without surplus trials."""
+    groups: dict[str, list[optuna.trial.FrozenTrial]] = {}
+    for trial in study.get_trials(deepcopy=False):
+        if not trial.user_attrs.get("surplus"):
+            groups.setdefault(family_of(trial), []).append(trial)
+    return groups
+
+
+def maximizes(study: optuna.Study) -> bool:
+    """Whether higher values are better in the study."""
+    return study.direction == optuna.study.StudyDirection.MAXIMIZE
+
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: number, state, family, value, seconds, CV fold count."""
@@ -24,7 +47,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
         rows.append({
             "trial": trial.number,
             "state": trial.state.name,
-            "family": trial.params.get("family", trial.user_attrs.get("family", "?")),
+            "family": family_of(trial),
             "value": trial.value,
             "seconds": trial.user_attrs.get("seconds"),
             "n_folds_run": len(trial.user_attrs.get("fold_scores", []) or []),
@@ -33,9 +56,11 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _best(trials: list[optuna.trial.FrozenTrial], maximize: bool, value) -> optuna.trial.FrozenTrial | None:
-    scored = [(value(t), t) for t in trials]
-    scored = [(v, t) for v, t in scored if v is not None and np.isfinite(v)]
+def best_trial(trials: list[optuna.trial.FrozenTrial], maximize: bool,
+               value: Callable[[optuna.trial.FrozenTrial], float | None] = lambda t: t.value,
+               ) -> optuna.trial.FrozenTrial | None:
+    """The trial with the best finite ``value`` (the first of equals), or None."""
+    scored = [(v, t) for t in trials if (v := value(t)) is not None and np.isfinite(v)]
     if not scored:
         return None
     return (max if maximize else min)(scored, key=lambda pair: pair[0])[1]
@@ -56,18 +81,17 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     A family whose every trial was pruned still shows its best partial score (mean of the folds its best
     pruned trial finished; ``partial`` is True and ``n_folds`` says how many folds).
     """
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
-    by_family: dict[str, list[optuna.trial.FrozenTrial]] = {}
-    for trial in trials:
-        by_family.setdefault(trial.params.get("family", trial.user_attrs.get("family", "?")), []).append(trial)
+    maximize = maximizes(study)
     rows = []
-    for family, group in by_family.items():
+    for family, trials in by_family(study).items():
+        group = [t for t in trials if t.state.is_finished()]  # queued/running trials have no result yet
+        if not group:
+            continue
         row: dict[str, Any] = {"family": family}
-        best = _best([t for t in group if t.state == TrialState.COMPLETE], maximize, lambda t: t.value)
+        best = best_trial([t for t in group if t.state == TrialState.COMPLETE], maximize)
         partial = best is None
         if partial:
-            best = _best([t for t in group if t.state == TrialState.PRUNED], maximize, _partial_value)
+            best = best_trial([t for t in group if t.state == TrialState.PRUNED], maximize, _partial_value)
         if best is not None:
             folds = np.asarray(best.user_attrs.get("fold_scores", []) or [], dtype=float)
             row.update({"best_trial": best.number, "cv_mean": _partial_value(best) if partial else best.value,
