@@ -38,7 +38,8 @@ LEGACY_FILES = {
     "simulation": {f"{part}{suffix}" for part in ("train", "validation") for suffix in (".bed", ".bim", ".fam")}
     | {"train_pheno.csv", "validation_pheno.csv", "train_covar.csv", "validation_covar.csv", "truth.json"},
 }
-PREDICTION_HEADERS = re.compile(r"^ID,(phenotype,)?(probability|prediction|probability_[^,]+)(,|$)")
+# the columns of a predictions CSV (`predict --out`): ID first, then these, at least one prediction column
+PREDICTION_COLUMNS = {"FID", "IID", "phenotype", "probability", "prediction"}
 NAME_MAX = 255
 # Room kept for the suffixes of temporaries (``NAME.tmp-PID-xxxxxxxx``) beside an output.
 SUFFIX_ROOM = 40
@@ -158,7 +159,10 @@ def _is_predictions_csv(path: Path) -> bool:
             header = handle.readline().rstrip("\r\n")
     except (OSError, UnicodeDecodeError):
         return False
-    return bool(PREDICTION_HEADERS.match(header))
+    columns = header.split(",")
+    known = all(c in PREDICTION_COLUMNS or c.startswith("probability_") for c in columns[1:])
+    predicted = any(c in ("probability", "prediction") or c.startswith("probability_") for c in columns)
+    return columns[0] == "ID" and known and predicted
 
 
 def foreign_entries(directory: Path, kind: OutputKind) -> list[str]:
