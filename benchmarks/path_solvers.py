@@ -154,6 +154,22 @@ def grid_path(solver: str, task: str, genotypes: Any, covariates: np.ndarray, y:
     return {"curves": curves, "index": index, "timed_out": timed_out}
 
 
+def cmsa_scores(models: list, genotypes: Any, covariates: np.ndarray, task: str) -> np.ndarray:
+    """CMSA (bigstatsr): the mean of the fold models' linear predictors, each at its fold's best penalty."""
+    from genoml_search.search.paths import scores_from_eta
+
+    n_snps = genotypes.shape[1]
+    etas = []
+    for coef, intercept, fill in models:
+        active = np.flatnonzero(coef[:, 0])
+        snp, cov = active[active < n_snps], active[active >= n_snps]
+        values = np.asarray(genotypes[:, snp]).astype(np.float64)
+        values = np.where(values < 0, fill[snp], values)
+        cov_values = np.where(np.isnan(covariates[:, cov - n_snps]), fill[cov], covariates[:, cov - n_snps])
+        etas.append(intercept[0] + values @ coef[snp, 0] + cov_values @ coef[cov, 0])
+    return scores_from_eta(np.mean(etas, axis=0)[:, None], task)
+
+
 def run_one(solver: str, args: argparse.Namespace) -> dict[str, Any]:
     """Time, memory and validation score of one solver on the cohort."""
     from genoml_search.core.metrics import get_metric
@@ -177,12 +193,16 @@ def run_one(solver: str, args: argparse.Namespace) -> dict[str, Any]:
         from genoml_search.search.paths import Design
 
         design = Design(genotypes, covariates, np.arange(len(y)))
-        cv = cross_validate_path(design, y, folds, task, metric.compute, True, 1.0)
+        cv = cross_validate_path(design, y, folds, task, metric.compute, True, 1.0, keep_fold_models=True)
+        cmsa_seconds = time.perf_counter() - started
+        cmsa = cmsa_scores(cv.fold_models, v_genotypes, v_covariates, task)
         model = PenalizedPathModel(task=task, lambda_index=cv.lambda_index, n_covariates=covariates.shape[1])
         model.fit(design, y)
         scores = predict(model, Design(v_genotypes, v_covariates, np.arange(len(v_y))), task)
         record = {"cv_score": cv.value, "lambda_index": cv.lambda_index, "path_lengths": [len(c) for c in cv.curves],
-                  "n_snps_selected": int(np.count_nonzero(model.raw_coef_[: design.n_snps])), "timed_out": False}
+                  "n_snps_selected": int(np.count_nonzero(model.raw_coef_[: design.n_snps])), "timed_out": False,
+                  "cmsa_validation_score": round(float(metric.compute(v_y, cmsa)), 4),
+                  "cmsa_seconds": round(cmsa_seconds, 2)}
     else:
         found = grid_path(solver, task, genotypes, covariates, y, folds, metric, args.budget, started)
         x_all, stats = standardized(genotypes, covariates, np.arange(len(y)))
@@ -210,6 +230,24 @@ def run_one(solver: str, args: argparse.Namespace) -> dict[str, Any]:
             "n_samples": int(len(y)), "n_snps": int(genotypes.shape[1]), **record}
 
 
+def table(path: Path) -> str:
+    """The results file as a markdown table (docs/families.md)."""
+    lines = ["| cohort | SNPs | solver | seconds | validation | CV | SNPs kept | peak RSS beyond baseline / int8 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for run in json.loads(path.read_text())["runs"]:
+        for r in run["records"]:
+            if "error" in r:
+                lines.append(f"| {run['task']} | {run['n_snps'] or 'all'} | {r['solver']} | failed: {r['error']} ||||")
+                continue
+            stopped = " (budget hit: path cut short)" if r.get("timed_out") else ""
+            cmsa = f"; CMSA {r['cmsa_validation_score']}" if "cmsa_validation_score" in r else ""
+            lines.append(f"| {run['task']} {Path(run['train']).name} | {r['n_snps']} | {r['solver']} | "
+                         f"{r['seconds']}{stopped} | {r['metric']} {r['validation_score']}{cmsa} | "
+                         f"{r['cv_score']:.4f} | {r['n_snps_selected']} | {r['extra_peak_over_int8']}x "
+                         f"({r['peak_rss_mib'] - r['baseline_rss_mib']:.0f} MiB) |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", required=True)
@@ -219,7 +257,11 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=240.0, help="seconds per solver before it stops")
     parser.add_argument("--solvers", default=",".join(SOLVERS))
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--table", action="store_true", help="print the results file as a markdown table")
     parser.add_argument("--out", default="benchmarks/results/path_solvers.json")
+    if "--table" in sys.argv:
+        print(table(Path("benchmarks/results/path_solvers.json")))
+        return
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args)))
@@ -239,11 +281,30 @@ def main() -> None:
 
     out = Path(args.out)
     previous = json.loads(out.read_text()).get("runs", []) if out.is_file() else []
-    same = [r for r in previous if r.get("task") == args.task and r.get("n_snps") == args.snps]
+    same = [r for r in previous
+            if r.get("task") == args.task and r.get("n_snps") == args.snps and r.get("train") == args.train]
     kept = [r for r in (same[0]["records"] if same else []) if r["solver"] not in {x["solver"] for x in records}]
     runs = [r for r in previous if r not in same] + [
         {"task": args.task, "n_snps": args.snps, "train": args.train, "records": kept + records}]
-    write_result(out.stem, {"protocol": __doc__.split("\n\n")[1], "runs": runs})
+    write_result(out.stem, {"protocol": __doc__.split("\n\n")[1], "runs": runs, "summary": summary(runs)})
+
+
+def summary(runs: list[dict]) -> list[dict]:
+    """One README row per cohort: every solver's time, validation score and memory."""
+    rows = []
+    for run in runs:
+        done = [r for r in run["records"] if "error" not in r]
+        if not done:
+            continue
+        first = done[0]
+        parts = [f"{r['solver']} {r['seconds']:.0f} s{' (cut)' if r.get('timed_out') else ''}, "
+                 f"{r['metric']} {r['validation_score']:.3f}, {r['extra_peak_over_int8']}x" for r in done]
+        rows.append({"what": f"{run['task']} {Path(run['train']).name}, {first['n_samples']:,} x "
+                             f"{first['n_snps']:,}: lasso path, 5-fold CV + refit (time, validation, peak RSS "
+                             "beyond baseline / int8)",
+                     "result": "; ".join(parts),
+                     "target": "path family >= 5x faster than scikit-learn at equal validation; <= 1.5x int8"})
+    return rows
 
 
 if __name__ == "__main__":

@@ -1,9 +1,8 @@
 """Safe outputs: build beside the target, then rename, so no half-written file or directory is ever left.
 
 Also the process-level pieces of "safe files": :func:`install_signal_handlers` makes SIGTERM behave like
-Ctrl-C (a :class:`KeyboardInterrupt`) so that every ``except BaseException`` clean-up below runs for both, and
-:func:`check_output_directory` refuses, before any work is done, an ``--out`` that cannot be written or that
-would replace something that is not ours.
+Ctrl-C (a :class:`KeyboardInterrupt`) so that every ``except BaseException`` clean-up below runs for both.
+Which paths a command may write at all is :mod:`genoml_search.outputs` (built on this module).
 """
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import shutil
 import signal
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +51,6 @@ def nearest_existing(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
-
-
-def check_output_directory(target: str | Path, marker: str | None = None, flag: str = "--out",
-                           inputs: Any = ()) -> Path:
-    """Check, before any work, that ``target`` may be written as a dataset directory (see
-    :mod:`genoml_search.outputs`: absent, empty, or a dataset this tool wrote holding only its own files; never
-    one of ``inputs`` or a directory containing them). ``marker`` is kept for callers of older versions."""
-    from genoml_search.outputs import OutputKind, check_output
-
-    return check_output(target, OutputKind.DATASET, inputs=inputs, flag=flag)
 
 
 def can_create_in(directory: Path) -> bool:
@@ -150,14 +139,14 @@ def _normal_mode(directory: bool) -> int:
 
 
 @contextlib.contextmanager
-def atomic_directory(target: str | Path, kind: Any = None) -> Iterator[Path]:
+def atomic_directory(target: str | Path, marker: Callable[[Path], object] | None = None) -> Iterator[Path]:
     """Yield a temporary directory beside ``target``; on success it replaces ``target`` in one rename.
 
     On any exception (including KeyboardInterrupt, and SIGTERM once :func:`install_signal_handlers` ran) the
     temporary directory is removed and ``target``, if it existed, is left untouched. The final swap runs with
     signals held, so an interruption never leaves ``target`` missing. The directory gets the umask's normal
-    mode and, with ``kind`` (an :class:`genoml_search.outputs.OutputKind`), the marker file listing what it
-    holds, so a later command recognises it as ours.
+    mode; ``marker`` is called on the finished temporary directory before the swap (the marker file of
+    :func:`genoml_search.outputs.output_directory`, so a later command recognises it as ours).
     """
     target = Path(target)
     _check_parent_writable(target)
@@ -170,10 +159,8 @@ def atomic_directory(target: str | Path, kind: Any = None) -> Iterator[Path]:
         raise UserError(f"cannot write in {target.parent} ({error.strerror}); choose a writable --out", target) from None
     try:
         yield tmp
-        if kind is not None:
-            from genoml_search.outputs import write_marker
-
-            write_marker(tmp, kind)
+        if marker is not None:
+            marker(tmp)
         os.chmod(tmp, _normal_mode(directory=True))
         replace_directory(tmp, target)
     except BaseException:
@@ -266,7 +253,7 @@ def read_text_file(path: str | Path, what: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise InputFileError(f"cannot read {what} file ({error.strerror or errno.errorcode.get(error.errno)})",
+        raise InputFileError(f"cannot read {what} file ({error.strerror or errno.errorcode.get(error.errno or 0)})",
                              path) from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:

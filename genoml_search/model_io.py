@@ -23,7 +23,6 @@ from genoml_search.versions import __version__
 from genoml_search.data.cohort_structure import PCA_FILE
 from genoml_search.data.dataset import MANIFEST, VARIANTS, Dataset
 from genoml_search.errors import UserError
-from genoml_search.fileio import atomic_directory
 from genoml_search.versions import versions
 
 if TYPE_CHECKING:
@@ -45,6 +44,11 @@ _DISTANCES = ("Euclidean", "SEuclidean", "Manhattan", "Chebyshev", "Minkowski", 
 TRUSTED_TYPES: set[str] = {
     "genoml_search.search.pipeline.GenotypePreprocessor",
     "genoml_search.search.pipeline.CovariateWeight",
+    "genoml_search.search.tabular.TabularPreprocessor",
+    # HistGB with native categories (munge --table) keeps a ColumnTransformer whose OrdinalEncoder check is
+    # partial(check_array, ...): a function reference restored by name, not called while loading.
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
     "genoml_search.search.families.discriminant.BoundedLDA",
     "genoml_search.search.families.discriminant.BoundedQDA",
     "genoml_search.search.families.linear.HeritabilityRidge",
@@ -94,9 +98,9 @@ def save_model(model_dir: Path, pipeline: Any, info: dict[str, Any], training: D
     """Write ``model.skops``, ``model.json`` and the training variant table/manifest, atomically."""
     import skops.io as sio
 
-    from genoml_search.outputs import OutputKind
+    from genoml_search.outputs import OutputKind, output_directory
 
-    with atomic_directory(model_dir, kind=OutputKind.MODEL) as tmp:
+    with output_directory(model_dir, OutputKind.MODEL) as tmp:
         sio.dump(pipeline, tmp / MODEL_FILE)
         shutil.copyfile(training.path / VARIANTS, tmp / VARIANTS)  # content only: modes follow the umask
         shutil.copyfile(training.path / MANIFEST, tmp / MANIFEST)

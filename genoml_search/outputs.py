@@ -22,9 +22,10 @@ import re
 from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
 from genoml_search.errors import UserError
+from genoml_search.fileio import atomic_directory, can_create_in, nearest_existing
 
 MARKER = ".genoml-search.json"
 # Files and directories an older version (before markers) wrote, by kind: how such outputs are recognised.
@@ -67,9 +68,22 @@ class OutputKind(str, Enum):
 
 def marker_payload(kind: OutputKind, files: Iterable[str]) -> dict[str, object]:
     """The content of the marker file: the kind and the entries this tool wrote."""
-    from genoml_search import __version__
+    from genoml_search.versions import __version__
 
     return {"tool": "genoml-search", "tool_version": __version__, "kind": kind.value, "files": sorted(files)}
+
+
+def output_directory(target: str | Path, kind: OutputKind) -> ContextManager[Path]:
+    """:func:`~genoml_search.fileio.atomic_directory` leaving the marker of ``kind``: the directory is ours."""
+    return atomic_directory(target, marker=lambda tmp: write_marker(tmp, kind))
+
+
+def check_output_directory(target: str | Path, marker: str | None = None, flag: str = "--out",
+                           inputs: Any = ()) -> Path:
+    """Check, before any work, that ``target`` may be written as a dataset directory (absent, empty, or a
+    dataset this tool wrote holding only its own files; never one of ``inputs`` or a directory containing
+    them). ``marker`` is kept for callers of older versions."""
+    return check_output(target, OutputKind.DATASET, inputs=inputs, flag=flag)
 
 
 def write_marker(directory: Path, kind: OutputKind, files: Iterable[str] | None = None) -> None:
@@ -144,9 +158,9 @@ def _is_predictions_csv(path: Path) -> bool:
 def foreign_entries(directory: Path, kind: OutputKind) -> list[str]:
     """Entries of an output directory that genoml-search did not write there (a user's files)."""
     directory = Path(directory)
-    marker = read_marker(directory)
-    if marker is not None and isinstance(marker.get("files"), list):
-        ours = set(marker["files"]) | {MARKER}
+    listed = (read_marker(directory) or {}).get("files")
+    if isinstance(listed, list):
+        ours = set(listed) | {MARKER}
     elif kind is OutputKind.REPORT:
         return sorted(p.name for p in directory.iterdir()
                       if p.name != "report.html" and p.suffix not in (".png", ".csv"))
@@ -265,8 +279,6 @@ def _check_directory_output(target: Path, kind: OutputKind, flag: str) -> None:
 
 
 def _check_creatable(target: Path, flag: str) -> None:
-    from genoml_search.fileio import can_create_in, nearest_existing
-
     ancestor = nearest_existing(target.parent)
     if not ancestor.is_dir():
         raise UserError(f"{ancestor} is not a directory; choose another {flag}", target)

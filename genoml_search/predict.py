@@ -42,6 +42,8 @@ class PredictOptions:
     min_overlap: float = 0.9
     pheno: str | None = None  # a labelled cohort: also score it (metrics with CIs beside the predictions)
     metrics_out: Path | None = None  # where those go (default: OUT with suffix .metrics.json)
+    tables: list[str] = field(default_factory=list)  # --table: feature tables of a model trained with munge --table
+    id_column: str | None = None
 
 
 @dataclass
@@ -59,6 +61,7 @@ class PredictSummary:
     related_to_training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None  # with --pheno: the same shape as metrics.json's validation part
     metrics_path: Path | None = None
+    table_notes: list[str] = field(default_factory=list)  # munge --table models: ignored columns, unseen levels
 
     @property
     def overlap(self) -> float:
@@ -67,7 +70,8 @@ class PredictSummary:
 
 
 def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str | None,
-                     covar: str | None, reference: str | None = None, pheno: str | None = None) -> Dataset:
+                     covar: str | None, reference: str | None = None, pheno: str | None = None,
+                     tables: list[str] | None = None, id_column: str | None = None) -> Dataset:
     """Munge the cohort ``--like`` the model's training variants into ``work/cohort`` and open it.
 
     ``reference`` is the training dataset the cohort's relatedness is checked against (if it still exists).
@@ -76,7 +80,7 @@ def harmonize_cohort(model_dir: Path, work: Path, bfile: str | None, pfile: str 
 
     target = work / "cohort"
     munge(MungeOptions(out=target, bfile=bfile, pfile=pfile, covar=covar, like=str(model_dir), fill_missing=True,
-                       relatedness_reference=reference, pheno=pheno))
+                       relatedness_reference=reference, pheno=pheno, tables=list(tables or []), id_column=id_column))
     return Dataset.open(target)
 
 
@@ -97,13 +101,15 @@ def predict(options: PredictOptions) -> PredictSummary:
     """Harmonize the cohort to the model's training variants, predict, and write the CSV atomically."""
     if not 0.0 <= options.min_overlap <= 1.0:
         raise UserError(f"--min-overlap {options.min_overlap} must be a fraction between 0 and 1")
-    if bool(options.bfile) == bool(options.pfile):
-        raise UserError("give exactly one of --bfile PREFIX or --pfile PREFIX")
     model_dir = find_model_dir(options.model)
+    from genoml_search.data.table_munge import check_predict_inputs  # munge --table models
+
+    check_predict_inputs(model_dir, options)
     out = Path(options.out)
     prefixes = [options.bfile and f"{options.bfile}{s}" for s in (".bed", ".bim", ".fam")]
     prefixes += [options.pfile and f"{options.pfile}{s}" for s in (".pgen", ".pvar", ".psam")]
-    inputs = [model_dir, ("--covar", options.covar), ("--pheno", options.pheno), *prefixes]
+    inputs = [model_dir, ("--covar", options.covar), ("--pheno", options.pheno), *prefixes,
+              *(("--table", table) for table in options.tables)]
     check_output(out, OutputKind.PREDICTIONS, inputs=inputs)
     if options.pheno:
         metrics_out = options.metrics_out or out.with_name(out.stem + ".metrics.json")
@@ -116,7 +122,7 @@ def predict(options: PredictOptions) -> PredictSummary:
     remove_stale_work_directories(out.parent, WORK_PREFIX)  # left by a predict killed with kill -9
     with tempfile.TemporaryDirectory(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=out.parent) as work:
         cohort = harmonize_cohort(model_dir, Path(work), options.bfile, options.pfile, options.covar,
-                                  info.get("dataset_path"), options.pheno)
+                                  info.get("dataset_path"), options.pheno, options.tables, options.id_column)
         related = dict(cohort.manifest.get("related_to_training") or {})
         if related.get("checked") is False and not info.get("dataset_path"):
             related["reason"] = "the model does not record its training dataset (saved by an older version)"
@@ -147,7 +153,12 @@ def predict(options: PredictOptions) -> PredictSummary:
 
         metrics_path = options.metrics_out or out.with_name(out.stem + ".metrics.json")
         write_json(metrics_path, labelled)
+    from genoml_search.export.tables import family_ids, with_family_ids, write_csv
+
+    frame = with_family_ids(frame, family_ids(options.bfile, options.pfile))  # #18: keep FID and IID
     with atomic_file(out) as handle:
-        frame.to_csv(handle, index=False)
-    return PredictSummary(out, info["task"], len(frame), n_training, counts, dropped,
-                          list(frame.columns), info.get("warnings", []), related, labelled, metrics_path)
+        write_csv(frame, handle, full_precision=True)
+    summary = PredictSummary(out, info["task"], len(frame), n_training, counts, dropped,
+                             list(frame.columns), info.get("warnings", []), related, labelled, metrics_path)
+    summary.table_notes = list((cohort.manifest.get("feature_table") or {}).get("notes", []))
+    return summary

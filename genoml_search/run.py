@@ -7,6 +7,7 @@ all preprocessing on their own training part.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import optuna
@@ -157,9 +158,15 @@ def choose_families(options: RunOptions, task: str) -> list[ModelFamily]:
         unsupported = [f.name for f in families if task not in f.tasks]
         if unsupported:
             raise UserError(f"families {unsupported} do not support the {task} task")
+        for family in families:
+            if family.missing_dependency():
+                raise UserError(f"--family {family.name}: {family.missing_dependency()}")
         return families
     available = {f.name: f for f in families_for(task)}
-    return [available[name] for name in DEFAULT_FAMILIES if name in available]
+    defaults = [available[name] for name in DEFAULT_FAMILIES if name in available]
+    for family in [f for f in defaults if f.missing_dependency()]:  # e.g. adelie after a plain pip install
+        log.warning("not searching %s by default: %s", family.name, family.missing_dependency())
+    return [f for f in defaults if not f.missing_dependency()]
 
 
 def families_of_resumed_study(study: optuna.Study, families: list[ModelFamily],
@@ -207,9 +214,11 @@ def resolve_groups(options: RunOptions, dataset: Dataset) -> np.ndarray | None:
 
 
 def suggest_trial(trial: optuna.Trial, families: list[ModelFamily], task: str, snp_filter: bool) -> tuple[str, dict, float]:
-    """Sample a family, its parameters and the in-fold SNP p-value threshold."""
+    """Sample a family, its parameters and the in-fold SNP p-value threshold (not for path families, whose
+    penalty selects the SNPs)."""
     family, params = suggest_pipeline(trial, families, task)
-    threshold = trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) if snp_filter else 1.0
+    filtered = snp_filter and not family.fits_path
+    threshold = trial.suggest_float("snp_p_threshold", 1e-6, 1.0, log=True) if filtered else 1.0
     return family.name, params, threshold
 
 
@@ -222,7 +231,7 @@ class RunPlan:
     dataset: Dataset
     task: str
     metric_name: str
-    direction: str
+    direction: Literal["minimize", "maximize"]
     families: list[ModelFamily]
     groups: np.ndarray | None
     search_index: np.ndarray
@@ -294,6 +303,9 @@ def prepare(options: RunOptions) -> RunPlan:
 
         load_families_module(options.families_module)
     families = choose_families(options, task)
+    from genoml_search.search.tabular import families_for_tables  # munge --table: no genotype-only families
+
+    families = families_for_tables(families, dataset, explicit=bool(options.families))
     run_dir = RunDirectory(Path(options.out))
     _check_outputs(options, run_dir)
     with_cohort = _validation_cohort_given(options)
@@ -498,7 +510,7 @@ def search(plan: RunPlan, study: optuna.Study, on_result: Callable[[Any, int], N
            on_start: Callable[[int, int, str | None], None] | None) -> tuple[int, DriverStats, str | None]:
     """Run trials on Dask until the study holds ``n_trials`` finished ones; return (finished, stats, dashboard)."""
     options, task, dataset = plan.options, plan.task, plan.dataset
-    storage = study._storage
+    storage: Any = study._storage  # heartbeats: an RDB storage method, not BaseStorage's
     driver_number = claim_driver_number(study)
     study.sampler = driver_sampler(options.sampler, options.seed, driver_number)
     if plan.sqlite_file is not None:
@@ -680,15 +692,16 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     threshold = best.params.get("snp_p_threshold", 1.0)
     data = features_from_dataset(r.dataset, options.n_pcs)
     pipeline = build_pipeline(family, params, r.task, data.n_snps, threshold, options.seed, n_jobs=1,
-                              n_covariates=data.n_covariates)
+                              n_covariates=data.n_covariates, tabular=data.tabular)
+    log.info("refitting trial %d (%s) on %d samples", best.number, family.name, len(r.search_index))
     pipeline.fit(model_input(data, family, r.search_index), data.y[r.search_index])  # int8 for path families
     scored = _score_validation(r, pipeline, data, family)
     single_metrics = scored.metrics
     ensemble = _ensemble_step(r, pipeline, data, scored)  # #21: the ensemble of the best trials
     if ensemble.chosen:  # its nested CV beat the best single trial: it is the final model
         pipeline = ensemble.model
-        scored = ScoredValidation(ensemble.x_val, scored.y, ensemble.scores, ensemble.validation or {}, scored.source)
-    context = RefitContext(data, r.search_index, scored.x, scored.y, r.task, r.metric_name,  # baseline, leaderboard
+        scored = dataclasses.replace(scored, scores=ensemble.scores, metrics=ensemble.validation or {})
+    context = RefitContext(data, r.search_index, scored.data, scored.rows, r.task, r.metric_name,  # baseline, leaderboard
                            CVSpec(options.n_folds, options.n_repeats, options.seed), r.search_groups, options.seed)
     validation_metrics = {**scored.metrics, **validation_extras(context, scored.scores, best.value)}
     related = None if r.related is None else {**r.related, "n_scored": len(scored.y)}
@@ -734,7 +747,8 @@ def _ensemble_step(r: RefitRequest, pipeline: Any, data: Any, scored: ScoredVali
 
     options = r.options
     request = EnsembleRequest(r.study, r.families, r.task, get_metric(r.metric_name, r.task), data, r.search_index,
-                              scored.x, scored.y, pipeline, artifact_store(Path(options.out), options.artifacts),
+                              scored.data.x[scored.rows], scored.y, pipeline,
+                              artifact_store(Path(options.out), options.artifacts),
                               options.ensemble, options.ensemble_top_k, options.seed)
     try:
         return ensemble_step(request)
@@ -747,9 +761,12 @@ def _ensemble_step(r: RefitRequest, pipeline: Any, data: Any, scored: ScoredVali
 
 @dataclass
 class ScoredValidation:
-    """The validation samples the refitted model scored: model input, phenotype, scores, metrics, source."""
+    """The validation samples the refitted model scored: the feature matrix they come from and their rows
+    (the covariates-only baseline and the leaderboard refits read them without a float genotype copy),
+    phenotype, scores, metrics, source."""
 
-    x: Any
+    data: Any
+    rows: np.ndarray
     y: np.ndarray
     scores: np.ndarray
     metrics: dict[str, float]
@@ -767,8 +784,9 @@ def _score_validation(r: RefitRequest, pipeline: Any, data: Any, family: ModelFa
     keep = ~np.isnan(y_val)
     if r.excluded:
         keep &= ~np.isin(ids_val.astype(str), list(r.excluded))
-    x_val = model_input(val_data, family, val_rows[keep])  # int8 rows for path families, else float rows
+    scored_rows = val_rows[keep]
+    x_val = model_input(val_data, family, scored_rows)  # int8 rows for path families, else float rows
     y_val = y_val[keep]
     scores = predict_scores(pipeline, x_val, r.task)
     metrics = score_all(r.task, y_val, scores) if len(y_val) else {}
-    return ScoredValidation(x_val, y_val, scores, metrics, source)
+    return ScoredValidation(val_data, scored_rows, y_val, scores, metrics, source)

@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from genoml_search.errors import UserError
-from genoml_search.fileio import (atomic_directory, check_output_directory, install_signal_handlers,
-                                  read_text_file, remove_stale_temporaries, write_json)
+from genoml_search.fileio import (atomic_directory, install_signal_handlers, read_text_file,
+                                  remove_stale_temporaries, write_json)
+from genoml_search.outputs import check_output_directory
 
 
 def test_atomic_directory_keeps_previous_on_interrupt(tmp_path) -> None:

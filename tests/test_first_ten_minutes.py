@@ -24,7 +24,7 @@ def munged(simulated) -> tuple[Path, str]:
     done = run_cli("munge", "--bfile", str(c / "train"), "--pheno", str(c / "train_pheno.csv"),
                    "--covar", str(c / "train_covar.csv"), "--out", str(simulated / "dataset"))
     assert done.code == 0, done.stderr
-    return simulated / "dataset", done.stdout
+    return simulated / "dataset", done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_predict_scores_a_labelled_cohort_like_the_run(finished, simulated, tmp_
     import pandas as pd
 
     frame = pd.read_csv(target)
-    assert list(frame.columns[:3]) == ["ID", "phenotype", "probability"]
+    assert list(frame.columns[:5]) == ["ID", "FID", "IID", "phenotype", "probability"]
 
 
 @pytest.mark.parametrize("command, words", [
@@ -167,3 +167,21 @@ def test_families_shows_the_default_search():
     assert records["logistic"]["default_for"] == ["binary", "multiclass"]
     assert records["ridge_h2"]["default_for"] == ["regression"] and records["knn"]["default_for"] == []
     assert "searched by default" in run_cli("families", env={"COLUMNS": "200"}).stdout
+
+
+def test_munge_warns_when_kinship_has_too_few_snps(munged):
+    text = " ".join(munged[1].split())
+    assert "SNPs is too noisy for second- or third-degree calls" in text and "independent SNPs" in text
+    assert "pairs by degree" not in text  # not the hundreds of chance pairs
+
+
+def test_a_resumed_run_with_nothing_to_do_says_so(finished, munged, simulated):
+    out, _ = finished
+    c = simulated / "cohort"
+    again = run_cli("run", str(munged[0]), "--out", str(out), "--n-trials", "5", "--family", "logistic",
+                    "--family", "random_forest", "--workers", "1", "--validate-top", "1",
+                    "--validation-bfile", str(c / "validation"), "--validation-pheno", str(c / "validation_pheno.csv"),
+                    "--validation-covar", str(c / "validation_covar.csv"))
+    assert again.code == 0, again.stderr
+    text = " ".join((again.stdout + again.stderr).split())
+    assert "already has 5 finished trials" in text and "--n-trials 55" in text

@@ -49,7 +49,7 @@ def _validation_options(run_dir: Path, out: Path, **kw) -> PredictOptions:
 def test_predicting_the_validation_cohort_reproduces_metrics_exactly(run_dir, tmp_path):
     summary = predict(_validation_options(run_dir, tmp_path / "pred.csv"))
     predictions = pd.read_csv(tmp_path / "pred.csv", dtype={"ID": str})
-    assert list(predictions.columns) == ["ID", "probability"] and summary.n_samples == 100
+    assert list(predictions.columns) == ["ID", "FID", "IID", "probability"] and summary.n_samples == 100
     truth = Dataset.open(run_dir / "validation_dataset").samples[["ID", "phenotype"]]
     merged = truth.merge(predictions, on="ID", validate="one_to_one")
     metrics = json.loads((run_dir / "metrics.json").read_text())["validation"]

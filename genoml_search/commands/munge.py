@@ -53,8 +53,14 @@ def munge(
     pcs: Annotated[Optional[int], typer.Option("--pcs", help="Genetic PCs to fit on a training cohort "
                                                "(default 10 when it has >= 100 SNPs; 0: none).",
                                                callback=NON_NEGATIVE)] = None,
+    table: Annotated[Optional[list[str]], typer.Option("--table", help="Feature table (CSV, TSV or Parquet; one "
+                                                       "row per sample), alone or beside genotypes; repeatable.")] = None,
+    id_column: Annotated[Optional[str], typer.Option(help="Sample ID column of the --table files (default ID, "
+                                                     "IID, ...).")] = None,
+    categorical: Annotated[Optional[list[str]], typer.Option("--categorical", help="Table columns to treat as "
+                                                             "categorical (COL,COL,...), besides text ones.")] = None,
 ) -> None:
-    """Turn PLINK genotypes + phenotype + covariates into a pruned, QC'd Dataset directory."""
+    """Turn PLINK genotypes and/or feature tables + phenotype + covariates into a Dataset directory."""
     from genoml_search.data.munge import MungeOptions, PruneParams, munge as run_munge
     from genoml_search.data.qc import QCParams
 
@@ -72,8 +78,13 @@ def munge(
                            covar=covar, max_covar_levels=max_covar_levels, gwas=gwas, gwas_p=gwas_p,
                            extract=extract, exclude=exclude, keep=keep, remove=remove, qc=qc, prune=prune,
                            like=str(like) if like else None, fill_missing=fill_missing, kinship=not no_kinship,
-                           kinship_max_samples=kinship_max_samples, pcs=pcs)
-    manifest = run_munge(options)
+                           kinship_max_samples=kinship_max_samples, pcs=pcs, tables=list(table or []),
+                           id_column=id_column, categorical=list(categorical or []))
+    from genoml_search.progress import log_steps
+    from genoml_search.terminal import err_console
+
+    with log_steps(err_console, "munge"):  # read, QC, prune, kinship, PCA: steps on a terminal only
+        manifest = run_munge(options)
     print_munge_summary(manifest, out)
 
 
@@ -92,6 +103,11 @@ def print_munge_summary(manifest: dict[str, Any], out: Path) -> None:
     console.print(table)
     console.print(f"{manifest['n_samples']} samples x {manifest['n_variants']} variants, "
                   f"task {manifest['phenotype']['task']}, hash {manifest['content_hash']}")
+    if manifest.get("feature_table"):  # munge --table
+        from genoml_search.data.table_munge import table_lines
+
+        for line in table_lines(manifest):
+            console.print(line, markup=False, highlight=False)
     if manifest["phenotype"]["task"] == "binary":  # case/control counts of the written dataset
         from genoml_search.data.dataset import Dataset
         from genoml_search.evaluation.binary import case_control_counts
@@ -108,7 +124,14 @@ def print_structure(manifest: dict[str, Any]) -> None:
 
     related, pca = manifest.get("relatedness"), manifest.get("pca") or {}
     if related:
-        if related.get("computed"):
+        from genoml_search.data.kinship_noise import noise_warning
+
+        n_called = sum(n for d, n in (related.get("n_pairs_by_degree") or {}).items() if d != "duplicate/MZ twin")
+        noisy = noise_warning(related.get("noise"), n_called) if related.get("computed") else None
+        if noisy:  # not hundreds of chance pairs, but why they cannot be trusted and how many SNPs would do
+            console.print(f"kinship (KING, {related['n_snps']} SNPs): {related['n_duplicate_pairs']} duplicate pairs")
+            err_console.print(f"warning: {noisy}", soft_wrap=True)
+        elif related.get("computed"):
             degrees = ", ".join(f"{n} {d}" for d, n in related["n_pairs_by_degree"].items() if n)
             console.print(f"kinship (KING, {related['n_snps']} SNPs): {related['n_related_pairs']} related pairs "
                           f"(second degree or closer; {related['n_duplicate_pairs']} duplicates) among "

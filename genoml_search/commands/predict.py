@@ -21,20 +21,27 @@ def predict(
                                                  "with 95% CIs, the JSON shape of metrics.json's validation).")] = None,
     metrics: Annotated[Optional[Path], typer.Option("--metrics", help="With --pheno: where the metrics JSON goes "
                                                     "(default: OUT with suffix .metrics.json).")] = None,
+    table: Annotated[Optional[list[str]], typer.Option("--table", help="Feature table(s) of the new samples (models "
+                                                       "trained on munge --table data); repeatable.")] = None,
+    id_column: Annotated[Optional[str], typer.Option(help="Sample ID column of the --table files.")] = None,
 ) -> None:
     """Harmonize a cohort to the model's training SNPs and write its predictions (atomically)."""
     from genoml_search.predict import PredictOptions, predict as run_predict
 
     summary = run_predict(PredictOptions(model=model, out=out, bfile=bfile, pfile=pfile, covar=covar,
-                                         min_overlap=min_overlap, pheno=pheno, metrics_out=metrics))
+                                         min_overlap=min_overlap, pheno=pheno, metrics_out=metrics,
+                                         tables=list(table or []), id_column=id_column))
     from genoml_search.terminal import console, err_console
 
     h = summary.harmonization
     console.print(f"{summary.n_samples} samples predicted ({summary.task}) -> {summary.out}", markup=False)
-    console.print(f"SNPs: {h.get('matched', 0)} of {summary.n_training_snps} usable ({summary.overlap:.1%}); "
-                  f"{h.get('allele_swapped', 0)} allele-swapped, {h.get('strand_flipped', 0)} strand-flipped, "
-                  f"{h.get('ambiguous', 0)} strand-ambiguous (matched literally), "
-                  f"{h.get('filled_from_training', 0)} filled from training frequencies", markup=False)
+    for note in summary.table_notes:  # munge --table models: ignored columns, unseen categorical levels
+        (err_console if note.startswith("warning") else console).print(note, markup=False, soft_wrap=True)
+    if summary.n_training_snps:  # a table-only model has no SNPs to report
+        console.print(f"SNPs: {h.get('matched', 0)} of {summary.n_training_snps} usable ({summary.overlap:.1%}); "
+                      f"{h.get('allele_swapped', 0)} allele-swapped, {h.get('strand_flipped', 0)} strand-flipped, "
+                      f"{h.get('ambiguous', 0)} strand-ambiguous (matched literally), "
+                      f"{h.get('filled_from_training', 0)} filled from training frequencies", markup=False)
     if summary.samples_dropped:
         console.print(f"warning: {summary.samples_dropped} samples had no covariate row and were left out",
                       markup=False)

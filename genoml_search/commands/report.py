@@ -26,20 +26,21 @@ def report(
     seed: Annotated[int, typer.Option(help="Seed of permutations and bootstrap.", callback=SEED)] = 0,
 ) -> None:
     """Write report.html (self-contained, opens offline) with PNG and CSV files beside it."""
-    from genoml_search.errors import UserError
-    from genoml_search.report.build import ReportOptions, build_report
-
     from genoml_search.deprecation import prefer
+    from genoml_search.errors import UserError
+    from genoml_search.progress import log_steps
+    from genoml_search.report.build import ReportOptions, build_report
+    from genoml_search.terminal import console, err_console
 
     run_dir = prefer(run_dir, out, "RUN_DIR", "--out RUN_DIR")
     permutations = prefer(permutations, repeats, "--permutations", "--repeats")
     if run_dir is None and storage is None:
         raise UserError("give RUN_DIR, or --storage URL with --study NAME")
-    result = build_report(ReportOptions(run_dir=run_dir, storage=storage, study=study, report_dir=report_dir,
-                                        max_features=max_features, n_repeats=5 if permutations is None else permutations,
-                                        n_boot=bootstrap, seed=seed))
-    from genoml_search.terminal import console
-
+    with log_steps(err_console, "report"):  # steps on a terminal only
+        result = build_report(ReportOptions(run_dir=run_dir, storage=storage, study=study, report_dir=report_dir,
+                                            max_features=max_features,
+                                            n_repeats=5 if permutations is None else permutations,
+                                            n_boot=bootstrap, seed=seed))
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
     console.print(f"report: {result.html} ({len(result.files)} files)", markup=False)

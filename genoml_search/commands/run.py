@@ -87,55 +87,61 @@ def run(
                          drop_related_validation=drop_related_validation, n_pcs=pcs, ensemble=ensemble,
                          ensemble_top_k=ensemble_top_k, artifacts=artifacts,
                          cluster=cluster_options(workers, scheduler, scheduler_file, config))
+    from genoml_search.progress import log_steps
+    from genoml_search.terminal import err_console
+
     progress = TrialProgress(options)
     try:
-        summary = run_search(options, on_result=progress.on_result, on_start=progress.on_start)
+        with log_steps(err_console, "run", progress.show_step):  # steps on a terminal only
+            summary = run_search(options, on_result=progress.on_result, on_start=progress.on_start)
     finally:
         progress.stop()
     print_run_summary(summary)
 
 
 class TrialProgress:
-    """The progress bar of a run on stderr: finished trials of the target and the best value so far."""
+    """The run's terminal display on stderr (:class:`genoml_search.progress.TrialBar`: trials done/target,
+    elapsed, ETA, running trials, best value), and the message of a resumed run with nothing to do."""
 
     def __init__(self, options: Any) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         from genoml_search.terminal import err_console
 
-        self.progress = Progress(TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TextColumn("{task.description}", markup=False), console=err_console,
-                                 transient=False)
         self.options = options
-        self.task_id: Any = None
-        self.best: float | None = None
-        self.maximize = True
+        self.console = err_console
+        self.bar: Any = None
 
     def on_start(self, already: int, target: int, dashboard: str | None) -> None:
         """The search starts (``already`` of ``target`` trials finished)."""
-        from genoml_search.data.dataset import Dataset
         from genoml_search.core.metrics import DEFAULT_METRIC, get_metric
-        from genoml_search.terminal import err_console
+        from genoml_search.data.dataset import Dataset
+        from genoml_search.progress import TrialBar
 
+        if already >= target:  # a resumed run with nothing to do says so, and how to add trials
+            self.console.print(f"the study already has {already} finished trials (--n-trials {target} is a total): "
+                               f"no new trial; refitting and validating its best. Add trials with a larger total, "
+                               f"e.g. --n-trials {already + 50}", soft_wrap=True)
+            return
         task = self.options.task or Dataset.open(self.options.dataset).task  # checked by run before this call
-        self.maximize = get_metric(self.options.metric or DEFAULT_METRIC[task], task).greater_is_better
+        maximize = get_metric(self.options.metric or DEFAULT_METRIC[task], task).greater_is_better
         if dashboard:
-            err_console.print(f"Dask dashboard: {dashboard}")
-        self.task_id = self.progress.add_task("", total=target, completed=already)
-        self.progress.start()
+            self.console.print(f"Dask dashboard: {dashboard}")
+        self.bar = TrialBar(self.console, maximize, self.options.timeout)
+        self.bar.start(already, target)
 
     def on_result(self, result: Any, finished: int) -> None:
         """A trial finished (``finished`` trials in the study now)."""
-        if result.value is not None:
-            better = self.best is None or (result.value > self.best if self.maximize else result.value < self.best)
-            self.best = result.value if better else self.best
-        self.progress.update(self.task_id, completed=finished,
-                             description="" if self.best is None else f"best {self.best:.4f}")
+        if self.bar is not None:
+            self.bar.update(finished, result.value, getattr(result, "in_flight", None))
+
+    def show_step(self, message: str) -> None:
+        """After the search: the refit and validation steps in the bar's description."""
+        if self.bar is not None:
+            self.bar.step(message)
 
     def stop(self) -> None:
-        """Stop the bar (stopping one that never started would print a stray blank line)."""
-        if self.task_id is not None:
-            self.progress.stop()
+        """Stop the bar (a no-op if it never started)."""
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def print_run_summary(summary: Any) -> None:

@@ -34,6 +34,7 @@ class FeatureMatrix:
         self.sample_ids = sample_ids
         self.genotypes = genotypes
         self.covariates = covariates
+        self.tabular = None  # a search.tabular.TabularLayout when the dataset has feature tables
         self._lock = threading.Lock()
 
     @property
@@ -41,6 +42,7 @@ class FeatureMatrix:
         """The float32 feature matrix (built on first use, blocked: the int8 map is never copied as float64)."""
         with self._lock:
             if self._x is None:
+                assert self.genotypes is not None and self.covariates is not None  # the constructor's rule
                 self._x = float_features(self.genotypes, self.covariates)
             return self._x
 
@@ -52,8 +54,10 @@ class FeatureMatrix:
     @property
     def n_covariates(self) -> int:
         """Columns after the SNPs: covariates and genetic PCs."""
-        n_columns = self._x.shape[1] if self._x is not None else self.n_snps + self.covariates.shape[1]
-        return n_columns - self.n_snps
+        if self._x is not None:
+            return self._x.shape[1] - self.n_snps
+        assert self.covariates is not None  # the constructor's rule: without x, genotypes and covariates
+        return self.covariates.shape[1]
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -88,6 +92,12 @@ def features_from_dataset(dataset: Dataset, n_pcs: int = 0) -> FeatureMatrix:
     genotypes = dataset.genotypes
     covariates = dataset.covariates().astype(np.float32)
     names = list(dataset.variants["id"].astype(str)) + dataset.covariate_names
+    from genoml_search.search.tabular import table_block  # feature tables (munge --table), between SNPs and covariates
+
+    table, table_names, tabular = table_block(dataset, genotypes.shape[1], covariates.shape[1] + n_pcs)
+    if table is not None:
+        covariates = np.hstack([table, covariates])
+        names = names[: genotypes.shape[1]] + table_names + names[genotypes.shape[1] :]
     if n_pcs:
         clash = sorted(set(pc_names(n_pcs)) & set(dataset.covariate_names))
         if clash:
@@ -95,8 +105,10 @@ def features_from_dataset(dataset: Dataset, n_pcs: int = 0) -> FeatureMatrix:
                             dataset.path)
         covariates = np.hstack([covariates, dataset.pcs(n_pcs).astype(np.float32)])
         names += pc_names(n_pcs)
-    return FeatureMatrix(None, dataset.phenotype, genotypes.shape[1], names,
-                         dataset.samples["ID"].astype(str).to_numpy(), genotypes=genotypes, covariates=covariates)
+    features = FeatureMatrix(None, dataset.phenotype, genotypes.shape[1], names,
+                             dataset.samples["ID"].astype(str).to_numpy(), genotypes=genotypes, covariates=covariates)
+    features.tabular = tabular
+    return features
 
 
 def load_features(path: str, content_hash: str, n_pcs: int = 0) -> FeatureMatrix:

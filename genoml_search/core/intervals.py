@@ -255,12 +255,13 @@ def paired_bootstrap(name: str, y_true: np.ndarray, score_a: np.ndarray, score_b
     values = []
     for start in range(0, n_boot, 100):
         rows = index[start : start + 100]
-        pair = [_fast_replicates(name, y_true[rows], s[rows], n_classes) for s in (score_a, score_b)]
-        if pair[0] is None or pair[1] is None:
+        fast = [_fast_replicates(name, y_true[rows], s[rows], n_classes) for s in (score_a, score_b)]
+        first, second = fast
+        if first is None or second is None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pair = [np.array([_safe(compute, y_true[r], s[r]) for r in rows]) for s in (score_a, score_b)]
-        values.append(pair[0] - pair[1])
+                first, second = (np.array([_safe(compute, y_true[r], s[r]) for r in rows]) for s in (score_a, score_b))
+        values.append(first - second)
     replicates = np.concatenate(values)
     replicates = replicates[np.isfinite(replicates)]
     if len(replicates) < 10:

@@ -36,6 +36,7 @@ from genoml_search.data.structure import (
     related_pairs,
     relatedness_groups,
 )
+from genoml_search.data.kinship_noise import kinship_noise
 from genoml_search.data.dataset import GENOTYPES, Dataset
 # Re-exported: the Dataset owns its file names; munge/run/model_io know them from here too.
 from genoml_search.data.dataset import (
@@ -89,6 +90,14 @@ def training_structure(
     """
     manifest: dict[str, Any] = {}
     files: Writers = {}
+    manifest["relatedness"] = _training_kinship(genotypes, variants, ids, kinship, kinship_max_samples, files)
+    manifest["pca"] = _training_pca(genotypes, variants, ids, n_pcs, seed, files)
+    return manifest, files
+
+
+def _training_kinship(genotypes: np.ndarray, variants: pd.DataFrame, ids: np.ndarray, kinship: bool,
+                      kinship_max_samples: int, files: Writers) -> dict[str, Any]:
+    """The ``relatedness`` manifest entry (and ``related_pairs.tsv`` into ``files``), or why it was skipped."""
     n, m = genotypes.shape
     autosomal = king_variant_mask(variants["chrom"].to_numpy())
     n_auto = int(autosomal.sum())
@@ -103,27 +112,33 @@ def training_structure(
     elif n_auto < MIN_KING_SNPS:
         reason = f"skipped: KING kinship needs at least {MIN_KING_SNPS} autosomal SNPs; the dataset has {n_auto}"
     if reason is not None:
-        manifest["relatedness"] = {"computed": False, "reason": reason, **base}
-    else:
-        started = time.perf_counter()
-        g = genotypes if n_auto == m else genotypes[:, autosomal]
-        matrix = king_kinship(g)
-        pairs = related_pairs(matrix, STORED_THRESHOLD, ids_a=np.asarray(ids))
-        groups = relatedness_groups(matrix, RELATED_THRESHOLD)
-        del matrix
-        related = pairs[pairs["kinship"] > RELATED_THRESHOLD]
-        manifest["relatedness"] = {
-            "computed": True, **base,
-            "n_related_pairs": int(len(related)),
-            "n_duplicate_pairs": int((related["kinship"] > KING_DUPLICATE).sum()),
-            "n_pairs_by_degree": {d: int((pairs["degree"] == d).sum()) for d in DEGREES},
-            "n_related_samples": int(len(set(related["id1"]) | set(related["id2"]))),
-            "n_groups": int(len(np.unique(groups))),
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-        files[RELATED_PAIRS] = _write_table(pairs.assign(kinship=pairs["kinship"].round(6)))
-        log.info("kinship of %d samples on %d SNPs: %d related pairs", n, n_auto, len(related))
+        return {"computed": False, "reason": reason, **base}
+    started = time.perf_counter()
+    g = genotypes if n_auto == m else genotypes[:, autosomal]
+    matrix = king_kinship(g)
+    noise = kinship_noise(matrix, n_auto, KING_SECOND, KING_THIRD)  # are second/third-degree calls more than chance?
+    pairs = related_pairs(matrix, STORED_THRESHOLD, ids_a=np.asarray(ids))
+    groups = relatedness_groups(matrix, RELATED_THRESHOLD)
+    del matrix
+    related = pairs[pairs["kinship"] > RELATED_THRESHOLD]
+    files[RELATED_PAIRS] = _write_table(pairs.assign(kinship=pairs["kinship"].round(6)))
+    log.info("kinship of %d samples on %d SNPs: %d related pairs", n, n_auto, len(related))
+    return {
+        "computed": True, **base,
+        "n_related_pairs": int(len(related)),
+        "n_duplicate_pairs": int((related["kinship"] > KING_DUPLICATE).sum()),
+        "n_pairs_by_degree": {d: int((pairs["degree"] == d).sum()) for d in DEGREES},
+        "n_related_samples": int(len(set(related["id1"]) | set(related["id2"]))),
+        "n_groups": int(len(np.unique(groups))),
+        "noise": noise,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
+
+def _training_pca(genotypes: np.ndarray, variants: pd.DataFrame, ids: np.ndarray, n_pcs: int | None, seed: int,
+                  files: Writers) -> dict[str, Any]:
+    """The ``pca`` manifest entry (and ``pca.npz``, ``pcs.tsv`` into ``files``), or why it was skipped."""
+    n, m = genotypes.shape
     explicit = n_pcs is not None
     k = DEFAULT_PCS if n_pcs is None else n_pcs
     if k < 0:
@@ -134,32 +149,30 @@ def training_structure(
         m = len(pca_columns)
     k_max = min(n, m) - 1
     if k == 0:
-        manifest["pca"] = {"computed": False, "reason": "--pcs 0"}
-    elif not explicit and (m < MIN_PCA_SNPS or k_max < 1):
-        manifest["pca"] = {"computed": False, "reason": f"skipped: PCA needs at least {MIN_PCA_SNPS} SNPs and 2 "
-                                                        f"samples; the dataset has {m} SNPs and {n} samples"}
-    else:
-        if explicit and m < MIN_PCA_SNPS:
-            raise UserError(f"--pcs {k}: PCA needs at least {MIN_PCA_SNPS} SNPs; the dataset has {m} after QC and "
-                            "pruning (use --pcs 0, or relax QC/pruning)")
-        if explicit and n < 2:
-            raise UserError(f"--pcs {k}: PCA needs at least 2 samples; the cohort has {n}")
-        if explicit and k > k_max:
-            raise UserError(f"--pcs {k} is too many for {n} samples x {m} SNPs used for PCA; choose at most "
-                            f"{max(k_max, 0)}")
-        k = min(k, k_max)
-        started = time.perf_counter()
-        subset = genotypes if m == genotypes.shape[1] else genotypes[:, pca_columns]
-        model = fit_pca(subset, k, seed=seed, variant_ids=list(variants["id"].astype(str).to_numpy()[pca_columns]))
-        manifest["pca"] = {"computed": True, "n_components": k, "n_snps": m, "snp_selection": selection, "seed": seed,
-                           "eigenvalues": [round(float(v), 6) for v in model.eigenvalues],
-                           "explained_variance_ratio": [round(float(v), 6) for v in model.explained_variance_ratio],
-                           "seconds": round(time.perf_counter() - started, 2)}
-        files[PCA_FILE] = lambda path: model.save(path)
-        assert model.train_scores is not None  # a freshly fitted model keeps its training scores
-        files[PCS_FILE] = _write_table(_pcs_frame(np.asarray(ids), model.train_scores))
-        log.info("%d genetic PCs of %d samples x %d SNPs", k, n, m)
-    return manifest, files
+        return {"computed": False, "reason": "--pcs 0"}
+    if not explicit and (m < MIN_PCA_SNPS or k_max < 1):
+        return {"computed": False, "reason": f"skipped: PCA needs at least {MIN_PCA_SNPS} SNPs and 2 samples; the "
+                                             f"dataset has {m} SNPs and {n} samples"}
+    if explicit and m < MIN_PCA_SNPS:
+        raise UserError(f"--pcs {k}: PCA needs at least {MIN_PCA_SNPS} SNPs; the dataset has {m} after QC and "
+                        "pruning (use --pcs 0, or relax QC/pruning)")
+    if explicit and n < 2:
+        raise UserError(f"--pcs {k}: PCA needs at least 2 samples; the cohort has {n}")
+    if explicit and k > k_max:
+        raise UserError(f"--pcs {k} is too many for {n} samples x {m} SNPs used for PCA; choose at most "
+                        f"{max(k_max, 0)}")
+    k = min(k, k_max)
+    started = time.perf_counter()
+    subset = genotypes if m == genotypes.shape[1] else genotypes[:, pca_columns]
+    model = fit_pca(subset, k, seed=seed, variant_ids=list(variants["id"].astype(str).to_numpy()[pca_columns]))
+    files[PCA_FILE] = lambda path: model.save(path)
+    assert model.train_scores is not None  # a freshly fitted model keeps its training scores
+    files[PCS_FILE] = _write_table(_pcs_frame(np.asarray(ids), model.train_scores))
+    log.info("%d genetic PCs of %d samples x %d SNPs", k, n, m)
+    return {"computed": True, "n_components": k, "n_snps": m, "snp_selection": selection, "seed": seed,
+            "eigenvalues": [round(float(v), 6) for v in model.eigenvalues],
+            "explained_variance_ratio": [round(float(v), 6) for v in model.explained_variance_ratio],
+            "seconds": round(time.perf_counter() - started, 2)}
 
 
 def pca_snp_columns(genotypes: np.ndarray, variants: pd.DataFrame) -> tuple[np.ndarray, str]:
@@ -251,6 +264,7 @@ def relatedness_to_training(
         **{k: result[k] for k in ("n_samples", "n_duplicates", "n_related", "threshold", "duplicate_threshold",
                                   "n_by_degree")},
         "n_snps": int(mask.sum()),
+        "noise": result.get("noise"),
         "related_ids": list(ids[related]),
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -282,6 +296,12 @@ def warning_text(summary: dict[str, Any] | None, what: str,
         return f"relatedness of the {what} to the training samples could not be checked: {summary.get('reason')}"
     if summary.get("n_related", 0) == 0:
         return None
-    return (f"{summary['n_related']} of {summary['n_samples']} {what} samples are related to a training sample "
+    text = (f"{summary['n_related']} of {summary['n_samples']} {what} samples are related to a training sample "
             f"(kinship > {summary['threshold']:.4f}), {summary.get('n_duplicates', 0)} of them duplicates; "
             f"{consequence}")
+    noise = summary.get("noise") or {}
+    if noise.get("reliable_second_degree") is False and summary["n_related"] > summary.get("n_duplicates", 0):
+        # chance alone crosses the second-degree cut-off: the non-duplicate calls may be noise
+        text += (f" (but kinship from {noise['n_snps']:,} SNPs is too noisy for second-degree calls: about "
+                 f"{noise['snps_needed_second_degree']:,} independent SNPs are needed; the non-duplicates may be chance)")
+    return text

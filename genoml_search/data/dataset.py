@@ -25,7 +25,7 @@ import pandas as pd
 
 from genoml_search.versions import __version__
 from genoml_search.errors import InputFileError
-from genoml_search.fileio import atomic_directory, check_output_directory
+from genoml_search.outputs import check_output_directory
 from genoml_search.tasks import Task
 
 FORMAT_VERSION = 1
@@ -82,10 +82,13 @@ def write_dataset(
         "n_variants": int(genotypes.shape[1]),
         "content_hash": content_hash(genotypes, samples, variants),
     }
+    if manifest.get("feature_table"):  # feature tables (munge --table) are part of what a study depends on
+        table_digest = f"{manifest['content_hash']}:{manifest['feature_table']['sha256']}".encode()
+        manifest["content_hash"] = hashlib.sha256(table_digest).hexdigest()[:16]
     check_output_directory(out, MANIFEST)
-    from genoml_search.outputs import OutputKind
+    from genoml_search.outputs import OutputKind, output_directory
 
-    with atomic_directory(out, kind=OutputKind.DATASET) as tmp:
+    with output_directory(out, OutputKind.DATASET) as tmp:
         np.save(tmp / GENOTYPES, np.ascontiguousarray(genotypes), allow_pickle=False)
         samples.to_csv(tmp / SAMPLES, sep="\t", index=False, na_rep="NA")
         variants.to_csv(tmp / VARIANTS, sep="\t", index=False, na_rep="NA")

@@ -60,7 +60,6 @@ def _hwe_p_tail(het: np.ndarray, homr: np.ndarray, homc: np.ndarray, upper: bool
     tailp = np.full(n, start)
     centerp = np.zeros(n)
     lastp2 = np.full(n, start)
-    lastp1 = np.full(n, start)
     tie_ct = np.ones(n)
     h2, r2, c2 = het.astype(float), homr.astype(float), homc.astype(float)
     result = np.full(n, np.nan)
@@ -112,8 +111,20 @@ def _hwe_p_tail(het: np.ndarray, homr: np.ndarray, homc: np.ndarray, upper: bool
         tailp[live] += lastp2[live]
         live = live[tailp[live] > before]
         live = live[can_step2(live)]
-    # Phase C: tail 1, walking away from expectation on the observed side.
-    live = np.flatnonzero(~finished)
+    _add_tail1(het, homr, homc, upper, np.flatnonzero(~finished), np.full(n, start), tailp)
+    rest = ~finished
+    if midp:
+        result[rest] = (tailp[rest] - (start * 0.5) * tie_ct[rest]) / (tailp[rest] + centerp[rest])
+    else:
+        result[rest] = tailp[rest] / (tailp[rest] + centerp[rest])
+    return result
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def _add_tail1(het: np.ndarray, homr: np.ndarray, homc: np.ndarray, upper: bool, live: np.ndarray,
+               lastp1: np.ndarray, tailp: np.ndarray) -> None:
+    """Phase C of ``HweP``: add tail 1 to ``tailp`` (in place) for the variants ``live``, walking away from
+    expectation on the observed side until additions no longer change the sum."""
     if upper:
         h1, r1, c1 = het + 2.0, homr.astype(float), homc.astype(float)
         live = live[r1[live] > 0.5]
@@ -138,12 +149,6 @@ def _hwe_p_tail(het: np.ndarray, homr: np.ndarray, homc: np.ndarray, upper: bool
             live = live[tailp[live] > before]
             h1[live] -= 2
             live = live[h1[live] > 1.5]
-    rest = ~finished
-    if midp:
-        result[rest] = (tailp[rest] - (start * 0.5) * tie_ct[rest]) / (tailp[rest] + centerp[rest])
-    else:
-        result[rest] = tailp[rest] / (tailp[rest] + centerp[rest])
-    return result
 
 
 def hwe_x_pvalues(female_het, female_hom1, female_hom2, male1, male2) -> np.ndarray:

@@ -351,6 +351,13 @@ def cross_cohort_relatedness(
         "n_by_degree": {
             label: int((degrees == label).sum()) for label in ("duplicate/MZ twin", "1st", "2nd", "3rd", "unrelated")
         },
+        "noise": _noise(kinship, train_genotypes.shape[1]),
         "max_kinship": [float(v) if ok else None for v, ok in zip(best, defined)],
         "closest_train_index": [int(i) if ok else None for i, ok in zip(closest, defined)],
     }
+
+
+def _noise(kinship: np.ndarray, n_snps: int) -> dict:
+    from genoml_search.data.kinship_noise import kinship_noise
+
+    return kinship_noise(kinship, n_snps, KING_SECOND, KING_THIRD, within=False)

@@ -31,7 +31,8 @@ from genoml_search.data.ld import indep_pairwise
 from genoml_search.data.plink import MISSING, PlinkFileSet, check_bed, read_bed_matrix, read_bim, read_fam
 from genoml_search.data.tables import read_covariates, read_gwas, read_id_list, read_phenotype, show
 from genoml_search.errors import InputFileError, UserError
-from genoml_search.fileio import check_output_directory, file_sha256
+from genoml_search.fileio import file_sha256
+from genoml_search.outputs import check_output_directory
 from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,9 @@ class MungeOptions:
     kinship_max_samples: int = 10_000
     pcs: int | None = None  # genetic PCs of a training cohort (None: the default, skipped if too small)
     relatedness_reference: str | None = None  # with like: training Dataset to compare with (default: like)
+    tables: list[str] = field(default_factory=list)  # --table: feature tables (genoml_search.data.table_munge)
+    id_column: str | None = None  # --id-column of the feature tables
+    categorical: list[str] = field(default_factory=list)  # --categorical COL,...: table columns taken as categories
 
 
 @dataclass
@@ -202,6 +206,10 @@ def munge(options: MungeOptions) -> dict[str, Any]:
     check_output_directory(options.out, inputs=_input_paths(options))
     if options.like and Path(options.like).absolute() == Path(options.out).absolute():
         raise UserError("--out must differ from --like (the training dataset would be replaced)", options.out)
+    if options.tables and not (options.bfile or options.pfile):
+        from genoml_search.data.table_munge import munge_tables_only
+
+        return munge_tables_only(options)
     cohort = _open_cohort(options)
     like = Dataset.open(options.like, variants_only=True) if options.like else None
     steps: list[dict] = []
@@ -214,10 +222,11 @@ def munge(options: MungeOptions) -> dict[str, Any]:
     task = options.task if like is None else like.task
     phenotype = pd.Series(np.nan, index=fam_ids, name="phenotype")
     pheno_info: dict[str, Any] = {"task": task, "file": None}
-    if options.pheno:
-        values, pheno_info = read_phenotype(options.pheno, options.pheno_name, task)
+    pheno_source = options.pheno or (options.tables[0] if options.tables and options.pheno_name else None)
+    if pheno_source:
+        values, pheno_info = _read_phenotype(options, task)
         matched, sentence = _match_samples(cohort.samples, values.index, pheno_info.pop("fid", None),
-                                           options.pheno, "phenotype")
+                                           pheno_source, "phenotype")
         phenotype = values.reindex(matched).reindex(fam_ids)
         task = pheno_info["task"]
         pheno_info["matching"] = sentence
@@ -225,12 +234,13 @@ def munge(options: MungeOptions) -> dict[str, Any]:
         keep &= phenotype.notna()
         _step(steps, "phenotype", "samples", absent.sum(), keep.sum(),
               f"no phenotype ({pheno_info['missing_dropped']} missing codes; {sentence})")
-        _require_left(int(keep.sum()), "samples", "matching the phenotype file", options.pheno)
+        _require_left(int(keep.sum()), "samples", "matching the phenotype file", pheno_source)
         if Task(task).is_classification and phenotype[keep].nunique() < 2:
             raise InputFileError(f"only one phenotype class among the {int(keep.sum())} samples also in the .fam; "
-                                 "need at least two", options.pheno)
+                                 "need at least two", pheno_source)
     elif like is None:
-        raise UserError("--pheno is required to munge a training cohort (it is optional only with --like)")
+        raise UserError("--pheno is required to munge a training cohort (it is optional only with --like; with "
+                        "--table, --pheno-name can name a table column instead)")
 
     for path, drop_listed, flag in ((options.keep, False, "--keep"), (options.remove, True, "--remove")):
         if path:
@@ -265,6 +275,12 @@ def munge(options: MungeOptions) -> dict[str, Any]:
         covariates = covariates.reindex(fam_ids)
     elif like is not None and like.covariate_names:
         raise UserError(f"the training dataset has covariates {like.covariate_names}: give --covar")
+    table = None
+    if options.tables:  # feature tables beside the genotypes (genoml_search.data.table_munge)
+        from genoml_search.data.table_munge import match_table_samples, read_tables
+
+        table = read_tables(options, like, options.pheno_name if not options.pheno else None)
+        table_sentence = match_table_samples(table, fam_ids, keep, steps, ".fam")
     if keep.sum() == 0:
         raise UserError("no samples left after matching phenotype, covariates and sample lists")
 
@@ -314,9 +330,26 @@ def munge(options: MungeOptions) -> dict[str, Any]:
         structure, files = harmonized_structure(like.path, like.manifest, genotypes, ids_array, reference,
                                                 variants["id"].astype(str).to_numpy())
     manifest.update(structure)
+    if table is not None:
+        from genoml_search.data.table_munge import finish_table
+
+        manifest["feature_table"], table_files, table_notes = finish_table(
+            table, pd.Index(ids), phenotype.reindex(ids), task, like, table_sentence)
+        files = {**files, **table_files}
+        manifest["notes"] = notes + table_notes
+        manifest["inputs"]["tables"] = list(options.tables)
     log.info("writing the dataset to %s", options.out)
     write_dataset(options.out, genotypes, samples, variants, manifest, extra_files=files)
     return Dataset.open(options.out).manifest
+
+
+def _read_phenotype(options: MungeOptions, task: str) -> tuple[pd.Series, dict[str, Any]]:
+    """The phenotype from ``--pheno``, or from the ``--pheno-name`` column of a ``--table``."""
+    if options.pheno:
+        return read_phenotype(options.pheno, options.pheno_name, task)
+    from genoml_search.data.table_munge import phenotype_from_table
+
+    return phenotype_from_table(options, task)
 
 
 def _parameters(options: MungeOptions) -> dict[str, Any]:

@@ -311,82 +311,114 @@ def run_qc(
     (females and males) and skips chrY and chrM. Without ``chrom`` every variant is an autosome.
     """
     n_samples, n_variants = genotypes.shape
-    kinds = sexchrom.chrom_kinds(chrom) if chrom is not None else np.full(n_variants, sexchrom.AUTOSOME)
-    sex = np.zeros(n_samples, dtype=np.int8) if sex is None else sexchrom.sex_codes(sex)
-    male = sex == sexchrom.MALE
-    y_cols = np.flatnonzero(kinds == sexchrom.Y)
-    x_cols = np.flatnonzero(kinds == sexchrom.X)
-    sample_keep = np.ones(n_samples, dtype=bool)
+    layout = _SexLayout.of(n_samples, n_variants, chrom, sex)
     variant_keep = np.ones(n_variants, dtype=bool)
     steps: list[dict] = []
-    full = None  # counts over all samples, from the same pass as --mind; subsets subtract the few left out
-    if params.mind is not None and params.mind < 1.0:
-        mind = params.mind * (1 + SMALL_EPSILON)
-        full, sample_missing = _counts_and_sample_missing(genotypes)
-        max_missing = np.full(n_samples, int(n_variants * mind))
-        if len(y_cols):
-            # Non-males' chrY calls do not count, and their allowance is over the other variants (plink2).
-            y_block = column_block(genotypes, y_cols)
-            sample_missing[~male] -= sample_missing_counts(take_rows(y_block, np.flatnonzero(~male)))
-            max_missing[~male] = int((n_variants - len(y_cols)) * mind)
-        sample_keep = sample_missing <= max_missing
-        steps.append({"step": "mind", "unit": "samples", "removed": int((~sample_keep).sum()),
-                      "reason": f"missing call rate > {params.mind}"})
-    n_kept = int(sample_keep.sum())
+    sample_keep, full = _mind(genotypes, params, layout, steps)
     founder_mask = np.ones(n_samples, dtype=bool) if founders is None else np.asarray(founders, dtype=bool)
     kept_founders = sample_keep & founder_mask
-    need_founder_counts = params.maf is not None or params.hwe is not None
     all_counts = _subset_counts(genotypes, sample_keep, full) if params.geno is not None else None
     founder_counts = None
-    if need_founder_counts:
-        if all_counts is not None and kept_founders.sum() == n_kept:
+    if params.maf is not None or params.hwe is not None:
+        if all_counts is not None and kept_founders.sum() == sample_keep.sum():
             founder_counts = all_counts
         else:
             founder_counts = _subset_counts(genotypes, kept_founders, full)
 
     if params.geno is not None and params.geno < 1.0:
-        geno = params.geno * (1 + SMALL_EPSILON)
         assert all_counts is not None  # counted above whenever --geno is on
-        missing, max_missing = all_counts.missing.copy(), np.full(n_variants, int(geno * n_kept))
-        if len(y_cols):  # chrY: missing calls among the males, out of the males
-            missing[y_cols] = genotype_counts(genotypes, sample_keep & male, columns=y_cols).missing
-            max_missing[y_cols] = int(geno * int((sample_keep & male).sum()))
-        drop = missing > max_missing
+        drop = _geno_fails(genotypes, params.geno, all_counts, sample_keep, layout)
         steps.append({"step": "geno", "unit": "variants", "removed": int((drop & variant_keep).sum()),
                       "reason": f"missing call rate > {params.geno}"})
         variant_keep &= ~drop
     if params.hwe is not None and params.hwe > 0.0:
-        hwe_counts = founder_counts
-        hwe_rows = kept_founders
-        who = "founders"
+        assert founder_counts is not None  # founder counts exist whenever --hwe or --maf is on
+        hwe_counts, hwe_rows, who = founder_counts, kept_founders, "founders"
         if params.hwe_controls_only:
             if controls is None:
                 raise ValueError("hwe_controls_only needs the controls mask")
             hwe_rows = kept_founders & np.asarray(controls, dtype=bool)
-            hwe_counts = _subset_counts(genotypes, hwe_rows, full)
-            who = "founder controls"
-        threshold = params.hwe * (1 - SMALL_EPSILON)
-        assert hwe_counts is not None  # founder counts exist whenever --hwe or --maf is on
-        tested = variant_keep & (hwe_counts.observed > 0) & (kinds != sexchrom.X)
-        tested &= (kinds != sexchrom.Y) & (kinds != sexchrom.MT)
-        idx = np.flatnonzero(tested)
-        pvals = hwe_pvalues_from_counts(hwe_counts.het[idx], hwe_counts.hom0[idx], hwe_counts.hom2[idx])
-        drop = np.zeros(n_variants, dtype=bool)
-        drop[idx] = pvals < threshold
-        x_tested = x_cols[variant_keep[x_cols]]
-        if len(x_tested):
-            females = genotype_counts(genotypes, hwe_rows & (sex == sexchrom.FEMALE), columns=x_tested)
-            males = genotype_counts(genotypes, hwe_rows & male, columns=x_tested)
-            drop[x_tested] = hwe_x_fails(females.het, females.hom0, females.hom2, males.hom0, males.hom2,
-                                                  threshold)
+            hwe_counts, who = _subset_counts(genotypes, hwe_rows, full), "founder controls"
+        drop = _hwe_fails(genotypes, params.hwe, hwe_counts, hwe_rows, variant_keep, layout)
         steps.append({"step": "hwe", "unit": "variants", "removed": int(drop.sum()),
                       "reason": f"Hardy-Weinberg exact test p < {params.hwe} ({who})"})
         variant_keep &= ~drop
     if params.maf is not None and params.maf > 0.0:
         assert founder_counts is not None
-        ref = sex_aware_ref_frequency(genotypes, founder_counts, kept_founders, kinds, sex)
+        ref = sex_aware_ref_frequency(genotypes, founder_counts, kept_founders, layout.kinds, layout.sex)
         drop = np.minimum(1.0 - ref, ref) < params.maf * (1 - SMALL_EPSILON)
         steps.append({"step": "maf", "unit": "variants", "removed": int((drop & variant_keep).sum()),
                       "reason": f"minor allele frequency < {params.maf} (founders)"})
         variant_keep &= ~drop
     return QCResult(sample_keep, variant_keep, steps, all_counts, founder_counts)
+
+
+@dataclass(frozen=True)
+class _SexLayout:
+    """Which variants are on chrX/chrY/... and which samples are male (plink2's sex-chromosome rules)."""
+
+    kinds: np.ndarray
+    sex: np.ndarray
+    male: np.ndarray
+    x_cols: np.ndarray
+    y_cols: np.ndarray
+
+    @classmethod
+    def of(cls, n_samples: int, n_variants: int, chrom: np.ndarray | None, sex: np.ndarray | None) -> _SexLayout:
+        kinds = sexchrom.chrom_kinds(chrom) if chrom is not None else np.full(n_variants, sexchrom.AUTOSOME)
+        codes = np.zeros(n_samples, dtype=np.int8) if sex is None else sexchrom.sex_codes(sex)
+        return cls(kinds, codes, codes == sexchrom.MALE, np.flatnonzero(kinds == sexchrom.X),
+                   np.flatnonzero(kinds == sexchrom.Y))
+
+
+def _mind(genotypes: np.ndarray, params: QCParams, layout: _SexLayout,
+          steps: list[dict]) -> tuple[np.ndarray, GenotypeCounts | None]:
+    """--mind: the samples kept, and the counts over all samples (None when --mind is off) from the same pass."""
+    n_samples, n_variants = genotypes.shape
+    if params.mind is None or params.mind >= 1.0:
+        return np.ones(n_samples, dtype=bool), None
+    mind = params.mind * (1 + SMALL_EPSILON)
+    full, sample_missing = _counts_and_sample_missing(genotypes)
+    max_missing = np.full(n_samples, int(n_variants * mind))
+    if len(layout.y_cols):
+        # Non-males' chrY calls do not count, and their allowance is over the other variants (plink2).
+        non_male = ~layout.male
+        y_block = column_block(genotypes, layout.y_cols)
+        sample_missing[non_male] -= sample_missing_counts(take_rows(y_block, np.flatnonzero(non_male)))
+        max_missing[non_male] = int((n_variants - len(layout.y_cols)) * mind)
+    sample_keep = sample_missing <= max_missing
+    steps.append({"step": "mind", "unit": "samples", "removed": int((~sample_keep).sum()),
+                  "reason": f"missing call rate > {params.mind}"})
+    return sample_keep, full
+
+
+def _geno_fails(genotypes: np.ndarray, geno: float, counts: GenotypeCounts, sample_keep: np.ndarray,
+                layout: _SexLayout) -> np.ndarray:
+    """--geno: variants whose missing call rate over the kept samples (chrY: kept males) is above ``geno``."""
+    geno = geno * (1 + SMALL_EPSILON)
+    n_kept = int(sample_keep.sum())
+    missing, max_missing = counts.missing.copy(), np.full(len(counts.missing), int(geno * n_kept))
+    y_cols = layout.y_cols
+    if len(y_cols):  # chrY: missing calls among the males, out of the males
+        missing[y_cols] = genotype_counts(genotypes, sample_keep & layout.male, columns=y_cols).missing
+        max_missing[y_cols] = int(geno * int((sample_keep & layout.male).sum()))
+    return missing > max_missing
+
+
+def _hwe_fails(genotypes: np.ndarray, hwe: float, counts: GenotypeCounts, rows: np.ndarray,
+               variant_keep: np.ndarray, layout: _SexLayout) -> np.ndarray:
+    """--hwe: kept variants failing the exact test over ``rows`` (chrX: females and males; chrY, chrM: untested)."""
+    threshold = hwe * (1 - SMALL_EPSILON)
+    kinds = layout.kinds
+    tested = variant_keep & (counts.observed > 0) & (kinds != sexchrom.X)
+    tested &= (kinds != sexchrom.Y) & (kinds != sexchrom.MT)
+    idx = np.flatnonzero(tested)
+    pvals = hwe_pvalues_from_counts(counts.het[idx], counts.hom0[idx], counts.hom2[idx])
+    drop = np.zeros(len(kinds), dtype=bool)
+    drop[idx] = pvals < threshold
+    x_tested = layout.x_cols[variant_keep[layout.x_cols]]
+    if len(x_tested):
+        females = genotype_counts(genotypes, rows & (layout.sex == sexchrom.FEMALE), columns=x_tested)
+        males = genotype_counts(genotypes, rows & layout.male, columns=x_tested)
+        drop[x_tested] = hwe_x_fails(females.het, females.hom0, females.hom2, males.hom0, males.hom2, threshold)
+    return drop

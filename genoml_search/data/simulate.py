@@ -473,28 +473,7 @@ def _simulate_into(spec: SimulationSpec, out: Path) -> dict:
     a1 = geno_rng.integers(0, 4, m)
     a2 = (a1 + geno_rng.integers(1, 4, m)) % 4
 
-    # Pooled (train + validation) counted-allele frequencies: the simulated population.
-    counts = genotypes.train.sum(axis=0, dtype=np.int64) + genotypes.validation.sum(axis=0, dtype=np.int64)
-    freq = counts / (2.0 * n_total)
-    maf = np.minimum(freq, 1 - freq)
-    eligible = np.flatnonzero(maf >= MIN_MAF)
-    if len(eligible) < spec.n_causal:
-        eligible = np.flatnonzero(maf > 0)
-    if len(eligible) < spec.n_causal:
-        raise UserError(f"only {len(eligible)} polymorphic SNPs for n_causal={spec.n_causal}; simulate more SNPs")
-    causal = np.sort(pheno_rng.choice(eligible, spec.n_causal, replace=False))
-    if spec.effect_distribution == "normal":
-        standardized = pheno_rng.standard_normal(spec.n_causal)
-    else:
-        standardized = pheno_rng.laplace(0.0, 1.0 / math.sqrt(2.0), spec.n_causal)
-    p = freq[causal]
-    x = np.vstack([genotypes.train[:, causal], genotypes.validation[:, causal]]).astype(np.float64)
-    effects = standardized / np.sqrt(2 * p * (1 - p))
-    raw = (x - 2 * p) @ effects
-    scale = math.sqrt(spec.h2 / raw.var())
-    effects *= scale
-    genetic = raw * scale
-
+    causal, p, effects, genetic = _causal_effects(spec, genotypes, pheno_rng)
     covariates = _covariates(spec, pheno_rng, n_total)
     covar_var = covariate_variance(spec.covariate_effects)
     covar_part = np.zeros(n_total)
@@ -511,28 +490,11 @@ def _simulate_into(spec: SimulationSpec, out: Path) -> dict:
 
     train_ids = np.char.add("train_", np.char.zfill(np.arange(1, n_train + 1).astype(str), 6))
     val_ids = np.char.add("val_", np.char.zfill(np.arange(1, spec.n_validation + 1).astype(str), 6))
-    sex = covariates["SEX"].to_numpy() if "SEX" in covariates else np.zeros(n_total, dtype=int)
-    fam_sex = np.where(sex == 1, 1, 2) if "SEX" in covariates else np.zeros(n_total, dtype=int)
-    if spec.task == Task.BINARY:
-        fam_pheno = (observed + 1).astype(str)  # PLINK: 1 control, 2 case
-    elif spec.task == Task.REGRESSION:
-        fam_pheno = np.array([f"{v:.6f}" for v in observed])
-    else:
-        fam_pheno = np.full(n_total, "-9")
     variant_props = {
         "chromosome": genotypes.chrom.astype(str), "sid": ids, "cm_position": np.zeros(m),
         "bp_position": genotypes.pos, "allele_1": bases[a1], "allele_2": bases[a2],
     }
-    for name, matrix, sample_ids, rows in (
-        ("train", genotypes.train, train_ids, slice(0, n_train)),
-        ("validation", genotypes.validation, val_ids, slice(n_train, n_total)),
-    ):
-        _write_bed(out / f"{name}.bed", matrix, sample_ids, fam_sex[rows], fam_pheno[rows], variant_props)
-        pheno = pd.DataFrame({"ID": sample_ids, "PHENO": observed[rows]})
-        pheno.to_csv(out / f"{name}_pheno.csv", index=False, float_format="%.6f")
-        covar = covariates.iloc[rows].reset_index(drop=True)
-        covar.insert(0, "ID", sample_ids)
-        covar.to_csv(out / f"{name}_covar.csv", index=False)
+    _write_cohorts(out, spec, genotypes, (train_ids, val_ids), covariates, observed, variant_props)
 
     train_rows = slice(0, n_train)
     val_rows = slice(n_train, n_total)
@@ -560,6 +522,58 @@ def _simulate_into(spec: SimulationSpec, out: Path) -> dict:
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=1))
     return truth
+
+
+def _causal_effects(spec: SimulationSpec, genotypes: _Genotypes,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Causal SNPs (drawn among the common ones), their allele frequencies, per-allele effects scaled to
+    ``h2``, and every sample's genetic value (train rows, then validation rows)."""
+    n_total = spec.n_train + spec.n_validation
+    # Pooled (train + validation) counted-allele frequencies: the simulated population.
+    counts = genotypes.train.sum(axis=0, dtype=np.int64) + genotypes.validation.sum(axis=0, dtype=np.int64)
+    freq = counts / (2.0 * n_total)
+    maf = np.minimum(freq, 1 - freq)
+    eligible = np.flatnonzero(maf >= MIN_MAF)
+    if len(eligible) < spec.n_causal:
+        eligible = np.flatnonzero(maf > 0)
+    if len(eligible) < spec.n_causal:
+        raise UserError(f"only {len(eligible)} polymorphic SNPs for n_causal={spec.n_causal}; simulate more SNPs")
+    causal = np.sort(rng.choice(eligible, spec.n_causal, replace=False))
+    if spec.effect_distribution == "normal":
+        standardized = rng.standard_normal(spec.n_causal)
+    else:
+        standardized = rng.laplace(0.0, 1.0 / math.sqrt(2.0), spec.n_causal)
+    p = freq[causal]
+    x = np.vstack([genotypes.train[:, causal], genotypes.validation[:, causal]]).astype(np.float64)
+    effects = standardized / np.sqrt(2 * p * (1 - p))
+    raw = (x - 2 * p) @ effects
+    scale = math.sqrt(spec.h2 / raw.var())
+    effects *= scale
+    return causal, p, effects, raw * scale
+
+
+def _write_cohorts(out: Path, spec: SimulationSpec, genotypes: _Genotypes, sample_ids: tuple[np.ndarray, np.ndarray],
+                   covariates: pd.DataFrame, observed: np.ndarray, variant_props: dict[str, object]) -> None:
+    """train/validation .bed/.bim/.fam (sex and phenotype in the .fam as PLINK codes), phenotype and covariates."""
+    n_train, n_total = spec.n_train, spec.n_train + spec.n_validation
+    sex = covariates["SEX"].to_numpy() if "SEX" in covariates else np.zeros(n_total, dtype=int)
+    fam_sex = np.where(sex == 1, 1, 2) if "SEX" in covariates else np.zeros(n_total, dtype=int)
+    if spec.task == Task.BINARY:
+        fam_pheno = (observed + 1).astype(str)  # PLINK: 1 control, 2 case
+    elif spec.task == Task.REGRESSION:
+        fam_pheno = np.array([f"{v:.6f}" for v in observed])
+    else:
+        fam_pheno = np.full(n_total, "-9")
+    for name, matrix, ids, rows in (
+        ("train", genotypes.train, sample_ids[0], slice(0, n_train)),
+        ("validation", genotypes.validation, sample_ids[1], slice(n_train, n_total)),
+    ):
+        _write_bed(out / f"{name}.bed", matrix, ids, fam_sex[rows], fam_pheno[rows], variant_props)
+        pheno = pd.DataFrame({"ID": ids, "PHENO": observed[rows]})
+        pheno.to_csv(out / f"{name}_pheno.csv", index=False, float_format="%.6f")
+        covar = covariates.iloc[rows].reset_index(drop=True)
+        covar.insert(0, "ID", ids)
+        covar.to_csv(out / f"{name}_covar.csv", index=False)
 
 
 def _m_effective_method(blocks: bool, n_samples: int) -> str:

@@ -171,6 +171,18 @@ def read_phenotype(path: str | Path, name: str | None, task: str) -> tuple[pd.Se
         name = "PHENO" if "PHENO" in table.columns else table.columns[0]
     if name not in table.columns:
         raise InputFileError(f"no column {name!r} (found {list(table.columns)}); fix --pheno-name", path)
+    values, info = phenotype_from_column(table[name], lines, path, name, task)
+    if fid is not None:
+        info["fid"] = fid
+    return values, info
+
+
+def phenotype_from_column(
+    column: pd.Series, lines: np.ndarray | None, path: Path, name: str, task: str
+) -> tuple[pd.Series, dict]:
+    """The phenotype checks and coding of :func:`read_phenotype` for one column of strings indexed by ID
+    (also used for a ``--pheno-name`` column of a feature table); ``lines`` are the rows' file lines."""
+    table = pd.DataFrame({name: column})
     text = _non_numeric(table[name])
     if len(text) and len(text) == (~table[name].isin(MISSING_CODES)).sum():
         levels = sorted(text.unique())
@@ -215,8 +227,6 @@ def read_phenotype(path: str | Path, name: str | None, task: str) -> tuple[pd.Se
         info["classes"] = [int(v) for v in distinct]
     elif task != Task.REGRESSION:
         raise InputFileError(f"unknown task {task!r}; use binary, regression, multiclass or auto", path)
-    if fid is not None:
-        info["fid"] = fid
     return values.rename("phenotype"), info
 
 

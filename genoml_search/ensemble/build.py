@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import optuna
 
+from genoml_search.core.features import FeatureMatrix
 from genoml_search.core.metrics import Metric
 from genoml_search.ensemble.combine import WeightedAverage
 from genoml_search.ensemble.fast_metrics import fast_compute
@@ -168,14 +169,15 @@ def _decide(nested: CVEstimate, single: float, metric: Metric, n_members: int, m
 
 
 def refit_members(trials: Sequence[optuna.trial.FrozenTrial], families: Sequence[ModelFamily], x: Any,
-                  y: np.ndarray, task: str, n_snps: int, n_covariates: int, seed: int) -> list[Any]:
-    """Each member trial's pipeline refitted on all search samples exactly like the final single model."""
+                  y: np.ndarray, task: str, data: FeatureMatrix, seed: int) -> list[Any]:
+    """Each member trial's pipeline refitted on ``x`` (the search samples' features of ``data``) exactly like
+    the final single model."""
     members = []
     for trial in trials:
         family, params = family_and_params(trial.params, families)
         params = family.final_params(params, trial.user_attrs)
-        pipeline = build_pipeline(family, params, task, n_snps, trial.params.get("snp_p_threshold", 1.0), seed,
-                                  n_jobs=1, n_covariates=n_covariates)
+        pipeline = build_pipeline(family, params, task, data.n_snps, trial.params.get("snp_p_threshold", 1.0), seed,
+                                  n_jobs=1, n_covariates=data.n_covariates, tabular=data.tabular)
         members.append(pipeline.fit(x, y))
     return members
 

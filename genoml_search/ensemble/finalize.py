@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from genoml_search.core.features import FeatureMatrix, float_features
+from genoml_search.core.features import FeatureMatrix
 from genoml_search.core.metrics import Metric, score_all
 from genoml_search.ensemble.build import (DEFAULT_METHOD, DEFAULT_TOP_K, METHODS, choose_ensemble, ensemble_model,
                                           gather_candidates, refit_members)
@@ -36,7 +36,7 @@ class EnsembleRequest:
     metric: Metric
     data: FeatureMatrix
     search_index: np.ndarray
-    x_val: Any  # the validation rows as the best single model took them (float rows, or an int8 Design)
+    x_val: np.ndarray  # the scored validation rows (float features: every member takes them)
     y_val: np.ndarray
     best_single: Any  # the refitted best trial's pipeline
     store: Any  # the Optuna artifact store holding OOF predictions
@@ -62,14 +62,6 @@ class EnsembleOutcome:
         return bool(self.cv.get("chosen")) and self.model is not None
 
 
-def float_rows(x: Any) -> np.ndarray:
-    """Float32 feature rows (every member takes them) from float rows or an int8 path ``Design``."""
-    rows = getattr(x, "rows", None)
-    if rows is None:
-        return np.asarray(x)
-    return float_features(np.asarray(x.genotypes[rows]), np.asarray(x.covariates)[rows])
-
-
 def ensemble_step(request: EnsembleRequest) -> EnsembleOutcome:
     """Choose, estimate, refit and validate the ensemble of the best trials (see the module docstring)."""
     if request.method not in METHODS:
@@ -88,15 +80,14 @@ def ensemble_step(request: EnsembleRequest) -> EnsembleOutcome:
     best_number = candidates.trials[0].number
     fitted = {best_number: request.best_single}
     to_fit = [t for t in choice.trials if t.number not in fitted]
-    refitted = refit_members(to_fit, request.families, x_train, y, request.task, request.data.n_snps,
-                             request.data.n_covariates, request.seed)
+    refitted = refit_members(to_fit, request.families, x_train, y, request.task, request.data, request.seed)
     fitted.update({t.number: m for t, m in zip(to_fit, refitted)})
     classes = sorted({int(v) for v in y}) if request.task != "regression" else None
     model = ensemble_model(choice, [fitted[t.number] for t in choice.trials], request.task, classes)
-    x_val = float_rows(request.x_val)
+    x_val = request.x_val
     record = choice.record(request.metric.name)
     validation = None
-    scores = None
+    scores = np.empty(0)
     if len(request.y_val):
         member_scores = model.member_scores(x_val)
         scores = model.combiner.combine(member_scores)

@@ -36,15 +36,10 @@ def baseline_pipeline(task: str, n_covariates: int) -> Pipeline:
     return make_pipeline(SimpleImputer(), StandardScaler(), model)
 
 
-def _covariates(x: np.ndarray, n_snps: int) -> np.ndarray:
-    return np.asarray(x[:, n_snps:], dtype=np.float64)
-
-
 def baseline_cv(context: RefitContext) -> list[float]:
     """The baseline's score on each CV fold of the search (the same folds as every trial)."""
     metric = get_metric(context.metric, context.task)
-    x = _covariates(context.data.x[context.search_index], context.data.n_snps)
-    y = context.y_search
+    x, y = context.covariates(), context.y_search
     scores = []
     for train, test in make_folds(y, context.task, context.cv, context.groups):
         model = baseline_pipeline(context.task, x.shape[1]).fit(x[train], y[train])
@@ -56,15 +51,15 @@ def compare_with_covariates(context: RefitContext, scores: np.ndarray, cv_value:
                             n_boot: int = 1000) -> dict[str, Any]:
     """``baseline_covariates`` and ``snp_increment`` for ``metrics.json``'s validation part.
 
-    ``scores`` are the final model's validation scores (the samples of ``context.x_val``); ``cv_value`` its
+    ``scores`` are the final model's validation scores (the rows ``context.val_rows``); ``cv_value`` its
     mean CV score. The increment is with-SNPs minus covariates-only (negative is better for losses).
     """
-    n_snps = context.data.n_snps
-    names = context.data.feature_names[n_snps:]
+    names = context.covariate_names  # after the SNPs and any feature-table columns (munge --table)
     fold_scores = baseline_cv(context)
-    model = baseline_pipeline(context.task, len(names)).fit(
-        _covariates(context.data.x[context.search_index], n_snps), context.y_search)
-    base_scores = predict_scores(model, _covariates(context.x_val, n_snps), context.task)
+    model = baseline_pipeline(context.task, len(names)).fit(context.covariates(), context.y_search)
+    y_val = context.y_val
+    base_scores = (predict_scores(model, context.covariates(validation=True), context.task) if len(y_val)
+                   else np.empty(0))
     cv_mean = float(np.mean(fold_scores))
     description = (INTERCEPT_ONLY if not names else
                    f"{'linear' if context.task == 'regression' else 'logistic'} regression on {len(names)} "
@@ -73,12 +68,12 @@ def compare_with_covariates(context: RefitContext, scores: np.ndarray, cv_value:
                                 "cv": {context.metric: cv_mean, "fold_scores": fold_scores}}
     increment: dict[str, Any] = {"metric": context.metric, "with_snps": None, "covariates_only": None,
                                  "cv_difference": None if cv_value is None else float(cv_value - cv_mean)}
-    if len(context.y_val):
-        baseline.update(score_all(context.task, context.y_val, base_scores))
+    if len(y_val):
+        baseline.update(score_all(context.task, y_val, base_scores))
         differences = {d.metric: d.as_dict() for d in
-                       paired_differences(context.task, context.y_val, scores, base_scores, n_boot, context.seed)}
+                       paired_differences(context.task, y_val, scores, base_scores, n_boot, context.seed)}
         main = differences[context.metric] if context.metric in differences else next(iter(differences.values()))
-        increment.update({"with_snps": float(get_metric(context.metric, context.task).compute(context.y_val, scores)),
+        increment.update({"with_snps": float(get_metric(context.metric, context.task).compute(y_val, scores)),
                           "covariates_only": baseline.get(context.metric), **{k: main[k] for k in
                           ("difference", "low", "high", "method", "p_value", "level")},
                           "by_metric": differences})

@@ -7,17 +7,20 @@ ranking holds on new samples. The final model's own row takes its validation sco
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 from genoml_search.evaluation.context import RefitContext
 from genoml_search.core.metrics import get_metric
 from genoml_search.search.study_summary import leaderboard
 from genoml_search.core.scoring import predict_scores
+from genoml_search.search.objective import model_input
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily
 from genoml_search.search.space import family_and_params
@@ -30,12 +33,16 @@ def _validation_score(study: optuna.Study, trial_number: int, families: Sequence
                       context: RefitContext) -> float | None:
     trial = next(t for t in study.get_trials(deepcopy=False) if t.number == trial_number)
     family, params = family_and_params(trial.params, families)
+    params = family.final_params(params, trial.user_attrs)  # path families: the penalty chosen by CV
     data = context.data
     pipeline = build_pipeline(family, params, context.task, data.n_snps, trial.params.get("snp_p_threshold", 1.0),
-                              context.seed, n_jobs=1, n_covariates=data.n_covariates)
+                              context.seed, n_jobs=1, n_covariates=data.n_covariates,
+                              tabular=data.tabular)
     try:
-        pipeline.fit(data.x[context.search_index], context.y_search)
-        scores = predict_scores(pipeline, context.x_val, context.task)
+        with warnings.catch_warnings():  # as in the trials: a solver's convergence note is not the user's concern
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            pipeline.fit(model_input(data, family, context.search_index), context.y_search)
+        scores = predict_scores(pipeline, model_input(context.val_data, family, context.val_rows), context.task)
         return float(get_metric(context.metric, context.task).compute(context.y_val, scores))
     except Exception as error:  # one family failing to refit must not lose the run
         log.warning("leaderboard: refitting trial %d (%s) failed: %s", trial_number, family.name, error)
@@ -51,7 +58,7 @@ def _plain(value: Any) -> Any:
 
 
 def leaderboard_records(study: optuna.Study, families: Sequence[ModelFamily], context: RefitContext | None,
-                        validate_top: int = DEFAULT_VALIDATE_TOP, final: tuple[int, float] | None = None
+                        validate_top: int = DEFAULT_VALIDATE_TOP, final: tuple[int, float | None] | None = None
                         ) -> list[dict[str, Any]]:
     """``metrics.json``'s ``leaderboard``: one record per family, best first.
 

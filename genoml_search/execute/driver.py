@@ -395,6 +395,7 @@ class Driver:
             self.history.add("PRUNED" if result.pruned else "COMPLETE", result.value,
                              tuple(enumerate(result.reported)))
         if self.plan.on_result is not None:
+            result.in_flight = len(self.in_flight)
             self.plan.on_result(result, self.finished)
 
     def housekeeping(self) -> None:

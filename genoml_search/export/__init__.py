@@ -1,6 +1,7 @@
 """What a run leaves for use outside genoml-search: a plink2 ``--score`` file for linear models and a model card."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,10 @@ def write_model_extras(model_dir: Path, pipeline: Any, info: dict[str, Any], met
     from genoml_search.export.model_card import write_model_card
     from genoml_search.export.score import write_score_files
 
-    written = write_score_files(model_dir, pipeline, info, variants)
+    try:
+        written = write_score_files(model_dir, pipeline, info, variants)
+    except Exception as error:  # an export that cannot be checked is left out; it must not lose the run
+        logging.getLogger(__name__).warning("no plink2 score export for this model: %s", error)
+        written = []
     written.append(write_model_card(model_dir, info, metrics, score_files=bool(written)))
     return written

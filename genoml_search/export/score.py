@@ -62,7 +62,11 @@ def linear_score(pipeline: Any) -> LinearScore | None:
     """Compose the pipeline's steps into one linear predictor, or None if it is not linear."""
     steps = dict(pipeline.named_steps)
     preprocess, model = steps.get("preprocess"), steps.get("model")
+    if set(steps) == {"model"} and hasattr(model, "raw_coef_"):  # path families: raw-scale coefficients
+        return _path_score(model)
     if preprocess is None or model is None or set(steps) - {"preprocess", "scale", "covariates", "model"}:
+        return None
+    if not hasattr(preprocess, "keep_"):  # feature tables (munge --table): one-hot columns, no SNP-only score
         return None
     final = _final_linear(model)
     if final is None:
@@ -82,6 +86,14 @@ def linear_score(pipeline: Any) -> LinearScore | None:
     weights[keep] = kept_weights
     return LinearScore(weights, float(intercept - kept_weights @ mean),
                        np.asarray(preprocess.fill_values_, dtype=np.float64))
+
+
+def _path_score(model: Any) -> LinearScore | None:
+    coef = np.asarray(model.raw_coef_, dtype=np.float64)
+    if coef.ndim == 2 and coef.shape[1] != 1:
+        return None  # multinomial: one score per class
+    intercept = float(np.ravel(model.intercept_)[0])
+    return LinearScore(coef.reshape(-1), intercept, np.asarray(model.fill_values_, dtype=np.float64).reshape(-1))
 
 
 def linear_predictor(pipeline: Any, x: np.ndarray, task: str) -> np.ndarray:
@@ -116,9 +128,14 @@ def write_score_files(model_dir: Path, pipeline: Any, info: dict[str, Any], vari
     if score is None:
         return []
     n_snps = int(info["n_snps"])
-    probe = check_rows  # real rows where given; else training means with a little noise
+    if len(score.weights) != len(info.get("feature_names", score.weights)):
+        return []
+    probe = check_rows  # real rows where given; else random dosages and covariates near their means
     if probe is None:
-        probe = score.fill_values + np.random.default_rng(0).normal(0, 0.5, (8, len(score.weights)))
+        rng = np.random.default_rng(0)
+        probe = np.tile(score.fill_values, (8, 1))
+        probe[:, :n_snps] = rng.integers(0, 3, (8, n_snps))
+        probe[:, n_snps:] += rng.normal(0, 0.5, (8, len(score.weights) - n_snps))
     if not check_score(score, pipeline, probe, info["task"]):
         return []
     snp_weights = score.weights[:n_snps]

@@ -20,14 +20,14 @@ import pandas as pd
 from genoml_search.versions import __version__
 from genoml_search.errors import UserError
 from genoml_search.data.dataset import MANIFEST
-from genoml_search.fileio import atomic_directory
 from genoml_search.versions import versions as library_versions
+from genoml_search.export.tables import write_csv
 from genoml_search.report import comparison, html, plots
 from genoml_search.report.importance import annotate_features, permutation_importance
 from genoml_search.core.intervals import metric_intervals
 from genoml_search.core.metrics import DEFAULT_METRIC, score_all
 from genoml_search.search.study_summary import leaderboard, parameter_importances, trials_frame
-from genoml_search.outputs import OutputKind, check_output, safe_name
+from genoml_search.outputs import OutputKind, check_output, output_directory, safe_name
 from genoml_search.run_directory import REPORT_DIR, RunDirectory
 from genoml_search.search.storage import mask_url, open_storage
 from genoml_search.tasks import Task
@@ -154,7 +154,8 @@ def build_report(options: ReportOptions) -> ReportResult:
 
     sections: list[tuple[str, str, str]] = []
     headline = _headline(study, board, metric, metrics, trials)
-    model_sections, validation_cards = ([], [])
+    model_sections: list[tuple[str, str, str]] = []
+    validation_cards: list[tuple[str, str, str]] = []
     model_dir = RunDirectory(run_dir).model_dir if run_dir else None
     if run_dir is not None and RunDirectory(run_dir).has_model():
         model_sections, validation_cards = _model_sections(run_dir, metrics, attrs, task, metric, options, out)
@@ -175,12 +176,12 @@ def build_report(options: ReportOptions) -> ReportResult:
                 f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} by genoml-search {__version__}")
     document = html.page(f"genoml-search report: {study.study_name}", subtitle, sections)
 
-    with atomic_directory(report_dir, kind=OutputKind.REPORT) as tmp:
+    with output_directory(report_dir, OutputKind.REPORT) as tmp:
         (tmp / REPORT_FILE).write_text(document, encoding="utf-8")
         for name, png in out.pngs.items():
             (tmp / name).write_bytes(png)
-        for name, frame in out.csvs.items():
-            frame.to_csv(tmp / name, index=False)
+        for name, frame in out.csvs.items():  # integers as integers, floats to 6 digits (#18)
+            write_csv(frame, tmp / name, full_precision="predictions" in name)
     files = [REPORT_FILE, *out.pngs, *out.csvs]
     from genoml_search.search.study import record_outcome
 
@@ -377,7 +378,7 @@ def _dataset_html(manifest: dict[str, Any]) -> str:
 
 def _versions_html(run_dir: Path | None) -> str:
     now = versions()
-    saved: dict[str, str] = {}
+    saved: dict[str, Any] = {}
     if run_dir is not None and RunDirectory(run_dir).has_model():
         from genoml_search.model_io import MODEL_INFO
 

@@ -131,6 +131,7 @@ class TrialResult:
     error: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)  # recorded as trial user attributes (path: the penalty)
     oof: OOFPredictions | None = None  # a complete trial's out-of-fold scores; the driver stores them (#21)
+    in_flight: int | None = None  # set by the driver: trials still running when this one finished (progress bar)
 
 
 def model_input(data: FeatureMatrix, family: ModelFamily, rows: np.ndarray) -> Any:
@@ -139,6 +140,7 @@ def model_input(data: FeatureMatrix, family: ModelFamily, rows: np.ndarray) -> A
     if family.fits_path and data.genotypes is not None:
         from genoml_search.search.paths import Design
 
+        assert data.covariates is not None  # a FeatureMatrix with genotypes has its covariates too
         return Design(data.genotypes, data.covariates, np.asarray(rows))
     return data.x[rows]
 
@@ -163,7 +165,8 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
         oof = OOFPredictions.empty(spec.cv.n_repeats, len(y))
         for number, (train, test) in enumerate(make_folds(y, spec.task, spec.cv, spec.groups)):
             model = build_pipeline(family, spec.params, spec.task, data.n_snps, spec.snp_p_threshold,
-                                   spec.random_state, spec.n_jobs, n_covariates=data.n_covariates)
+                                   spec.random_state, spec.n_jobs, n_covariates=data.n_covariates,
+                                   tabular=data.tabular)
             with threadpool_limits(limits=spec.n_jobs):  # OpenMP/BLAS would otherwise take every core
                 model.fit(data.x[spec.search_index[train]], y[train])
             scores = predict_scores(model, data.x[spec.search_index[test]], spec.task)
@@ -192,6 +195,7 @@ def evaluate_path_trial(spec: TrialSpec, data: FeatureMatrix, started: float) ->
 
     metric = get_metric(spec.metric, spec.task)
     y = data.y[spec.search_index]
+    assert data.genotypes is not None and data.covariates is not None  # loaded without the float copy
     design = Design(data.genotypes, data.covariates, spec.search_index)
     folds = make_folds(y, spec.task, spec.cv, spec.groups)
     with threadpool_limits(limits=spec.n_jobs):

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from genoml_search.search.paths import PATIENCE, Design, PathFit, fit_path, linear_predictor, scores_from_eta
+from genoml_search.search.paths import (PATIENCE, Design, PathFit, fit_path, linear_predictor, raw_scale,
+                                        scores_from_eta)
 from genoml_search.tasks import Task
 
 
@@ -31,6 +32,9 @@ class PathCV:
     n_selected: list[int] = field(default_factory=list)  # SNPs with a nonzero coefficient per fold, there
     pruned: bool = False
     test_scores: list[np.ndarray] = field(default_factory=list)  # each fold's held-out scores there (OOF, #21)
+    # with keep_fold_models: each fold's raw-scale (coefficients, intercept, fill values) at its own best
+    # penalty, for CMSA-style averaging (bigstatsr) in benchmarks/path_solvers.py
+    fold_models: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
     @property
     def value(self) -> float:
@@ -78,7 +82,7 @@ def cross_validate_path(design: Design, y: np.ndarray, folds: list[tuple[np.ndar
                         compute: Callable[[np.ndarray, np.ndarray], float], greater_is_better: bool,
                         l1_ratio: float, n_threads: int = 1,
                         should_prune: Callable[[list[float]], bool] | None = None,
-                        report_per_fold: bool = False) -> PathCV:
+                        report_per_fold: bool = False, keep_fold_models: bool = False) -> PathCV:
     """One early-stopped path per fold; the penalty position with the best mean score over the folds.
 
     After each fold, ``should_prune`` sees the folds' best scores so far (each fold's own, or their running
@@ -89,6 +93,7 @@ def cross_validate_path(design: Design, y: np.ndarray, folds: list[tuple[np.ndar
     selected: list[np.ndarray] = []  # each fold's count of nonzero SNP coefficients at each penalty
     reported: list[float] = []
     predictions: list[list[np.ndarray]] = []  # each fold's held-out scores at each penalty
+    fold_models: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for train, test in folds:
         fit, curve, fold_predictions = score_fold(design, y, train, test, task, compute, greater_is_better,
                                                   l1_ratio, classes, n_threads)
@@ -96,6 +101,8 @@ def cross_validate_path(design: Design, y: np.ndarray, folds: list[tuple[np.ndar
         curves.append(curve)
         ratios.append(fit.lambdas / fit.lambdas[0])
         selected.append(np.array([n_selected_snps(fit, i, design.n_snps) for i in range(len(curve))]))
+        if keep_fold_models:
+            fold_models.append(raw_scale(fit, best_position(np.asarray(curve), greater_is_better)))
         bests = [c[best_position(np.asarray(c), greater_is_better)] for c in curves]
         reported.append(bests[-1] if report_per_fold else float(np.mean(bests)))
         if len(curves) < len(folds) and should_prune is not None and should_prune(reported):
@@ -105,7 +112,7 @@ def cross_validate_path(design: Design, y: np.ndarray, folds: list[tuple[np.ndar
     index = best_position(mean_curve, greater_is_better)
     ratio = float(np.mean([r[index] for r in ratios]))
     return PathCV([c[index] for c in curves], reported, curves, index, ratio, [int(s[index]) for s in selected],
-                  test_scores=[p[index] for p in predictions])
+                  fold_models=fold_models, test_scores=[p[index] for p in predictions])
 
 
 def n_selected_snps(fit: PathFit, index: int, n_snps: int) -> int:

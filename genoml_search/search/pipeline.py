@@ -77,20 +77,8 @@ class GenotypePreprocessor(TransformerMixin, BaseEstimator):
         return x
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        x = _columns_by_name(x, getattr(self, "feature_names_in_", None))
         x = np.asarray(x, dtype=np.float32)[:, self.keep_]
         return self._impute(x, self.fill_values_[self.keep_])
-
-
-def _columns_by_name(x: Any, names: np.ndarray | None) -> Any:
-    """A DataFrame's columns in the training order (``feature_names_in_``, set by ``genoml_search.load_model``)."""
-    if names is None or not hasattr(x, "columns"):
-        return x
-    missing = [name for name in names if name not in x.columns]
-    if missing:
-        raise ValueError(f"{len(missing)} of the model's {len(names)} feature columns are missing from the "
-                         f"DataFrame, e.g. {missing[:5]}")
-    return x[list(names)]
 
 
 class CovariateWeight(TransformerMixin, BaseEstimator):
@@ -148,14 +136,20 @@ def build_pipeline(
     random_state: int = 0,
     n_jobs: int = 1,
     n_covariates: int = 0,
+    tabular: Any = None,
 ) -> Pipeline:
     """The full pipeline of a trial: preprocessing fitted in-fold, scaling if the family needs it, the model.
 
     ``n_covariates``: how many columns after the ``n_snps`` SNP columns are covariates (covariates and
     genetic PCs). Families with ``covariate_weight`` > 1 (the penalized linear ones) get their standardized
     covariates multiplied by it (:class:`CovariateWeight`), which leaves them practically unpenalized.
-    Path families (``fits_path``) get no preprocessing steps and ignore ``snp_p_threshold``.
+    Path families (``fits_path``) get no preprocessing steps and ignore ``snp_p_threshold``. ``tabular`` (a
+    :class:`~genoml_search.search.tabular.TabularLayout`) switches to the feature-table preprocessing.
     """
+    if tabular is not None:  # feature tables (munge --table): categorical encoding in-fold, search/tabular.py
+        from genoml_search.search.tabular import build_tabular_pipeline
+
+        return build_tabular_pipeline(family, params, task, tabular, snp_p_threshold, random_state, n_jobs)
     if family.fits_path:  # imputes and standardizes itself, in-fold; selects SNPs by its penalty
         model = family.build(params, task, random_state=random_state, n_jobs=n_jobs)
         return Pipeline([("model", model.set_params(n_covariates=n_covariates))])

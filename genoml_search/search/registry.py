@@ -141,6 +141,11 @@ class ModelFamily(ABC):
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         """A fresh, unfitted estimator for ``task`` from sampled ``params`` (unprefixed names)."""
 
+    def missing_dependency(self) -> str | None:
+        """Why the family cannot run here (an optional package is not installed, and how to install it), or
+        None when it can."""
+        return None
+
     def final_params(self, params: dict[str, Any], trial_attrs: dict[str, Any]) -> dict[str, Any]:
         """The parameters of the final refit from a trial's parameters and user attributes (path families
         add the penalty their trial chose)."""

@@ -83,7 +83,10 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     """
     maximize = maximizes(study)
     rows = []
-    for family, group in by_family(study).items():
+    for family, trials in by_family(study).items():
+        group = [t for t in trials if t.state.is_finished()]  # queued/running trials have no result yet
+        if not group:
+            continue
         row: dict[str, Any] = {"family": family}
         best = best_trial([t for t in group if t.state == TrialState.COMPLETE], maximize)
         partial = best is None

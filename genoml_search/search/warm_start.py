@@ -92,7 +92,7 @@ def enqueue_starting_points(study: optuna.Study, families: list[ModelFamily], ta
             if any(name not in params or not _inside(params[name], value) for name, value in point.items()):
                 continue
             values: dict[str, Any] = {"family": family.name, **{f"{family.name}__{k}": v for k, v in point.items()}}
-            if snp_filter:
+            if snp_filter and not family.fits_path:  # path families have no SNP filter
                 values["snp_p_threshold"] = 1.0
             study.enqueue_trial(values, user_attrs={"starting_point": True}, skip_if_exists=True)
             queued += 1

@@ -25,7 +25,7 @@ def _matrix(n: int, n_snps: int, n_cov: int, seed: int = 0, snp_effect: float = 
 def _context(data: FeatureMatrix, n_search: int) -> RefitContext:
     search = np.arange(n_search)
     val = np.arange(n_search, len(data.y))
-    return RefitContext(data, search, data.x[val], data.y[val], "binary", "roc_auc", CVSpec(3, 1, 0))
+    return RefitContext(data, search, data, val, "binary", "roc_auc", CVSpec(3, 1, 0))
 
 
 @pytest.mark.parametrize("run_fixture, metric", [("binary_run", "roc_auc"), ("regression_run", "r2")])
@@ -66,7 +66,7 @@ def test_genotype_free_trait_shows_no_increment():
     """Covariates carry all the signal: a model whose score is the covariate gains nothing from SNPs."""
     data = _matrix(600, 10, 2, snp_effect=0.0)
     context = _context(data, 400)
-    scores = 1 / (1 + np.exp(-context.x_val[:, 10]))
+    scores = 1 / (1 + np.exp(-data.x[400:, 10]))
     increment = compare_with_covariates(context, scores, None, n_boot=200)["snp_increment"]
     assert increment["low"] < 0 < increment["high"] or abs(increment["difference"]) < 0.02
 
@@ -74,6 +74,6 @@ def test_genotype_free_trait_shows_no_increment():
 def test_genetic_trait_shows_a_clear_increment():
     data = _matrix(600, 10, 2, snp_effect=1.5)
     context = _context(data, 400)
-    scores = 1 / (1 + np.exp(-(1.5 * context.x_val[:, :3].sum(1) + context.x_val[:, 10])))
+    scores = 1 / (1 + np.exp(-(1.5 * data.x[400:, :3].sum(1) + data.x[400:, 10])))
     increment = compare_with_covariates(context, scores, None, n_boot=200)["snp_increment"]
     assert increment["low"] > 0.05 and increment["p_value"] < 1e-3, increment

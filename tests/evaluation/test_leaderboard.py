@@ -32,6 +32,7 @@ def test_family_with_only_pruned_trials_shows_its_best_partial_score():
             params={"family": "xgboost"}, state=optuna.trial.TrialState.PRUNED,
             distributions={"family": optuna.distributions.CategoricalDistribution(["logistic", "xgboost"])},
             user_attrs={"fold_scores": folds, "seconds": 2.0}))
+    study.enqueue_trial({"family": "xgboost"})  # queued, not finished: not a leaderboard row
     board = leaderboard(study)
     assert list(board["family"]) == ["logistic", "xgboost"]
     xgb = board.iloc[1]

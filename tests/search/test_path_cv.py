@@ -113,3 +113,57 @@ def test_model_predicts_the_same_from_int8_and_from_floats(task):
     else:
         np.testing.assert_allclose(model.predict_proba(floats), int8_model.predict_proba(design), atol=1e-8)
         assert model.predict_proba(floats).shape[1] == len(np.unique(y))
+
+
+def test_a_study_with_lasso_path_refits_the_chosen_penalty_and_saves_the_model(tmp_path):
+    """`run` on Dask workers: lasso_path is queued first, its chosen penalty is recorded and refitted, the
+    saved model loads through the skops allow-list and reproduces the validation scores."""
+    import json
+    import os
+
+    import optuna
+    from distributed import LocalCluster
+    from sklearn.metrics import roc_auc_score
+
+    from genoml_search.core.scoring import predict_scores
+    from genoml_search.execute.cluster import ClusterOptions
+    from genoml_search.model_io import load_model
+    from genoml_search.run import RunOptions, run
+    from tests.search.conftest import ROOT
+
+    genotypes, covariates, y = sparse_cohort(seed=7)
+    dataset = make_dataset(tmp_path / "d", genotypes, y, covariates={"AGE": covariates[:, 0]})
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        run(RunOptions(dataset=dataset.path, out=tmp_path / "out", n_trials=2, families=["lasso_path", "logistic"],
+                       n_folds=3, cluster=ClusterOptions(scheduler=cluster.scheduler_address)))
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["cv"]["best_family"] == "lasso_path" and metrics["cv"]["best_trial"] == 0  # queued first
+    study = optuna.load_study(study_name=metrics["study"], storage=f"sqlite:///{tmp_path / 'out' / 'study.db'}")
+    path = study.trials[0].user_attrs["path"]
+    model, _ = load_model(tmp_path / "out" / "model")
+    assert model.named_steps["model"].lambda_index_ == path["lambda_index"] > 0
+    ids = (tmp_path / "out" / "holdout_samples.txt").read_text().split()[1:]
+    rows = np.array([int(i[1:]) for i in ids])  # IDs s0, s1, ...
+    floats = np.hstack([np.where(genotypes < 0, np.nan, genotypes).astype(np.float32), covariates])[rows]
+    scores = predict_scores(model, floats, "binary")  # float input, as `predict` gives it
+    assert roc_auc_score(y[rows], scores) == pytest.approx(metrics["validation"]["roc_auc"], abs=1e-9)
+    # the lasso's SNPs and weights are exported for plink2 --score (checked against the model before writing)
+    weights = (tmp_path / "out" / "model" / "score.tsv").read_text().splitlines()
+    assert len(weights) - 1 == np.count_nonzero(model.named_steps["model"].raw_coef_[:M])
+
+
+def test_without_adelie_lasso_path_leaves_the_defaults_and_an_explicit_choice_is_a_user_error(monkeypatch, tmp_path):
+    import importlib.util
+
+    from genoml_search.errors import UserError
+    from genoml_search.run import RunOptions, choose_families
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "adelie" else real(name, *a))
+    defaults = [f.name for f in choose_families(RunOptions(dataset=tmp_path, out=tmp_path), "binary")]
+    assert "lasso_path" not in defaults and "logistic" in defaults
+    with pytest.raises(UserError, match="lasso_path: needs the adelie package.*pip install --no-deps adelie"):
+        choose_families(RunOptions(dataset=tmp_path, out=tmp_path, families=["lasso_path"]), "binary")
+    monkeypatch.undo()
+    assert "lasso_path" in [f.name for f in choose_families(RunOptions(dataset=tmp_path, out=tmp_path), "binary")]

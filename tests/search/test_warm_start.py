@@ -79,3 +79,17 @@ def test_elastic_net_points_give_way_to_ridge_h2():
     assert [t.system_attrs["fixed_params"]["family"] for t in study.trials] == ["ridge_h2"]
     alone = optuna.create_study(direction="maximize")
     assert enqueue_starting_points(alone, both[1:], "regression", snp_filter=True, n_snps=6000, n_train=1600) == 3
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_the_lasso_path_trial_comes_first_without_an_snp_filter(task):
+    """One lasso path (l1_ratio 1) is queued before any other starting point; it has no snp_p_threshold."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(direction="maximize")
+    linear = get_family("logistic" if task != "regression" else "elastic_net")
+    families = [linear, get_family("lasso_path")]
+    assert enqueue_starting_points(study, families, task, snp_filter=True, n_snps=6000, n_train=1600) == 4
+    trial = study.ask()
+    family, params = suggest_pipeline(trial, families, task)
+    assert family.name == "lasso_path" and params == {"l1_ratio": 1.0}
+    assert "snp_p_threshold" not in study.get_trials(deepcopy=False)[0].system_attrs.get("fixed_params", {})

@@ -115,6 +115,7 @@ class PenalizedPathModel(BaseEstimator):
         """Predicted values (regression) or the most probable class."""
         if self.task == Task.REGRESSION:
             return self._eta(X)[:, 0]
+        assert self.classes_ is not None  # fitted on a class label
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
@@ -137,6 +138,14 @@ class LassoPath(ModelFamily):
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         return PenalizedPathModel(task=task, l1_ratio=params["l1_ratio"], lambda_index=params.get("lambda_index"),
                                   random_state=random_state, n_jobs=n_jobs)
+
+    def missing_dependency(self) -> str | None:
+        from importlib.util import find_spec
+
+        if find_spec("adelie") is None:
+            return ("needs the adelie package, which declares numpy<2 and so is not installed with genoml-search; "
+                    "install it with `pip install --no-deps adelie==1.1.52 'ipython<9'` (`make` does)")
+        return None
 
     def final_params(self, params: dict[str, Any], trial_attrs: dict[str, Any]) -> dict[str, Any]:
         """The refit takes the penalty position the trial chose by CV."""

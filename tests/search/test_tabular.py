@@ -1,0 +1,110 @@
+"""In-fold preprocessing of feature tables: categorical levels and one-hot columns come from the fold's
+training rows only, rare and unseen levels are pooled, native encoders get pandas categories, numeric NaN
+is imputed with training means only for families that need it."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genoml_search.search.registry import get_family
+from genoml_search.search.tabular import TabularLayout, TabularPreprocessor, build_tabular_pipeline, encoding_for
+
+
+def _matrix() -> tuple[np.ndarray, np.ndarray]:
+    """One SNP, a numeric column, a categorical with 4 manifest levels, one covariate."""
+    rng = np.random.default_rng(0)
+    n = 60
+    category = np.repeat([0.0, 1.0, 2.0], 20)  # level 3 never appears in training rows
+    x = np.column_stack([rng.integers(0, 3, n), rng.normal(size=n), category, rng.normal(size=n)]).astype(np.float32)
+    y = (category == 1).astype(float)
+    return x, y
+
+
+def _preprocessor(**kwargs) -> TabularPreprocessor:
+    return TabularPreprocessor(n_snps=1, kinds=("numeric", "categorical"), n_levels=(0, 4), **kwargs)
+
+
+def test_onehot_columns_fitted_on_training_rows_only():
+    x, y = _matrix()
+    train = x[:40]  # levels 0 and 1 only: level 2 lives in the held-out rows
+    step = _preprocessor(encoding="onehot").fit(train, y[:40])
+    assert step.n_categorical_outputs == 3  # kept levels 0, 1 + other
+    out = step.transform(x)
+    assert out.shape == (60, 3 + 3)  # one-hot block, SNP + numeric, covariate last
+    assert np.array_equal(out[40:, :3], np.tile([0, 0, 1], (20, 1)))  # level 2 unseen in the fold: "other"
+    assert np.array_equal(out[:20, 0], np.ones(20)) and np.array_equal(out[20:40, 1], np.ones(20))
+    assert np.array_equal(out[:, -1], x[:, 3])  # covariates stay last
+
+
+def test_rare_levels_pooled_and_missing_gives_zeros():
+    x, y = _matrix()
+    x[:3, 2] = 3.0  # level 3 in 3 training rows: fewer than min_level_count 5
+    x[5, 2] = np.nan
+    step = _preprocessor(encoding="onehot").fit(x, y)
+    out = step.transform(x)
+    assert step.n_categorical_outputs == 4  # levels 0, 1, 2 + other
+    assert np.array_equal(out[:3, :4], np.tile([0, 0, 0, 1], (3, 1)))
+    assert np.array_equal(out[5, :4], np.zeros(4))
+
+
+def test_onehot_cap_keeps_the_most_frequent_levels():
+    x, y = _matrix()
+    step = _preprocessor(encoding="onehot", max_levels=1).fit(x[:45], y[:45])  # level 1: 20, level 0: 20, 2: 5
+    assert step.n_categorical_outputs == 2
+
+
+def test_native_frame_has_categories_first():
+    x, y = _matrix()
+    x[7, 2] = np.nan
+    step = _preprocessor(encoding="native").fit(x[:40], y[:40])
+    frame = step.transform(x)
+    assert isinstance(frame, pd.DataFrame) and isinstance(frame.dtypes.iloc[0], pd.CategoricalDtype)
+    codes = frame.iloc[:, 0].cat.codes.to_numpy()
+    assert set(codes[40:]) == {2}  # other (2 kept levels)
+    assert codes[7] == 3  # missing: its own category
+
+
+def test_numeric_imputed_with_training_means_only_when_asked():
+    x, y = _matrix()
+    x[0, 1] = np.nan
+    imputed = _preprocessor(encoding="onehot", impute=True).fit(x[:40], y[:40]).transform(x)
+    raw = _preprocessor(encoding="onehot", impute=False).fit(x[:40], y[:40]).transform(x)
+    assert imputed[0, 4] == pytest.approx(np.nanmean(x[:40, 1]))
+    assert np.isnan(raw[0, 4])
+
+
+def test_association_filter_covers_numeric_table_columns_not_covariates():
+    x, y = _matrix()
+    rng = np.random.default_rng(3)
+    x[:, 1] = y + rng.normal(scale=0.1, size=60)  # strongly associated numeric table column
+    step = _preprocessor(encoding="onehot", snp_p_threshold=1e-6).fit(x, y)
+    assert list(step.numeric_keep_) == [1, 3]  # the SNP (noise) filtered out, covariate always kept
+
+
+@pytest.mark.parametrize("name", ["catboost", "lightgbm", "hist_gradient_boosting", "logistic", "knn"])
+def test_each_family_fits_and_predicts(name):
+    x, y = _matrix()
+    family = get_family(name)
+    layout = TabularLayout(1, ("numeric", "categorical"), (0, 4), 1)
+    params = {p.name: (p.choices[0] if hasattr(p, "choices") else p.low) for p in family.params("binary")
+              if p.when is None}
+    pipeline = build_tabular_pipeline(family, params, "binary", layout, 1.0)
+    pipeline.fit(x[:40], y[:40])
+    probabilities = pipeline.predict_proba(x[40:])
+    assert probabilities.shape == (20, 2)
+    assert encoding_for(name) == ("native" if name in ("catboost", "lightgbm", "hist_gradient_boosting") else "onehot")
+
+
+def test_native_families_receive_the_categorical_column_as_a_category():
+    x, y = _matrix()
+    layout = TabularLayout(1, ("numeric", "categorical"), (0, 4), 1)
+    models = {}
+    for name in ("lightgbm", "hist_gradient_boosting", "catboost"):
+        family = get_family(name)
+        params = {p.name: (p.choices[0] if hasattr(p, "choices") else p.low) for p in family.params("binary")
+                  if p.when is None}
+        models[name] = build_tabular_pipeline(family, params, "binary", layout, 1.0).fit(x, y).named_steps["model"]
+    assert models["lightgbm"].booster_.pandas_categorical == [[0, 1, 2, 3, 4]]  # 3 kept levels, other, missing
+    assert list(models["hist_gradient_boosting"].is_categorical_) == [True, False, False, False]
+    assert models["catboost"].get_params()["cat_features"] == [0]
