@@ -21,7 +21,7 @@ from genoml_search.data.feature_table import (
 )
 from genoml_search.data.tables import phenotype_from_column, read_covariates, read_id_list, read_phenotype, show
 from genoml_search.errors import InputFileError, UserError
-from genoml_search.fileio import check_output_directory
+from genoml_search.outputs import check_output_directory
 from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
