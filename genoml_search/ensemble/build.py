@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+from threadpoolctl import threadpool_limits
 
 from genoml_search.core.features import FeatureMatrix
 from genoml_search.core.metrics import Metric
@@ -178,7 +179,8 @@ def refit_members(trials: Sequence[optuna.trial.FrozenTrial], families: Sequence
         params = family.final_params(params, trial.user_attrs)
         pipeline = build_pipeline(family, params, task, data.n_snps, trial.params.get("snp_p_threshold", 1.0), seed,
                                   n_jobs=1, n_covariates=data.n_covariates, tabular=data.tabular)
-        members.append(pipeline.fit(x, y))
+        with threadpool_limits(limits=1):  # like the trials: OpenMP threads would fight the machine's workers
+            members.append(pipeline.fit(x, y))
     return members
 
 
