@@ -41,7 +41,7 @@ from genoml_search.core.features import features_from_dataset
 from genoml_search.core.scoring import predict_scores
 from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, model_input
 from genoml_search.search.oof import artifact_store
-from genoml_search.ensemble.build import METHODS as ENSEMBLE_METHODS
+from genoml_search.ensemble.build import METHODS as ENSEMBLE_METHODS, RULES as ENSEMBLE_RULES
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
@@ -96,6 +96,7 @@ class RunOptions:
     ensemble: str = "greedy"  # none | greedy | stack: the ensemble of the best trials (#21)
     ensemble_top_k: int = 25  # trials (best first, any family) the ensemble may combine
     artifacts: Path | None = None  # where trials' out-of-fold predictions go (default OUT/artifacts)
+    ensemble_rule: str = "nested"  # nested: final only if its nested CV beats the best trial; always
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
@@ -293,6 +294,8 @@ def prepare(options: RunOptions) -> RunPlan:
         raise UserError(f"unknown pruner {options.pruner!r}; choose one of {', '.join(PRUNERS)}")
     if options.ensemble not in ENSEMBLE_METHODS:
         raise UserError(f"--ensemble {options.ensemble!r}: choose one of {', '.join(ENSEMBLE_METHODS)}")
+    if options.ensemble_rule not in ENSEMBLE_RULES:
+        raise UserError(f"--ensemble-rule {options.ensemble_rule!r}: choose one of {', '.join(ENSEMBLE_RULES)}")
     if options.ensemble_top_k < 1:
         raise UserError(f"--ensemble-top-k {options.ensemble_top_k} must be 1 or more")
     if options.sampler not in SAMPLERS:
@@ -749,7 +752,7 @@ def _ensemble_step(r: RefitRequest, pipeline: Any, data: Any, scored: ScoredVali
     request = EnsembleRequest(r.study, r.families, r.task, get_metric(r.metric_name, r.task), data, r.search_index,
                               scored.data.x[scored.rows], scored.y, pipeline,
                               artifact_store(Path(options.out), options.artifacts),
-                              options.ensemble, options.ensemble_top_k, options.seed)
+                              options.ensemble, options.ensemble_top_k, options.seed, options.ensemble_rule)
     try:
         return ensemble_step(request)
     except Exception as error:  # the single best model is still a complete result

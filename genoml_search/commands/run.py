@@ -67,6 +67,9 @@ def run(
         "the best single trial.")] = "greedy",
     ensemble_top_k: Annotated[int, typer.Option(help="Trials (best first, any family) the ensemble may combine.",
                                                 callback=in_range(1, 1000))] = 25,
+    ensemble_rule: Annotated[str, typer.Option(
+        help="When the ensemble is the final model: nested (only if its nested CV beats the best single "
+        "trial) or always.")] = "nested",
     artifacts: Annotated[Optional[Path], typer.Option(
         help="Directory of the trials' out-of-fold predictions (default OUT/artifacts; give a shared one when "
         "several machines run one PostgreSQL/MySQL study).")] = None,
@@ -85,7 +88,7 @@ def run(
                          validation_covar=validation_covar, group_by_relatedness=group_by_relatedness,
                          relatedness_threshold=relatedness_threshold,
                          drop_related_validation=drop_related_validation, n_pcs=pcs, ensemble=ensemble,
-                         ensemble_top_k=ensemble_top_k, artifacts=artifacts,
+                         ensemble_top_k=ensemble_top_k, artifacts=artifacts, ensemble_rule=ensemble_rule,
                          cluster=cluster_options(workers, scheduler, scheduler_file, config))
     from genoml_search.progress import log_steps
     from genoml_search.terminal import err_console

@@ -32,6 +32,7 @@ from genoml_search.search.space import family_and_params
 
 log = logging.getLogger(__name__)
 METHODS = ("none", "greedy", "stack")
+RULES = ("nested", "always")  # when the ensemble becomes the final model (see _decide)
 DEFAULT_METHOD = "greedy"
 DEFAULT_TOP_K = 25
 
@@ -139,8 +140,9 @@ class EnsembleChoice:
 
 
 def choose_ensemble(candidates: Candidates, y: np.ndarray, task: str, metric: Metric, method: str,
-                    seed: int = 0, n_iterations: int = DEFAULT_ITERATIONS) -> EnsembleChoice:
-    """Choose the combination on all OOF predictions, estimate it (optimistic and nested) and decide."""
+                    seed: int = 0, n_iterations: int = DEFAULT_ITERATIONS, rule: str = "nested") -> EnsembleChoice:
+    """Choose the combination on all OOF predictions, estimate it (optimistic and nested) and decide
+    (``rule`` ``nested``: only if its nested CV beats the best trial; ``always``: whenever it has 2+ members)."""
     started = time.perf_counter()
     fit = combiner_fitter(method, task, metric, seed, n_iterations)
     scores, folds = candidates.scores, candidates.folds
@@ -153,17 +155,20 @@ def choose_ensemble(candidates: Candidates, y: np.ndarray, task: str, metric: Me
         keep = np.flatnonzero(combiner.weights > 0)
         trials, weights = [trials[i] for i in keep], [float(combiner.weights[i]) for i in keep]
         combiner = WeightedAverage(combiner.weights[keep])
-    chosen, reason = _decide(nested, best.value, metric, len(trials), method)
+    chosen, reason = _decide(nested, best.value, metric, len(trials), method, rule)
     return EnsembleChoice(method, trials, weights, combiner, optimistic, nested, best, best_folds, chosen, reason,
                           len(candidates.trials), list(candidates.notes), time.perf_counter() - started)
 
 
-def _decide(nested: CVEstimate, single: float, metric: Metric, n_members: int, method: str) -> tuple[bool, str]:
+def _decide(nested: CVEstimate, single: float, metric: Metric, n_members: int, method: str,
+            rule: str = "nested") -> tuple[bool, str]:
     """Whether the ensemble replaces the best single trial, and why (one sentence)."""
     if method == "greedy" and n_members == 1:
         return False, "greedy selection kept only the best single trial"
     better = nested.mean > single if metric.greater_is_better else nested.mean < single
     comparison = f"nested CV {metric.name} {nested.mean:.4f} vs best single trial {single:.4f}"
+    if rule == "always":
+        return True, f"--ensemble-rule always ({comparison})"
     if better:
         return True, f"the ensemble's {comparison}"
     return False, f"the ensemble does not beat the best single trial ({comparison})"

@@ -43,6 +43,7 @@ class EnsembleRequest:
     method: str = DEFAULT_METHOD
     top_k: int = DEFAULT_TOP_K
     seed: int = 0
+    rule: str = "nested"  # nested: the ensemble is final only if its nested CV wins; always: whenever it can be
 
 
 @dataclass
@@ -75,7 +76,8 @@ def ensemble_step(request: EnsembleRequest) -> EnsembleOutcome:
         reason = f"{len(candidates.trials)} trial(s) with out-of-fold predictions: nothing to combine"
         return EnsembleOutcome({"method": request.method, "chosen": False, "reason": reason,
                                 "n_candidates": len(candidates.trials), "notes": candidates.notes})
-    choice = choose_ensemble(candidates, y, request.task, request.metric, request.method, request.seed)
+    choice = choose_ensemble(candidates, y, request.task, request.metric, request.method, request.seed,
+                             rule=request.rule)
     x_train = request.data.x[request.search_index]
     best_number = candidates.trials[0].number
     fitted = {best_number: request.best_single}
