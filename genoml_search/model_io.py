@@ -23,6 +23,7 @@ from genoml_search.versions import __version__
 from genoml_search.data.cohort_structure import PCA_FILE
 from genoml_search.data.dataset import MANIFEST, VARIANTS, Dataset
 from genoml_search.errors import UserError
+from genoml_search.tasks import TASKS
 from genoml_search.versions import versions
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ class ModelInfo:
             return UserError(f"model.json: {key} is {info.get(key)!r}, expected {expected}; the file was edited or "
                              "damaged: re-run `genoml-search run`", path)
 
-        if info.get("task") not in ("binary", "regression", "multiclass"):
+        if info.get("task") not in TASKS:
             raise bad("task", "binary, regression or multiclass")
         names = info.get("feature_names")
         if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):

@@ -276,6 +276,8 @@ def munge(options: MungeOptions) -> dict[str, Any]:
     elif like is not None and like.covariate_names:
         raise UserError(f"the training dataset has covariates {like.covariate_names}: give --covar")
     table = None
+    if like is not None and not options.tables and like.manifest.get("feature_table"):
+        raise UserError(f"the training dataset {like.path} has feature tables: give the new cohort's with --table")
     if options.tables:  # feature tables beside the genotypes (genoml_search.data.table_munge)
         from genoml_search.data.table_munge import match_table_samples, read_tables
 

@@ -116,7 +116,7 @@ def _in_every_table(table: FeatureTable) -> np.ndarray:
 
 
 def finish_table(table: FeatureTable, ids: pd.Index, phenotype: pd.Series, task: str, like: Dataset | None,
-                 sentence: str) -> tuple[dict[str, Any], dict[str, Callable[[Path], None]], list[str]]:
+                 sentence: str) -> tuple[dict[str, Any], dict[str, Callable[[Path], object]], list[str]]:
     """Checks (training) or harmonization (``like``) of the table on the final samples; returns the manifest
     entry, the extra file writer and the notes to print."""
     table.values = table.values.reindex(ids)

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from genoml_search.search.registry import get_family
-from genoml_search.search.tabular import TabularLayout, TabularPreprocessor, build_tabular_pipeline, encoding_for
+from genoml_search.search.pipeline import build_pipeline
+from genoml_search.search.tabular import TabularLayout, TabularPreprocessor, encoding_for
 
 
 def _matrix() -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +90,7 @@ def test_each_family_fits_and_predicts(name):
     layout = TabularLayout(1, ("numeric", "categorical"), (0, 4), 1)
     params = {p.name: (p.choices[0] if hasattr(p, "choices") else p.low) for p in family.params("binary")
               if p.when is None}
-    pipeline = build_tabular_pipeline(family, params, "binary", layout, 1.0)
+    pipeline = build_pipeline(family, params, "binary", 1, tabular=layout)
     pipeline.fit(x[:40], y[:40])
     probabilities = pipeline.predict_proba(x[40:])
     assert probabilities.shape == (20, 2)
@@ -104,7 +105,7 @@ def test_native_families_receive_the_categorical_column_as_a_category():
         family = get_family(name)
         params = {p.name: (p.choices[0] if hasattr(p, "choices") else p.low) for p in family.params("binary")
                   if p.when is None}
-        models[name] = build_tabular_pipeline(family, params, "binary", layout, 1.0).fit(x, y).named_steps["model"]
+        models[name] = build_pipeline(family, params, "binary", 1, tabular=layout).fit(x, y).named_steps["model"]
     assert models["lightgbm"].booster_.pandas_categorical == [[0, 1, 2, 3, 4]]  # 3 kept levels, other, missing
     assert list(models["hist_gradient_boosting"].is_categorical_) == [True, False, False, False]
     assert models["catboost"].get_params()["cat_features"] == [0]
