@@ -152,3 +152,29 @@ def test_genotypes_and_table_joined_by_id(tmp_path):
     samples = pd.read_csv(tmp_path / "ds" / "samples.tsv", sep="\t", dtype={"ID": str})
     expected = table.set_index("ID").loc[samples["ID"], "protein"].to_numpy(dtype=np.float32)
     assert np.array_equal(data.x[:, n_snps], expected)  # rows follow the dataset's samples, not the table's
+
+
+@pytest.mark.slow
+def test_genotypes_and_table_run_and_predict(tmp_path):
+    rng = np.random.default_rng(4)
+    tables = {}
+    for part in ("training", "validation"):
+        ids = pd.read_csv(EXAMPLE / f"{part}.fam", sep=r"\s+", header=None)[1].astype(str)
+        tables[part] = _write(tmp_path / f"{part}.csv", pd.DataFrame(
+            {"ID": ids, "protein": rng.normal(size=len(ids)), "site": rng.choice(["n", "s", "e"], len(ids))}))
+    munged = run_cli("munge", "--bfile", str(EXAMPLE / "training"), "--pheno", str(EXAMPLE / "training_pheno.csv"),
+                     "--covar", str(EXAMPLE / "training_addit.csv"), "--table", tables["training"],
+                     "--out", str(tmp_path / "ds"), "--no-kinship", "--pcs", "0")
+    assert munged.code == 0, munged.stderr
+    run = run_cli("run", str(tmp_path / "ds"), "--out", str(tmp_path / "run"), "--n-trials", "2", "--workers", "1",
+                  "--family", "logistic", "--family", "lightgbm", "--pruner", "none")
+    assert run.code == 0, run.stderr
+    info = json.loads((tmp_path / "run" / "model" / "model.json").read_text())
+    assert "protein" in info["feature_names"] and "site" in info["feature_names"]
+    base = ["predict", "--model", str(tmp_path / "run"), "--bfile", str(EXAMPLE / "validation"),
+            "--covar", str(EXAMPLE / "validation_addit.csv")]
+    predicted = run_cli(*base, "--table", tables["validation"], "--out", str(tmp_path / "pred.csv"))
+    assert predicted.code == 0, predicted.stderr
+    assert len(pd.read_csv(tmp_path / "pred.csv")) == 100
+    without = run_cli(*base, "--out", str(tmp_path / "pred2.csv"))
+    assert "trained with feature tables" in _one_line_error(without)

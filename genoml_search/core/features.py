@@ -93,7 +93,7 @@ def features_from_dataset(dataset: Dataset, n_pcs: int = 0) -> FeatureMatrix:
     genotypes = dataset.genotypes
     covariates = dataset.covariates().astype(np.float32)
     names = list(dataset.variants["id"].astype(str)) + dataset.covariate_names
-    from genoml_search.search.tabular import table_block  # feature tables (munge --table), between SNPs and covariates
+    from genoml_search.core.tabular import table_block  # feature tables (munge --table), between SNPs and covariates
 
     table, table_names, tabular = table_block(dataset, genotypes.shape[1], covariates.shape[1] + n_pcs)
     if table is not None:

@@ -126,7 +126,7 @@ def _read_delimited(path: Path) -> pd.DataFrame:
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
-        import pyarrow  # noqa: F401  (the parquet extra)
+        import pyarrow  # type: ignore[import-untyped]  # noqa: F401  (the parquet extra)
     except ImportError:
         raise UserError("reading Parquet needs pyarrow: pip install 'genoml-search[parquet]' (or give a CSV/TSV)",
                         path) from None
@@ -178,7 +178,7 @@ def type_column(values: pd.Series, name: str, declared_categorical: bool, path: 
 
 
 def read_feature_table(path: str | Path, id_column: str | None, categorical: set[str],
-                       exclude: set[str] = frozenset()) -> FeatureTable:
+                       exclude: frozenset[str] | set[str] = frozenset()) -> FeatureTable:
     """Read and type one table (``exclude``: columns that are not features, e.g. the phenotype column)."""
     path = Path(path)
     raw, id_name = read_raw_table(path, id_column)
@@ -313,13 +313,14 @@ def harmonize_table(table: FeatureTable, training: list[dict[str, Any]]) -> tupl
 def _recode(values: pd.Series, levels: list[str] | None, training_levels: list[str]) -> np.ndarray:
     """Codes of the new table's values in the training level list (NaN for missing or unseen levels)."""
     numbers = values.to_numpy(dtype=np.float64)
+    present = ~np.isnan(numbers)
+    raw = np.full(len(numbers), None, dtype=object)
     if levels is None:  # numeric in this table: compare as text with the training levels
-        text = pd.Series([None if np.isnan(v) else f"{v:g}" for v in numbers], dtype=object)
-        raw = text
+        raw[present] = pd.Series(numbers[present]).map("{:g}".format).to_numpy()
     else:
-        raw = pd.Series([None if np.isnan(v) else levels[int(v)] for v in numbers], dtype=object)
+        raw[present] = np.asarray(levels, dtype=object)[numbers[present].astype(np.int64)]
     lookup = {level: float(i) for i, level in enumerate(training_levels)}
-    return raw.map(lookup).to_numpy(dtype=np.float32)
+    return pd.Series(raw, dtype=object).map(lookup).to_numpy(dtype=np.float32)
 
 
 def table_hash(values: np.ndarray) -> str:

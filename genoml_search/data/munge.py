@@ -198,7 +198,8 @@ def _input_paths(options: MungeOptions) -> list[tuple[str, str | None]]:
         if prefix for suffix in suffixes]
     return [*files, ("--pheno", options.pheno), ("--covar", options.covar), ("--gwas", options.gwas),
             ("--extract", options.extract), ("--exclude", options.exclude), ("--keep", options.keep),
-            ("--remove", options.remove), ("--like", options.like), ("--like", options.relatedness_reference)]
+            ("--remove", options.remove), ("--like", options.like), ("--like", options.relatedness_reference),
+            *(("--table", table) for table in options.tables)]
 
 
 def munge(options: MungeOptions) -> dict[str, Any]:
@@ -276,6 +277,8 @@ def munge(options: MungeOptions) -> dict[str, Any]:
     elif like is not None and like.covariate_names:
         raise UserError(f"the training dataset has covariates {like.covariate_names}: give --covar")
     table = None
+    if like is not None and not options.tables and like.manifest.get("feature_table"):
+        raise UserError(f"the training dataset {like.path} has feature tables: give the new cohort's with --table")
     if options.tables:  # feature tables beside the genotypes (genoml_search.data.table_munge)
         from genoml_search.data.table_munge import match_table_samples, read_tables
 

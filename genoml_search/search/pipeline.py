@@ -12,30 +12,13 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy import stats
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_selection import f_classif
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from genoml_search.core.association import association_pvalues  # noqa: F401 (also imported from here)
 from genoml_search.search.registry import ModelFamily
 from genoml_search.tasks import Task
-
-
-def association_pvalues(x: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
-    """Per-column association p-values: correlation t-test (binary, regression) or ANOVA F (multiclass)."""
-    if task == Task.MULTICLASS:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            _, p = f_classif(x, y)
-        return np.nan_to_num(p, nan=1.0)
-    n = x.shape[0]
-    xc = x - x.mean(axis=0, dtype=np.float64)
-    yc = (y - y.mean()).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (yc @ xc) / (np.sqrt((xc * xc).sum(axis=0)) * np.sqrt(yc @ yc))
-        r = np.clip(np.nan_to_num(r), -0.999999, 0.999999)
-        t = r * np.sqrt((n - 2) / (1 - r * r))
-    return 2 * stats.t.sf(np.abs(t), df=n - 2)
 
 
 class GenotypePreprocessor(TransformerMixin, BaseEstimator):
@@ -147,9 +130,16 @@ def build_pipeline(
     :class:`~genoml_search.search.tabular.TabularLayout`) switches to the feature-table preprocessing.
     """
     if tabular is not None:  # feature tables (munge --table): categorical encoding in-fold, search/tabular.py
-        from genoml_search.search.tabular import build_tabular_pipeline
+        from genoml_search.search.tabular import native_categorical_model, tabular_preprocessor
 
-        return build_tabular_pipeline(family, params, task, tabular, snp_p_threshold, random_state, n_jobs)
+        preprocess, n_categorical = tabular_preprocessor(family, task, tabular, snp_p_threshold)
+        steps = [("preprocess", preprocess)]
+        if family.needs_scaling:
+            steps.append(("scale", StandardScaler()))
+            if tabular.n_covariates and family.covariate_weight != 1.0:
+                steps.append(("covariates", CovariateWeight(tabular.n_covariates, family.covariate_weight)))
+        model = family.build(params, task, random_state=random_state, n_jobs=n_jobs)
+        return Pipeline([*steps, ("model", native_categorical_model(model, family.name, n_categorical))])
     if family.fits_path:  # imputes and standardizes itself, in-fold; selects SNPs by its penalty
         model = family.build(params, task, random_state=random_state, n_jobs=n_jobs)
         return Pipeline([("model", model.set_params(n_covariates=n_covariates))])

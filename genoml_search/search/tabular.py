@@ -24,47 +24,20 @@ mean of the fold.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from genoml_search.core.association import association_pvalues
+from genoml_search.core.tabular import TabularLayout, covariate_start, table_block  # noqa: F401 (re-exported)
 from genoml_search.errors import UserError
 
 NATIVE_FAMILIES = ("catboost", "lightgbm", "hist_gradient_boosting")
 MAX_ONEHOT_LEVELS = 20  # one-hot columns per categorical (most frequent levels), the rest pooled
 MAX_NATIVE_LEVELS = 250  # HistGB accepts at most 255 categories (max_bins); two codes go to other/missing
 MIN_LEVEL_COUNT = 5  # a level seen in fewer training samples of the fold is pooled into "other"
-
-
-@dataclass(frozen=True)
-class TabularLayout:
-    """Where the table columns sit in the feature matrix and which of them are categorical.
-
-    ``kinds`` has one entry per table column (``numeric`` or ``categorical``), ``n_levels`` the number of
-    manifest levels of each column (0 for numeric ones).
-    """
-
-    n_snps: int
-    kinds: tuple[str, ...]
-    n_levels: tuple[int, ...]
-    n_covariates: int
-
-    @property
-    def n_table(self) -> int:
-        """Number of table columns."""
-        return len(self.kinds)
-
-    def categorical_columns(self) -> np.ndarray:
-        """Feature-matrix positions of the categorical table columns."""
-        return self.n_snps + np.flatnonzero(np.asarray(self.kinds) == "categorical")
-
-    def filterable_columns(self) -> np.ndarray:
-        """Feature-matrix positions of the SNPs and the numeric table columns (the association filter's)."""
-        numeric = self.n_snps + np.flatnonzero(np.asarray(self.kinds) != "categorical")
-        return np.concatenate([np.arange(self.n_snps), numeric]).astype(np.int64)
 
 
 def encoding_for(family_name: str) -> str:
@@ -122,8 +95,6 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                              n_features - self.n_snps - len(self.kinds))
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None) -> TabularPreprocessor:
-        from genoml_search.search.pipeline import association_pvalues
-
         x = np.asarray(x, dtype=np.float32)
         layout = self._layout(x.shape[1])
         self.categorical_ = layout.categorical_columns()
@@ -202,45 +173,20 @@ def native_categorical_model(model: Any, family_name: str, n_categorical: int) -
     return model  # LightGBM reads the pandas category dtype itself (categorical_feature="auto")
 
 
-def build_tabular_pipeline(family: Any, params: dict[str, Any], task: str, layout: TabularLayout,
-                           snp_p_threshold: float, random_state: int = 0, n_jobs: int = 1) -> Any:
-    """The pipeline of a trial on a dataset with feature tables: :class:`TabularPreprocessor` (encoding chosen
-    by family), scaling and covariate weighting for the families that need them, the estimator."""
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from genoml_search.search.pipeline import CovariateWeight
-
+def tabular_preprocessor(family: Any, task: str, layout: TabularLayout,
+                         snp_p_threshold: float) -> tuple[TabularPreprocessor, int]:
+    """The preprocessing step of ``family`` on a dataset with feature tables (encoding chosen by family) and
+    the number of categorical columns its estimator must be told about (native encoding; 0 otherwise)."""
     if family.fits_path:
         raise UserError(f"family {family.name} works on genotypes only; leave it out for datasets with feature "
                         "tables (munge --table)")
     encoding = encoding_for(family.name)
-    steps: list[tuple[str, Any]] = [("preprocess", TabularPreprocessor(
+    step = TabularPreprocessor(
         n_snps=layout.n_snps, kinds=layout.kinds, n_levels=layout.n_levels, task=str(task),
         snp_p_threshold=snp_p_threshold, encoding=encoding, impute=not family.handles_missing,
-        max_levels=MAX_NATIVE_LEVELS if encoding == "native" else MAX_ONEHOT_LEVELS))]
-    if family.needs_scaling:
-        steps.append(("scale", StandardScaler()))
-        if layout.n_covariates and family.covariate_weight != 1.0:
-            steps.append(("covariates", CovariateWeight(layout.n_covariates, family.covariate_weight)))
-    model = family.build(params, task, random_state=random_state, n_jobs=n_jobs)
+        max_levels=MAX_NATIVE_LEVELS if encoding == "native" else MAX_ONEHOT_LEVELS)
     n_categorical = sum(kind == "categorical" for kind in layout.kinds) if encoding == "native" else 0
-    steps.append(("model", native_categorical_model(model, family.name, n_categorical)))
-    return Pipeline(steps)
-
-
-def table_block(dataset: Any, n_snps: int, n_covariates: int) -> tuple[np.ndarray | None, list[str], TabularLayout | None]:
-    """A dataset's feature-table matrix (float32), its column names and layout; ``(None, [], None)`` without."""
-    from genoml_search.data.table_munge import dataset_table, table_columns
-
-    columns = table_columns(dataset.manifest)
-    matrix = dataset_table(dataset)
-    if matrix is None:
-        return None, [], None
-    kinds = tuple("categorical" if c["type"] == "categorical" else "numeric" for c in columns)
-    levels = tuple(len(c.get("levels", [])) for c in columns)
-    layout = TabularLayout(n_snps, kinds, levels, n_covariates)
-    return np.asarray(matrix, dtype=np.float32), [c["name"] for c in columns], layout
+    return step, n_categorical
 
 
 def families_for_tables(families: list[Any], dataset: Any, explicit: bool) -> list[Any]:
@@ -254,9 +200,3 @@ def families_for_tables(families: list[Any], dataset: Any, explicit: bool) -> li
         raise UserError(f"--family {', '.join(path_families)} works on genotypes only; this dataset has feature "
                         "tables (munge --table): choose other families", dataset.path)
     return [f for f in families if not f.fits_path]
-
-
-def covariate_start(features: Any) -> int:
-    """Index of the first covariate column of a feature matrix: after the SNPs and the feature-table columns."""
-    layout = getattr(features, "tabular", None)
-    return int(features.n_snps) + (layout.n_table if layout is not None else 0)

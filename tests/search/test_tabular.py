@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from genoml_search.search.registry import get_family
-from genoml_search.search.tabular import TabularLayout, TabularPreprocessor, build_tabular_pipeline, encoding_for
+from genoml_search.search.pipeline import build_pipeline
+from genoml_search.search.tabular import TabularLayout, TabularPreprocessor, encoding_for
 
 
 def _matrix() -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +90,7 @@ def test_each_family_fits_and_predicts(name):
     layout = TabularLayout(1, ("numeric", "categorical"), (0, 4), 1)
     params = {p.name: (p.choices[0] if hasattr(p, "choices") else p.low) for p in family.params("binary")
               if p.when is None}
-    pipeline = build_tabular_pipeline(family, params, "binary", layout, 1.0)
+    pipeline = build_pipeline(family, params, "binary", 1, tabular=layout)
     pipeline.fit(x[:40], y[:40])
     probabilities = pipeline.predict_proba(x[40:])
     assert probabilities.shape == (20, 2)
@@ -104,7 +105,40 @@ def test_native_families_receive_the_categorical_column_as_a_category():
         family = get_family(name)
         params = {p.name: (p.choices[0] if hasattr(p, "choices") else p.low) for p in family.params("binary")
                   if p.when is None}
-        models[name] = build_tabular_pipeline(family, params, "binary", layout, 1.0).fit(x, y).named_steps["model"]
+        models[name] = build_pipeline(family, params, "binary", 1, tabular=layout).fit(x, y).named_steps["model"]
     assert models["lightgbm"].booster_.pandas_categorical == [[0, 1, 2, 3, 4]]  # 3 kept levels, other, missing
     assert list(models["hist_gradient_boosting"].is_categorical_) == [True, False, False, False]
     assert models["catboost"].get_params()["cat_features"] == [0]
+
+
+@pytest.mark.parametrize("name", ["logistic", "lightgbm"])
+def test_shuffled_phenotype_gives_chance_on_a_munged_table(tmp_path, name):
+    """The breast-cancer table with its diagnosis shuffled: the in-fold pipeline must not find signal."""
+    import importlib.util
+
+    from genoml_search.core.features import features_from_dataset
+    from genoml_search.core.metrics import get_metric
+    from genoml_search.core.scoring import predict_scores
+    from genoml_search.data.dataset import Dataset
+    from genoml_search.data.munge import MungeOptions, munge
+    from genoml_search.search.objective import CVSpec, make_folds
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "tabular" / "make_example.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    frame = module.example_frame()
+    frame["diagnosis"] = np.random.default_rng(5).permutation(frame["diagnosis"].to_numpy())
+    frame.to_csv(tmp_path / "shuffled.csv", index=False, na_rep="NA")
+    munge(MungeOptions(out=tmp_path / "ds", tables=[str(tmp_path / "shuffled.csv")], pheno_name="diagnosis"))
+    data = features_from_dataset(Dataset.open(tmp_path / "ds"))
+    family = get_family(name)
+    params = {p.name: (p.choices[0] if hasattr(p, "choices") else p.low) for p in family.params("binary")
+              if p.when is None}
+    metric = get_metric("roc_auc", "binary")
+    scores = []
+    for train, test in make_folds(data.y, "binary", CVSpec(5, 1, 0)):
+        model = build_pipeline(family, params, "binary", data.n_snps, 0.05, tabular=data.tabular)
+        model.fit(data.x[train], data.y[train])
+        scores.append(metric.compute(data.y[test], predict_scores(model, data.x[test], "binary")))
+    assert abs(np.mean(scores) - 0.5) < 0.08, scores
