@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import WORK, checkout_env, cli, timed_command, write_result
-from genoml_search.run import DEFAULT_FAMILIES
+from genoml_search._run import DEFAULT_FAMILIES
 
 OLD_DEFAULTS = tuple(name for name in DEFAULT_FAMILIES if name != "lasso_path")
 

@@ -76,7 +76,7 @@ def run(
 ) -> None:
     """Search model families with an Optuna study on Dask; refit the best, validate, save."""
     from genoml_search.execute.cluster import cluster_options
-    from genoml_search.run import RunOptions, run as run_search
+    from genoml_search._run import RunOptions, run as run_search
 
     options = RunOptions(dataset=dataset, out=out, task=task, n_trials=n_trials, timeout=timeout, storage=storage,
                          study_name=study, metric=metric, families=family, n_folds=folds, n_repeats=repeats,

@@ -5,6 +5,7 @@ It lives in an importable module (not ``__main__``) so that it survives between 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class FeatureMatrix:
         self.sample_ids = sample_ids
         self.genotypes = genotypes
         self.covariates = covariates
-        self.tabular = None  # a search.tabular.TabularLayout when the dataset has feature tables
+        self.tabular: Any = None  # a search.tabular.TabularLayout when the dataset has feature tables
         self._lock = threading.Lock()
 
     @property

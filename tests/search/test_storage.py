@@ -12,7 +12,7 @@ from genoml_search import __version__
 from genoml_search.errors import StudyError
 from genoml_search.execute.cluster import ClusterOptions
 from genoml_search.execute.driver import DRIVER_COUNT_ATTR, count_finished
-from genoml_search.run import RunOptions, run
+from genoml_search._run import RunOptions, run
 from genoml_search.search import storage as storage_module
 from genoml_search.search.storage import mask_url, open_storage
 from genoml_search.search.study import driver_sampler, make_sampler, open_study, trial_counts

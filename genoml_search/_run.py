@@ -420,6 +420,9 @@ def _check_sqlite_writable(url: str) -> None:
 def _open_and_commit(plan: RunPlan, created: list[Path]) -> optuna.Study:
     """Under the lock: munge the validation cohort beside OUT, open (or create) the study, which may refuse,
     then move everything in place. Until this returns, a failure leaves OUT as it was."""
+    from genoml_search.fileio import remove_stale_work_directories
+
+    remove_stale_work_directories(plan.run_dir.path, STAGING_PREFIX)  # of a run killed with kill -9
     staging = _munge_validation_staged(plan) if _validation_cohort_given(plan.options) else None
     existing: set[str] | None = None
     try:
