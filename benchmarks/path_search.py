@@ -17,9 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import WORK, checkout_env, cli, timed_command, write_result
-from genoml_search.run import DEFAULT_FAMILIES
+from genoml_search._run import DEFAULT_FAMILIES
 
 OLD_DEFAULTS = tuple(name for name in DEFAULT_FAMILIES if name != "lasso_path")
+
+
+def old_defaults(train: str) -> tuple[str, ...]:
+    """The defaults before lasso_path that support the training dataset's task."""
+    from genoml_search.data.dataset import Dataset
+    from genoml_search.search.registry import get_family
+
+    task = Dataset.open(train).task
+    return tuple(name for name in OLD_DEFAULTS if task in get_family(name).tasks)
 
 
 def one_run(name: str, train: str, sim: str, budget: int, families: tuple[str, ...] | None,
@@ -36,6 +45,10 @@ def one_run(name: str, train: str, sim: str, budget: int, families: tuple[str, .
     load_before = os.getloadavg()[0]
     timing = timed_command(argv, env=checkout_env())
     if timing["returncode"] != 0:
+        if "has no completed trial yet" in timing["stderr_tail"]:  # every trial was still running at the budget
+            return {"name": name, "families": list(families or DEFAULT_FAMILIES), "budget": budget,
+                    "validation": None, "completed_trials": 0, "seconds": timing["seconds"],
+                    "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2)}
         return {"name": name, "error": timing["stderr_tail"][-500:]}
     metrics = json.loads((out / "metrics.json").read_text())
     key = {"binary": "roc_auc", "regression": "r2"}.get(metrics["task"], metrics["metric"])
@@ -54,16 +67,22 @@ def main() -> None:
     parser.add_argument("--sim", required=True, help="the `simulate` directory (validation.bed, ...)")
     parser.add_argument("--budget", type=int, default=180)
     parser.add_argument("--label", required=True, help="name of this cohort in the results file")
+    parser.add_argument("--variants", default="with-lasso-path,without", help="which runs (comma-separated)")
     args = parser.parse_args()
     work = WORK / "path_search"
     work.mkdir(parents=True, exist_ok=True)
-    records = [one_run(f"{args.label}-with-lasso-path", args.train, args.sim, args.budget, None, work),
-               one_run(f"{args.label}-without", args.train, args.sim, args.budget, OLD_DEFAULTS, work)]
-    for record in records:
-        print(json.dumps(record), flush=True)
+    variants = {"with-lasso-path": None, "without": old_defaults(args.train)}
+    records = []
+    for variant in args.variants.split(","):
+        records.append(one_run(f"{args.label}-{variant}", args.train, args.sim, args.budget, variants[variant],
+                               work))
+        print(json.dumps(records[-1]), flush=True)
     out = Path("benchmarks/results/path_search.json")
     previous = json.loads(out.read_text()).get("cohorts", {}) if out.is_file() else {}
-    previous[args.label] = {"train": args.train, "records": records}
+    kept = [r for r in previous.get(args.label, {}).get("records", [])
+            if r["name"] not in {x["name"] for x in records}]
+    ordered = sorted(kept + records, key=lambda r: not r["name"].endswith("with-lasso-path"))
+    previous[args.label] = {"train": args.train, "records": ordered}
     write_result("path_search", {"protocol": __doc__.split("\n\n")[1], "cohorts": previous,
                                  "summary": summary(previous)})
 
@@ -72,12 +91,16 @@ def summary(cohorts: dict[str, Any]) -> list[dict]:
     """One README row per cohort: validation score and winner with and without lasso_path."""
     rows = []
     for label, cohort in cohorts.items():
-        with_path, without = cohort["records"]
-        if "error" in with_path or "error" in without:
+        if len(cohort["records"]) != 2 or any("error" in r for r in cohort["records"]):
             continue
+        with_path, without = cohort["records"]
+        def outcome(record: dict) -> str:
+            if record["validation"] is None:
+                return "no trial finished within the budget"
+            return f"{record['validation_metric']} {record['validation']:.3f} ({record['best_family']})"
+
         rows.append({"what": f"{label}: default search, {with_path['budget']} s budget, with / without lasso_path",
-                     "result": f"validation {with_path['validation_metric']} {with_path['validation']:.3f} "
-                               f"({with_path['best_family']}) / {without['validation']:.3f} ({without['best_family']})",
+                     "result": f"validation {outcome(with_path)} / {outcome(without)}",
                      "target": ">= best of ridge, lasso, elastic net tuned by CV on all SNPs"})
     return rows
 

@@ -31,7 +31,7 @@ from genoml_search.data.dataset import Dataset
 from genoml_search.execute.cluster import ClusterOptions, dask_client
 from genoml_search.execute.driver import run_trials
 from genoml_search.core.metrics import get_metric
-from genoml_search.run import DEFAULT_FAMILIES, split_search_validation, suggest_trial
+from genoml_search._run import DEFAULT_FAMILIES, split_search_validation, suggest_trial
 from genoml_search.core.features import features_from_dataset
 from genoml_search.core.scoring import predict_scores
 from genoml_search.search.objective import CVSpec, PruningContext, TrialSpec

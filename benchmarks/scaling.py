@@ -59,7 +59,7 @@ def make_dataset(n_samples: int, n_snps: int, seed: int = 0) -> Path:
 
 def make_spec_factory(dataset: Path, n_folds: int = 3):
     from genoml_search.data.dataset import Dataset
-    from genoml_search.run import suggest_trial
+    from genoml_search._run import suggest_trial
     from genoml_search.search.objective import CVSpec, TrialSpec
     from genoml_search.search.registry import get_family
 
@@ -167,7 +167,7 @@ def bulk_fill(storage: optuna.storages.RDBStorage, study: optuna.Study, n: int, 
     from optuna.distributions import distribution_to_json
     from optuna.storages._rdb import models
 
-    from genoml_search.run import choose_families, RunOptions, suggest_trial
+    from genoml_search._run import choose_families, RunOptions, suggest_trial
 
     families = choose_families(RunOptions(dataset=Path("."), out=Path(".")), "binary")
     sampler_study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
@@ -216,7 +216,7 @@ def bulk_fill(storage: optuna.storages.RDBStorage, study: optuna.Study, n: int, 
 def storage_latency(url: str, sizes: list[int], repeats: int, tpe_repeats: int) -> list[dict]:
     """Per-trial driver database work and TPE ask time in studies of each size."""
     from genoml_search.execute.driver import ask_lock, count_finished, count_states
-    from genoml_search.run import choose_families, RunOptions, suggest_trial
+    from genoml_search._run import choose_families, RunOptions, suggest_trial
     from genoml_search.search.storage import open_storage
     from genoml_search.search.study import make_sampler
 

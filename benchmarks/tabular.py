@@ -124,7 +124,7 @@ def run_genoml(name: str, budget: float, work: Path, snp_filter: bool = True) ->
     """munge --table (train, then test --like train), run with a timeout, score the test part."""
     from genoml_search.data.munge import MungeOptions, munge
     from genoml_search.execute.cluster import ClusterOptions
-    from genoml_search.run import RunOptions, run
+    from genoml_search._run import RunOptions, run
 
     x_train, x_test, y_train, y_test, task = split(name)
     shutil.rmtree(work, ignore_errors=True)

@@ -176,6 +176,7 @@ def atomic_file(target: str | Path, mode: str = "w") -> Iterator[Any]:
     """
     target = Path(target)
     _check_parent_writable(target)
+    remove_stale_temporaries(target)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}{TMP_MARK}{os.getpid()}-", dir=target.parent)
     except OSError as error:

@@ -23,6 +23,7 @@ from genoml_search.versions import __version__
 from genoml_search.data.cohort_structure import PCA_FILE
 from genoml_search.data.dataset import MANIFEST, VARIANTS, Dataset
 from genoml_search.errors import UserError
+from genoml_search.tasks import TASKS
 from genoml_search.versions import versions
 
 if TYPE_CHECKING:
@@ -53,6 +54,9 @@ TRUSTED_TYPES: set[str] = {
     "genoml_search.search.families.discriminant.BoundedQDA",
     "genoml_search.search.families.linear.HeritabilityRidge",
     "genoml_search.search.families.paths.PenalizedPathModel",
+    "genoml_search.ensemble.model.EnsembleModel",  # ensembles of the best trials (#21)
+    "genoml_search.ensemble.combine.WeightedAverage",
+    "genoml_search.ensemble.combine.LinearStack",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.tree._tree.Tree",
@@ -155,7 +159,7 @@ class ModelInfo:
             return UserError(f"model.json: {key} is {info.get(key)!r}, expected {expected}; the file was edited or "
                              "damaged: re-run `genoml-search run`", path)
 
-        if info.get("task") not in ("binary", "regression", "multiclass"):
+        if info.get("task") not in TASKS:
             raise bad("task", "binary, regression or multiclass")
         names = info.get("feature_names")
         if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):

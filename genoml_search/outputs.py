@@ -35,6 +35,8 @@ LEGACY_FILES = {
     "model": {"model.skops", "model.json", "variants.tsv", "manifest.json", "pca.npz", "MODEL_CARD.md", "score.tsv",
               "score_covariates.tsv"},
     "report": {"report.html"},
+    "simulation": {f"{part}{suffix}" for part in ("train", "validation") for suffix in (".bed", ".bim", ".fam")}
+    | {"train_pheno.csv", "validation_pheno.csv", "train_covar.csv", "validation_covar.csv", "truth.json"},
 }
 PREDICTION_HEADERS = re.compile(r"^ID,(phenotype,)?(probability|prediction|probability_[^,]+)(,|$)")
 NAME_MAX = 255
@@ -51,11 +53,12 @@ class OutputKind(str, Enum):
     MODEL = "model"
     PREDICTIONS = "predictions"
     METRICS = "metrics"  # predict --pheno's metrics JSON
+    SIMULATION = "simulation"  # simulate --out
 
     @property
     def replaced_whole(self) -> bool:
         """Whether a command replaces this output in one piece (so it may hold only our files)."""
-        return self in (OutputKind.DATASET, OutputKind.REPORT, OutputKind.MODEL)
+        return self in (OutputKind.DATASET, OutputKind.REPORT, OutputKind.MODEL, OutputKind.SIMULATION)
 
     @property
     def label(self) -> str:
@@ -63,7 +66,8 @@ class OutputKind(str, Enum):
         return {"dataset": "a genoml-search dataset", "run": "a genoml-search run directory",
                 "report": "a genoml-search report", "model": "a genoml-search model directory",
                 "predictions": "a genoml-search predictions file",
-                "metrics": "a genoml-search metrics file"}[self.value]
+                "metrics": "a genoml-search metrics file",
+                "simulation": "a genoml-search simulation"}[self.value]
 
 
 def marker_payload(kind: OutputKind, files: Iterable[str]) -> dict[str, object]:
@@ -135,6 +139,8 @@ def kind_of(path: Path) -> OutputKind | None:
         return OutputKind.RUN
     if "report.html" in names:
         return OutputKind.REPORT
+    if {"truth.json", "train.bed"} <= names:
+        return OutputKind.SIMULATION
     return None
 
 

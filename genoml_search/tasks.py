@@ -16,7 +16,6 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
 from genoml_search.errors import UserError
 
@@ -63,6 +62,8 @@ class TaskKind:
 
     def cv_splitter(self, n_folds: int, seed: int, grouped: bool) -> Any:
         """A shuffled k-fold splitter: stratified for classification, by group when ``grouped``."""
+        from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
         if grouped:
             cls: Any = StratifiedGroupKFold if self.classification else GroupKFold
         else:

@@ -14,7 +14,7 @@ import pytest
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import UserError
 from genoml_search.core.scoring import prediction_frame
-from genoml_search.predict import PredictOptions, predict
+from genoml_search._predict import PredictOptions, predict
 from genoml_search.core.metrics import score_all
 from genoml_search.core.features import FeatureMatrix
 
@@ -27,7 +27,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny real run (3 logistic trials on one Dask worker) validated on the bundled validation cohort."""
     from genoml_search.data.munge import MungeOptions, munge
     from genoml_search.execute.cluster import ClusterOptions
-    from genoml_search.run import RunOptions, run
+    from genoml_search._run import RunOptions, run
 
     root = tmp_path_factory.mktemp("predict")
     munge(MungeOptions(out=root / "ds", bfile=str(EX / "training"), pheno=str(EX / "training_pheno.csv"),

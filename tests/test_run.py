@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from genoml_search.data.dataset import Dataset, write_dataset
 from genoml_search.execute.cluster import ClusterOptions
 from genoml_search.model_io import load_model
-from genoml_search.run import RunOptions, run, split_search_validation
+from genoml_search._run import RunOptions, run, split_search_validation
 
 ROOT = Path(__file__).resolve().parents[1]
 

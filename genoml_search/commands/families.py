@@ -18,8 +18,6 @@ def families(
         help="Python file registering your own model families, listed too.")] = None,
 ) -> None:
     """List model families with their tasks and parameter ranges (JSON: name, tasks, params)."""
-    from rich.console import Console
-
     from genoml_search.errors import UserError
     from genoml_search.search.listing import families_records
 
@@ -30,14 +28,16 @@ def families(
 
         load_families_module(families_module)
     records = families_records(task)
-    from genoml_search.run import DEFAULT_FAMILIES
+    from genoml_search._run import DEFAULT_FAMILIES
 
     for record in records:  # which tasks search this family when `run` gets no --family/--config
         record["default_for"] = [t for t in record["tasks"] if record["name"] in DEFAULT_FAMILIES]
     if format == "json":
         print(json.dumps(records, indent=2, default=str))
     else:
-        Console().print(families_table(records))
+        from genoml_search.terminal import console
+
+        console.print(families_table(records))  # markup off: a family or parameter name is printed literally
 
 
 def families_table(records: list[dict[str, Any]]) -> Table:

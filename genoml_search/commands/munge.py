@@ -7,6 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from genoml_search.flags import FRACTION, NON_NEGATIVE, in_range, refuse_together
+from genoml_search.tasks import Task
 
 QC_FLAGS = {"mind": "--mind", "geno": "--geno", "maf": "--maf", "hwe": "--hwe",
             "hwe_controls_only": "--hwe-controls-only"}
@@ -108,7 +109,7 @@ def print_munge_summary(manifest: dict[str, Any], out: Path) -> None:
 
         for line in table_lines(manifest):
             console.print(line, markup=False, highlight=False)
-    if manifest["phenotype"]["task"] == "binary":  # case/control counts of the written dataset
+    if manifest["phenotype"]["task"] == Task.BINARY:  # case/control counts of the written dataset
         from genoml_search.data.dataset import Dataset
         from genoml_search.evaluation.binary import case_control_counts
 

@@ -26,7 +26,7 @@ def predict(
     id_column: Annotated[Optional[str], typer.Option(help="Sample ID column of the --table files.")] = None,
 ) -> None:
     """Harmonize a cohort to the model's training SNPs and write its predictions (atomically)."""
-    from genoml_search.predict import PredictOptions, predict as run_predict
+    from genoml_search._predict import PredictOptions, predict as run_predict
 
     summary = run_predict(PredictOptions(model=model, out=out, bfile=bfile, pfile=pfile, covar=covar,
                                          min_overlap=min_overlap, pheno=pheno, metrics_out=metrics,

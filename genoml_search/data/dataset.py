@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,7 @@ def write_dataset(
     samples: pd.DataFrame,
     variants: pd.DataFrame,
     manifest: dict[str, Any],
-    extra_files: dict[str, Callable[[Path], object]] | None = None,
+    extra_files: Mapping[str, Callable[[Path], object]] | None = None,
 ) -> Path:
     """Write a Dataset directory atomically and return its path; ``manifest`` gains format/version/hash keys.
 

@@ -15,9 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -432,30 +429,17 @@ def simulate_cohorts(spec: SimulationSpec, out_dir: Path, *, overwrite: bool = F
     built beside ``out_dir`` and renamed into place; an existing non-empty ``out_dir`` is refused unless
     ``overwrite`` is true.
     """
+    from genoml_search.outputs import OutputKind, check_output, output_directory
+
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError("exists and is not a directory; choose another --out", out_dir)
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise UserError("directory is not empty; choose another --out or pass --overwrite", out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    check_output(out_dir, OutputKind.SIMULATION)  # --overwrite replaces only a simulation of ours
+    with output_directory(out_dir, OutputKind.SIMULATION) as tmp:
         truth = _simulate_into(spec, tmp)
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return truth
-
-
-def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    old = None
-    if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-        os.rename(out_dir, old / "d")
-    os.rename(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _simulate_into(spec: SimulationSpec, out: Path) -> dict:

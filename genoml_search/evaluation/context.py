@@ -7,7 +7,7 @@ import numpy as np
 
 from genoml_search.core.features import FeatureMatrix
 from genoml_search.search.objective import CVSpec
-from genoml_search.search.tabular import covariate_start
+from genoml_search.core.tabular import covariate_start
 
 
 @dataclass

@@ -38,7 +38,7 @@ def test_munge_and_predict_outputs_honour_the_umask(finished_run: FinishedRun, t
 def test_run_and_report_outputs_honour_the_umask(cohort: Cohort, tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert subprocess_cli("run", cohort.dataset, "--out", out, *RUN_FLAGS, umask=0o027).code == 0
-    assert subprocess_cli("report", "--out", out, "--bootstrap", "20", "--repeats", "1", "--max-features", "2",
+    assert subprocess_cli("report", out, "--bootstrap", "20", "--permutations", "1", "--max-features", "2",
                           umask=0o027).code == 0
     for name, mode in _modes(out).items():
         if name.endswith(("-wal", "-shm")):
@@ -100,7 +100,7 @@ def test_ctrl_c_in_a_terminal_prints_one_line(finished_run: FinishedRun, tmp_pat
     lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith(("trials", "Dask"))]
     assert lines == ["interrupted: outputs are unchanged and the study is consistent; rerun to resume"], stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
-    status = subprocess_cli("status", "--out", out, "--format", "json")
+    status = subprocess_cli("status", out, "--format", "json")
     assert status.code == 0 and '"RUNNING": 0' in status.stdout.replace("\n", "").replace("  ", "")
 
 

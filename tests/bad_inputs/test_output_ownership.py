@@ -126,8 +126,8 @@ def test_report_dir_never_replaces_what_it_did_not_write(finished_run: FinishedR
     if where == "users":
         _user_folder(target)
     before = tree_digest(target)
-    result = subprocess_cli("report", "--out", finished_run.out, "--report-dir", target, "--bootstrap", "20",
-                            "--repeats", "1", "--max-features", "2")
+    result = subprocess_cli("report", finished_run.out, "--report-dir", target, "--bootstrap", "20",
+                            "--permutations", "1", "--max-features", "2")
     one_line_error(result, "--report-dir")
     assert tree_digest(target) == before
 
@@ -138,7 +138,7 @@ def test_report_name_from_the_study_is_sanitised(finished_run: FinishedRun, tmp_
     work.mkdir(parents=True)
     url = f"sqlite:///{finished_run.out / 'study.db'}"
     result = subprocess_cli("report", "--storage", url, "--study", "../../[final] esc[/]ape", "--bootstrap", "20",
-                            "--repeats", "1", "--max-features", "2", cwd=work)
+                            "--permutations", "1", "--max-features", "2", cwd=work)
     assert result.code == 0, result.stderr
     created = [p for p in tmp_path.rglob("*") if p.is_dir() and p.name.endswith("-report")]
     assert [p.parent for p in created] == [work], created
@@ -157,7 +157,7 @@ def test_predict_out_is_not_the_covariate_file(finished_run: FinishedRun, tmp_pa
     covar = tmp_path / "covar.csv"
     shutil.copy(finished_run.cohort.covar, covar)
     before = covar.read_bytes()
-    one_line_error(_predict(finished_run, covar, covar), "--out is also an input")
+    one_line_error(_predict(finished_run, covar, covar), "--out must differ from --covar")
     assert covar.read_bytes() == before
 
 
@@ -175,3 +175,16 @@ def test_predict_replaces_its_own_predictions(finished_run: FinishedRun, tmp_pat
     again = _predict(finished_run, out)
     assert again.code == 0, again.stderr
     assert out.read_text() == first
+
+
+# -- simulate ---------------------------------------------------------------------------------------------------------
+
+def test_simulate_overwrite_replaces_only_a_simulation(tmp_path: Path) -> None:
+    before = _user_folder(tmp_path / "mine")
+    small = ["--n-train", "40", "--n-validation", "20", "--n-snps", "50", "--n-causal", "5"]
+    one_line_error(subprocess_cli("simulate", "--out", tmp_path / "mine", "--overwrite", *small),
+                   "not an output of genoml-search")
+    assert tree_digest(tmp_path / "mine") == before
+    assert subprocess_cli("simulate", "--out", tmp_path / "sim", *small).code == 0
+    again = subprocess_cli("simulate", "--out", tmp_path / "sim", "--overwrite", "--seed", "1", *small)
+    assert again.code == 0, again.stderr

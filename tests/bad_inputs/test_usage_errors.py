@@ -58,7 +58,7 @@ def test_unknown_command(name: str) -> None:
 
 @pytest.mark.parametrize("flags", [["-v"], ["-vv"], ["-vvv"], ["--verbose", "--verbose"]])
 def test_verbosity_after_the_command(flags: list[str], tmp_path: Path) -> None:
-    result = subprocess_cli("status", "--out", tmp_path, *flags)
+    result = subprocess_cli("status", tmp_path, *flags)
     assert result.code == 2, result.stderr
     assert "No such option" not in result.stderr
     assert "no study.db" in result.stderr
@@ -67,7 +67,7 @@ def test_verbosity_after_the_command(flags: list[str], tmp_path: Path) -> None:
 
 
 def test_verbosity_before_and_after_the_command_add_up(tmp_path: Path) -> None:
-    result = subprocess_cli("-v", "status", "--out", tmp_path, "-vv")
+    result = subprocess_cli("-v", "status", tmp_path, "-vv")
     assert result.code == 2 and "Traceback" in result.stderr  # 1 + 2 = debug level
 
 

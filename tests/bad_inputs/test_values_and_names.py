@@ -23,7 +23,8 @@ RANGES = [
     ("run", "--folds", "1"), ("run", "--repeats", "0"), ("run", "--seed", "-1"), ("run", "--holdout", "0"),
     ("run", "--holdout", "1"), ("run", "--workers", "0"), ("run", "--workers", "-1"), ("run", "--pcs", "-2"),
     ("run", "--relatedness-threshold", "0.9"), ("run", "--relatedness-threshold", "0"),
-    ("report", "--max-features", "-1"), ("report", "--repeats", "0"), ("report", "--bootstrap", "0"),
+    ("report", "--max-features", "-1"), ("report", "--repeats", "0"), ("report", "--permutations", "0"),
+    ("report", "--bootstrap", "0"),
     ("report", "--seed", "-3"), ("predict", "--min-overlap", "1.5"), ("predict", "--min-overlap", "-0.5"),
     ("simulate", "--n-train", "0"), ("simulate", "--n-snps", "0"), ("simulate", "--h2", "1.5"),
     ("simulate", "--n-classes", "1"), ("simulate", "--prevalence", "0"), ("simulate", "--missing-rate", "1"),
@@ -84,7 +85,7 @@ def test_covariate_named_like_a_genetic_pc_is_renamed_with_a_note(cohort: Cohort
 def test_markup_in_study_names_and_paths_is_printed_literally(finished_run: FinishedRun) -> None:
     assert STRANGE_STUDY in finished_run.stdout, finished_run.stdout
     assert "run [final]" in finished_run.stdout
-    status = subprocess_cli("status", "--out", finished_run.out)
+    status = subprocess_cli("status", finished_run.out)
     assert status.code == 0, status.stderr
     assert STRANGE_STUDY in status.stdout and "run [final]" in status.stdout
 
@@ -189,8 +190,8 @@ def test_run_and_report_mask_a_password_with_spaces_and_at(pg_user: str, cohort:
         ran = subprocess_cli("-vv", "run", cohort.dataset, "--out", tmp_path / "run", "--storage", url, "--study",
                              name, *RUN_FLAGS)
         assert ran.code == 0, ran.stderr
-        report = subprocess_cli("report", "--out", tmp_path / "run", "--storage", url, "--bootstrap", "20",
-                                "--repeats", "1", "--max-features", "2")
+        report = subprocess_cli("report", tmp_path / "run", "--storage", url, "--bootstrap", "20",
+                                "--permutations", "1", "--max-features", "2")
         assert report.code == 0, report.stderr
         html = (tmp_path / "run" / "report" / "report.html").read_text()
         files = [p.read_text(errors="replace") for p in (tmp_path / "run").rglob("*") if p.is_file()
@@ -234,7 +235,7 @@ def test_unwritable_output_folder(finished_run: FinishedRun, command: str) -> No
             "run": ["run", cohort.dataset, "--out", target, *RUN_FLAGS],
             "predict": ["predict", "--model", finished_run.out, "--bfile", cohort.prefix, "--covar", cohort.covar,
                         "--out", target / "p.csv"],
-            "report": ["report", "--out", finished_run.out, "--report-dir", target]}[command]
+            "report": ["report", finished_run.out, "--report-dir", target]}[command]
     one_line_error(subprocess_cli(*args), "writable")
 
 
@@ -246,7 +247,7 @@ def test_over_long_names(finished_run: FinishedRun, tmp_path: Path, command: str
             "run": ["run", cohort.dataset, "--out", target, *RUN_FLAGS],
             "predict": ["predict", "--model", finished_run.out, "--bfile", cohort.prefix, "--covar", cohort.covar,
                         "--out", target],
-            "report": ["report", "--out", finished_run.out, "--report-dir", target]}[command]
+            "report": ["report", finished_run.out, "--report-dir", target]}[command]
     one_line_error(subprocess_cli(*args), "long")
 
 
@@ -335,5 +336,5 @@ def test_report_of_a_missing_storage_creates_nothing(tmp_path: Path) -> None:
 
 def test_status_leaves_a_run_directory_untouched(finished_run: FinishedRun) -> None:
     before = tree_digest(finished_run.out)
-    assert subprocess_cli("status", "--out", finished_run.out, "--format", "json").code == 0
+    assert subprocess_cli("status", finished_run.out, "--format", "json").code == 0
     assert tree_digest(finished_run.out) == before

@@ -69,7 +69,7 @@ def test_relatedness_groups_keep_families_together(families):
 
 
 def test_group_by_relatedness_folds_never_split_relatives(families):
-    from genoml_search.run import RunOptions, resolve_groups
+    from genoml_search._run import RunOptions, resolve_groups
     from genoml_search.search.objective import CVSpec, make_folds
 
     dataset, _, _ = families

@@ -43,7 +43,7 @@ def test_tiny_cohort_is_fast_and_consistent(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 5.0  # ~0.2 s on an idle machine
     out = tmp_path / "sim"
     expected = {f"{c}{s}" for c in ("train", "validation") for s in (".bed", ".bim", ".fam", "_pheno.csv", "_covar.csv")}
-    assert {p.name for p in out.iterdir()} == expected | {"truth.json"}
+    assert {p.name for p in out.iterdir()} == expected | {"truth.json", ".genoml-search.json"}  # marker: ours
     train, val = read_plink(out / "train"), read_plink(out / "validation")
     assert train.genotypes.shape == (200, 500) and val.genotypes.shape == (50, 500)
     assert set(np.unique(train.genotypes)) <= {0, 1, 2}

@@ -44,7 +44,7 @@ def make_study(url: str, name: str = "t", sampler: optuna.samplers.BaseSampler |
 def spec_factory(dataset: Path, families: tuple[str, ...] = ("logistic",), n_folds: int = 3, snp_filter: bool = True):
     """A ``make_spec`` for run_trials that samples the real search space of ``families``."""
     from genoml_search.data.dataset import Dataset
-    from genoml_search.run import suggest_trial
+    from genoml_search._run import suggest_trial
     from genoml_search.search.objective import CVSpec, TrialSpec
     from genoml_search.search.registry import get_family
 

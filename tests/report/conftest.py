@@ -49,7 +49,7 @@ def make_dataset(path: Path, task: str, n: int = 300, seed: int = 0) -> Dataset:
 def make_run(root: Path, task: str, n_trials: int = 4) -> Path:
     """A run directory like `genoml-search run --family logistic|elastic_net` writes (holdout validation)."""
     from genoml_search.core.metrics import DEFAULT_METRIC, get_metric
-    from genoml_search.run import RefitRequest, RunOptions, refit_and_validate, split_search_validation, suggest_trial
+    from genoml_search._run import RefitRequest, RunOptions, refit_and_validate, split_search_validation, suggest_trial
     from genoml_search.search.objective import CVSpec, TrialSpec, evaluate_trial
     from genoml_search.search.registry import get_family
     from genoml_search.search.storage import default_storage_url, open_storage

@@ -128,7 +128,7 @@ def test_a_study_with_lasso_path_refits_the_chosen_penalty_and_saves_the_model(t
     from genoml_search.core.scoring import predict_scores
     from genoml_search.execute.cluster import ClusterOptions
     from genoml_search.model_io import load_model
-    from genoml_search.run import RunOptions, run
+    from genoml_search._run import RunOptions, run
     from tests.search.conftest import ROOT
 
     genotypes, covariates, y = sparse_cohort(seed=7)
@@ -157,7 +157,7 @@ def test_without_adelie_lasso_path_leaves_the_defaults_and_an_explicit_choice_is
     import importlib.util
 
     from genoml_search.errors import UserError
-    from genoml_search.run import RunOptions, choose_families
+    from genoml_search._run import RunOptions, choose_families
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "adelie" else real(name, *a))

@@ -12,7 +12,7 @@ from genoml_search import __version__
 from genoml_search.errors import StudyError
 from genoml_search.execute.cluster import ClusterOptions
 from genoml_search.execute.driver import DRIVER_COUNT_ATTR, count_finished
-from genoml_search.run import RunOptions, run
+from genoml_search._run import RunOptions, run
 from genoml_search.search import storage as storage_module
 from genoml_search.search.storage import mask_url, open_storage
 from genoml_search.search.study import driver_sampler, make_sampler, open_study, trial_counts
@@ -98,8 +98,7 @@ def test_not_a_url_and_unreachable_servers_are_one_line_errors():
 
 
 def test_mask_url_hides_passwords_only():
-    assert mask_url("postgresql://me:s3cr@t@db:5432/x") == "postgresql://me:***@db:5432/x" or \
-        "s3cr" not in mask_url("postgresql://me:s3cr@t@db:5432/x")
+    assert mask_url("postgresql://me:s3cr@t@db:5432/x") == "postgresql://me:***@db:5432/x"  # the whole password
     assert mask_url("mysql+pymysql://root@127.0.0.1/test") == "mysql+pymysql://root@127.0.0.1/test"
     assert mask_url("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
 

@@ -23,7 +23,6 @@ from genoml_search.fileio import atomic_file, remove_stale_work_directories
 from genoml_search.model_io import find_model_dir, load_model, read_model_variants
 from genoml_search.outputs import OutputKind, check_output
 from genoml_search.core.features import features_from_dataset
-from genoml_search.tasks import Task
 from genoml_search.core.scoring import prediction_frame
 
 log = logging.getLogger(__name__)
