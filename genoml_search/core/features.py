@@ -5,7 +5,6 @@ It lives in an importable module (not ``__main__``) so that it survives between 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import numpy as np
 
