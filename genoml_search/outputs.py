@@ -36,7 +36,7 @@ LEGACY_FILES = {
               "score_covariates.tsv"},
     "report": {"report.html"},
 }
-PREDICTION_HEADERS = re.compile(r"^ID,(phenotype,)?(probability|prediction|probability_[^,]+)(,|$)")
+PREDICTION_HEADERS = re.compile(r"^ID,(FID,IID,)?(phenotype,)?(probability|prediction|probability_[^,]+)(,|$)")
 NAME_MAX = 255
 # Room kept for the suffixes of temporaries (``NAME.tmp-PID-xxxxxxxx``) beside an output.
 SUFFIX_ROOM = 40
