@@ -7,6 +7,7 @@ all preprocessing on their own training part.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -39,6 +40,8 @@ from genoml_search.core.metrics import DEFAULT_METRIC, get_metric, score_all
 from genoml_search.core.features import features_from_dataset
 from genoml_search.core.scoring import predict_scores
 from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, model_input
+from genoml_search.search.oof import artifact_store
+from genoml_search.ensemble.build import METHODS as ENSEMBLE_METHODS, RULES as ENSEMBLE_RULES
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
@@ -90,6 +93,10 @@ class RunOptions:
     validation_pheno: str | None = None
     validation_covar: str | None = None
     validate_top: int = 3  # leaderboard: families whose best trial is refitted and validated
+    ensemble: str = "greedy"  # none | greedy | stack: the ensemble of the best trials (#21)
+    ensemble_top_k: int = 25  # trials (best first, any family) the ensemble may combine
+    artifacts: Path | None = None  # where trials' out-of-fold predictions go (default OUT/artifacts)
+    ensemble_rule: str = "nested"  # nested: final only if its nested CV beats the best trial; always
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
@@ -285,6 +292,12 @@ def prepare(options: RunOptions) -> RunPlan:
         raise UserError(f"--task {task} does not fit the dataset's {dataset.task} phenotype", options.dataset)
     if options.pruner not in PRUNERS:
         raise UserError(f"unknown pruner {options.pruner!r}; choose one of {', '.join(PRUNERS)}")
+    if options.ensemble not in ENSEMBLE_METHODS:
+        raise UserError(f"--ensemble {options.ensemble!r}: choose one of {', '.join(ENSEMBLE_METHODS)}")
+    if options.ensemble_rule not in ENSEMBLE_RULES:
+        raise UserError(f"--ensemble-rule {options.ensemble_rule!r}: choose one of {', '.join(ENSEMBLE_RULES)}")
+    if options.ensemble_top_k < 1:
+        raise UserError(f"--ensemble-top-k {options.ensemble_top_k} must be 1 or more")
     if options.sampler not in SAMPLERS:
         raise UserError(f"unknown sampler {options.sampler!r}; choose one of {', '.join(SAMPLERS)}")
     metric = get_metric(options.metric or DEFAULT_METRIC[task], task)
@@ -538,7 +551,8 @@ def search(plan: RunPlan, study: optuna.Study, on_result: Callable[[Any, int], N
                 on_start(already, options.n_trials, dashboard)
             try:
                 stats = run_trials(study, client, options.n_trials, make_spec, options.pruner,
-                                   options.timeout, on_result=on_result)
+                                   options.timeout, on_result=on_result,
+                                   artifacts=artifact_store(plan.run_dir.path, options.artifacts))  # #21
             except KeyboardInterrupt:
                 if plan.sqlite_file is not None:  # we are the only driver: nothing may stay RUNNING
                     recover_running_trials(study)
@@ -688,6 +702,11 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     log.info("refitting trial %d (%s) on %d samples", best.number, family.name, len(r.search_index))
     pipeline.fit(model_input(data, family, r.search_index), data.y[r.search_index])  # int8 for path families
     scored = _score_validation(r, pipeline, data, family)
+    single_metrics = scored.metrics
+    ensemble = _ensemble_step(r, pipeline, data, scored)  # #21: the ensemble of the best trials
+    if ensemble.chosen:  # its nested CV beat the best single trial: it is the final model
+        pipeline = ensemble.model
+        scored = dataclasses.replace(scored, scores=ensemble.scores, metrics=ensemble.validation or {})
     context = RefitContext(data, r.search_index, scored.data, scored.rows, r.task, r.metric_name,  # baseline, leaderboard
                            CVSpec(options.n_folds, options.n_repeats, options.seed), r.search_groups, options.seed)
     validation_metrics = {**scored.metrics, **validation_extras(context, scored.scores, best.value)}
@@ -700,12 +719,14 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
             "fold_scores": fold_scores, "best_trial": best.number, "best_family": family.name,
             "best_params": best.params, "n_folds": options.n_folds, "n_repeats": options.n_repeats,
             "n_samples": int(len(r.search_index)), "grouped": groups is not None,
-            "n_groups": None if groups is None else int(len(np.unique(groups))), **training_counts(context)},
+            "n_groups": None if groups is None else int(len(np.unique(groups))), **training_counts(context),
+            "ensemble": ensemble.cv, "final_model": "ensemble" if ensemble.chosen else "single"},
         validation={**validation_metrics, "source": scored.source, "n_samples": len(scored.y),
                     "threshold": Task(r.task).kind.threshold,
-                    **({"related_to_training": related} if related is not None else {})},
+                    **({"related_to_training": related} if related is not None else {}),
+                    "ensemble": ensemble.validation, "best_single": single_metrics},
         leaderboard=leaderboard_records(r.study, r.families, context, options.validate_top,
-                                        (best.number, validation_metrics.get(r.metric_name))),
+                                        (best.number, single_metrics.get(r.metric_name))),
         tool_version=__version__)
     info = {"task": r.task, "family": family.name, "params": params, "snp_p_threshold": threshold,
             "feature_names": data.feature_names, "n_snps": data.n_snps,
@@ -713,6 +734,9 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
             "classes": sorted({int(v) for v in data.y}) if Task(r.task).is_classification else None,
             "study": r.study.study_name, "best_trial": best.number, "n_pcs": options.n_pcs,
             "dataset_path": str(r.dataset.path.resolve())}
+    if ensemble.chosen:
+        info.update({"family": "ensemble", "params": {"method": ensemble.cv["method"]}, "snp_p_threshold": 1.0,
+                     "ensemble": {k: ensemble.cv[k] for k in ("method", "members", "nested", "optimistic")}})
     run_dir = RunDirectory(Path(options.out))
     save_model(run_dir.model_dir, pipeline, info, r.dataset)
     metrics = record.as_dict()
@@ -721,6 +745,24 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     write_marker(run_dir.model_dir, OutputKind.MODEL)  # the marker lists the extras too: all ours
     record_outcome(r.study, metrics, str(run_dir.path.resolve()))  # shown by optuna-dashboard
     return metrics
+
+
+def _ensemble_step(r: RefitRequest, pipeline: Any, data: Any, scored: ScoredValidation) -> Any:
+    """The ensemble of the study's best trials (genoml_search.ensemble); a failure keeps the single model."""
+    from genoml_search.ensemble.finalize import EnsembleOutcome, EnsembleRequest, ensemble_step
+
+    options = r.options
+    request = EnsembleRequest(r.study, r.families, r.task, get_metric(r.metric_name, r.task), data, r.search_index,
+                              scored.data.x[scored.rows], scored.y, pipeline,
+                              artifact_store(Path(options.out), options.artifacts),
+                              options.ensemble, options.ensemble_top_k, options.seed, options.ensemble_rule)
+    try:
+        return ensemble_step(request)
+    except Exception as error:  # the single best model is still a complete result
+        log.warning("ensemble step failed (%s: %s); the final model is the best single trial",
+                    type(error).__name__, error)
+        return EnsembleOutcome({"method": options.ensemble, "chosen": False,
+                                "reason": f"failed: {type(error).__name__}: {str(error)[:200]}"})
 
 
 @dataclass

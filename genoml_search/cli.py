@@ -96,6 +96,9 @@ def main(args: list[str] | None = None) -> None:
             raise KeyboardInterrupt
         if isinstance(result, int) and result:
             sys.exit(result)
+        from genoml_search.deprecation import flush
+
+        flush()  # deprecated spellings: noted once the command succeeded (an error stays one line)
     except KeyboardInterrupt:
         _interrupted()
     except typer.Exit as exit_:

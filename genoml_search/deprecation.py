@@ -1,4 +1,8 @@
-"""Old spellings of CLI arguments that keep working, with a note saying what to use instead."""
+"""Old spellings of CLI arguments that keep working, with a note saying what to use instead.
+
+The notes are printed when the command has succeeded (``flush``, called by the CLI's entry point), so a
+command that fails still says only its one-line error.
+"""
 from __future__ import annotations
 
 import sys
@@ -9,9 +13,19 @@ from genoml_search.errors import UserError
 T = TypeVar("T")
 
 
+PENDING: list[str] = []
+
+
 def note(old: str, new: str) -> None:
-    """Tell the user (stderr, one line) that ``old`` still works but ``new`` is the spelling to use."""
-    print(f"note: {old} is deprecated; use {new}", file=sys.stderr)
+    """Record that ``old`` still works but ``new`` is the spelling to use (printed by :func:`flush`)."""
+    PENDING.append(f"note: {old} is deprecated; use {new}")
+
+
+def flush() -> None:
+    """Print the recorded notes on stderr, one line each, and forget them."""
+    for line in PENDING:
+        print(line, file=sys.stderr)
+    PENDING.clear()
 
 
 def prefer(new_value: T | None, old_value: T | None, new: str, old: str) -> T | None:

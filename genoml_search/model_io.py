@@ -54,6 +54,9 @@ TRUSTED_TYPES: set[str] = {
     "genoml_search.search.families.discriminant.BoundedQDA",
     "genoml_search.search.families.linear.HeritabilityRidge",
     "genoml_search.search.families.paths.PenalizedPathModel",
+    "genoml_search.ensemble.model.EnsembleModel",  # ensembles of the best trials (#21)
+    "genoml_search.ensemble.combine.WeightedAverage",
+    "genoml_search.ensemble.combine.LinearStack",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.tree._tree.Tree",

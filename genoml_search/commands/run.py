@@ -61,6 +61,18 @@ def run(
     validate_top: Annotated[int, typer.Option(help="Leaderboard: refit the best trial of the K best families "
                                               "and score it on the validation samples.",
                                               callback=NON_NEGATIVE)] = 3,
+    ensemble: Annotated[str, typer.Option(
+        help="Combine the best trials' out-of-fold predictions: greedy (weighted average, Caruana), stack "
+        "(regularized linear meta-model) or none. The ensemble is the final model only if its nested CV beats "
+        "the best single trial.")] = "greedy",
+    ensemble_top_k: Annotated[int, typer.Option(help="Trials (best first, any family) the ensemble may combine.",
+                                                callback=in_range(1, 1000))] = 25,
+    ensemble_rule: Annotated[str, typer.Option(
+        help="When the ensemble is the final model: nested (only if its nested CV beats the best single "
+        "trial) or always.")] = "nested",
+    artifacts: Annotated[Optional[Path], typer.Option(
+        help="Directory of the trials' out-of-fold predictions (default OUT/artifacts; give a shared one when "
+        "several machines run one PostgreSQL/MySQL study).")] = None,
 ) -> None:
     """Search model families with an Optuna study on Dask; refit the best, validate, save."""
     from genoml_search.execute.cluster import cluster_options
@@ -75,7 +87,8 @@ def run(
                          validation_pheno=validation_pheno, validate_top=validate_top,
                          validation_covar=validation_covar, group_by_relatedness=group_by_relatedness,
                          relatedness_threshold=relatedness_threshold,
-                         drop_related_validation=drop_related_validation, n_pcs=pcs,
+                         drop_related_validation=drop_related_validation, n_pcs=pcs, ensemble=ensemble,
+                         ensemble_top_k=ensemble_top_k, artifacts=artifacts, ensemble_rule=ensemble_rule,
                          cluster=cluster_options(workers, scheduler, scheduler_file, config))
     from genoml_search.progress import log_steps
     from genoml_search.terminal import err_console
@@ -153,6 +166,10 @@ def print_run_summary(summary: Any) -> None:
 
     for line in summary_lines(metrics):
         console.print(line)
+    ensemble = cv.get("ensemble") or {}
+    if ensemble.get("method", "none") != "none":
+        used = "the final model" if ensemble.get("chosen") else "not used"
+        console.print(f"ensemble ({ensemble['method']}): {used}: {ensemble.get('reason')}", soft_wrap=True)
     related = metrics["validation"].get("related_to_training")
     text = warning_text(related, "validation")
     if text:

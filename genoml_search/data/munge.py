@@ -198,7 +198,8 @@ def _input_paths(options: MungeOptions) -> list[tuple[str, str | None]]:
         if prefix for suffix in suffixes]
     return [*files, ("--pheno", options.pheno), ("--covar", options.covar), ("--gwas", options.gwas),
             ("--extract", options.extract), ("--exclude", options.exclude), ("--keep", options.keep),
-            ("--remove", options.remove), ("--like", options.like), ("--like", options.relatedness_reference)]
+            ("--remove", options.remove), ("--like", options.like), ("--like", options.relatedness_reference),
+            *(("--table", table) for table in options.tables)]
 
 
 def munge(options: MungeOptions) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from genoml_search.data.feature_table import (
 )
 from genoml_search.data.tables import phenotype_from_column, read_covariates, read_id_list, read_phenotype, show
 from genoml_search.errors import InputFileError, UserError
-from genoml_search.outputs import check_output_directory
 from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -149,8 +148,9 @@ def finish_table(table: FeatureTable, ids: pd.Index, phenotype: pd.Series, task:
 
 
 def munge_tables_only(options: Any) -> dict[str, Any]:
-    """A Dataset from feature tables alone (no genotypes): phenotype, tables, covariates, sample lists."""
-    check_output_directory(options.out, "manifest.json")
+    """A Dataset from feature tables alone (no genotypes): phenotype, tables, covariates, sample lists.
+
+    Called by :func:`genoml_search.data.munge.munge`, which has checked the output directory."""
     like = Dataset.open(options.like, variants_only=True) if options.like else None
     task = options.task if like is None else str(like.task)
     steps: list[dict] = []

@@ -59,7 +59,10 @@ def odds_ratio_per_sd(y: np.ndarray, probability: np.ndarray, level: float = 0.9
             break
     p = 1 / (1 + np.exp(-design @ beta))
     information = design.T @ (design * (p * (1 - p))[:, None])
-    se = float(np.sqrt(np.linalg.inv(information)[1, 1]))
+    try:
+        se = float(np.sqrt(np.linalg.inv(information)[1, 1]))
+    except np.linalg.LinAlgError:  # the fit diverged (e.g. a near-constant score): no finite odds ratio
+        return {"value": None, "low": None, "high": None, "method": "undefined (the logistic fit did not converge)"}
     z = stats.norm.ppf(0.5 + level / 2)
     return {"value": float(np.exp(beta[1])), "low": float(np.exp(beta[1] - z * se)),
             "high": float(np.exp(beta[1] + z * se)), "method": "logistic regression on the standardized "

@@ -55,6 +55,9 @@ class DriverStats:
     errors: list[str] = field(default_factory=list)
     seconds_total: float = 0.0
     seconds_waiting: float = 0.0  # blocked on workers; the rest is orchestration (ask, tell, storage)
+    oof_stored: int = 0  # complete trials whose out-of-fold predictions went to the artifact store (#21)
+    oof_bytes: int = 0
+    oof_seconds: float = 0.0
 
     @property
     def overhead_seconds(self) -> float:
@@ -223,17 +226,19 @@ def run_trials(
     max_in_flight: int | None = None,
     evaluate: Callable[[TrialSpec], TrialResult] | None = None,
     prefetch: int | None = None,
+    artifacts: Any = None,
 ) -> DriverStats:
     """Run trials on ``client`` until the study holds ``n_trials`` finished trials (or ``timeout`` passes).
 
     ``max_in_flight`` caps the trials submitted at once (default: the cluster's workers, see
     :func:`genoml_search.execute.cluster.capacity`, plus ``prefetch`` trials asked ahead, default
     ``min(2, workers)``); ``evaluate`` replaces :func:`genoml_search.search.objective.evaluate_trial` (tests, benchmarks).
+    ``artifacts`` is an Optuna artifact store for the complete trials' out-of-fold predictions (None: not kept).
     """
     from genoml_search.search.objective import evaluate_trial
 
     plan = DriverPlan(n_trials, make_spec, pruner, timeout, on_result, max_in_flight, evaluate or evaluate_trial,
-                      prefetch)
+                      prefetch, artifacts)
     return Driver(study, client, plan).run()
 
 
@@ -249,6 +254,7 @@ class DriverPlan:
     max_in_flight: int | None
     evaluate: Callable[[TrialSpec], TrialResult]
     prefetch: int | None
+    artifacts: Any = None  # Optuna artifact store for out-of-fold predictions (genoml_search.search.oof)
 
 
 class Driver:
@@ -375,7 +381,7 @@ class Driver:
             result = TrialResult(trial.number, [], [], None, False, 0.0,
                                  error=f"{type(error).__name__}: {error}")
             killed = True
-        self.finished = _record(self.study, trial, spec, result, self.stats, self.finished)
+        self.finished = _record(self.study, trial, spec, result, self.stats, self.finished, self.plan.artifacts)
         if result.error is not None:
             self.consecutive_failures += 1
             if killed and trial.user_attrs.get("retries", 0) < MAX_KILLED_RETRIES:
@@ -415,7 +421,7 @@ class Driver:
 
 
 def _record(study: optuna.Study, trial: optuna.Trial, spec: TrialSpec, result: TrialResult,
-            stats: DriverStats, finished: int) -> int:
+            stats: DriverStats, finished: int, artifacts: Any = None) -> int:
     """Store one trial's outcome; returns the updated count of finished trials."""
     for step, value in enumerate(result.reported):
         trial.report(value, step)
@@ -436,9 +442,26 @@ def _record(study: optuna.Study, trial: optuna.Trial, spec: TrialSpec, result: T
         study.tell(trial, state=TrialState.PRUNED)
         stats.pruned += 1
     else:
+        if artifacts is not None and result.oof is not None:  # before tell: a finished trial takes no attributes
+            _store_oof(trial, result.oof, artifacts, stats)
         study.tell(trial, result.value)
         stats.completed += 1
     return finished + 1
+
+
+def _store_oof(trial: optuna.Trial, oof: Any, artifacts: Any, stats: DriverStats) -> None:
+    """Write a complete trial's out-of-fold predictions; a failure costs the ensemble this trial, not the run."""
+    from genoml_search.search.oof import store_oof
+
+    try:
+        stored = store_oof(trial, oof, artifacts)
+    except Exception as error:  # a full disk, an unwritable directory
+        log.warning("trial %d: out-of-fold predictions not stored (%s: %s)", trial.number, type(error).__name__,
+                    error)
+        return
+    stats.oof_stored += 1
+    stats.oof_bytes += stored.n_bytes
+    stats.oof_seconds += stored.seconds
 
 
 def _requeue(study: optuna.Study, trial: optuna.Trial, params: dict[str, Any]) -> None:

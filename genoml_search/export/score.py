@@ -60,7 +60,7 @@ def _final_linear(model: Any) -> tuple[np.ndarray, float] | None:
 
 def linear_score(pipeline: Any) -> LinearScore | None:
     """Compose the pipeline's steps into one linear predictor, or None if it is not linear."""
-    steps = dict(pipeline.named_steps)
+    steps = dict(getattr(pipeline, "named_steps", {}))  # an ensemble (#21) has no steps: not one linear score
     preprocess, model = steps.get("preprocess"), steps.get("model")
     if set(steps) == {"model"} and hasattr(model, "raw_coef_"):  # path families: raw-scale coefficients
         return _path_score(model)

@@ -23,6 +23,7 @@ from genoml_search.data.dataset import MANIFEST
 from genoml_search.versions import versions as library_versions
 from genoml_search.export.tables import write_csv
 from genoml_search.report import comparison, html, plots
+from genoml_search.report.ensemble import ensemble_section
 from genoml_search.report.importance import annotate_features, permutation_importance
 from genoml_search.core.intervals import metric_intervals
 from genoml_search.core.metrics import DEFAULT_METRIC, score_all
@@ -165,6 +166,9 @@ def build_report(options: ReportOptions) -> ReportResult:
     sections.append(("summary", "Summary", html.cards(first + headline + validation_cards)
                      + comparison.increment_paragraph(metrics, METRIC_LABELS) + _notes(out.notes)))
     sections.extend(model_sections)
+    ensemble = ensemble_section(metrics, METRIC_LABELS)  # #21: the ensemble of the best trials
+    if ensemble:
+        sections.append(("ensemble", "Ensemble", ensemble))
     sections.append(("leaderboard", "Leaderboard", comparison.leaderboard_html(board, metric)))
     sections.append(("search", "Search", _search_html(trials, param_imp, metric, maximize, out)))
     sections.append(("parameters", "Run parameters", _parameters_html(study, attrs, metrics, url, run_dir)))

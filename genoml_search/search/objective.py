@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 from genoml_search.core.features import FeatureMatrix, load_features
 from genoml_search.core.metrics import get_metric
 from genoml_search.core.scoring import predict_scores
+from genoml_search.search.oof import OOFPredictions
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, get_family
 from genoml_search.tasks import Task
@@ -129,6 +130,7 @@ class TrialResult:
     seconds: float
     error: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)  # recorded as trial user attributes (path: the penalty)
+    oof: OOFPredictions | None = None  # a complete trial's out-of-fold scores; the driver stores them (#21)
     in_flight: int | None = None  # set by the driver: trials still running when this one finished (progress bar)
 
 
@@ -160,13 +162,15 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
         family = get_family(spec.family)
         if family.fits_path:
             return evaluate_path_trial(spec, data, started)
-        for train, test in make_folds(y, spec.task, spec.cv, spec.groups):
+        oof = OOFPredictions.empty(spec.cv.n_repeats, len(y))
+        for number, (train, test) in enumerate(make_folds(y, spec.task, spec.cv, spec.groups)):
             model = build_pipeline(family, spec.params, spec.task, data.n_snps, spec.snp_p_threshold,
                                    spec.random_state, spec.n_jobs, n_covariates=data.n_covariates,
                                    tabular=data.tabular)
             with threadpool_limits(limits=spec.n_jobs):  # OpenMP/BLAS would otherwise take every core
                 model.fit(data.x[spec.search_index[train]], y[train])
             scores = predict_scores(model, data.x[spec.search_index[test]], spec.task)
+            oof.add(number // spec.cv.n_folds, number % spec.cv.n_folds, test, scores)
             fold_scores.append(metric.compute(y[test], scores))
             reported.append(fold_scores[-1] if spec.pruning.reports_per_fold else float(np.mean(fold_scores)))
             if len(fold_scores) < spec.cv.n_folds * spec.cv.n_repeats and spec.pruning.should_prune(reported):
@@ -175,7 +179,8 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
         value = float(np.mean(fold_scores))
         if not np.isfinite(value):
             raise ValueError(f"non-finite CV score {value}")
-        return TrialResult(spec.trial_number, fold_scores, reported, value, False, time.perf_counter() - started)
+        return TrialResult(spec.trial_number, fold_scores, reported, value, False, time.perf_counter() - started,
+                           oof=oof if oof.complete else None)
     except Exception as error:  # a model that fails is a failed trial, not a failed study
         message = f"{type(error).__name__}: {error}".splitlines()[0][:500]
         return TrialResult(spec.trial_number, fold_scores, reported, None, False, time.perf_counter() - started,
@@ -192,8 +197,9 @@ def evaluate_path_trial(spec: TrialSpec, data: FeatureMatrix, started: float) ->
     y = data.y[spec.search_index]
     assert data.genotypes is not None and data.covariates is not None  # loaded without the float copy
     design = Design(data.genotypes, data.covariates, spec.search_index)
+    folds = make_folds(y, spec.task, spec.cv, spec.groups)
     with threadpool_limits(limits=spec.n_jobs):
-        result = cross_validate_path(design, y, make_folds(y, spec.task, spec.cv, spec.groups), spec.task,
+        result = cross_validate_path(design, y, folds, spec.task,
                                      metric.compute, metric.greater_is_better, spec.params["l1_ratio"],
                                      n_threads=spec.n_jobs, should_prune=spec.pruning.should_prune,
                                      report_per_fold=spec.pruning.reports_per_fold)
@@ -202,5 +208,8 @@ def evaluate_path_trial(spec: TrialSpec, data: FeatureMatrix, started: float) ->
         return TrialResult(spec.trial_number, result.fold_scores, result.reported, None, True, seconds)
     if not np.isfinite(result.value):
         raise ValueError(f"non-finite CV score {result.value}")
+    oof = OOFPredictions.empty(spec.cv.n_repeats, len(y))
+    for number, ((_, test), scores) in enumerate(zip(folds, result.test_scores)):
+        oof.add(number // spec.cv.n_folds, number % spec.cv.n_folds, test, scores)
     return TrialResult(spec.trial_number, result.fold_scores, result.reported, result.value, False, seconds,
-                       attrs={"path": result.attrs()})
+                       attrs={"path": result.attrs()}, oof=oof if oof.complete else None)

@@ -31,6 +31,7 @@ class PathCV:
     lambda_ratio: float = 1.0  # chosen penalty / lambda_max
     n_selected: list[int] = field(default_factory=list)  # SNPs with a nonzero coefficient per fold, there
     pruned: bool = False
+    test_scores: list[np.ndarray] = field(default_factory=list)  # each fold's held-out scores there (OOF, #21)
     # with keep_fold_models: each fold's raw-scale (coefficients, intercept, fill values) at its own best
     # penalty, for CMSA-style averaging (bigstatsr) in benchmarks/path_solvers.py
     fold_models: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
@@ -52,17 +53,21 @@ def best_position(values: np.ndarray, greater_is_better: bool) -> int:
 
 def score_fold(design: Design, y: np.ndarray, train: np.ndarray, test: np.ndarray, task: str,
                compute: Callable[[np.ndarray, np.ndarray], float], greater_is_better: bool, l1_ratio: float,
-               classes: np.ndarray | None, n_threads: int = 1) -> tuple[PathFit, list[float]]:
+               classes: np.ndarray | None, n_threads: int = 1
+               ) -> tuple[PathFit, list[float], list[np.ndarray]]:
     """Fit a path on the ``train`` rows of ``design`` and score the ``test`` rows at each penalty, with
-    early stopping. ``train``/``test`` index ``design.rows``; ``y`` holds the targets of ``design.rows``."""
+    early stopping. ``train``/``test`` index ``design.rows``; ``y`` holds the targets of ``design.rows``.
+    Returns the fit, the score at each penalty and the ``test`` rows' scores (predictions) at each penalty."""
     train_design = Design(design.genotypes, design.covariates, design.rows[train])
     test_rows, y_test = design.rows[test], y[test]
     curve: list[float] = []
+    predictions: list[np.ndarray] = []
 
     def score_up_to(fit: PathFit) -> None:
         for index in range(len(curve), len(fit.lambdas)):
             eta = linear_predictor(fit, index, train_design, test_rows)
-            curve.append(float(compute(y_test, scores_from_eta(eta, task))))
+            predictions.append(scores_from_eta(eta, task).astype(np.float32))
+            curve.append(float(compute(y_test, predictions[-1])))
 
     def stop(fit: PathFit) -> bool:
         score_up_to(fit)
@@ -70,7 +75,7 @@ def score_fold(design: Design, y: np.ndarray, train: np.ndarray, test: np.ndarra
 
     fit = fit_path(train_design, y[train], task, l1_ratio, classes, stop=stop, n_threads=n_threads)
     score_up_to(fit)  # the last penalties, if the solver ended the path on its own
-    return fit, curve[: len(fit.lambdas)]
+    return fit, curve[: len(fit.lambdas)], predictions[: len(fit.lambdas)]
 
 
 def cross_validate_path(design: Design, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], task: str,
@@ -87,10 +92,12 @@ def cross_validate_path(design: Design, y: np.ndarray, folds: list[tuple[np.ndar
     ratios: list[np.ndarray] = []  # each fold's penalties / its lambda_max
     selected: list[np.ndarray] = []  # each fold's count of nonzero SNP coefficients at each penalty
     reported: list[float] = []
+    predictions: list[list[np.ndarray]] = []  # each fold's held-out scores at each penalty
     fold_models: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for train, test in folds:
-        fit, curve = score_fold(design, y, train, test, task, compute, greater_is_better, l1_ratio, classes,
-                                n_threads)
+        fit, curve, fold_predictions = score_fold(design, y, train, test, task, compute, greater_is_better,
+                                                  l1_ratio, classes, n_threads)
+        predictions.append(fold_predictions)
         curves.append(curve)
         ratios.append(fit.lambdas / fit.lambdas[0])
         selected.append(np.array([n_selected_snps(fit, i, design.n_snps) for i in range(len(curve))]))
@@ -105,7 +112,7 @@ def cross_validate_path(design: Design, y: np.ndarray, folds: list[tuple[np.ndar
     index = best_position(mean_curve, greater_is_better)
     ratio = float(np.mean([r[index] for r in ratios]))
     return PathCV([c[index] for c in curves], reported, curves, index, ratio, [int(s[index]) for s in selected],
-                  fold_models=fold_models)
+                  fold_models=fold_models, test_scores=[p[index] for p in predictions])
 
 
 def n_selected_snps(fit: PathFit, index: int, n_snps: int) -> int:

@@ -109,3 +109,36 @@ def test_native_families_receive_the_categorical_column_as_a_category():
     assert models["lightgbm"].booster_.pandas_categorical == [[0, 1, 2, 3, 4]]  # 3 kept levels, other, missing
     assert list(models["hist_gradient_boosting"].is_categorical_) == [True, False, False, False]
     assert models["catboost"].get_params()["cat_features"] == [0]
+
+
+@pytest.mark.parametrize("name", ["logistic", "lightgbm"])
+def test_shuffled_phenotype_gives_chance_on_a_munged_table(tmp_path, name):
+    """The breast-cancer table with its diagnosis shuffled: the in-fold pipeline must not find signal."""
+    import importlib.util
+
+    from genoml_search.core.features import features_from_dataset
+    from genoml_search.core.metrics import get_metric
+    from genoml_search.core.scoring import predict_scores
+    from genoml_search.data.dataset import Dataset
+    from genoml_search.data.munge import MungeOptions, munge
+    from genoml_search.search.objective import CVSpec, make_folds
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "tabular" / "make_example.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    frame = module.example_frame()
+    frame["diagnosis"] = np.random.default_rng(5).permutation(frame["diagnosis"].to_numpy())
+    frame.to_csv(tmp_path / "shuffled.csv", index=False, na_rep="NA")
+    munge(MungeOptions(out=tmp_path / "ds", tables=[str(tmp_path / "shuffled.csv")], pheno_name="diagnosis"))
+    data = features_from_dataset(Dataset.open(tmp_path / "ds"))
+    family = get_family(name)
+    params = {p.name: (p.choices[0] if hasattr(p, "choices") else p.low) for p in family.params("binary")
+              if p.when is None}
+    metric = get_metric("roc_auc", "binary")
+    scores = []
+    for train, test in make_folds(data.y, "binary", CVSpec(5, 1, 0)):
+        model = build_pipeline(family, params, "binary", data.n_snps, 0.05, tabular=data.tabular)
+        model.fit(data.x[train], data.y[train])
+        scores.append(metric.compute(data.y[test], predict_scores(model, data.x[test], "binary")))
+    assert abs(np.mean(scores) - 0.5) < 0.08, scores
