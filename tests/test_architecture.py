@@ -20,6 +20,21 @@ def test_the_layer_contracts_are_kept() -> None:
     assert "KEPT" in result.stdout and "BROKEN" not in result.stdout
 
 
+def test_every_module_of_the_package_has_a_layer() -> None:
+    """The map is complete: each top-level module or subpackage is named in the layers contract."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".importlinter")
+    named = {name.strip() for line in config["importlinter:contract:layers"]["layers"].splitlines()
+             for name in line.replace(":", "|").split("|") if name.strip() and not name.strip().startswith("#")}
+    package = ROOT / "genoml_search"
+    modules = {f"genoml_search.{p.stem}" for p in package.glob("*.py") if p.stem != "__init__"}
+    modules |= {f"genoml_search.{p.name}" for p in package.iterdir() if (p / "__init__.py").is_file()}
+    assert modules - named == set(), "add these to a layer of .importlinter"
+    assert named - modules == set(), "these layers name no module"
+
+
 def test_an_upward_import_breaks_the_contract(tmp_path) -> None:
     """A copy of the package where data imports the search layer must fail the same contracts."""
     shutil.copytree(ROOT / "genoml_search", tmp_path / "genoml_search",
