@@ -5,10 +5,10 @@ It lives in an importable module (not ``__main__``) so that it survives between 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import numpy as np
 
+from genoml_search.core.tabular import TabularLayout, table_block
 from genoml_search.data.dataset import Dataset, pc_names
 from genoml_search.data.plink import MISSING
 from genoml_search.errors import UserError
@@ -35,7 +35,7 @@ class FeatureMatrix:
         self.sample_ids = sample_ids
         self.genotypes = genotypes
         self.covariates = covariates
-        self.tabular: Any = None  # a search.tabular.TabularLayout when the dataset has feature tables
+        self.tabular: TabularLayout | None = None  # set when the dataset has feature tables (munge --table)
         self._lock = threading.Lock()
 
     @property
@@ -93,7 +93,6 @@ def features_from_dataset(dataset: Dataset, n_pcs: int = 0) -> FeatureMatrix:
     genotypes = dataset.genotypes
     covariates = dataset.covariates().astype(np.float32)
     names = list(dataset.variants["id"].astype(str)) + dataset.covariate_names
-    from genoml_search.core.tabular import table_block  # feature tables (munge --table), between SNPs and covariates
 
     table, table_names, tabular = table_block(dataset, genotypes.shape[1], covariates.shape[1] + n_pcs)
     if table is not None:

@@ -133,13 +133,13 @@ def build_pipeline(
         from genoml_search.search.tabular import native_categorical_model, tabular_preprocessor
 
         preprocess, n_categorical = tabular_preprocessor(family, task, tabular, snp_p_threshold)
-        steps = [("preprocess", preprocess)]
+        table_steps: list[tuple[str, Any]] = [("preprocess", preprocess)]
         if family.needs_scaling:
-            steps.append(("scale", StandardScaler()))
+            table_steps.append(("scale", StandardScaler()))
             if tabular.n_covariates and family.covariate_weight != 1.0:
-                steps.append(("covariates", CovariateWeight(tabular.n_covariates, family.covariate_weight)))
+                table_steps.append(("covariates", CovariateWeight(tabular.n_covariates, family.covariate_weight)))
         model = family.build(params, task, random_state=random_state, n_jobs=n_jobs)
-        return Pipeline([*steps, ("model", native_categorical_model(model, family.name, n_categorical))])
+        return Pipeline([*table_steps, ("model", native_categorical_model(model, family.name, n_categorical))])
     if family.fits_path:  # imputes and standardizes itself, in-fold; selects SNPs by its penalty
         model = family.build(params, task, random_state=random_state, n_jobs=n_jobs)
         return Pipeline([("model", model.set_params(n_covariates=n_covariates))])
