@@ -69,7 +69,7 @@ def table_datasets(name: str, work: Path) -> tuple[Path, Path, str]:
 def run_case(train: Path, validation: Path, task: str, work: Path, n_trials: int) -> dict[str, Any]:
     """One run with the greedy ensemble; the numbers the benchmark compares."""
     from genoml_search.execute.cluster import ClusterOptions
-    from genoml_search.run import RunOptions, run
+    from genoml_search import RunOptions, run
 
     metric = METRIC[task]
     started = time.perf_counter()

@@ -38,7 +38,8 @@ LEGACY_FILES = {
     "simulation": {f"{part}{suffix}" for part in ("train", "validation") for suffix in (".bed", ".bim", ".fam")}
     | {"train_pheno.csv", "validation_pheno.csv", "train_covar.csv", "validation_covar.csv", "truth.json"},
 }
-PREDICTION_HEADERS = re.compile(r"^ID,(phenotype,)?(probability|prediction|probability_[^,]+)(,|$)")
+# ``ID`` first; ``FID,IID`` follow it when the cohort had both (predict keeps them); then the scores.
+PREDICTION_HEADERS = re.compile(r"^ID,(FID,IID,)?(phenotype,)?(probability|prediction|probability_[^,]+)(,|$)")
 NAME_MAX = 255
 # Room kept for the suffixes of temporaries (``NAME.tmp-PID-xxxxxxxx``) beside an output.
 SUFFIX_ROOM = 40

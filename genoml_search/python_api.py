@@ -58,5 +58,6 @@ def load_model(run_dir: str | Path, with_info: bool = False) -> Any:
     pipeline, info = load_saved(find_model_dir(run_dir))
     names = info.get("feature_names")
     if names is not None:
-        pipeline = Pipeline([("feature_order", FeatureOrder(list(names))), *pipeline.steps])
+        steps = pipeline.steps if hasattr(pipeline, "steps") else [("model", pipeline)]  # an ensemble (#21)
+        pipeline = Pipeline([("feature_order", FeatureOrder(list(names))), *steps])
     return (pipeline, info) if with_info else pipeline

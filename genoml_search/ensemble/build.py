@@ -53,7 +53,7 @@ def ranked_complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial
     trials = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
               if t.value is not None and np.isfinite(t.value)]
     sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
-    return sorted(trials, key=lambda t: (sign * t.value, t.number))
+    return sorted(trials, key=lambda t: (sign * float(t.value or 0.0), t.number))
 
 
 def gather_candidates(study: optuna.Study, store: Any, top_k: int, n_samples: int) -> Candidates:
@@ -136,7 +136,7 @@ class EnsembleChoice:
                                 "fold_scores": self.best_single_folds},
                 "n_candidates": self.n_candidates, "notes": self.notes, "seconds": round(self.seconds, 3),
                 "members": [{"trial": t.number, "family": t.user_attrs.get("family"), "weight": w, "cv": t.value}
-                            for t, w in zip(self.trials, self.weights or [None] * len(self.trials))]}
+                            for t, w in zip(self.trials, self.weights or [None] * len(self.trials))]}  # type: ignore[list-item]
 
 
 def choose_ensemble(candidates: Candidates, y: np.ndarray, task: str, metric: Metric, method: str,
@@ -155,7 +155,7 @@ def choose_ensemble(candidates: Candidates, y: np.ndarray, task: str, metric: Me
         keep = np.flatnonzero(combiner.weights > 0)
         trials, weights = [trials[i] for i in keep], [float(combiner.weights[i]) for i in keep]
         combiner = WeightedAverage(combiner.weights[keep])
-    chosen, reason = _decide(nested, best.value, metric, len(trials), method, rule)
+    chosen, reason = _decide(nested, float(best.value or 0.0), metric, len(trials), method, rule)
     return EnsembleChoice(method, trials, weights, combiner, optimistic, nested, best, best_folds, chosen, reason,
                           len(candidates.trials), list(candidates.notes), time.perf_counter() - started)
 

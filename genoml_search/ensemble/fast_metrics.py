@@ -27,6 +27,12 @@ def _roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def _roc_auc_ovr(y: np.ndarray, score: np.ndarray) -> float:
+    """Macro average over classes of the one-vs-rest ROC-AUC (class k: ``y == k`` against column k)."""
+    labels = np.asarray(y).astype(int)
+    return float(np.mean([_roc_auc((labels == k).astype(int), score[:, k]) for k in range(score.shape[1])]))
+
+
 def _r2(y: np.ndarray, prediction: np.ndarray) -> float:
     total = float(np.sum((y - np.mean(y)) ** 2))
     residual = float(np.sum((y - prediction) ** 2))
@@ -42,6 +48,7 @@ def _log_loss(y: np.ndarray, score: np.ndarray) -> float:
 
 _FAST: dict[str, ScoreFn] = {
     "roc_auc": _roc_auc,
+    "roc_auc_ovr": _roc_auc_ovr,
     "r2": _r2,
     "rmse": lambda y, p: float(np.sqrt(np.mean((y - p) ** 2))),
     "mae": lambda y, p: float(np.mean(np.abs(y - p))),

@@ -7,22 +7,31 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from genoml_search.tasks import Task
 
 
-class EnsembleModel:
+class EnsembleModel(BaseEstimator):
     """Member pipelines and a combiner (:class:`~genoml_search.ensemble.combine.WeightedAverage` or
     :class:`~genoml_search.ensemble.combine.LinearStack`) over their scores."""
 
     def __init__(self, members: list[Any], combiner: Any, task: str, classes: list[Any] | None = None,
                  trials: list[int] | None = None) -> None:
-        self.members = list(members)
+        self.members = members
         self.combiner = combiner
-        self.task = str(task)
-        self.trials = list(trials or [])
+        self.task = task
+        self.classes = classes
+        self.trials = trials
         if classes is not None:
             self.classes_ = np.asarray(classes)
+
+    def fit(self, x: Any, y: np.ndarray) -> EnsembleModel:
+        """Refit every member on ``(x, y)``, keeping the combiner (weights or meta-model) as chosen."""
+        from sklearn.base import clone
+
+        self.members = [clone(member).fit(x, y) for member in self.members]
+        return self
 
     def member_scores(self, x: Any) -> np.ndarray:
         """Each member's scores: ``(members, samples[, classes])``."""

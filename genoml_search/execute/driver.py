@@ -443,18 +443,18 @@ def _record(study: optuna.Study, trial: optuna.Trial, spec: TrialSpec, result: T
         stats.pruned += 1
     else:
         if artifacts is not None and result.oof is not None:  # before tell: a finished trial takes no attributes
-            _store_oof(trial, result, artifacts, stats)
+            _store_oof(trial, result.oof, artifacts, stats)
         study.tell(trial, result.value)
         stats.completed += 1
     return finished + 1
 
 
-def _store_oof(trial: optuna.Trial, result: TrialResult, artifacts: Any, stats: DriverStats) -> None:
+def _store_oof(trial: optuna.Trial, oof: Any, artifacts: Any, stats: DriverStats) -> None:
     """Write a complete trial's out-of-fold predictions; a failure costs the ensemble this trial, not the run."""
     from genoml_search.search.oof import store_oof
 
     try:
-        stored = store_oof(trial, result.oof, artifacts)
+        stored = store_oof(trial, oof, artifacts)
     except Exception as error:  # a full disk, an unwritable directory
         log.warning("trial %d: out-of-fold predictions not stored (%s: %s)", trial.number, type(error).__name__,
                     error)

@@ -9,7 +9,8 @@ from genoml_search.ensemble.fast_metrics import fast_compute
 
 
 @pytest.mark.parametrize("name,task", [("roc_auc", "binary"), ("brier", "binary"), ("log_loss", "binary"),
-                                       ("log_loss", "multiclass"), ("r2", "regression"), ("rmse", "regression"),
+                                       ("log_loss", "multiclass"), ("roc_auc_ovr", "multiclass"),
+                                       ("r2", "regression"), ("rmse", "regression"),
                                        ("mae", "regression")])
 def test_fast_forms_match_the_study_metrics(name, task):
     rng = np.random.default_rng(0)

@@ -49,3 +49,22 @@ def test_stacked_regression_ensemble_roundtrips(tmp_path):
     loaded = _roundtrip(model, tmp_path)
     assert np.allclose(loaded.predict(x), model.predict(x))
     assert get_metric("r2", "regression").compute(y, loaded.predict(x)) > 0.7
+
+
+def test_python_api_wraps_an_ensemble_in_a_named_feature_pipeline(tmp_path):
+    """genoml_search.load_model puts a column-ordering step before the model; an ensemble takes it too."""
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+    from genoml_search.python_api import FeatureOrder
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(100, 3))
+    y = (x[:, 0] > 0).astype(int)
+    model = EnsembleModel([LogisticRegression().fit(x, y), LogisticRegression(C=0.01).fit(x, y)],
+                          WeightedAverage(np.array([0.5, 0.5])), "binary", [0, 1])
+    wrapped = Pipeline([("feature_order", FeatureOrder(["a", "b", "c"])), ("model", model)])
+    frame = pd.DataFrame(x[:, ::-1], columns=["c", "b", "a"])
+    assert np.allclose(wrapped.predict_proba(frame), model.predict_proba(x))
+    refitted = EnsembleModel(model.members, model.combiner, "binary", [0, 1]).fit(x, y)
+    assert np.allclose(refitted.predict_proba(x), model.predict_proba(x))

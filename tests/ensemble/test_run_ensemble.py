@@ -84,7 +84,7 @@ def test_resume_uses_old_and_new_trials_and_skips_those_without_oof(cohort):
 def test_other_tasks(task, method, tmp_path, dask_scheduler_address):
     from genoml_search.execute.cluster import ClusterOptions
     from genoml_search.model_io import load_model
-    from genoml_search.run import RunOptions, run
+    from genoml_search import RunOptions, run
 
     rng = np.random.default_rng(5)
     g = noise_genotypes(300, 40, 5)
@@ -110,7 +110,7 @@ def test_other_tasks(task, method, tmp_path, dask_scheduler_address):
 
 def test_shuffled_phenotype_gives_chance_level_ensemble(tmp_path, dask_scheduler_address):
     from genoml_search.execute.cluster import ClusterOptions
-    from genoml_search.run import RunOptions, run
+    from genoml_search import RunOptions, run
 
     rng = np.random.default_rng(11)
     g = noise_genotypes(500, 200, 11)
