@@ -126,7 +126,7 @@ def _read_delimited(path: Path) -> pd.DataFrame:
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
-        import pyarrow  # noqa: F401  (the parquet extra; untyped: see [tool.mypy] overrides)
+        import pyarrow  # noqa: F401  (the parquet extra)
     except ImportError:
         raise UserError("reading Parquet needs pyarrow: pip install 'genoml-search[parquet]' (or give a CSV/TSV)",
                         path) from None
