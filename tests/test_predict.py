@@ -24,7 +24,8 @@ EX = ROOT / "examples" / "genoml2-discrete"
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny real run (3 logistic trials on one Dask worker) validated on the bundled validation cohort."""
+    """A tiny real run (3 logistic trials on one Dask worker) validated on the bundled validation cohort; no
+    ensemble, so the final model is the logistic pipeline these tests inspect."""
     from genoml_search.data.munge import MungeOptions, munge
     from genoml_search.execute.cluster import ClusterOptions
     from genoml_search._run import RunOptions, run
@@ -37,7 +38,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                        pheno=str(EX / "validation_pheno.csv"), covar=str(EX / "validation_addit.csv"),
                        like=str(root / "ds"), fill_missing=True))
     run(RunOptions(dataset=root / "ds", out=out, n_trials=3, families=["logistic"], n_folds=3,
-                   validation_dataset=out / "validation_dataset", cluster=ClusterOptions(workers=1)))
+                   validation_dataset=out / "validation_dataset", cluster=ClusterOptions(workers=1), ensemble="none"))
     return out
 
 
