@@ -214,18 +214,28 @@ def _king_counts(
                         ibs0x2[bi, bj] += ga[bi] @ gb[bj].T
                         ibs0x2[bi, bj] -= xa[bi] @ xb[bj].T
 
+    _add_complete_totals(hethet, het_hom, hom_het, ibs0x2, het_complete_a, het_complete_b,
+                         float(len(complete_idx)), blocks_a, within)
+    return hethet, het_hom, None if within else hom_het, ibs0x2
+
+
+def _add_complete_totals(
+    hethet: np.ndarray, het_hom: np.ndarray, hom_het: np.ndarray, ibs0x2: np.ndarray,
+    het_complete_a: np.ndarray, het_complete_b: np.ndarray, n_complete: float, blocks_a: list[slice], within: bool,
+) -> None:
+    """Finish the counts in place: mirror the lower block triangle (within a cohort) and add the per-sample
+    totals of the complete SNPs that the block loop left out."""
+    dtype = hethet.dtype
     if within:
         for i, bi in enumerate(blocks_a):
             for bj in blocks_a[:i]:
                 hethet[bi, bj] = hethet[bj, bi].T
                 ibs0x2[bi, bj] = ibs0x2[bj, bi].T
-    n_complete = float(len(complete_idx))
     for bi in blocks_a:
         het_hom[bi] += het_complete_a[bi, None].astype(dtype)
         ibs0x2[bi] += (n_complete - het_complete_a[bi, None] - het_complete_b[None, :]).astype(dtype)
     if not within:
         hom_het += het_complete_b[None, :].astype(dtype)
-    return hethet, het_hom, None if within else hom_het, ibs0x2
 
 
 def _kinship_from_counts(
