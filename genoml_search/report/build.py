@@ -281,22 +281,8 @@ def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any
         if related.get("n_related") and not related.get("dropped"):
             out.notes.append(f"{related['n_related']} of {related['n_samples']} validation samples are related to "
                              "training samples: validation metrics are optimistic")
-    figs = []
-    if task == Task.REGRESSION:
-        figs.append(out.figure("observed_vs_predicted", plots.observed_vs_predicted(y, scores),
-                               "observed vs predicted"))
-        figs.append(out.figure("residuals", plots.residuals(y, scores), "residuals"))
-    else:
-        labels = [0, 1] if task == Task.BINARY else list(range(scores.shape[1]))
-        predicted = (scores >= 0.5).astype(int) if task == Task.BINARY else scores.argmax(axis=1)
-        rule = "probability ≥ 0.5" if task == Task.BINARY else "most probable class (argmax)"
-        figs.append(out.figure("roc", plots.roc_curves(y, scores), "ROC curve"))
-        figs.append(out.figure("precision_recall", plots.pr_curves(y, scores), "precision-recall curve"))
-        figs.append(out.figure("calibration", plots.calibration(y, scores), "calibration curve"))
-        figs.append(out.figure("confusion_matrix", plots.confusion(y, predicted, labels), "confusion matrix",
-                               f"predicted class: {rule}"))
-        figs.append(out.figure("risk_by_decile", plots.risk_by_decile(saved.get("risk_by_decile") or []),
-                               "risk by decile", "observed case fraction by decile of the risk score"))
+    figs = _validation_figures(task, y, scores, saved, out)
+    if task != Task.REGRESSION:
         binary_text, binary_cards = comparison.binary_html(metrics)
         body.append(binary_text)
         cards.extend(binary_cards)
@@ -322,6 +308,28 @@ def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any
         sections.append(("features", "Top SNPs and covariates",
                          text + f"<div class=\"figs\">{plot}</div>" + html.table(shown, {"pos": _plain_int}, scroll=True)))
     return sections, cards
+
+
+def _validation_figures(task: str, y: np.ndarray, scores: np.ndarray, saved: dict[str, Any],
+                        out: _Collector) -> list:
+    """The validation figures for this task, in report order."""
+    figs = []
+    if task == Task.REGRESSION:
+        figs.append(out.figure("observed_vs_predicted", plots.observed_vs_predicted(y, scores),
+                               "observed vs predicted"))
+        figs.append(out.figure("residuals", plots.residuals(y, scores), "residuals"))
+        return figs
+    labels = [0, 1] if task == Task.BINARY else list(range(scores.shape[1]))
+    predicted = (scores >= 0.5).astype(int) if task == Task.BINARY else scores.argmax(axis=1)
+    rule = "probability ≥ 0.5" if task == Task.BINARY else "most probable class (argmax)"
+    figs.append(out.figure("roc", plots.roc_curves(y, scores), "ROC curve"))
+    figs.append(out.figure("precision_recall", plots.pr_curves(y, scores), "precision-recall curve"))
+    figs.append(out.figure("calibration", plots.calibration(y, scores), "calibration curve"))
+    figs.append(out.figure("confusion_matrix", plots.confusion(y, predicted, labels), "confusion matrix",
+                           f"predicted class: {rule}"))
+    figs.append(out.figure("risk_by_decile", plots.risk_by_decile(saved.get("risk_by_decile") or []),
+                           "risk by decile", "observed case fraction by decile of the risk score"))
+    return figs
 
 
 def _plain_int(value: Any) -> str:
