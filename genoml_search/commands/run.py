@@ -76,20 +76,24 @@ def run(
 ) -> None:
     """Search model families with an Optuna study on Dask; refit the best, validate, save."""
     from genoml_search.execute.cluster import cluster_options
-    from genoml_search._run import RunOptions, run as run_search
-
+    from genoml_search._run import RunOptions
     options = RunOptions(dataset=dataset, out=out, task=task, n_trials=n_trials, timeout=timeout, storage=storage,
                          study_name=study, metric=metric, families=family, n_folds=folds, n_repeats=repeats,
-                         groups_file=groups, group_col=group_col, config=config,
-                         families_module=str(families_module) if families_module else None,
-                         seed=seed, sampler=sampler, pruner=pruner, snp_filter=snp_filter, holdout=holdout,
-                         validation_bfile=validation_bfile, validation_pfile=validation_pfile,
-                         validation_pheno=validation_pheno, validate_top=validate_top,
-                         validation_covar=validation_covar, group_by_relatedness=group_by_relatedness,
-                         relatedness_threshold=relatedness_threshold,
+                         groups_file=groups, group_col=group_col, config=config, seed=seed, sampler=sampler,
+                         families_module=str(families_module) if families_module else None, pruner=pruner,
+                         snp_filter=snp_filter, holdout=holdout, validation_bfile=validation_bfile,
+                         validation_pfile=validation_pfile, validation_pheno=validation_pheno,
+                         validate_top=validate_top, validation_covar=validation_covar,
+                         group_by_relatedness=group_by_relatedness, relatedness_threshold=relatedness_threshold,
                          drop_related_validation=drop_related_validation, n_pcs=pcs, ensemble=ensemble,
                          ensemble_top_k=ensemble_top_k, artifacts=artifacts, ensemble_rule=ensemble_rule,
                          cluster=cluster_options(workers, scheduler, scheduler_file, config))
+    print_run_summary(_search_with_progress(options))
+
+
+def _search_with_progress(options: Any) -> Any:
+    """Run the search with the terminal progress display; the run's summary."""
+    from genoml_search._run import run as run_search
     from genoml_search.progress import log_steps
     from genoml_search.terminal import err_console
 
@@ -99,7 +103,7 @@ def run(
             summary = run_search(options, on_result=progress.on_result, on_start=progress.on_start)
     finally:
         progress.stop()
-    print_run_summary(summary)
+    return summary
 
 
 class TrialProgress:
