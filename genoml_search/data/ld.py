@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -96,26 +97,8 @@ def indep_pairwise(
         columns = np.arange(genotypes.shape[1])
     columns = np.asarray(columns, dtype=np.int64)
     n_variants = len(columns)
-    if window_kb:
-        if step != 1:
-            raise ValueError("with a kb window the step must be 1 (plink2 rule)")
-        window_size = int(window * 1000 * (1 + SMALL_EPSILON))
-        if window_size < 2:
-            raise ValueError("--indep-pairwise window size cannot be smaller than 2")
-    else:
-        window_size = int(window)
-        if window_size < 2 or step < 1 or step > window_size:
-            raise ValueError("--indep-pairwise needs window >= 2 and 1 <= step <= window")
-    if not 0.0 <= r2 < 1.0:
-        raise ValueError("--indep-pairwise r^2 threshold must be in [0, 1)")
-    founder_idx = None
-    if founders is not None:
-        founders = np.asarray(founders, dtype=bool)
-        if not founders.all():
-            founder_idx = np.flatnonzero(founders)
-    n_founders = n_samples if founder_idx is None else len(founder_idx)
-    if n_founders < 2:
-        raise ValueError("--indep-pairwise requires at least two founders")
+    window_size = _window_size(window, step, r2, window_kb)
+    founders, founder_idx = _founder_rows(founders, n_samples)
 
     if counts is None:
         counts = genotype_counts(genotypes, founder_idx, columns=columns)
@@ -124,13 +107,7 @@ def indep_pairwise(
     founder_mask = np.ones(n_samples, dtype=bool) if founders is None else founders
     ref = sex_aware_ref_frequency(genotypes, counts, founder_mask, kinds, sex, columns)
     major = np.maximum(ref, 1.0 - ref)
-    sources = {sexchrom.AUTOSOME: _Columns(genotypes, founder_idx)}
-    for kind in (sexchrom.X, sexchrom.Y, sexchrom.MT):
-        idx = np.flatnonzero(kinds == kind)
-        if len(idx):
-            # The calls that take part differ on these chromosomes: their own rows, and counts over them.
-            sources[kind] = _sex_chromosome_rows(genotypes, founder_mask, sex, kind)
-            counts = _replace_counts(counts, idx, sources[kind].counts(columns[idx]))
+    sources, counts = _row_sources(genotypes, founder_idx, founder_mask, sex, kinds, columns, counts)
     # In plink2's +1/0/-1 coding, hom REF is +1; our counted allele is ALT, so dosage 0 is hom REF.
     plus, minus, observed = counts.hom0, counts.hom2, counts.observed
     monomorphic = ((plus == 0) & (minus == 0)) | (plus == observed) | (minus == observed)
@@ -139,18 +116,8 @@ def indep_pairwise(
     pos = np.asarray(pos, dtype=np.int64)
     keep = np.ones(n_variants, dtype=bool)
     thresh = r2 * (1 + SMALL_EPSILON)
-    subs = []
-    for name in dict.fromkeys(chrom):
-        idx = np.flatnonzero(chrom == name)
-        if name == "0":
-            keep[idx] = False
-        elif len(idx) >= 2:
-            subs += _subcontigs(idx, pos, window_size if window_kb else None)
-
-    if compiled is None:
-        compiled = _ldkernel is not None and sys.byteorder == "little"
-    elif compiled and _ldkernel is None:
-        raise RuntimeError("the compiled LD kernel is not built (pip install the package with a C compiler)")
+    subs = _chromosome_subcontigs(chrom, pos, keep, window_size if window_kb else None)
+    compiled = _use_compiled(compiled)
 
     def prune(sub: np.ndarray) -> np.ndarray:
         sub_counts = counts.take(sub)
@@ -165,17 +132,88 @@ def indep_pairwise(
         pruner = _WindowPruner(source, columns[sub], sub_counts, major[sub], monomorphic[sub], thresh, chunk)
         return sub[pruner.run(bp, window_size, step)]
 
+    for sub_removed in _map_subcontigs(prune, subs, threads):
+        keep[sub_removed] = False
+    return keep
+
+
+def _window_size(window: float, step: int, r2: float, window_kb: bool) -> int:
+    """The window in variants (or bp when ``window_kb``), after plink2's checks of window, step and r^2."""
+    if window_kb:
+        if step != 1:
+            raise ValueError("with a kb window the step must be 1 (plink2 rule)")
+        window_size = int(window * 1000 * (1 + SMALL_EPSILON))
+        if window_size < 2:
+            raise ValueError("--indep-pairwise window size cannot be smaller than 2")
+    else:
+        window_size = int(window)
+        if window_size < 2 or step < 1 or step > window_size:
+            raise ValueError("--indep-pairwise needs window >= 2 and 1 <= step <= window")
+    if not 0.0 <= r2 < 1.0:
+        raise ValueError("--indep-pairwise r^2 threshold must be in [0, 1)")
+    return window_size
+
+
+def _founder_rows(founders: np.ndarray | None, n_samples: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The founders mask as bool (or None) and the founders' row indices (None when all samples are)."""
+    founder_idx = None
+    if founders is not None:
+        founders = np.asarray(founders, dtype=bool)
+        if not founders.all():
+            founder_idx = np.flatnonzero(founders)
+    n_founders = n_samples if founder_idx is None else len(founder_idx)
+    if n_founders < 2:
+        raise ValueError("--indep-pairwise requires at least two founders")
+    return founders, founder_idx
+
+
+def _row_sources(
+    genotypes: np.ndarray, founder_idx: np.ndarray | None, founder_mask: np.ndarray, sex: np.ndarray,
+    kinds: np.ndarray, columns: np.ndarray, counts: GenotypeCounts,
+) -> tuple[dict[str, _Columns], GenotypeCounts]:
+    """The rows taking part per chromosome kind, and the counts with the sex chromosomes' replaced."""
+    sources = {sexchrom.AUTOSOME: _Columns(genotypes, founder_idx)}
+    for kind in (sexchrom.X, sexchrom.Y, sexchrom.MT):
+        idx = np.flatnonzero(kinds == kind)
+        if len(idx):
+            # The calls that take part differ on these chromosomes: their own rows, and counts over them.
+            sources[kind] = _sex_chromosome_rows(genotypes, founder_mask, sex, kind)
+            counts = _replace_counts(counts, idx, sources[kind].counts(columns[idx]))
+    return sources, counts
+
+
+def _chromosome_subcontigs(
+    chrom: np.ndarray, pos: np.ndarray, keep: np.ndarray, window_bp: int | None
+) -> list[np.ndarray]:
+    """The sub-contigs to prune, chromosome by chromosome; variants on chromosome 0 are dropped from ``keep``."""
+    subs = []
+    for name in dict.fromkeys(chrom):
+        idx = np.flatnonzero(chrom == name)
+        if name == "0":
+            keep[idx] = False
+        elif len(idx) >= 2:
+            subs += _subcontigs(idx, pos, window_bp)
+    return subs
+
+
+def _use_compiled(compiled: bool | None) -> bool:
+    """Whether to use the compiled kernel: by default when it is built and the machine is little-endian."""
+    if compiled is None:
+        return _ldkernel is not None and sys.byteorder == "little"
+    if compiled and _ldkernel is None:
+        raise RuntimeError("the compiled LD kernel is not built (pip install the package with a C compiler)")
+    return compiled
+
+
+def _map_subcontigs(prune: Callable[[np.ndarray], np.ndarray], subs: list[np.ndarray], threads: int | None) -> list[np.ndarray]:
+    """``prune`` of each sub-contig (its removed variants), on ``threads`` threads (default: the usable CPUs)."""
     threads = min(len(subs), threads or _available_cpus())
     if threads > 1:
         # Sub-contigs are independent; numpy and scipy release the GIL in the heavy calls. One BLAS thread
         # per worker so that the matrix products do not oversubscribe the cores.
         with _blas_threads(1), ThreadPoolExecutor(threads) as pool:
-            removed = list(pool.map(prune, sorted(subs, key=len, reverse=True)))
-    else:
-        removed = [prune(sub) for sub in subs]
-    for sub_removed in removed:
-        keep[sub_removed] = False
-    return keep
+            return list(pool.map(prune, sorted(subs, key=len, reverse=True)))
+    return [prune(sub) for sub in subs]
 
 
 def _prune_compiled(source, columns, counts, major, monomorphic, thresh, windows) -> np.ndarray:
