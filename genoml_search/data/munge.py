@@ -220,6 +220,55 @@ def munge(options: MungeOptions) -> dict[str, Any]:
     _step(steps, "input", "samples", 0, len(fam_ids), "samples in the .fam")
     _step(steps, "input", "variants", 0, len(cohort.variants), "variants in the .bim")
 
+    phenotype, pheno_info, task = _select_by_phenotype(options, cohort, like, keep, steps)
+    _select_by_sample_lists(options, fam_ids, keep, steps)
+    covariates, covar_info = _select_by_covariates(options, cohort, like, keep, steps, notes)
+    table, table_sentence = _select_by_feature_tables(options, like, fam_ids, keep, steps)
+    if keep.sum() == 0:
+        raise UserError("no samples left after matching phenotype, covariates and sample lists")
+
+    genotypes, variants, sample_index, manifest_extra = _cohort_genotypes(options, cohort, like, keep, phenotype,
+                                                                          task, steps)
+    variants = _variant_table(variants, genotypes)
+    ids = fam_ids[sample_index]
+    samples = pd.concat(
+        [pd.DataFrame({"ID": ids, "phenotype": phenotype.reindex(ids).to_numpy()}),
+         covariates.reindex(ids).reset_index(drop=True)],
+        axis=1,
+    )
+    manifest = {
+        "kind": "harmonized" if like else "training",
+        "inputs": {"hashes": cohort.hashes, "bfile": options.bfile, "pfile": options.pfile,
+                   "pheno": options.pheno, "covar": options.covar, "gwas": options.gwas},
+        "parameters": _parameters(options),
+        "phenotype": {**pheno_info, "task": task},
+        "covariates": covar_info,
+        "counted_allele": "first allele of the .bim (column 5; plink2 ALT), as bed-reader and plink2 --export A count",
+        "missing_sentinel": MISSING,
+        "steps": steps,
+        "notes": notes,
+        **manifest_extra,
+    }
+    structure, files = _sample_structure(options, like, genotypes, variants, np.asarray(ids).astype(str))
+    manifest.update(structure)
+    if table is not None:
+        from genoml_search.data.table_munge import finish_table
+
+        manifest["feature_table"], table_files, table_notes = finish_table(
+            table, pd.Index(ids), phenotype.reindex(ids), task, like, table_sentence)
+        files = {**files, **table_files}
+        manifest["notes"] = notes + table_notes
+        manifest["inputs"]["tables"] = list(options.tables)
+    log.info("writing the dataset to %s", options.out)
+    write_dataset(options.out, genotypes, samples, variants, manifest, extra_files=files)
+    return Dataset.open(options.out).manifest
+
+
+def _select_by_phenotype(
+    options: MungeOptions, cohort: CohortFiles, like: Dataset | None, keep: pd.Series, steps: list[dict]
+) -> tuple[pd.Series, dict[str, Any], str]:
+    """The phenotype per .fam sample, its manifest entry and the task; ``keep`` loses samples without one."""
+    fam_ids = keep.index
     task = options.task if like is None else like.task
     phenotype = pd.Series(np.nan, index=fam_ids, name="phenotype")
     pheno_info: dict[str, Any] = {"task": task, "file": None}
@@ -242,7 +291,11 @@ def munge(options: MungeOptions) -> dict[str, Any]:
     elif like is None:
         raise UserError("--pheno is required to munge a training cohort (it is optional only with --like; with "
                         "--table, --pheno-name can name a table column instead)")
+    return phenotype, pheno_info, task
 
+
+def _select_by_sample_lists(options: MungeOptions, fam_ids: pd.Index, keep: pd.Series, steps: list[dict]) -> None:
+    """``--keep`` and ``--remove``: update ``keep`` in place."""
     for path, drop_listed, flag in ((options.keep, False, "--keep"), (options.remove, True, "--remove")):
         if path:
             listed = fam_ids.isin(read_id_list(path, "sample list"))
@@ -252,6 +305,13 @@ def munge(options: MungeOptions) -> dict[str, Any]:
                   f"{flag} {path} ({int(listed.sum())} of its IDs in the .fam)")
             _require_left(int(keep.sum()), "samples", flag, path)
 
+
+def _select_by_covariates(
+    options: MungeOptions, cohort: CohortFiles, like: Dataset | None, keep: pd.Series, steps: list[dict],
+    notes: list[str],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The covariates per .fam sample and their manifest entry; ``keep`` loses samples without a row."""
+    fam_ids = keep.index
     covariates = pd.DataFrame(index=fam_ids)
     covar_info: dict[str, Any] = {"columns": []}
     if options.covar:
@@ -276,17 +336,30 @@ def munge(options: MungeOptions) -> dict[str, Any]:
         covariates = covariates.reindex(fam_ids)
     elif like is not None and like.covariate_names:
         raise UserError(f"the training dataset has covariates {like.covariate_names}: give --covar")
-    table = None
+    return covariates, covar_info
+
+
+def _select_by_feature_tables(
+    options: MungeOptions, like: Dataset | None, fam_ids: pd.Index, keep: pd.Series, steps: list[dict]
+) -> tuple[Any, str]:
+    """``--table`` feature tables beside the genotypes (:mod:`genoml_search.data.table_munge`) and the sentence
+    of their sample matching; ``keep`` loses samples without a row in every table."""
     if like is not None and not options.tables and like.manifest.get("feature_table"):
         raise UserError(f"the training dataset {like.path} has feature tables: give the new cohort's with --table")
-    if options.tables:  # feature tables beside the genotypes (genoml_search.data.table_munge)
-        from genoml_search.data.table_munge import match_table_samples, read_tables
+    if not options.tables:
+        return None, ""
+    from genoml_search.data.table_munge import match_table_samples, read_tables
 
-        table = read_tables(options, like, options.pheno_name if not options.pheno else None)
-        table_sentence = match_table_samples(table, fam_ids, keep, steps, ".fam")
-    if keep.sum() == 0:
-        raise UserError("no samples left after matching phenotype, covariates and sample lists")
+    table = read_tables(options, like, options.pheno_name if not options.pheno else None)
+    return table, match_table_samples(table, fam_ids, keep, steps, ".fam")
 
+
+def _cohort_genotypes(
+    options: MungeOptions, cohort: CohortFiles, like: Dataset | None, keep: pd.Series, phenotype: pd.Series,
+    task: str, steps: list[dict],
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, dict[str, Any]]:
+    """The dataset's genotypes, variants, sample rows of the .fam and manifest extras: QC'd and pruned for a
+    training cohort, harmonized to ``like`` otherwise."""
     if like is None:
         manifest_extra, sample_keep, variant_index, genotypes = _select_training_variants(
             options, cohort, keep.to_numpy(), phenotype.to_numpy(), task, steps
@@ -298,52 +371,30 @@ def munge(options: MungeOptions) -> dict[str, Any]:
     else:
         sample_index = np.flatnonzero(keep.to_numpy())
         genotypes, variants, manifest_extra = _harmonize_to(like, cohort, sample_index, options.fill_missing, steps)
+    return genotypes, variants, sample_index, manifest_extra
 
+
+def _variant_table(variants: pd.DataFrame, genotypes: np.ndarray) -> pd.DataFrame:
+    """The dataset's variant table: IDs, positions, alleles and the counted allele's frequency."""
     freq = qc_module.allele_frequency(genotypes)
-    variants = pd.DataFrame({
+    return pd.DataFrame({
         "id": variants["id"].to_numpy(), "chrom": variants["chrom"].to_numpy(), "pos": variants["pos"].to_numpy(),
         "counted_allele": variants["counted_allele"].to_numpy(), "other_allele": variants["other_allele"].to_numpy(),
         "freq": np.round(freq, 6),
     })
-    ids = fam_ids[sample_index]
-    samples = pd.concat(
-        [pd.DataFrame({"ID": ids, "phenotype": phenotype.reindex(ids).to_numpy()}),
-         covariates.reindex(ids).reset_index(drop=True)],
-        axis=1,
-    )
-    manifest = {
-        "kind": "harmonized" if like else "training",
-        "inputs": {"hashes": cohort.hashes, "bfile": options.bfile, "pfile": options.pfile,
-                   "pheno": options.pheno, "covar": options.covar, "gwas": options.gwas},
-        "parameters": _parameters(options),
-        "phenotype": {**pheno_info, "task": task},
-        "covariates": covar_info,
-        "counted_allele": "first allele of the .bim (column 5; plink2 ALT), as bed-reader and plink2 --export A count",
-        "missing_sentinel": MISSING,
-        "steps": steps,
-        "notes": notes,
-        **manifest_extra,
-    }
-    ids_array = np.asarray(ids).astype(str)
-    if like is None:
-        structure, files = training_structure(genotypes, variants, ids_array, kinship=options.kinship,
-                                              kinship_max_samples=options.kinship_max_samples, n_pcs=options.pcs)
-    else:
-        reference = options.relatedness_reference or (str(like.path) if (like.path / GENOTYPES).is_file() else None)
-        structure, files = harmonized_structure(like.path, like.manifest, genotypes, ids_array, reference,
-                                                variants["id"].astype(str).to_numpy())
-    manifest.update(structure)
-    if table is not None:
-        from genoml_search.data.table_munge import finish_table
 
-        manifest["feature_table"], table_files, table_notes = finish_table(
-            table, pd.Index(ids), phenotype.reindex(ids), task, like, table_sentence)
-        files = {**files, **table_files}
-        manifest["notes"] = notes + table_notes
-        manifest["inputs"]["tables"] = list(options.tables)
-    log.info("writing the dataset to %s", options.out)
-    write_dataset(options.out, genotypes, samples, variants, manifest, extra_files=files)
-    return Dataset.open(options.out).manifest
+
+def _sample_structure(
+    options: MungeOptions, like: Dataset | None, genotypes: np.ndarray, variants: pd.DataFrame, ids: np.ndarray
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Manifest entries and files of the sample structure: related pairs and PCs of a training cohort, or
+    relatedness to the training samples and projected PCs of a harmonized one."""
+    if like is None:
+        return training_structure(genotypes, variants, ids, kinship=options.kinship,
+                                  kinship_max_samples=options.kinship_max_samples, n_pcs=options.pcs)
+    reference = options.relatedness_reference or (str(like.path) if (like.path / GENOTYPES).is_file() else None)
+    return harmonized_structure(like.path, like.manifest, genotypes, ids, reference,
+                                variants["id"].astype(str).to_numpy())
 
 
 def _read_phenotype(options: MungeOptions, task: str) -> tuple[pd.Series, dict[str, Any]]:
@@ -374,35 +425,7 @@ def _select_training_variants(
     Returns the manifest extras, the kept samples (mask), the kept variant columns of the .bed and the kept
     genotypes, taken from the matrix already in memory rather than read from the .bed a second time.
     """
-    variant_ids = cohort.variants["id"]
-    selected = np.ones(len(variant_ids), dtype=bool)
-    extra: dict[str, Any] = {}
-    for path, drop_listed, flag in ((options.extract, False, "--extract"), (options.exclude, True, "--exclude")):
-        if path:
-            listed = variant_ids.isin(read_id_list(path, "variant list")).to_numpy()
-            before = selected.sum()
-            selected &= ~listed if drop_listed else listed
-            _step(steps, flag.lstrip("-"), "variants", before - selected.sum(), selected.sum(),
-                  f"{flag} {path} ({int(listed.sum())} of its IDs in the .bim)")
-            _require_left(int(selected.sum()), "variants", flag, path)
-    if options.gwas:
-        if options.gwas_p is None:
-            raise UserError("--gwas needs --gwas-p P (keep SNPs with p <= P)")
-        pvalues = read_gwas(options.gwas)
-        matched = variant_ids.isin(pvalues.index).to_numpy()
-        if not matched.any():
-            raise InputFileError(
-                f"0 of the {len(pvalues)} GWAS SNP IDs match the .bim variant IDs (e.g. GWAS {show(pvalues.index)} "
-                f"vs .bim {show(variant_ids)}); use the same variant IDs", options.gwas)
-        passing = (pvalues.reindex(variant_ids).to_numpy() <= options.gwas_p) & matched
-        before = selected.sum()
-        selected &= passing
-        extra["gwas"] = {"file": options.gwas, "p_threshold": options.gwas_p, "snps_in_file": len(pvalues),
-                         "matched": int(matched.sum())}
-        _step(steps, "gwas", "variants", before - selected.sum(), selected.sum(),
-              f"p > {options.gwas_p} or absent from the GWAS file ({int(matched.sum())} of {len(variant_ids)} matched)")
-        _require_left(int(selected.sum()), "variants", f"--gwas-p {options.gwas_p}", options.gwas)
-
+    selected, extra = _listed_and_gwas_variants(options, cohort.variants["id"], steps)
     variant_index = np.flatnonzero(selected)
     sample_index = np.flatnonzero(sample_keep)
     log.info("reading %d x %d genotypes for QC", len(sample_index), len(variant_index))
@@ -460,6 +483,40 @@ def _select_training_variants(
     _step(steps, "final", "variants", 0, variant_keep.sum(), "variants in the dataset")
     _step(steps, "final", "samples", 0, result.sample_keep.sum(), "samples in the dataset")
     return extra, result.sample_keep, variant_index[variant_keep], _take(genotypes, result.sample_keep, variant_keep)
+
+
+def _listed_and_gwas_variants(
+    options: MungeOptions, variant_ids: pd.Series, steps: list[dict]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The variants (mask) left by --extract/--exclude and the --gwas/--gwas-p filter, and the manifest extras."""
+    selected = np.ones(len(variant_ids), dtype=bool)
+    extra: dict[str, Any] = {}
+    for path, drop_listed, flag in ((options.extract, False, "--extract"), (options.exclude, True, "--exclude")):
+        if path:
+            listed = variant_ids.isin(read_id_list(path, "variant list")).to_numpy()
+            before = selected.sum()
+            selected &= ~listed if drop_listed else listed
+            _step(steps, flag.lstrip("-"), "variants", before - selected.sum(), selected.sum(),
+                  f"{flag} {path} ({int(listed.sum())} of its IDs in the .bim)")
+            _require_left(int(selected.sum()), "variants", flag, path)
+    if options.gwas:
+        if options.gwas_p is None:
+            raise UserError("--gwas needs --gwas-p P (keep SNPs with p <= P)")
+        pvalues = read_gwas(options.gwas)
+        matched = variant_ids.isin(pvalues.index).to_numpy()
+        if not matched.any():
+            raise InputFileError(
+                f"0 of the {len(pvalues)} GWAS SNP IDs match the .bim variant IDs (e.g. GWAS {show(pvalues.index)} "
+                f"vs .bim {show(variant_ids)}); use the same variant IDs", options.gwas)
+        passing = (pvalues.reindex(variant_ids).to_numpy() <= options.gwas_p) & matched
+        before = selected.sum()
+        selected &= passing
+        extra["gwas"] = {"file": options.gwas, "p_threshold": options.gwas_p, "snps_in_file": len(pvalues),
+                         "matched": int(matched.sum())}
+        _step(steps, "gwas", "variants", before - selected.sum(), selected.sum(),
+              f"p > {options.gwas_p} or absent from the GWAS file ({int(matched.sum())} of {len(variant_ids)} matched)")
+        _require_left(int(selected.sum()), "variants", f"--gwas-p {options.gwas_p}", options.gwas)
+    return selected, extra
 
 
 def _take(genotypes: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
