@@ -205,7 +205,9 @@ def _use_compiled(compiled: bool | None) -> bool:
     return compiled
 
 
-def _map_subcontigs(prune: Callable[[np.ndarray], np.ndarray], subs: list[np.ndarray], threads: int | None) -> list[np.ndarray]:
+def _map_subcontigs(
+    prune: Callable[[np.ndarray], np.ndarray], subs: list[np.ndarray], threads: int | None
+) -> list[np.ndarray]:
     """``prune`` of each sub-contig (its removed variants), on ``threads`` threads (default: the usable CPUs)."""
     threads = min(len(subs), threads or _available_cpus())
     if threads > 1:
