@@ -29,7 +29,8 @@ from genoml_search.data.dataset import GENOTYPES, Dataset, write_dataset
 from genoml_search.data.harmonize import apply_harmonization, match_variants
 from genoml_search.data.ld import indep_pairwise
 from genoml_search.data.plink import MISSING, PlinkFileSet, check_bed, read_bed_matrix, read_bim, read_fam
-from genoml_search.data.tables import read_covariates, read_gwas, read_id_list, read_phenotype, show
+from genoml_search.data.tables import (align_to_training_covariates, read_covariates, read_gwas, read_id_list,
+                                      read_phenotype, show)
 from genoml_search.errors import InputFileError, UserError
 from genoml_search.fileio import file_sha256
 from genoml_search.outputs import check_output_directory
@@ -323,12 +324,7 @@ def _select_by_covariates(
         covar_info["matching"] = sentence
         notes.extend(covar_info.get("notes", []))
         if like is not None:
-            missing_columns = [c for c in like.covariate_names if c not in covariates.columns]
-            if missing_columns:
-                raise InputFileError(f"covariates {missing_columns} of the training dataset are missing; give the "
-                                     "same covariate columns as for training", options.covar)
-            covariates = covariates[like.covariate_names]
-            covar_info["columns"] = like.covariate_names
+            covariates = align_to_training_covariates(covariates, covar_info, like.covariate_names, options.covar)
         before = keep.sum()
         keep &= fam_ids.isin(covariates.index)
         _step(steps, "covariates", "samples", before - keep.sum(), keep.sum(), f"no row in the covariate file ({sentence})")

@@ -19,7 +19,8 @@ from genoml_search.data.dataset import VARIANT_COLUMNS, Dataset, write_dataset
 from genoml_search.data.feature_table import (
     FeatureTable, check_columns, combine_tables, harmonize_table, read_feature_table, read_raw_table, table_hash,
 )
-from genoml_search.data.tables import phenotype_from_column, read_covariates, read_id_list, read_phenotype, show
+from genoml_search.data.tables import (align_to_training_covariates, phenotype_from_column, read_covariates,
+                                      read_id_list, read_phenotype, show)
 from genoml_search.errors import InputFileError, UserError
 from genoml_search.tasks import Task
 
@@ -231,12 +232,7 @@ def _covariates(options: Any, like: Dataset | None, ids: pd.Index, keep: pd.Seri
     covariates, info = read_covariates(options.covar, options.max_covar_levels, known)
     info.pop("fid", None)
     if like is not None:
-        missing = [c for c in like.covariate_names if c not in covariates.columns]
-        if missing:
-            raise InputFileError(f"covariates {missing} of the training dataset are missing; give the same "
-                                 "covariate columns as for training", options.covar)
-        covariates = covariates[like.covariate_names]
-        info["columns"] = like.covariate_names
+        covariates = align_to_training_covariates(covariates, info, like.covariate_names, options.covar)
     info["matching"] = join_sentence(ids, covariates.index, "covariate file")
     _drop(steps, keep, ids.isin(covariates.index), "covariates", f"no row in the covariate file ({info['matching']})")
     return covariates, info

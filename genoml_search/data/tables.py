@@ -346,3 +346,15 @@ def read_id_list(path: str | Path, what: str) -> list[str]:
             continue
         ids.append(fields[-1] if what.startswith("sample") else fields[0])
     return ids
+
+
+def align_to_training_covariates(covariates: pd.DataFrame, info: dict, training_columns: list[str],
+                                 path: str | Path) -> pd.DataFrame:
+    """A new cohort's covariates in the training dataset's columns and order (``munge --like``, ``predict``);
+    a training column missing here is an error naming ``path``. Records the columns in ``info``."""
+    missing = [c for c in training_columns if c not in covariates.columns]
+    if missing:
+        raise InputFileError(f"covariates {missing} of the training dataset are missing; give the same covariate "
+                             "columns as for training", path)
+    info["columns"] = list(training_columns)
+    return covariates[list(training_columns)]

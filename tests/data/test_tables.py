@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from genoml_search.data.tables import read_covariates, read_gwas, read_id_list, read_phenotype, read_table
@@ -106,3 +107,15 @@ def test_quoted_csv_and_whitespace(tmp_path) -> None:
     assert table.to_dict("list") == {"ID": ["a"], "NOTE": ["x, y"]}
     table = read_table(_write(tmp_path, "  ID   Y \n a  1\n"), "test")
     assert table.to_dict("list") == {"ID": ["a"], "Y": ["1"]}
+
+
+def test_align_to_training_covariates_orders_columns_and_names_a_missing_one(tmp_path):
+    from genoml_search.data.tables import align_to_training_covariates
+    from genoml_search.errors import InputFileError
+
+    covariates = pd.DataFrame({"b": [1.0, 2.0], "a": [3.0, 4.0], "extra": [0.0, 0.0]}, index=["s1", "s2"])
+    info: dict = {}
+    aligned = align_to_training_covariates(covariates, info, ["a", "b"], tmp_path / "covar.csv")
+    assert list(aligned.columns) == ["a", "b"] and info["columns"] == ["a", "b"]
+    with pytest.raises(InputFileError, match=r"covariates \['age'\] of the training dataset are missing"):
+        align_to_training_covariates(covariates, {}, ["a", "age"], tmp_path / "covar.csv")
