@@ -9,8 +9,12 @@ from __future__ import annotations
 import hashlib
 import shutil
 import signal
+import subprocess
+import uuid
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,3 +180,26 @@ def finished_run(cohort: Cohort, tmp_path_factory: pytest.TempPathFactory) -> Fi
     result = subprocess_cli("run", cohort.dataset, "--out", out, "--study", STRANGE_STUDY, *RUN_FLAGS)
     assert result.code == 0, result.stderr
     return FinishedRun(cohort, out, result.stdout, result.stderr)
+
+
+def psql(sql: str, database: str = "postgres") -> subprocess.CompletedProcess:
+    """Run one SQL statement as the ``postgres`` user on the local PostgreSQL server."""
+    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-Atc", sql],
+                          capture_output=True, text=True, timeout=30)
+
+
+@contextmanager
+def throwaway_pg_role(prefix: str, attributes: str) -> Iterator[str]:
+    """A login role created for one test module on the local PostgreSQL server and dropped afterwards; skips
+    the test with the reason where the server is not running or the role cannot be created."""
+    if shutil.which("psql") is None or subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432"],
+                                                      capture_output=True).returncode != 0:
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    role = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    created = psql(f"CREATE ROLE {role} LOGIN {attributes}")
+    if created.returncode != 0:
+        pytest.skip(f"cannot create a PostgreSQL role: {created.stderr.strip()}")
+    try:
+        yield role
+    finally:
+        psql(f"DROP ROLE IF EXISTS {role}")

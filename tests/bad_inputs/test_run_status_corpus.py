@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.bad_inputs.conftest import Cohort
+from tests.bad_inputs.conftest import Cohort, throwaway_pg_role
 
 
 def _one_line_error(result, *fragments: str) -> str:
@@ -97,23 +97,11 @@ def test_real_subprocess_prints_exactly_one_line(cohort: Cohort, tmp_path: Path)
 PG = "127.0.0.1:5432"
 
 
-def _psql(sql: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-Atc", sql],
-                          capture_output=True, text=True, timeout=20)
-
-
 @pytest.fixture(scope="module")
 def pg_role():
     """A throw-away login role with a password on the local PostgreSQL server."""
-    if shutil.which("psql") is None or subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432"],
-                                                      capture_output=True).returncode != 0:
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    role = f"hardening_{uuid.uuid4().hex[:8]}"
-    created = _psql(f"CREATE ROLE {role} LOGIN PASSWORD 'right-secret'")
-    if created.returncode != 0:
-        pytest.skip(f"cannot create a PostgreSQL role: {created.stderr.strip()}")
-    yield role
-    _psql(f"DROP ROLE IF EXISTS {role}")
+    with throwaway_pg_role("hardening", "PASSWORD 'right-secret'") as role:
+        yield role
 
 
 @pytest.mark.postgres

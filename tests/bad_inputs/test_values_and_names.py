@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.bad_inputs.conftest import (RUN_FLAGS, STRANGE_STUDY, Cohort, FinishedRun, one_line_error,
-                                       subprocess_cli, tree_digest)
+                                       psql, subprocess_cli, throwaway_pg_role, tree_digest)
 
 # every numeric flag of every command, with values outside its range
 RANGES = [
@@ -122,21 +122,13 @@ PASSWORDS = ["my secret pw", "p@ss@word", "colon:and/slash", "with%25percent"]
 
 
 def _psql(sql: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-Atc", sql],
-                          capture_output=True, text=True, timeout=30)
+    return psql(sql, database="test")
 
 
 @pytest.fixture(scope="module")
 def pg_user():
-    if shutil.which("psql") is None or subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432"],
-                                                      capture_output=True).returncode != 0:
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    role = f"masking_{uuid.uuid4().hex[:8]}"
-    created = _psql(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD 'unused'")
-    if created.returncode != 0:
-        pytest.skip(f"cannot create a PostgreSQL role: {created.stderr.strip()}")
-    yield role
-    _psql(f"DROP ROLE IF EXISTS {role}")
+    with throwaway_pg_role("masking", "SUPERUSER PASSWORD 'unused'") as role:
+        yield role
 
 
 def _no_secret(texts: list[str], password: str) -> None:
