@@ -116,6 +116,7 @@ class TrialSpec:
     families_module: str | None = None
     pruning: PruningContext = field(default_factory=PruningContext)
     n_pcs: int = 0  # genetic PCs appended to the features
+    ld_mask: str | None = None  # the LD mask whose SNP columns the trial uses (None: the dataset's default)
 
 
 @dataclass
@@ -141,7 +142,7 @@ def model_input(data: FeatureMatrix, family: ModelFamily, rows: np.ndarray) -> A
         from genoml_search.search.paths import Design
 
         assert data.covariates is not None  # a FeatureMatrix with genotypes has its covariates too
-        return Design(data.genotypes, data.covariates, np.asarray(rows))
+        return Design(data.genotypes, data.covariates, np.asarray(rows), data.snp_columns)
     return data.x[rows]
 
 
@@ -156,7 +157,7 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
             from genoml_search.search.space_config import load_families_module
 
             load_families_module(spec.families_module)
-        data = load_features(spec.dataset_path, spec.content_hash, spec.n_pcs)
+        data = load_features(spec.dataset_path, spec.content_hash, spec.n_pcs, spec.ld_mask)
         y = data.y[spec.search_index]  # rows of the feature matrix are taken per fold: one copy, not two
         metric = get_metric(spec.metric, spec.task)
         family = get_family(spec.family)
@@ -196,7 +197,7 @@ def evaluate_path_trial(spec: TrialSpec, data: FeatureMatrix, started: float) ->
     metric = get_metric(spec.metric, spec.task)
     y = data.y[spec.search_index]
     assert data.genotypes is not None and data.covariates is not None  # loaded without the float copy
-    design = Design(data.genotypes, data.covariates, spec.search_index)
+    design = Design(data.genotypes, data.covariates, spec.search_index, data.snp_columns)  # the mask's columns
     folds = make_folds(y, spec.task, spec.cv, spec.groups)
     with threadpool_limits(limits=spec.n_jobs):
         result = cross_validate_path(design, y, folds, spec.task,

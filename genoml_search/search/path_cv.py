@@ -59,7 +59,7 @@ def score_fold(design: Design, y: np.ndarray, train: np.ndarray, test: np.ndarra
     early stopping. ``train``/``test`` index ``design.rows``; ``y`` holds the targets of ``design.rows``.
     ``shared`` = (a matrix of all of ``design.rows`` with fold standardizations, this fold's number).
     Returns the fit, the score at each penalty and the ``test`` rows' scores (predictions) at each penalty."""
-    train_design = Design(design.genotypes, design.covariates, design.rows[train])
+    train_design = design.with_rows(design.rows[train])
     test_rows, y_test = design.rows[test], y[test]
     curve: list[float] = []
     predictions: list[np.ndarray] = []

@@ -42,15 +42,29 @@ the same speed."""
 @dataclass(frozen=True)
 class Design:
     """What a path is fitted on: int8 genotypes (samples x SNPs, negative = missing, e.g. a memory map), the
-    float covariates (samples x covariates, may be empty) and the rows (samples) to use."""
+    float covariates (samples x covariates, may be empty), the rows (samples) to use and, for an LD mask, the
+    SNP columns to use (None: all). Columns are read through the mask block by block, never copied whole."""
 
     genotypes: Any
     covariates: np.ndarray
     rows: np.ndarray
+    columns: np.ndarray | None = None
 
     @property
     def n_snps(self) -> int:
-        return int(self.genotypes.shape[1])
+        return int(self.genotypes.shape[1] if self.columns is None else len(self.columns))
+
+    def with_rows(self, rows: np.ndarray) -> Design:
+        """The same genotypes, covariates and columns at other rows."""
+        return Design(self.genotypes, self.covariates, rows, self.columns)
+
+    def read(self, rows: np.ndarray, columns: Any) -> np.ndarray:
+        """int8 genotypes at ``rows`` and SNP positions ``columns`` (a slice or indices, through the mask)."""
+        if self.columns is None:
+            if isinstance(columns, slice):
+                return np.asarray(self.genotypes[rows, columns], dtype=np.int8)
+            return np.asarray(self.genotypes[np.ix_(rows, columns)], dtype=np.int8)
+        return np.asarray(self.genotypes[np.ix_(rows, self.columns[columns])], dtype=np.int8)
 
     @property
     def n_covariates(self) -> int:
@@ -139,7 +153,7 @@ class AdelieMatrix:
         fold_stats: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in fold_rows or []]
         with tempfile.TemporaryDirectory(prefix="genoml-search-path-") as tmp:
             for number, start in enumerate(range(0, design.n_snps, BLOCK_COLUMNS)):
-                block = np.asarray(design.genotypes[rows, start : start + BLOCK_COLUMNS], dtype=np.int8)
+                block = design.read(rows, slice(start, start + BLOCK_COLUMNS))
                 mean, sd = _snp_block_stats(block)
                 for stats, train in zip(fold_stats, fold_rows or []):
                     stats.append(_snp_block_stats(block[train]))
@@ -288,7 +302,7 @@ def standardized_columns(design: Design, rows: np.ndarray, columns: np.ndarray,
     out = np.empty((len(rows), len(columns)))
     snp = columns < design.n_snps
     if snp.any():
-        values = np.asarray(design.genotypes[np.ix_(rows, columns[snp])]).astype(np.float64)
+        values = design.read(rows, columns[snp]).astype(np.float64)
         centers = standardization.centers[columns[snp]]
         out[:, snp] = np.where(values < 0, centers, values)
     if (~snp).any():
