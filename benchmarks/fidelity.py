@@ -4,13 +4,13 @@ Two parts, each on a simulated binary cohort with an unrelated validation cohort
 munged without kinship or PCs):
 
 ``timing``  one trial (3-fold CV, fidelity off, in this process, no Dask) of each family at n = 1,000, 3,000 and
-            9,000 search samples, the same two sampled parameter sets at every n: seconds per trial and the
+            9,000 search samples, one sampled parameter set (the same at every n): seconds per trial and the
             growth exponent in n (slope of log seconds on log n). Decides which families are "expensive"
             (``ModelFamily.multi_fidelity``) and from which n fidelity pays.
 ``compare`` ``genoml-search run`` twice on the same dataset and validation cohort with the same ``--timeout``:
             ``--fidelity on`` (rungs 1/9, 1/3, all) and ``--fidelity off`` (plain TPE with the default median
             per-fold pruner), default families, ``--ensemble none --validate-top 0`` so the wall budget goes to
-            the search. Recorded: validation ROC-AUC, best CV, trials finished (complete / pruned by rung /
+            the search; both runs start together with one Dask worker each, so they share the machine's load. Recorded: validation ROC-AUC, best CV, trials finished (complete / pruned by rung /
             pruned per fold), full-data trials, wall seconds, the load average before and after.
 
     nice -n 5 python -m benchmarks.fidelity [--n-train 15000] [--n-snps 12000] [--timeout 300] [--parts timing,compare]
@@ -35,7 +35,7 @@ OUT = WORK / "fidelity"
 TIMING_FAMILIES = ("lasso_path", "logistic", "random_forest", "hist_gradient_boosting", "xgboost", "lda", "sgd",
                    "knn")
 TIMING_N = (1000, 3000, 9000)
-SKIP_AFTER_SECONDS = 90.0  # a family whose trial took this long at one n is not timed at the next
+SKIP_AFTER_SECONDS = 45.0  # a family whose trial took this long at one n is not timed at the next
 
 
 def prepare(n_train: int, n_validation: int, n_snps: int, seed: int) -> tuple[Path, Path]:
@@ -69,7 +69,7 @@ def family_timing(data: Path, seed: int) -> list[dict[str, Any]]:
     for name in TIMING_FAMILIES:
         family = get_family(name)
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-        param_sets = [family.suggest(study.ask(), "binary") for _ in range(2)]
+        param_sets = [family.suggest(study.ask(), "binary")]  # one point: the same at every n
         times: dict[int, float] = {}
         for n in TIMING_N:
             seconds = []
@@ -112,14 +112,14 @@ def study_counts(run_dir: Path) -> dict[str, Any]:
 
 
 def compare(data: Path, sim: Path, timeout: float, seed: int, workers: int) -> list[dict[str, Any]]:
-    """`run --fidelity on` and `--fidelity off` at the same --timeout; their validation and study numbers."""
-    rows = []
-    for mode in ("on", "off"):
-        run_dir = OUT / f"run-{data.name}-{mode}-{seed}"
-        if run_dir.exists():
-            import shutil
+    """`run --fidelity on` and `--fidelity off` at the same --timeout, started together (``workers`` each) so
+    that both see the same load on the shared machine; their validation and study numbers."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
 
-            shutil.rmtree(run_dir)
+    def one(mode: str) -> dict[str, Any]:
+        run_dir = OUT / f"run-{data.name}-{mode}-{seed}"
+        shutil.rmtree(run_dir, ignore_errors=True)
         load_before = os.getloadavg()
         done = timed_command(cli("run", str(data), "--out", str(run_dir), "--task", "binary", "--n-trials", "100000",
                                  "--timeout", str(timeout), "--fidelity", mode, "--ensemble", "none",
@@ -136,8 +136,10 @@ def compare(data: Path, sim: Path, timeout: float, seed: int, workers: int) -> l
                "best_cv_roc_auc": round(metrics["cv"]["roc_auc"], 4), "best_family": metrics["cv"]["best_family"],
                **study_counts(run_dir)}
         print(json.dumps(row), flush=True)
-        rows.append(row)
-    return rows
+        return row
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(one, ("on", "off")))
 
 
 def main() -> None:
@@ -147,7 +149,7 @@ def main() -> None:
     parser.add_argument("--n-snps", type=int, default=12000)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="Dask workers of each of the two runs")
     parser.add_argument("--parts", default="timing,compare")
     args = parser.parse_args()
     parts = args.parts.split(",")
