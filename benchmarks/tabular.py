@@ -145,7 +145,16 @@ def run_genoml(name: str, budget: float, work: Path, snp_filter: bool = True) ->
     metrics = summary.metrics
     return {"score": float(metrics["validation"][METRIC[task]]), "wall_seconds": round(wall, 1),
             "best": metrics["cv"]["best_family"], "n_trials": summary.n_finished,
-            "cv_score": float(metrics["cv"][METRIC[task]])}
+            "cv_score": float(metrics["cv"][METRIC[task]]), "commit": _commit()}
+
+
+def _commit() -> str:
+    """The genoml-search commit measured (rows of different code versions can sit in one results file)."""
+    import subprocess
+
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent)
+    return out.stdout.strip() or "unknown"
 
 
 def run_flaml(name: str, budget: float) -> dict[str, Any]:
@@ -168,7 +177,7 @@ def run_flaml(name: str, budget: float) -> dict[str, Any]:
         scores = probabilities[:, 1] if task == "binary" else probabilities
     wall = time.perf_counter() - started
     return {"score": score(task, y_test.to_numpy(), np.asarray(scores)), "wall_seconds": round(wall, 1),
-            "best": str(automl.best_estimator), "cv_score": None}
+            "best": str(automl.best_estimator), "cv_score": None, "tool_version": _tool_versions()["flaml"]}
 
 
 def measure(name: str, budget: float, tool: str) -> dict[str, Any]:
@@ -231,10 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="measure again rows already in the results")
     parser.add_argument("--markdown", action="store_true", help="print the docs table of the results and stop")
     args = parser.parse_args(argv)
-    previous = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
-    rows: list[dict[str, Any]] = previous.get("rows", [])
     if args.markdown:
-        print(markdown(rows))
+        print(markdown(_rows()))
         return
     names = args.only.split(",") if args.only else list(DATASETS)
     unknown = sorted(set(names) - set(DATASETS))
@@ -244,19 +251,34 @@ def main(argv: list[str] | None = None) -> None:
         for name in names:
             for tool in args.tools.split(","):
                 key = (name, budget, tool)
-                if not args.force and any((r["dataset"], r["budget_seconds"], r["tool"]) == key for r in rows):
+                if not args.force and any((r["dataset"], r["budget_seconds"], r["tool"]) == key for r in _rows()):
                     continue
                 print(f"{name} {budget:g} s {tool} ...", flush=True)
                 row = measure(name, budget, tool)
                 print(f"  score {row['score']:.4f} in {row['wall_seconds']:.0f} s ({row['best']})", flush=True)
-                rows = [r for r in rows if (r["dataset"], r["budget_seconds"], r["tool"]) != key] + [row]
-                _write(rows)
+                _add(row)
+
+
+def _rows() -> list[dict[str, Any]]:
+    return list(json.loads(RESULT.read_text()).get("rows", [])) if RESULT.is_file() else []
+
+
+def _add(row: dict[str, Any]) -> None:
+    """Add (or replace) one row under a lock, re-reading the file: several runs (e.g. one per tool) may write."""
+    import fcntl
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    key = (row["dataset"], row["budget_seconds"], row["tool"])
+    WORK.mkdir(parents=True, exist_ok=True)
+    with open(WORK / "tabular.lock", "w") as lock:  # under the git-ignored work directory
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = [r for r in _rows() if (r["dataset"], r["budget_seconds"], r["tool"]) != key]
+        _write(rows + [row])
 
 
 def _write(rows: list[dict[str, Any]]) -> None:
     from datetime import datetime, timezone
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
     record = {"benchmark": "tabular", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": machine(), "versions": {**versions(), **_tool_versions()},
               "protocol": "75/25 split (seed 0, stratified for classification); same budget, metric and 2 cores; "
