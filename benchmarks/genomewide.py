@@ -445,6 +445,8 @@ def main() -> None:
     parser.add_argument("--skip-search", action="store_true", help="baselines only (keep a recorded search)")
     parser.add_argument("--skip-baselines", action="store_true", help="keep recorded baselines")
     parser.add_argument("--sklearn-l1", action="store_true", help="also the LogisticRegressionCV(l1) timing")
+    parser.add_argument("--l1-ratios", type=lambda text: [float(x) for x in text.split(",")], default=None,
+                        help="also the CV-tuned path at these l1_ratio values (comma-separated)")
     parser.add_argument("--results", default="genomewide", help="result file name under benchmarks/results/")
     args = parser.parse_args()
     path = RESULTS / f"{args.results}.json"
@@ -455,24 +457,33 @@ def main() -> None:
         cohort, work = COHORTS[name], WORK / "genomewide" / name
         work.mkdir(parents=True, exist_ok=True)
         print(f"== {name}", flush=True)
-        record = cohorts.get(name, {})
-        record["cohort"] = asdict(cohort)
-        record.setdefault("prepare", {}).update(prepare(cohort, work))
+        # only what this process measures: merged into the cohort's record on disk at the end
+        record: dict[str, Any] = {"cohort": asdict(cohort), "prepare": {**cohorts.get(name, {}).get("prepare", {}),
+                                                                       **prepare(cohort, work)}}
         if not args.skip_search:
             record["search"] = search(cohort, work, args.budget)
             print(f"   search: {json.dumps({k: record['search'].get(k) for k in ('validation', 'best_family')})}",
                   flush=True)
         if not (args.search_only or args.skip_baselines):
             record["baselines"] = baselines(cohort, work)
+        if args.l1_ratios:  # the path at other mixing values, same CV rule as the lasso / elastic-net baselines
+            train, valid = load_all(work)
+            record["l1_ratio_probe"] = {
+                str(ratio): {**path_baseline(cohort.task, train, valid, ratio), "load": [round(x, 2) for x in os.getloadavg()]}
+                for ratio in args.l1_ratios}
+            print(f"   l1_ratio_probe: {json.dumps(record['l1_ratio_probe'])[:600]}", flush=True)
         if args.sklearn_l1 and cohort.task == "binary":
             train, valid = load_all(work)
             record["sklearn_l1"] = {**sklearn_l1(cohort.task, train, valid),
                                     "load": [round(x, 2) for x in os.getloadavg()]}
             print(f"   sklearn_l1: {json.dumps(record['sklearn_l1'])}", flush=True)
-        record["verdict"] = verdict(record)
         truth = json.loads((work / "sim" / "truth.json").read_text())["expected"]
         record["expected"] = {k: v for k, v in truth.items() if "with_covariates" in k}
-        cohorts[name] = record
+        # re-read: another process may have finished other cohorts meanwhile (cohorts run in parallel)
+        cohorts = json.loads(path.read_text())["cohorts"] if path.is_file() else {}
+        cohorts[name] = record = {**cohorts.get(name, {}), **record}  # keep fields another process wrote
+        record["verdict"] = verdict(record)
+        (work / "record.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
         write_result(args.results, {"protocol": __doc__.split("\n\n")[1], "budget": args.budget,
                                     "cohorts": cohorts, "summary": summary(cohorts)})
 
