@@ -38,6 +38,7 @@ from benchmarks.common import WORK, checkout_env, cli, write_result
 SCALE = WORK / "scale"
 N_SNPS = 100_000
 N_VALIDATION = 2_000
+RESULTS_FILE = Path(__file__).resolve().parent / "results" / "scale.json"
 STEPS = ("simulate", "munge", "trial", "reference", "search")
 
 
@@ -238,6 +239,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.summary:
         print(write_summary())
+        print(table())
         return
     if args.reference_child:
         reference_child(*args.reference_child)
@@ -324,6 +326,28 @@ def write_summary() -> Path:
         "load_average_now": [round(x, 2) for x in os.getloadavg()], "summary": rows,
         "growth_in_n": {key: growth(rows, key) for key in GROWTH_KEYS}, "path_memory": memory,
         "cohorts": cohorts})
+
+
+def table(path: Path = RESULTS_FILE) -> str:
+    """The markdown table of docs/scale.md from benchmarks/results/scale.json."""
+    rows = json.loads(path.read_text())["summary"]
+    lines = ["| training samples | SNPs after QC | int8 matrix | munge (without PCA) | munge peak RSS / int8 | "
+             "one lasso_path trial | its worker's peak RSS / int8 | trial AUC | direct adelie AUC | search (budget) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def fmt(value: Any, unit: str = "") -> str:
+        return "-" if value is None else f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+
+    for r in rows:
+        search = ("-" if "search_budget_seconds" not in r else
+                  f"AUC {fmt(r.get('search_validation_roc_auc'))} ({r['search_budget_seconds']} s, "
+                  f"{r['search_complete_trials']} trials)")
+        lines.append(f"| {r['n']:,} | {fmt(r.get('n_snps'))} | {fmt(r.get('int8_mib'), ' MiB')} | "
+                     f"{fmt(r.get('munge_seconds'), ' s')} ({fmt(r.get('munge_seconds_without_pca'), ' s')}) | "
+                     f"{fmt(r.get('munge_peak_rss_over_int8'), 'x')} | {fmt(r.get('trial_seconds'), ' s')} | "
+                     f"{fmt(r.get('trial_worker_peak_over_int8'), 'x')} | {fmt(r.get('trial_validation_roc_auc'))} | "
+                     f"{fmt(r.get('reference_validation_roc_auc'))} | {search} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
