@@ -75,7 +75,8 @@ def munge(
                     "--ld-masks stores pruning thresholds")
     refuse_together(ctx, "--no-qc", QC_FLAGS if no_qc else {}, "--no-qc skips these filters")
     refuse_together(ctx, "--like", {**QC_FLAGS, "indep_pairwise": "--indep-pairwise", "skip_prune": "--skip-prune",
-                                    "gwas": "--gwas", "gwas_p": "--gwas-p", "pcs": "--pcs", "ld_masks": "--ld-masks"} if like else {},
+                                    "gwas": "--gwas", "gwas_p": "--gwas-p", "pcs": "--pcs",
+                                    "ld_masks": "--ld-masks"} if like else {},
                     "a cohort munged --like a training dataset takes that dataset's SNPs and PCs (no QC, no pruning)")
     if gwas_p is not None and not gwas:
         raise typer.BadParameter("--gwas-p filters the SNPs of a --gwas FILE; give both", ctx=ctx, param_hint="--gwas-p")
