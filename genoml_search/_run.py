@@ -39,6 +39,7 @@ from genoml_search.validation_split import split_search_validation
 from genoml_search.core.metrics import DEFAULT_METRIC, get_metric, score_all
 from genoml_search.core.features import features_from_dataset
 from genoml_search.core.scoring import predict_scores
+from genoml_search.search.fidelity import FIDELITY_MODES, Fidelity, resumed_fidelity, rung_sizes
 from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, model_input
 from genoml_search.search.oof import artifact_store
 from genoml_search.ensemble.build import METHODS as ENSEMBLE_METHODS, RULES as ENSEMBLE_RULES
@@ -88,6 +89,7 @@ class RunOptions:
     seed: int = 0
     sampler: str = "tpe"
     pruner: str = "median"
+    fidelity: str = "auto"  # multi-fidelity rungs on training samples: auto (from 5,000 search samples), on, off
     snp_filter: bool = True
     holdout: float = 0.2
     validation_dataset: Path | None = None  # a cohort already munged --like the dataset
@@ -247,6 +249,7 @@ class RunPlan:
     validation: Dataset | None = None  # set once the validation cohort is munged (or given)
     related: dict[str, Any] | None = None
     excluded: set[str] = field(default_factory=set)
+    fidelity: Fidelity = field(default_factory=Fidelity)  # the study's rungs of training samples
 
     @property
     def search_groups(self) -> np.ndarray | None:
@@ -295,6 +298,8 @@ def prepare(options: RunOptions) -> RunPlan:
         raise UserError(f"--task {task} does not fit the dataset's {dataset.task} phenotype", options.dataset)
     if options.pruner not in PRUNERS:
         raise UserError(f"unknown pruner {options.pruner!r}; choose one of {', '.join(PRUNERS)}")
+    if options.fidelity not in FIDELITY_MODES:
+        raise UserError(f"--fidelity {options.fidelity!r}: choose one of {', '.join(FIDELITY_MODES)}")
     if options.ensemble not in ENSEMBLE_METHODS:
         raise UserError(f"--ensemble {options.ensemble!r}: choose one of {', '.join(ENSEMBLE_METHODS)}")
     if options.ensemble_rule not in ENSEMBLE_RULES:
@@ -344,8 +349,11 @@ def prepare(options: RunOptions) -> RunPlan:
                 "snp_filter": options.snp_filter, "dataset": str(dataset.path.resolve()),
                 "n_search_samples": int(len(search_index)), "group_by_relatedness": options.group_by_relatedness,
                 "n_groups": None if search_groups is None else int(len(np.unique(search_groups)))}
+    fidelity = Fidelity(rung_sizes(len(search_index), options.n_folds, options.fidelity, y[search_index], task),
+                        options.seed)
+    settings["fidelity_rungs"] = list(fidelity.sizes)  # a resumed study keeps them (resumed_fidelity)
     plan = RunPlan(options, run_dir, dataset, task, metric.name, metric.direction, families, groups, search_index,
-                   holdout_index, storage_url, name, identity, settings, validation)
+                   holdout_index, storage_url, name, identity, settings, validation, fidelity=fidelity)
     if not with_cohort:
         plan.related, plan.excluded = validation_relatedness(dataset, validation, search_index, holdout_index,
                                                              options.drop_related_validation)
@@ -435,6 +443,8 @@ def _open_and_commit(plan: RunPlan, created: list[Path]) -> optuna.Study:
         study = open_study(storage, plan.storage_url, plan.study_name, plan.direction,
                            make_sampler(plan.options.sampler, plan.options.seed), plan.identity, plan.settings)
         plan.families = families_of_resumed_study(study, plan.families, plan.options)
+        plan.fidelity = resumed_fidelity(study.user_attrs.get("fidelity_rungs"), plan.fidelity,
+                                         plan.options.fidelity, plan.study_name)
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -549,7 +559,7 @@ def search(plan: RunPlan, study: optuna.Study, on_result: Callable[[Any, int], N
         return TrialSpec(trial.number, str(dataset.path.resolve()), dataset.content_hash, task, plan.metric_name,
                          family, params, threshold, plan.search_index, cv, groups=plan.search_groups,
                          random_state=options.seed, families_module=options.families_module, pruning=pruning,
-                         n_pcs=options.n_pcs, ld_mask=ld_mask)
+                         n_pcs=options.n_pcs, ld_mask=ld_mask, fidelity=plan.fidelity)
 
     stats = DriverStats()
     dashboard = None

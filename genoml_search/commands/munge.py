@@ -55,6 +55,9 @@ def munge(
                                              "training cohort.")] = False,
     kinship_max_samples: Annotated[int, typer.Option(help="Skip kinship above this many samples (memory grows "
                                                      "with n^2: ~2.3 GB at 10,000).", callback=NON_NEGATIVE)] = 10_000,
+    king_table: Annotated[Optional[Path], typer.Option(help="Kinship of a training cohort from this plink2 "
+                                                       "--make-king-table file instead of computing it (any "
+                                                       "number of samples).")] = None,
     pcs: Annotated[Optional[int], typer.Option("--pcs", help="Genetic PCs to fit on a training cohort "
                                                "(default 10 when it has >= 100 SNPs; 0: none).",
                                                callback=NON_NEGATIVE)] = None,
@@ -78,6 +81,8 @@ def munge(
                                     "gwas": "--gwas", "gwas_p": "--gwas-p", "pcs": "--pcs",
                                     "ld_masks": "--ld-masks"} if like else {},
                     "a cohort munged --like a training dataset takes that dataset's SNPs and PCs (no QC, no pruning)")
+    refuse_together(ctx, "--king-table", {"no_kinship": "--no-kinship", "like": "--like"} if king_table else {},
+                    "--king-table gives the kinship of a training cohort")
     if gwas_p is not None and not gwas:
         raise typer.BadParameter("--gwas-p filters the SNPs of a --gwas FILE; give both", ctx=ctx, param_hint="--gwas-p")
     qc = QCParams.disabled() if no_qc else QCParams(mind, geno, maf, hwe, hwe_controls_only)
@@ -88,7 +93,8 @@ def munge(
                            covar=covar, max_covar_levels=max_covar_levels, gwas=gwas, gwas_p=gwas_p,
                            extract=extract, exclude=exclude, keep=keep, remove=remove, qc=qc, prune=prune, ld_masks=masks,
                            like=str(like) if like else None, fill_missing=fill_missing, kinship=not no_kinship,
-                           kinship_max_samples=kinship_max_samples, pcs=pcs, tables=list(table or []),
+                           kinship_max_samples=kinship_max_samples, king_table=str(king_table) if king_table else None,
+                           pcs=pcs, tables=list(table or []),
                            id_column=id_column, categorical=list(categorical or []))
     from genoml_search.progress import log_steps
     from genoml_search.terminal import err_console
@@ -155,9 +161,17 @@ def print_structure(manifest: dict[str, Any]) -> None:
             err_console.print(f"warning: {noisy}", soft_wrap=True)
         elif related.get("computed"):
             degrees = ", ".join(f"{n} {d}" for d, n in related["n_pairs_by_degree"].items() if n)
-            console.print(f"kinship (KING, {related['n_snps']} SNPs): {related['n_related_pairs']} related pairs "
+            source = related.get("source") or {}
+            what = (f"from {source['path']}" if source.get("kind") == "king-table" else
+                    f"KING, {related['n_snps']} SNPs")
+            console.print(f"kinship ({what}): {related['n_related_pairs']} related pairs "
                           f"(second degree or closer; {related['n_duplicate_pairs']} duplicates) among "
-                          f"{related['n_related_samples']} samples; pairs by degree: {degrees or 'none'}")
+                          f"{related['n_related_samples']} samples; pairs by degree: {degrees or 'none'}",
+                          markup=False, highlight=False)
+            if source.get("kind") == "king-table":
+                console.print(f"king table: {source['rows']} rows, {source['pairs_in_dataset']} pairs of dataset "
+                              f"samples, {source['pairs_ignored_not_in_dataset']} with a sample not in the dataset "
+                              "ignored", markup=False, highlight=False)
         else:
             console.print(f"kinship: {related['reason']}")
     if pca.get("computed"):

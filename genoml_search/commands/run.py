@@ -31,6 +31,9 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed of the split, folds, sampler and models.", callback=SEED)] = 0,
     sampler: Annotated[str, typer.Option(help="tpe, random, qmc or cmaes.")] = "tpe",
     pruner: Annotated[str, typer.Option(help="none, median, percentile, wilcoxon, successive_halving, hyperband.")] = "median",
+    fidelity: Annotated[str, typer.Option(
+        help="Multi-fidelity: evaluate trials on 1/9, then 1/3 of the search samples before all, the best third "
+             "going on (successive halving). auto: from 5,000 search samples; on; off.")] = "auto",
     snp_filter: Annotated[bool, typer.Option(help="Search an in-fold SNP association p-value threshold.")] = True,
     holdout: Annotated[float, typer.Option(help="Fraction held out for validation when no validation cohort.",
                                            callback=OPEN_FRACTION)] = 0.2,
@@ -83,7 +86,7 @@ def run(
     options = RunOptions(dataset=dataset, out=out, task=task, n_trials=n_trials, timeout=timeout, storage=storage,
                          study_name=study, metric=metric, families=family, n_folds=folds, n_repeats=repeats,
                          groups_file=groups, group_col=group_col, config=config, seed=seed, sampler=sampler,
-                         families_module=str(families_module) if families_module else None, pruner=pruner,
+                         families_module=str(families_module) if families_module else None, pruner=pruner, fidelity=fidelity,
                          snp_filter=snp_filter, holdout=holdout, validation_bfile=validation_bfile,
                          validation_pfile=validation_pfile, validation_pheno=validation_pheno,
                          validate_top=validate_top, validation_covar=validation_covar,

@@ -95,6 +95,7 @@ class MungeOptions:
     fill_missing: bool = False
     kinship: bool = True  # KING kinship of a training cohort (related_pairs.tsv)
     kinship_max_samples: int = 10_000
+    king_table: str | None = None  # --king-table: kinship from a plink2 --make-king-table file instead
     pcs: int | None = None  # genetic PCs of a training cohort (None: the default, skipped if too small)
     relatedness_reference: str | None = None  # with like: training Dataset to compare with (default: like)
     tables: list[str] = field(default_factory=list)  # --table: feature tables (genoml_search.data.table_munge)
@@ -207,7 +208,7 @@ def _input_paths(options: MungeOptions) -> list[tuple[str, str | None]]:
         if prefix for suffix in suffixes]
     return [*files, ("--pheno", options.pheno), ("--covar", options.covar), ("--gwas", options.gwas),
             ("--extract", options.extract), ("--exclude", options.exclude), ("--keep", options.keep),
-            ("--remove", options.remove), ("--like", options.like), ("--like", options.relatedness_reference),
+            ("--remove", options.remove), ("--king-table", options.king_table), ("--like", options.like), ("--like", options.relatedness_reference),
             *(("--table", table) for table in options.tables)]
 
 
@@ -221,6 +222,10 @@ def munge(options: MungeOptions) -> dict[str, Any]:
 
         return munge_tables_only(options)
     cohort = _open_cohort(options)
+    if options.king_table:  # a malformed header fails now, not after QC
+        from genoml_search.data.king_table import read_header
+
+        read_header(options.king_table)
     like = Dataset.open(options.like, variants_only=True) if options.like else None
     steps: list[dict] = []
     notes: list[str] = []
@@ -260,7 +265,8 @@ def munge(options: MungeOptions) -> dict[str, Any]:
         "notes": notes,
         **manifest_extra,
     }
-    structure, files = _sample_structure(options, like, genotypes, variants, np.asarray(ids).astype(str))
+    structure, files = _sample_structure(options, like, genotypes, variants, np.asarray(ids).astype(str),
+                                         cohort.samples["fid"].to_numpy()[sample_index])
     manifest.update(structure)
     if table is not None:
         from genoml_search.data.table_munge import finish_table
@@ -391,13 +397,15 @@ def _variant_table(variants: pd.DataFrame, genotypes: np.ndarray) -> pd.DataFram
 
 
 def _sample_structure(
-    options: MungeOptions, like: Dataset | None, genotypes: np.ndarray, variants: pd.DataFrame, ids: np.ndarray
+    options: MungeOptions, like: Dataset | None, genotypes: np.ndarray, variants: pd.DataFrame, ids: np.ndarray,
+    fids: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Manifest entries and files of the sample structure: related pairs and PCs of a training cohort, or
     relatedness to the training samples and projected PCs of a harmonized one."""
     if like is None:
         return training_structure(genotypes, variants, ids, kinship=options.kinship,
-                                  kinship_max_samples=options.kinship_max_samples, n_pcs=options.pcs)
+                                  kinship_max_samples=options.kinship_max_samples, n_pcs=options.pcs,
+                                  king_table=options.king_table, fids=fids)
     reference = options.relatedness_reference or (str(like.path) if (like.path / GENOTYPES).is_file() else None)
     return harmonized_structure(like.path, like.manifest, genotypes, ids, reference,
                                 variants["id"].astype(str).to_numpy())
