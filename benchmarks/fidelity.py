@@ -3,8 +3,8 @@
 Two parts, each on a simulated binary cohort with an unrelated validation cohort (``genoml-search simulate``,
 munged without kinship or PCs):
 
-``timing``  one trial (3-fold CV, fidelity off, in this process, no Dask) of each family at n = 1,000, 3,000 and
-            9,000 search samples, one sampled parameter set (the same at every n): seconds per trial and the
+``timing``  one trial (3-fold CV, fidelity off, in this process, no Dask) of each family at n = 500, 1,500 and
+            4,500 search samples, one sampled parameter set (the same at every n): seconds per trial and the
             growth exponent in n (slope of log seconds on log n). Decides which families are "expensive"
             (``ModelFamily.multi_fidelity``) and from which n fidelity pays.
 ``compare`` ``genoml-search run`` twice on the same dataset and validation cohort with the same ``--timeout``:
@@ -13,7 +13,7 @@ munged without kinship or PCs):
             the search; both runs start together with one Dask worker each, so they share the machine's load. Recorded: validation ROC-AUC, best CV, trials finished (complete / pruned by rung /
             pruned per fold), full-data trials, wall seconds, the load average before and after.
 
-    nice -n 5 python -m benchmarks.fidelity [--n-train 15000] [--n-snps 12000] [--timeout 300] [--parts timing,compare]
+    nice -n 5 python -m benchmarks.fidelity [--n-train 6000] [--n-snps 6000] [--timeout 420] [--parts timing,compare]
 
 The machine is shared (2 cores, other jobs): each `run` is kept under 10 minutes; read wall times with the
 recorded load average. Writes benchmarks/results/fidelity.json.
@@ -34,7 +34,7 @@ from benchmarks.common import RESULTS, WORK, checkout_env, cli, timed_command, w
 OUT = WORK / "fidelity"
 TIMING_FAMILIES = ("lasso_path", "logistic", "random_forest", "hist_gradient_boosting", "xgboost", "lda", "sgd",
                    "knn")
-TIMING_N = (1000, 3000, 9000)
+TIMING_N = (500, 1500, 4500)
 SKIP_AFTER_SECONDS = 45.0  # a family whose trial took this long at one n is not timed at the next
 
 
@@ -97,8 +97,8 @@ def study_counts(run_dir: Path) -> dict[str, Any]:
     storage = f"sqlite:///{(run_dir / 'study.db').resolve()}"
     name = optuna.study.get_all_study_summaries(storage)[0].study_name
     trials = optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
-    rung_pruned = [t for t in trials if t.state.name == "PRUNED" and
-                   t.user_attrs.get("fidelity", {}).get("rung", 0) < len(t.user_attrs["fidelity"]["rungs"]) - 1]
+    rung_pruned = [t for t in trials if t.state.name == "PRUNED" and "fidelity" in t.user_attrs and
+                   t.user_attrs["fidelity"]["rung"] < len(t.user_attrs["fidelity"]["rungs"]) - 1]
     states = [t.state.name for t in trials]
     by_family: dict[str, int] = {}
     for t in trials:
@@ -127,14 +127,19 @@ def compare(data: Path, sim: Path, timeout: float, seed: int, workers: int) -> l
                                  "--validation-bfile", str(sim / "validation"),
                                  "--validation-pheno", str(sim / "validation_pheno.csv"),
                                  "--validation-covar", str(sim / "validation_covar.csv")), env=checkout_env())
-        assert done["returncode"] == 0, done["stderr_tail"]
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        row = {"fidelity": mode, "timeout": timeout, "wall_seconds": done["seconds"],
-               "peak_rss_mib": done["peak_rss_mib"], "load_average_before": [round(v, 2) for v in load_before],
-               "load_average_after": [round(v, 2) for v in os.getloadavg()],
-               "validation_roc_auc": round(metrics["validation"]["roc_auc"], 4),
-               "best_cv_roc_auc": round(metrics["cv"]["roc_auc"], 4), "best_family": metrics["cv"]["best_family"],
-               **study_counts(run_dir)}
+        row: dict[str, Any] = {"fidelity": mode, "timeout": timeout, "wall_seconds": done["seconds"],
+                               "peak_rss_mib": done["peak_rss_mib"],
+                               "load_average_before": [round(v, 2) for v in load_before],
+                               "load_average_after": [round(v, 2) for v in os.getloadavg()],
+                               "validation_roc_auc": None, "best_cv_roc_auc": None, "best_family": None}
+        if done["returncode"] == 0:
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            row.update({"validation_roc_auc": round(metrics["validation"]["roc_auc"], 4),
+                        "best_cv_roc_auc": round(metrics["cv"]["roc_auc"], 4),
+                        "best_family": metrics["cv"]["best_family"]})
+        else:  # e.g. no trial completed within the budget: recorded, not hidden
+            row["error"] = done["stderr_tail"].strip().splitlines()[-1:]
+        row.update(study_counts(run_dir))
         print(json.dumps(row), flush=True)
         return row
 
@@ -144,10 +149,10 @@ def compare(data: Path, sim: Path, timeout: float, seed: int, workers: int) -> l
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-train", type=int, default=15000)
-    parser.add_argument("--n-validation", type=int, default=3000)
-    parser.add_argument("--n-snps", type=int, default=12000)
-    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--n-train", type=int, default=6000)
+    parser.add_argument("--n-validation", type=int, default=2000)
+    parser.add_argument("--n-snps", type=int, default=6000)
+    parser.add_argument("--timeout", type=float, default=420.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=1, help="Dask workers of each of the two runs")
     parser.add_argument("--parts", default="timing,compare")
@@ -164,13 +169,13 @@ def main() -> None:
               "expected_auc_with_covariates": truth.get("expected", {}).get("expected_auc_with_covariates")}
     if "timing" in parts:
         started = time.perf_counter()
-        result["timing"] = {"cohort": cohort, "load_average_before": list(os.getloadavg()),
+        result.setdefault("timing", {})[f"{args.n_train}x{args.n_snps}"] = timing = {"cohort": cohort, "load_average_before": list(os.getloadavg()),
                             "families": family_timing(data, args.seed)}
-        result["timing"]["seconds"] = round(time.perf_counter() - started, 1)
-        result["timing"]["load_average_after"] = list(os.getloadavg())
+        timing["seconds"] = round(time.perf_counter() - started, 1)
+        timing["load_average_after"] = list(os.getloadavg())
     if "compare" in parts:
-        result["compare"] = {"cohort": cohort, "workers": args.workers, "runs": compare(data, sim, args.timeout,
-                                                                                         args.seed, args.workers)}
+        result.setdefault("compare", {})[f"{args.n_train}x{args.n_snps}"] = {
+            "cohort": cohort, "workers": args.workers, "runs": compare(data, sim, args.timeout, args.seed, args.workers)}
     print(write_result("fidelity", result))
 
 
