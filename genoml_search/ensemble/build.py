@@ -26,6 +26,7 @@ from genoml_search.ensemble.nested import CVEstimate, FitCombiner, nested_estima
 from genoml_search.ensemble.selection import DEFAULT_ITERATIONS, greedy_selection
 from genoml_search.ensemble.stacking import fit_stack
 from genoml_search.search.oof import load_oof
+from genoml_search.search.ld_choice import trial_snp_columns
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily
 from genoml_search.search.space import family_and_params
@@ -183,7 +184,8 @@ def refit_members(trials: Sequence[optuna.trial.FrozenTrial], families: Sequence
         family, params = family_and_params(trial.params, families)
         params = family.final_params(params, trial.user_attrs)
         pipeline = build_pipeline(family, params, task, data.n_snps, trial.params.get("snp_p_threshold", 1.0), seed,
-                                  n_jobs=1, n_covariates=data.n_covariates, tabular=data.tabular)
+                                  n_jobs=1, n_covariates=data.n_covariates, tabular=data.tabular,
+                                  snp_columns=trial_snp_columns(trial, data.ld_masks, data.ld_default))
         with threadpool_limits(limits=1):  # like the trials: OpenMP threads would fight the machine's workers
             members.append(pipeline.fit(x, y))
     return members
