@@ -26,6 +26,7 @@ the machine may be shared.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -178,8 +179,10 @@ def run_genoml(name: str, budget: float, work: Path, snp_filter: bool = True) ->
             "cv_score": float(metrics["cv"][METRIC[task]]), "commit": _commit()}
 
 
+@functools.lru_cache(maxsize=1)
 def _commit() -> str:
-    """The genoml-search commit measured (rows of different code versions can sit in one results file)."""
+    """The genoml-search commit measured (rows of different code versions can sit in one results file); read
+    once, when the benchmark starts (:func:`main` calls it), so later commits do not relabel its rows."""
     import subprocess
 
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -214,10 +217,11 @@ def measure(name: str, budget: float, tool: str) -> dict[str, Any]:
     """One (dataset, budget, tool) row, with the machine load around it."""
     x_train, x_test, _, _, task = split(name)
     load_before = os.getloadavg()[0]
+    work = WORK / "tabular" / f"{name}-{budget:g}s-{tool.replace(' ', '').replace('-', '')}"  # one per run
     if tool in ("genoml-search", NO_FILTER):
-        result = run_genoml(name, budget, WORK / "tabular" / name, snp_filter=tool != NO_FILTER)
+        result = run_genoml(name, budget, work, snp_filter=tool != NO_FILTER)
     elif tool == AUTOGLUON:
-        result = run_autogluon(name, budget, WORK / "tabular" / f"{name}-autogluon")
+        result = run_autogluon(name, budget, work)
     else:
         result = run_flaml(name, budget)
     return {"dataset": name, "task": task, "metric": METRIC[task], "budget_seconds": budget, "tool": tool,
@@ -295,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="measure again rows already in the results")
     parser.add_argument("--markdown", action="store_true", help="print the docs table of the results and stop")
     args = parser.parse_args(argv)
+    _commit()
     if args.markdown:
         print(markdown(_rows()))
         return
