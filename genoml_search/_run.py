@@ -102,6 +102,7 @@ class RunOptions:
     ensemble_top_k: int = 25  # trials (best first, any family) the ensemble may combine
     artifacts: Path | None = None  # where trials' out-of-fold predictions go (default OUT/artifacts)
     ensemble_rule: str = "nested"  # nested: final only if its nested CV beats the best trial; always
+    ensemble_validate: bool = False  # refit and validate the ensemble even when it is not the final model
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
@@ -778,7 +779,8 @@ def _ensemble_step(r: RefitRequest, pipeline: Any, data: Any, scored: ScoredVali
     request = EnsembleRequest(r.study, r.families, r.task, get_metric(r.metric_name, r.task), data, r.search_index,
                               scored.data.x[scored.rows], scored.y, pipeline,
                               artifact_store(Path(options.out), options.artifacts),
-                              options.ensemble, options.ensemble_top_k, options.seed, options.ensemble_rule)
+                              options.ensemble, options.ensemble_top_k, options.seed, options.ensemble_rule,
+                              options.ensemble_validate, scored.scores)
     try:
         return ensemble_step(request)
     except Exception as error:  # the single best model is still a complete result
