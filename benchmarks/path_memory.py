@@ -96,6 +96,15 @@ def instrument(sampler: Sampler) -> None:
     path_cv.linear_predictor = tagged(path_cv.linear_predictor, "score")
 
 
+def per_fold_matrices() -> None:
+    """The previous scheme, for comparison: one adelie matrix per fold (no shared matrix, no weights)."""
+    import genoml_search.search.path_cv as path_cv
+
+    original = path_cv.score_fold
+    path_cv.AdelieMatrix = lambda *args, **kwargs: None  # type: ignore[assignment,misc]
+    path_cv.score_fold = lambda *args, shared=None, **kwargs: original(*args, **kwargs)  # type: ignore[misc]
+
+
 def measure(dataset: str, n_snps: int, l1_ratio: float) -> dict[str, Any]:
     from genoml_search.core.features import features_from_dataset
     from genoml_search.core.metrics import get_metric
@@ -153,8 +162,11 @@ def main() -> None:
     parser.add_argument("--snps", type=int, default=20_000, help="first SNPs used (0: all)")
     parser.add_argument("--l1-ratio", type=float, default=1.0)
     parser.add_argument("--label", required=True)
+    parser.add_argument("--per-fold", action="store_true", help="one matrix per fold (the scheme before sharing)")
     args = parser.parse_args()
-    record = {"label": args.label, **measure(args.dataset, args.snps, args.l1_ratio)}
+    if args.per_fold:
+        per_fold_matrices()
+    record = {"label": args.label, "scheme": "per-fold" if args.per_fold else "shared", **measure(args.dataset, args.snps, args.l1_ratio)}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{args.label}.json").write_text(json.dumps(record, indent=1))
     print(json.dumps(record))
