@@ -55,20 +55,23 @@ def study_status(storage: str | None = None, out: Path | None = None, study: str
     """Read the studies of ``storage`` (or of the run directory ``out``), optionally only ``study``."""
     import optuna
 
-    from genoml_search.search.storage import mask_url, open_storage
+    from genoml_search.search.storage import close_storage, mask_url, open_storage
     from genoml_search.search.study import best_per_family, trial_counts
 
     url = storage_url_of(storage, out)
     backend = open_storage(url, create=False)
-    summaries = optuna.study.get_all_study_summaries(backend, include_best_trial=False)
-    names = [s.study_name for s in summaries if study is None or s.study_name == study]
-    if study is not None and not names:
-        raise UserError(f"no study {study!r} in {mask_url(url)}; known: {[s.study_name for s in summaries]}")
-    records = []
-    for name in names:
-        loaded = optuna.load_study(study_name=name, storage=backend)
-        families = best_per_family(loaded)
-        records.append(StudyStatus(name, loaded.direction.name.lower(), loaded.user_attrs.get("task"),
-                                   loaded.user_attrs.get("metric"), trial_counts(loaded), families,
-                                   families[0] if families else None))
+    try:  # closed when read: a Python session that asks many times keeps no connection open
+        summaries = optuna.study.get_all_study_summaries(backend, include_best_trial=False)
+        names = [s.study_name for s in summaries if study is None or s.study_name == study]
+        if study is not None and not names:
+            raise UserError(f"no study {study!r} in {mask_url(url)}; known: {[s.study_name for s in summaries]}")
+        records = []
+        for name in names:
+            loaded = optuna.load_study(study_name=name, storage=backend)
+            families = best_per_family(loaded)
+            records.append(StudyStatus(name, loaded.direction.name.lower(), loaded.user_attrs.get("task"),
+                                       loaded.user_attrs.get("metric"), trial_counts(loaded), families,
+                                       families[0] if families else None))
+    finally:
+        close_storage(backend)
     return StorageStatus(mask_url(url), records)

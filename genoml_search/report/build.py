@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,8 +31,8 @@ from genoml_search.core.intervals import metric_intervals
 from genoml_search.core.metrics import DEFAULT_METRIC, score_all
 from genoml_search.search.study_summary import leaderboard, parameter_importances, trials_frame
 from genoml_search.outputs import OutputKind, check_output, output_directory, safe_name
-from genoml_search.run_directory import REPORT_DIR, RunDirectory
-from genoml_search.search.storage import mask_url, open_storage
+from genoml_search.run_directory import REPORT_DIR, MetricsRecord, RunDirectory
+from genoml_search.search.storage import close_storage, mask_url, open_storage
 from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,10 @@ def versions() -> dict[str, str]:
     return library_versions(LIBRARIES, tool=True)
 
 
-def _load_study(options: ReportOptions, metrics: dict[str, Any]) -> tuple[optuna.Study, str]:
+@contextmanager
+def _opened_study(options: ReportOptions, record: MetricsRecord | None) -> Iterator[tuple[optuna.Study, str]]:
+    """The study to report on and its storage URL: --study, else the run's (``metrics.json``), else the only
+    one; the storage's connections are closed on leaving."""
     if options.storage:
         url = options.storage
     elif options.run_dir is not None:
@@ -83,15 +88,19 @@ def _load_study(options: ReportOptions, metrics: dict[str, Any]) -> tuple[optuna
     else:
         raise UserError("give --out RUN_DIR, or --storage URL with --study NAME")
     storage = open_storage(url, create=False)
-    names = [s.study_name for s in optuna.study.get_all_study_summaries(storage, include_best_trial=False)]
-    name = options.study or metrics.get("study")
-    if name is None:
-        if len(names) != 1:
-            raise UserError(f"{mask_url(url)} holds {len(names)} studies; choose one with --study ({names[:10]})")
-        name = names[0]
-    if name not in names:
-        raise UserError(f"no study {name!r} in {mask_url(url)}; known: {names[:10]}")
-    return optuna.load_study(study_name=name, storage=storage), url
+    try:
+        names = [s.study_name for s in optuna.study.get_all_study_summaries(storage, include_best_trial=False)]
+        name = options.study or (record.study if record is not None else None) or None  # v1 files may lack it
+        if name is None:
+            if len(names) != 1:
+                raise UserError(f"{mask_url(url)} holds {len(names)} studies; choose one with --study "
+                                f"({names[:10]})")
+            name = names[0]
+        if name not in names:
+            raise UserError(f"no study {name!r} in {mask_url(url)}; known: {names[:10]}")
+        yield optuna.load_study(study_name=name, storage=storage), url
+    finally:
+        close_storage(storage)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -104,9 +113,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     return payload
 
 
-def _read_metrics(run_dir: Path | None) -> dict[str, Any]:
-    record = RunDirectory(run_dir).read_metrics() if run_dir is not None else None
-    return record.as_dict() if record is not None else {}
+def _read_metrics(run_dir: Path | None) -> MetricsRecord | None:
+    """The run's checked ``metrics.json`` record (``None`` for a study without run directory or metrics.json)."""
+    return RunDirectory(run_dir).read_metrics() if run_dir is not None else None
 
 
 class _Collector:
@@ -130,67 +139,72 @@ def build_report(options: ReportOptions) -> ReportResult:
     run_dir = Path(options.run_dir) if options.run_dir else None
     if run_dir is not None and not run_dir.is_dir():
         raise UserError("run directory not found", run_dir)
-    metrics = _read_metrics(run_dir)
+    record = _read_metrics(run_dir)
     report_dir = Path(options.report_dir) if options.report_dir else (run_dir / REPORT_DIR if run_dir else None)
     if report_dir is not None:  # checked before the (long) work; a default from the study name is checked below
         _check_report_dir(report_dir, options, run_dir)
-    study, url = _load_study(options, metrics)
-    if report_dir is None:
-        report_dir = _check_report_dir(Path(f"{safe_name(study.study_name)}-report"), options, run_dir)
+    with _opened_study(options, record) as (study, url):
+        if report_dir is None:
+            report_dir = _check_report_dir(Path(f"{safe_name(study.study_name)}-report"), options, run_dir)
+        out = _Collector()
+        document = _document(study, url, record, run_dir, options, out)
+        with output_directory(report_dir, OutputKind.REPORT) as tmp:
+            (tmp / REPORT_FILE).write_text(document, encoding="utf-8")
+            for name, png in out.pngs.items():
+                (tmp / name).write_bytes(png)
+            for name, frame in out.csvs.items():  # integers as integers, floats to 6 digits (#18)
+                write_csv(frame, tmp / name, full_precision="predictions" in name)
+        from genoml_search.search.study import record_outcome
+
+        record_outcome(study, report=str((report_dir / REPORT_FILE).resolve()))  # #18: optuna-dashboard shows it
+    return ReportResult(report_dir / REPORT_FILE, [REPORT_FILE, *out.pngs, *out.csvs], out.notes)
+
+
+def _document(study: optuna.Study, url: str, record: MetricsRecord | None, run_dir: Path | None,
+              options: ReportOptions, out: _Collector) -> str:
+    """The report page; its figures and tables are collected in ``out`` for the files beside it."""
     attrs = dict(study.user_attrs)
-    task = metrics.get("task") or attrs.get("task") or Task.BINARY
-    metric = metrics.get("metric") or attrs.get("metric") or DEFAULT_METRIC[task]
+    task = (record.task if record else None) or attrs.get("task") or Task.BINARY
+    metric = (record.metric if record else None) or attrs.get("metric") or DEFAULT_METRIC[task]
+    cv, validation = (record.cv, record.validation) if record else ({}, {})
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    out = _Collector()
 
     trials = trials_frame(study)
-    board = comparison.leaderboard_frame(leaderboard(study), metrics)
+    board = comparison.leaderboard_frame(leaderboard(study), record.leaderboard if record else [])
     best_family = board["family"].iloc[0] if len(board) and pd.notna(board["cv_mean"].iloc[0]) else None
     param_imp = parameter_importances(study, best_family, options.seed)
     out.csvs.update({"leaderboard.csv": board.assign(fold_scores=board["fold_scores"].map(
                          lambda v: " ".join(f"{x:.6g}" for x in v))),
                      "trials.csv": trials, "param_importance.csv": param_imp})
-    if len(comparison.increment_frame(metrics)):
-        out.csvs["snp_increment.csv"] = comparison.increment_frame(metrics)
+    if len(comparison.increment_frame(validation)):
+        out.csvs["snp_increment.csv"] = comparison.increment_frame(validation)
 
     sections: list[tuple[str, str, str]] = []
-    headline = _headline(study, board, metric, metrics, trials)
+    headline = _headline(board, metric, trials)
     model_sections: list[tuple[str, str, str]] = []
     validation_cards: list[tuple[str, str, str]] = []
     model_dir = RunDirectory(run_dir).model_dir if run_dir else None
     if run_dir is not None and RunDirectory(run_dir).has_model():
-        model_sections, validation_cards = _model_sections(run_dir, metrics, attrs, task, metric, options, out)
+        model_sections, validation_cards = _model_sections(run_dir, record, attrs, task, metric, options, out)
     elif run_dir is not None:
         out.notes.append("no model/ in the run directory: validation and feature sections are left out")
-    first = comparison.increment_cards(metrics, METRIC_LABELS)  # what the SNPs add: the first thing to see
+    first = comparison.increment_cards(validation, METRIC_LABELS)  # what the SNPs add: the first thing to see
     sections.append(("summary", "Summary", html.cards(first + headline + validation_cards)
-                     + comparison.increment_paragraph(metrics, METRIC_LABELS) + _notes(out.notes)))
+                     + comparison.increment_paragraph(validation, METRIC_LABELS) + _notes(out.notes)))
     sections.extend(model_sections)
-    ensemble = ensemble_section(metrics, METRIC_LABELS)  # #21: the ensemble of the best trials
+    ensemble = ensemble_section(cv, validation, metric if record else "", METRIC_LABELS)  # #21
     if ensemble:
         sections.append(("ensemble", "Ensemble", ensemble))
     sections.append(("leaderboard", "Leaderboard", comparison.leaderboard_html(board, metric)))
     sections.append(("search", "Search", _search_html(trials, param_imp, metric, maximize, out)))
-    sections.append(("parameters", "Run parameters", _parameters_html(study, attrs, metrics, url, run_dir)))
+    sections.append(("parameters", "Run parameters", _parameters_html(study, attrs, record, url, run_dir)))
     manifest = _read_json(model_dir / MANIFEST) if model_dir else {}
     if manifest:
         sections.append(("dataset", "Training dataset", _dataset_html(manifest)))
     sections.append(("versions", "Versions", _versions_html(run_dir)))
     subtitle = (f"study {study.study_name} · {task} · {metric} · storage {mask_url(url)} · generated "
                 f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} by genoml-search {__version__}")
-    document = html.page(f"genoml-search report: {study.study_name}", subtitle, sections)
-
-    with output_directory(report_dir, OutputKind.REPORT) as tmp:
-        (tmp / REPORT_FILE).write_text(document, encoding="utf-8")
-        for name, png in out.pngs.items():
-            (tmp / name).write_bytes(png)
-        for name, frame in out.csvs.items():  # integers as integers, floats to 6 digits (#18)
-            write_csv(frame, tmp / name, full_precision="predictions" in name)
-    files = [REPORT_FILE, *out.pngs, *out.csvs]
-    from genoml_search.search.study import record_outcome
-
-    record_outcome(study, report=str((report_dir / REPORT_FILE).resolve()))  # #18: optuna-dashboard shows it
-    return ReportResult(report_dir / REPORT_FILE, files, out.notes)
+    return html.page(f"genoml-search report: {study.study_name}", subtitle, sections)
 
 
 def _check_report_dir(report_dir: Path, options: ReportOptions, run_dir: Path | None) -> Path:
@@ -209,8 +223,7 @@ def _notes(notes: list[str]) -> str:
     return "".join(f"<div class=\"note\">{html.escape(n)}</div>" for n in notes)
 
 
-def _headline(study: optuna.Study, board: pd.DataFrame, metric: str, metrics: dict[str, Any],
-              trials: pd.DataFrame) -> list[tuple[str, str, str]]:
+def _headline(board: pd.DataFrame, metric: str, trials: pd.DataFrame) -> list[tuple[str, str, str]]:
     counts = trials["state"].value_counts()
     items = [("trials", str(len(trials)), f"{counts.get('COMPLETE', 0)} complete, {counts.get('PRUNED', 0)} "
                                           f"pruned, {counts.get('FAIL', 0)} failed")]
@@ -240,7 +253,7 @@ def _relatedness_paragraph(related: dict[str, Any]) -> str:
             f"<strong>Warning:</strong> {counts}; {action}</p>")
 
 
-def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any], task: str, metric: str,
+def _model_sections(run_dir: Path, record: MetricsRecord | None, attrs: dict[str, Any], task: str, metric: str,
                     options: ReportOptions, out: _Collector) -> tuple[list, list]:
     from genoml_search.model_io import load_model
     from genoml_search.core.scoring import prediction_frame
@@ -248,10 +261,10 @@ def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any
 
     model, info = load_model(RunDirectory(run_dir).model_dir)
     out.notes.extend(f"model versions: {note}" for note in info.get("warnings", []))
-    data = load_validation(run_dir, model, info, metrics, attrs)
+    saved = record.validation if record else {}  # the validation metrics `run` measured
+    data = load_validation(run_dir, model, info, saved.get("source"), attrs)
     y, scores = data.y, data.scores
     recomputed = score_all(task, y, scores)
-    saved = metrics.get("validation", {})
     differ = [k for k, v in recomputed.items() if k in saved and not np.isclose(v, saved[k], rtol=0, atol=1e-9)]
     if differ:
         out.notes.append(f"recomputed validation metrics differ from metrics.json for {differ}: the datasets or "
@@ -283,7 +296,7 @@ def _model_sections(run_dir: Path, metrics: dict[str, Any], attrs: dict[str, Any
                              "training samples: validation metrics are optimistic")
     figs = _validation_figures(task, y, scores, saved, out)
     if task != Task.REGRESSION:
-        binary_text, binary_cards = comparison.binary_html(metrics)
+        binary_text, binary_cards = comparison.binary_html(saved, record.cv if record else {})
         body.append(binary_text)
         cards.extend(binary_cards)
     body.append(f"<div class=\"figs\">{''.join(figs)}</div>")
@@ -342,7 +355,9 @@ def _model_inputs(model: Any, info: dict[str, Any]) -> str:
     n_snps = int(info.get("n_snps", 0))
     kept = kept_columns(model, len(info.get("feature_names", [])))
     snps = int((kept < n_snps).sum())
-    return (f"uses {snps} of {n_snps} SNPs (in-fold p ≤ {info.get('snp_p_threshold', 1.0):.2g}) "
+    mask = (info.get("ld_mask") or {}).get("name")
+    pruned = f", LD mask r2 {mask}" if mask and mask != "none" else ""
+    return (f"uses {snps} of {n_snps} SNPs (in-fold p ≤ {info.get('snp_p_threshold', 1.0):.2g}{pruned}) "
             f"+ {len(kept) - snps} covariates")
 
 
@@ -360,14 +375,13 @@ def _search_html(trials: pd.DataFrame, param_imp: pd.DataFrame, metric: str, max
     return f"{history}<div class=\"figs\">{states}</div>{text}{imp}"
 
 
-def _parameters_html(study: optuna.Study, attrs: dict[str, Any], metrics: dict[str, Any], url: str,
+def _parameters_html(study: optuna.Study, attrs: dict[str, Any], record: MetricsRecord | None, url: str,
                      run_dir: Path | None) -> str:
     pairs = [("study", study.study_name), ("storage", mask_url(url)), ("direction", study.direction.name.lower())]
     if run_dir is not None:
         pairs.append(("run directory", str(run_dir)))
     pairs += [(k, json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in sorted(attrs.items())]
-    cv = metrics.get("cv", {})
-    best = cv.get("best_params", {})
+    best = record.cv.get("best_params", {}) if record else {}
     parts = [html.key_values(pairs)]
     if best:
         parts.append("<h3>Best trial's parameters</h3>" + html.key_values(sorted(best.items())))

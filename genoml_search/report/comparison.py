@@ -14,10 +14,10 @@ def _label(metric: str, labels: dict[str, str]) -> str:
     return labels.get(metric, metric)
 
 
-def increment_cards(metrics: dict[str, Any], labels: dict[str, str]) -> list[tuple[str, str, str]]:
-    """Headline cards: the validation score with and without genotypes and what the SNPs add (paired CI)."""
-    validation = metrics.get("validation", {})
-    increment, baseline = validation.get("snp_increment"), validation.get("baseline_covariates")
+def increment_cards(validation: dict[str, Any], labels: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Headline cards: the validation score with and without genotypes and what the SNPs add (paired CI);
+    ``validation`` is ``MetricsRecord.validation``."""
+    increment, baseline = validation.get("snp_increment"), validation.get("baseline_covariates") or {}
     if not increment or increment.get("with_snps") is None:
         return []
     name = _label(increment["metric"], labels)
@@ -31,9 +31,8 @@ def increment_cards(metrics: dict[str, Any], labels: dict[str, str]) -> list[tup
     ]
 
 
-def increment_paragraph(metrics: dict[str, Any], labels: dict[str, str]) -> str:
+def increment_paragraph(validation: dict[str, Any], labels: dict[str, str]) -> str:
     """One sentence under the headline saying how much of the score the covariates alone reach."""
-    validation = metrics.get("validation", {})
     increment, baseline = validation.get("snp_increment"), validation.get("baseline_covariates") or {}
     if not increment or increment.get("with_snps") is None:
         return ""
@@ -49,15 +48,16 @@ def increment_paragraph(metrics: dict[str, Any], labels: dict[str, str]) -> str:
             "<code>snp_increment.csv</code>.</p>")
 
 
-def increment_frame(metrics: dict[str, Any]) -> pd.DataFrame:
+def increment_frame(validation: dict[str, Any]) -> pd.DataFrame:
     """Every metric's paired difference with-SNPs minus covariates-only (for the CSV beside the report)."""
-    by_metric = (metrics.get("validation", {}).get("snp_increment") or {}).get("by_metric") or {}
+    by_metric = (validation.get("snp_increment") or {}).get("by_metric") or {}
     return pd.DataFrame(list(by_metric.values()))
 
 
-def leaderboard_frame(board: pd.DataFrame, metrics: dict[str, Any]) -> pd.DataFrame:
-    """The study's leaderboard plus each family's validation score from the run (top K refitted)."""
-    validated = {r["family"]: r.get("validation") for r in metrics.get("leaderboard", []) if isinstance(r, dict)}
+def leaderboard_frame(board: pd.DataFrame, validated_top: list[dict[str, Any]]) -> pd.DataFrame:
+    """The study's leaderboard plus each family's validation score from the run (``MetricsRecord.leaderboard``:
+    the top K refitted)."""
+    validated = {r["family"]: r.get("validation") for r in validated_top if isinstance(r, dict)}
     frame = board.copy()
     frame["validation"] = frame["family"].map(validated)
     return frame
@@ -80,9 +80,9 @@ def leaderboard_html(board: pd.DataFrame, metric: str) -> str:
             "family's trials.</p>" + html.table(shown, formats, scroll=True))
 
 
-def binary_html(metrics: dict[str, Any]) -> tuple[str, list[tuple[str, str, str]]]:
-    """Case/control counts, statistics at the threshold and the odds ratio per SD (HTML and headline cards)."""
-    validation, cv = metrics.get("validation", {}), metrics.get("cv", {})
+def binary_html(validation: dict[str, Any], cv: dict[str, Any]) -> tuple[str, list[tuple[str, str, str]]]:
+    """Case/control counts, statistics at the threshold and the odds ratio per SD (HTML and headline cards),
+    from ``MetricsRecord.validation`` and ``MetricsRecord.cv``."""
     stats = validation.get("at_threshold")
     if not stats:
         return "", []

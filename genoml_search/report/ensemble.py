@@ -14,13 +14,13 @@ METHOD_TEXT = {"greedy": "greedy ensemble selection with replacement (Caruana et
                         "own inner CV"}
 
 
-def ensemble_section(metrics: dict[str, Any], labels: dict[str, str]) -> str | None:
-    """The section's HTML, or None when the run made no ensemble record (older runs)."""
-    cv, validation = metrics.get("cv", {}), metrics.get("validation", {})
+def ensemble_section(cv: dict[str, Any], validation: dict[str, Any], metric: str,
+                     labels: dict[str, str]) -> str | None:
+    """The section's HTML from ``MetricsRecord.cv``, ``.validation`` and ``.metric``, or None when the run made
+    no ensemble record (older runs)."""
     record = cv.get("ensemble")
     if not record:
         return None
-    metric = metrics.get("metric", "")
     name = labels.get(metric, metric)
     if record.get("method") == "none":
         return "<p>No ensemble (<code>--ensemble none</code>): the final model is the best single trial.</p>"
@@ -31,6 +31,9 @@ def ensemble_section(metrics: dict[str, Any], labels: dict[str, str]) -> str | N
              "replaces the single trial only if its nested CV score beats the best trial's CV score; the "
              "validation samples take no part in that choice.</p>"]
     parts += [f"<div class=\"note\">{html.escape(note)}</div>" for note in record.get("notes", [])]
+    if record.get("refitted") is False:
+        parts.append("<p>The ensemble's members were not refitted: it is not the final model, and its "
+                     "validation score is only computed on request (<code>--ensemble-validate</code>).</p>")
     if "nested" in record:
         single = record.get("best_single", {})
         rows = pd.DataFrame([

@@ -43,13 +43,13 @@ def _subset(features: FeatureMatrix, rows: np.ndarray) -> FeatureMatrix:
                          features.sample_ids[rows])
 
 
-def load_validation(run_dir: Path, model: Any, info: dict[str, Any], metrics: dict[str, Any],
+def load_validation(run_dir: Path, model: Any, info: dict[str, Any], source: str | None,
                     study_attrs: dict[str, Any]) -> ValidationData:
-    """Rebuild the validation samples of ``run_dir`` and score them with ``model``."""
+    """Rebuild the validation samples of ``run_dir`` and score them with ``model``; ``source`` is where `run`
+    validated (``MetricsRecord.validation["source"]``: "cohort" or "holdout"; None for runs that did not say)."""
     task = info["task"]
     n_pcs = int(info.get("n_pcs") or 0)
     run_directory = RunDirectory(Path(run_dir))
-    source = metrics.get("validation", {}).get("source")
     cohort_dir = run_directory.validation_dataset
     if source == "cohort" or (source is None and cohort_dir.is_dir()):
         if not cohort_dir.is_dir():

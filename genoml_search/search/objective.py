@@ -126,6 +126,7 @@ class TrialSpec:
     families_module: str | None = None
     pruning: PruningContext = field(default_factory=PruningContext)
     n_pcs: int = 0  # genetic PCs appended to the features
+    ld_mask: str | None = None  # the LD mask whose SNP columns the trial uses (None: the dataset's default)
     fidelity: Fidelity = field(default_factory=Fidelity)  # rungs of training samples (one rung: off)
 
 
@@ -157,7 +158,7 @@ def model_input(data: FeatureMatrix, family: ModelFamily, rows: np.ndarray) -> A
         from genoml_search.search.paths import Design
 
         assert data.covariates is not None  # a FeatureMatrix with genotypes has its covariates too
-        return Design(data.genotypes, data.covariates, np.asarray(rows))
+        return Design(data.genotypes, data.covariates, np.asarray(rows), data.snp_columns)
     return data.x[rows]
 
 
@@ -174,7 +175,7 @@ def evaluate_trial(spec: TrialSpec) -> TrialResult:
             from genoml_search.search.space_config import load_families_module
 
             load_families_module(spec.families_module)
-        data = load_features(spec.dataset_path, spec.content_hash, spec.n_pcs)
+        data = load_features(spec.dataset_path, spec.content_hash, spec.n_pcs, spec.ld_mask)
         family = get_family(spec.family)
         rungs = spec.fidelity.rows(data.y[spec.search_index], spec.task)
         first = 0 if family.multi_fidelity else len(rungs) - 1  # cheap families go straight to all samples
@@ -275,7 +276,7 @@ def _path_rung(spec: TrialSpec, data: FeatureMatrix, index: np.ndarray, folds: l
     metric = get_metric(spec.metric, spec.task)
     y = data.y[index]
     assert data.genotypes is not None and data.covariates is not None  # loaded without the float copy
-    design = Design(data.genotypes, data.covariates, index)
+    design = Design(data.genotypes, data.covariates, index, data.snp_columns)  # the mask's columns
     with threadpool_limits(limits=spec.n_jobs):
         result = cross_validate_path(design, y, folds, spec.task,
                                      metric.compute, metric.greater_is_better, spec.params["l1_ratio"],

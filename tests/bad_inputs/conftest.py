@@ -6,6 +6,7 @@ script does and returns the exit code and the captured stdout/stderr that a user
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import signal
@@ -203,3 +204,25 @@ def throwaway_pg_role(prefix: str, attributes: str) -> Iterator[str]:
         yield role
     finally:
         psql(f"DROP ROLE IF EXISTS {role}")
+
+
+@contextmanager
+def pg_study(url: str, name: str, create: bool = True) -> Iterator[None]:
+    """A study made in this process (``create``; else one a command will make) and deleted afterwards, through
+    the storage genoml-search itself opens, whose connections are closed when done. (``optuna.create_study``
+    with a URL leaves its engine to the garbage collector, which then reports the open connection as a
+    ResourceWarning in the stderr of whatever in-process command runs next.)"""
+    import optuna
+
+    from genoml_search.search.storage import close_storage, open_storage
+
+    storage = open_storage(url)
+    try:
+        if create:
+            optuna.create_study(storage=storage, study_name=name)
+        close_storage(storage)  # not held while the test runs
+        yield
+    finally:
+        with contextlib.suppress(KeyError):  # a command that failed made no study
+            optuna.delete_study(study_name=name, storage=storage)
+        close_storage(storage)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.bad_inputs.conftest import (RUN_FLAGS, STRANGE_STUDY, Cohort, FinishedRun, one_line_error,
-                                       psql, subprocess_cli, throwaway_pg_role, tree_digest)
+                                       pg_study, psql, subprocess_cli, throwaway_pg_role, tree_digest)
 
 # every numeric flag of every command, with values outside its range
 RANGES = [
@@ -145,15 +145,10 @@ def _no_secret(texts: list[str], password: str) -> None:
 @pytest.mark.postgres
 @pytest.mark.parametrize("password", PASSWORDS)
 def test_status_masks_passwords_of_every_shape(pg_user: str, password: str) -> None:
-    import optuna
-
-    from genoml_search.search.storage import normalize_url
-
     _psql(f"ALTER ROLE {pg_user} PASSWORD '{password}'")
     url = f"postgresql://{pg_user}:{password}@127.0.0.1:5432/test"
     name = f"masking-{uuid.uuid4().hex[:6]}"
-    optuna.create_study(storage=normalize_url(url), study_name=name)
-    try:
+    with pg_study(url, name):
         ok = subprocess_cli("status", "--storage", url, "--study", name)
         assert ok.code == 0, ok.stderr
         assert f"{pg_user}:***@127.0.0.1" in ok.stdout
@@ -163,22 +158,40 @@ def test_status_masks_passwords_of_every_shape(pg_user: str, password: str) -> N
         missing_study = subprocess_cli("status", "--storage", url, "--study", "no-such-study")
         assert missing_study.code == 2
         _no_secret([ok.stdout, ok.stderr, as_json.stdout, missing_db.stderr, missing_study.stderr], password)
-    finally:
-        optuna.delete_study(study_name=name, storage=normalize_url(url))
+
+
+@pytest.mark.postgres
+def test_in_process_studies_leave_nothing_in_a_later_one_line_error(pg_user: str, run_cli) -> None:
+    """The order that failed: the masking test above (its studies made and deleted in this process), then, in the
+    same process, `status` on a database that does not exist (test_run_status_corpus.py), whose stderr gained
+    "ResourceWarning: <psycopg.Connection> was deleted while still open" lines from the earlier test's engines.
+    Every connection is now closed when done: the garbage collector finds none open, and the error is one line."""
+    import gc
+    import warnings
+
+    password = PASSWORDS[0]
+    _psql(f"ALTER ROLE {pg_user} PASSWORD '{password}'")
+    url = f"postgresql://{pg_user}:{password}@127.0.0.1:5432/test"
+    name = f"masking-{uuid.uuid4().hex[:6]}"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pg_study(url, name):
+            ok = run_cli("status", "--storage", url, "--study", name)  # in-process: study_status closes too
+            assert ok.code == 0 and ok.stderr == "", ok.stderr
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    missing = run_cli("status", "--storage", url.replace("/test", f"/no_such_db_{uuid.uuid4().hex[:6]}"))
+    assert password not in one_line_error(missing, "cannot open storage", "does not exist")
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_run_and_report_mask_a_password_with_spaces_and_at(pg_user: str, cohort: Cohort, tmp_path: Path) -> None:
-    import optuna
-
-    from genoml_search.search.storage import normalize_url
-
     password = "my secret@pw"
     _psql(f"ALTER ROLE {pg_user} PASSWORD '{password}'")
     url = f"postgresql://{pg_user}:{password}@127.0.0.1:5432/test"
     name = f"masking-run-{uuid.uuid4().hex[:6]}"
-    try:
+    with pg_study(url, name, create=False):
         ran = subprocess_cli("-vv", "run", cohort.dataset, "--out", tmp_path / "run", "--storage", url, "--study",
                              name, *RUN_FLAGS)
         assert ran.code == 0, ran.stderr
@@ -190,8 +203,6 @@ def test_run_and_report_mask_a_password_with_spaces_and_at(pg_user: str, cohort:
                  and p.suffix in (".json", ".txt", ".csv", ".html")]
         _no_secret([ran.stdout, ran.stderr, report.stdout, report.stderr, html, *files], password)
         assert f"{pg_user}:***@127.0.0.1" in html
-    finally:
-        optuna.delete_study(study_name=name, storage=normalize_url(url))
 
 
 def test_mask_url_unit_shapes() -> None:

@@ -61,7 +61,16 @@ def test_top_features_are_the_causal_ones_with_coordinates(binary_run):
     assert importance.set_index("feature").loc["AGE", "kind"] == "covariate"
 
 
-def test_report_from_storage_and_study_only(binary_run, tmp_path):
+def test_report_from_storage_and_study_only(binary_run, tmp_path, monkeypatch):
+    from genoml_search.search.storage import open_storage
+
+    opened = []  # the report closes the storage's connections when done, and when it fails
+
+    def spy(url, create=True):
+        opened.append(open_storage(url, create))
+        return opened[-1]
+
+    monkeypatch.setattr(build_module, "open_storage", spy)
     url = f"sqlite:///{binary_run / 'study.db'}"
     result = build_report(ReportOptions(storage=url, study="synthetic-binary", report_dir=tmp_path / "r", **FAST))
     text = result.html.read_text()
@@ -69,13 +78,45 @@ def test_report_from_storage_and_study_only(binary_run, tmp_path):
     assert (tmp_path / "r" / "leaderboard.csv").is_file()
     with pytest.raises(UserError, match="no study 'nope'"):
         build_report(ReportOptions(storage=url, study="nope", report_dir=tmp_path / "x"))
+    assert len(opened) == 2 and [s.engine.pool.checkedin() for s in opened] == [0, 0]
+
+
+def test_report_reads_metrics_json_through_its_record(binary_run, tmp_path):
+    """metrics.json names the study (a storage holding two studies needs no --study) and the task and metric;
+    a file of the first version (no schema_version, study, leaderboard or tool_version) still makes the report."""
+    import shutil
+
+    import optuna
+
+    run = tmp_path / "run"
+    shutil.copytree(binary_run, run, ignore=shutil.ignore_patterns("report"))
+    storage = optuna.storages.RDBStorage(f"sqlite:///{run / 'study.db'}")
+    optuna.create_study(storage=storage, study_name="other")
+    storage.engine.dispose()
+    current = json.loads((run / "metrics.json").read_text())
+    assert current["study"] == "synthetic-binary" and current["schema_version"] == 1 and current["leaderboard"]
+    result = build_report(ReportOptions(run_dir=run, **FAST))
+    text = result.html.read_text()
+    assert result.notes == [] and "study synthetic-binary · binary · roc_auc" in text
+    board = pd.read_csv(run / "report" / "leaderboard.csv")
+    assert board.loc[0, "validation"] == pytest.approx(current["leaderboard"][0]["validation"])
+
+    first = {k: v for k, v in current.items() if k not in ("schema_version", "study", "leaderboard", "tool_version")}
+    (run / "metrics.json").write_text(json.dumps(first))
+    with pytest.raises(UserError, match="holds 2 studies; choose one with --study"):
+        build_report(ReportOptions(run_dir=run, **FAST))
+    result = build_report(ReportOptions(run_dir=run, study="synthetic-binary", **FAST))
+    text = result.html.read_text()
+    assert result.notes == [] and "study synthetic-binary · binary · roc_auc" in text
+    assert f"{current['validation']['snp_increment']['difference']:+.3f}" in text
+    assert pd.read_csv(run / "report" / "leaderboard.csv")["validation"].isna().all()  # v1: no leaderboard record
 
 
 def test_storage_password_is_masked():
     import optuna
 
     study = optuna.create_study()
-    text = build_module._parameters_html(study, {}, {}, "postgresql://user:s3cret@db.example/genoml", None)
+    text = build_module._parameters_html(study, {}, None, "postgresql://user:s3cret@db.example/genoml", None)
     assert "s3cret" not in text and "user:***@db.example" in text
 
 

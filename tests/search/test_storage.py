@@ -9,7 +9,7 @@ import pytest
 from optuna.trial import TrialState
 
 from genoml_search import __version__
-from genoml_search.errors import StudyError
+from genoml_search.errors import StudyError, UserError
 from genoml_search.execute.cluster import ClusterOptions
 from genoml_search.execute.driver import DRIVER_COUNT_ATTR, count_finished
 from genoml_search._run import RunOptions, run
@@ -85,6 +85,43 @@ def test_resume_with_another_dataset_is_refused(storage_url, study_name, small_d
         run(RunOptions(dataset=example_dataset.path, **base))
     with pytest.raises(StudyError, match="n_folds=3, not 5"):
         run(RunOptions(dataset=small_dataset.path, **{**base, "n_folds": 5}))
+
+
+def test_a_failed_open_closes_the_connection_it_made(storage_url, study_name, monkeypatch):
+    """Optuna's storage connects, creates the tables, then checks the schema; when a later step fails, the
+    connection already made is closed at once, not left to the garbage collector (whose ResourceWarning then
+    lands in whatever runs next: the order-dependent failure of test_run_status_corpus.py)."""
+    from optuna.storages._rdb.storage import _VersionManager
+
+    engines = []
+
+    def old_schema(self):
+        engines.append(self.engine)
+        raise RuntimeError("The runtime optuna version 5 is no longer compatible with the table schema")
+
+    monkeypatch.setattr(_VersionManager, "check_table_schema_compatibility", old_schema)
+    with pytest.raises(StudyError, match="cannot open storage .*no longer compatible"):
+        open_storage(storage_url)
+    assert len(engines) == 1 and engines[0].pool.checkedin() == 0 and engines[0].pool.checkedout() == 0
+
+
+def test_status_closes_the_storage_it_read(storage_url, study_name, monkeypatch):
+    from genoml_search.status import study_status
+
+    open_study(open_storage(storage_url), storage_url, study_name, "maximize", make_sampler("tpe", 0), IDENTITY,
+               {})
+    opened = []
+
+    def spy(url, create=True):
+        opened.append(open_storage(url, create))
+        return opened[-1]
+
+    monkeypatch.setattr(storage_module, "open_storage", spy)
+    assert study_name in [s.study for s in study_status(storage=storage_url).studies]
+    assert len(opened) == 1 and opened[0].engine.pool.checkedin() == 0
+    with pytest.raises(UserError, match="no study 'absent'"):
+        study_status(storage=storage_url, study="absent")
+    assert len(opened) == 2 and opened[1].engine.pool.checkedin() == 0
 
 
 def test_not_a_url_and_unreachable_servers_are_one_line_errors():
