@@ -469,9 +469,22 @@ def main() -> None:
     parser.add_argument("--l1-ratios", type=lambda text: [float(x) for x in text.split(",")], default=None,
                         help="also the CV-tuned path at these l1_ratio values (comma-separated)")
     parser.add_argument("--results", default="genomewide", help="result file name under benchmarks/results/")
+    parser.add_argument("--collect", action="store_true",
+                        help="take each cohort's newest search from benchmarks/work/genomewide/NAME/record.json")
     parser.add_argument("--table", action="store_true", help="print the result file as a markdown table")
     args = parser.parse_args()
     path = RESULTS / f"{args.results}.json"
+    if args.collect:  # merge the newest search of each cohort from the per-cohort record files (parallel runs)
+        cohorts = json.loads(path.read_text())["cohorts"] if path.is_file() else {}
+        for name in cohorts:
+            saved = WORK / "genomewide" / name / "record.json"
+            newer = json.loads(saved.read_text()).get("search") if saved.is_file() else None
+            if newer and newer.get("measured", "") > (cohorts[name].get("search") or {}).get("measured", ""):
+                cohorts[name]["search"] = newer
+            cohorts[name]["verdict"] = verdict(cohorts[name])
+        write_result(args.results, {"protocol": __doc__.split("\n\n")[1], "budget": args.budget,
+                                    "cohorts": cohorts, "summary": summary(cohorts)})
+        return
     if args.table:
         print(table(json.loads(path.read_text())["cohorts"]))
         return
