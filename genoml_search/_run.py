@@ -39,9 +39,12 @@ from genoml_search.validation_split import split_search_validation
 from genoml_search.core.metrics import DEFAULT_METRIC, get_metric, score_all
 from genoml_search.core.features import features_from_dataset
 from genoml_search.core.scoring import predict_scores
+from genoml_search.search.fidelity import FIDELITY_MODES, Fidelity, resumed_fidelity, rung_sizes
 from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, model_input
 from genoml_search.search.oof import artifact_store
 from genoml_search.ensemble.build import METHODS as ENSEMBLE_METHODS, RULES as ENSEMBLE_RULES
+from genoml_search.search.ld_choice import (LD_PARAM, check_fixed_mask, suggest_ld_mask, trial_ld_mask,
+                                            trial_snp_columns)
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
 from genoml_search.search.pipeline import build_pipeline
 from genoml_search.search.registry import ModelFamily, families_for, get_family
@@ -82,9 +85,11 @@ class RunOptions:
     relatedness_threshold: float = RELATED_THRESHOLD  # kinship above which two samples share a group
     drop_related_validation: bool = False  # score only validation samples unrelated to the search samples
     n_pcs: int = 0  # genetic PCs (PC1..PCK stored by munge) added as covariates
+    ld_r2: str | None = None  # --ld-r2: use this LD mask in every trial instead of searching it (ld_choice.py)
     seed: int = 0
     sampler: str = "tpe"
     pruner: str = "median"
+    fidelity: str = "auto"  # multi-fidelity rungs on training samples: auto (from 5,000 search samples), on, off
     snp_filter: bool = True
     holdout: float = 0.2
     validation_dataset: Path | None = None  # a cohort already munged --like the dataset
@@ -97,6 +102,7 @@ class RunOptions:
     ensemble_top_k: int = 25  # trials (best first, any family) the ensemble may combine
     artifacts: Path | None = None  # where trials' out-of-fold predictions go (default OUT/artifacts)
     ensemble_rule: str = "nested"  # nested: final only if its nested CV beats the best trial; always
+    ensemble_validate: bool = False  # refit and validate the ensemble even when it is not the final model
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
@@ -244,6 +250,7 @@ class RunPlan:
     validation: Dataset | None = None  # set once the validation cohort is munged (or given)
     related: dict[str, Any] | None = None
     excluded: set[str] = field(default_factory=set)
+    fidelity: Fidelity = field(default_factory=Fidelity)  # the study's rungs of training samples
 
     @property
     def search_groups(self) -> np.ndarray | None:
@@ -292,6 +299,8 @@ def prepare(options: RunOptions) -> RunPlan:
         raise UserError(f"--task {task} does not fit the dataset's {dataset.task} phenotype", options.dataset)
     if options.pruner not in PRUNERS:
         raise UserError(f"unknown pruner {options.pruner!r}; choose one of {', '.join(PRUNERS)}")
+    if options.fidelity not in FIDELITY_MODES:
+        raise UserError(f"--fidelity {options.fidelity!r}: choose one of {', '.join(FIDELITY_MODES)}")
     if options.ensemble not in ENSEMBLE_METHODS:
         raise UserError(f"--ensemble {options.ensemble!r}: choose one of {', '.join(ENSEMBLE_METHODS)}")
     if options.ensemble_rule not in ENSEMBLE_RULES:
@@ -323,6 +332,7 @@ def prepare(options: RunOptions) -> RunPlan:
     _check_cv_feasible(y[search_index], task, options.n_folds, search_groups)
     _warn_large_group(search_groups, options.n_folds)
     _check_pcs(options.n_pcs, dataset, validation)
+    check_fixed_mask(dataset, options.ld_r2)
     if options.storage:
         check_storage_url(options.storage)
     storage_url = options.storage or run_dir.storage_url()
@@ -340,8 +350,11 @@ def prepare(options: RunOptions) -> RunPlan:
                 "snp_filter": options.snp_filter, "dataset": str(dataset.path.resolve()),
                 "n_search_samples": int(len(search_index)), "group_by_relatedness": options.group_by_relatedness,
                 "n_groups": None if search_groups is None else int(len(np.unique(search_groups)))}
+    fidelity = Fidelity(rung_sizes(len(search_index), options.n_folds, options.fidelity, y[search_index], task),
+                        options.seed)
+    settings["fidelity_rungs"] = list(fidelity.sizes)  # a resumed study keeps them (resumed_fidelity)
     plan = RunPlan(options, run_dir, dataset, task, metric.name, metric.direction, families, groups, search_index,
-                   holdout_index, storage_url, name, identity, settings, validation)
+                   holdout_index, storage_url, name, identity, settings, validation, fidelity=fidelity)
     if not with_cohort:
         plan.related, plan.excluded = validation_relatedness(dataset, validation, search_index, holdout_index,
                                                              options.drop_related_validation)
@@ -431,6 +444,8 @@ def _open_and_commit(plan: RunPlan, created: list[Path]) -> optuna.Study:
         study = open_study(storage, plan.storage_url, plan.study_name, plan.direction,
                            make_sampler(plan.options.sampler, plan.options.seed), plan.identity, plan.settings)
         plan.families = families_of_resumed_study(study, plan.families, plan.options)
+        plan.fidelity = resumed_fidelity(study.user_attrs.get("fidelity_rungs"), plan.fidelity,
+                                         plan.options.fidelity, plan.study_name)
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -528,12 +543,18 @@ def search(plan: RunPlan, study: optuna.Study, on_result: Callable[[Any, int], N
     else:
         optuna.storages.fail_stale_trials(study)
     n_train = len(plan.search_index) * (options.n_folds - 1) // options.n_folds  # samples a CV fit sees
+    fixed_mask = check_fixed_mask(dataset, options.ld_r2)
+    masks, start_mask = dataset.ld_choices(), fixed_mask or dataset.default_ld_mask()
+    start_columns = dataset.snp_columns(start_mask)  # the starting points use the default mask's SNPs
     with ask_lock(study):  # drivers starting together on a new study: only one queues the starting points
-        enqueue_starting_points(study, plan.families, task, options.snp_filter, dataset.genotypes.shape[1], n_train)
+        enqueue_starting_points(study, plan.families, task, options.snp_filter,
+                                dataset.genotypes.shape[1] if start_columns is None else len(start_columns), n_train,
+                                extra={LD_PARAM: start_mask} if len(masks) > 1 and fixed_mask is None else None)
     cv = CVSpec(options.n_folds, options.n_repeats, options.seed)
 
     def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:
         family, params, threshold = suggest_trial(trial, plan.families, task, options.snp_filter)
+        ld_mask = suggest_ld_mask(trial, masks, fixed_mask, dataset.default_ld_mask())
         # a first heartbeat at once: a trial without any is never detected as stale if this driver dies
         storage.record_heartbeat(trial._trial_id)
         trial.set_user_attr("tool_version", __version__)
@@ -541,7 +562,7 @@ def search(plan: RunPlan, study: optuna.Study, on_result: Callable[[Any, int], N
         return TrialSpec(trial.number, str(dataset.path.resolve()), dataset.content_hash, task, plan.metric_name,
                          family, params, threshold, plan.search_index, cv, groups=plan.search_groups,
                          random_state=options.seed, families_module=options.families_module, pruning=pruning,
-                         n_pcs=options.n_pcs)
+                         n_pcs=options.n_pcs, ld_mask=ld_mask, fidelity=plan.fidelity)
 
     stats = DriverStats()
     dashboard = None
@@ -698,9 +719,11 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     family, params = family_and_params(best.params, r.families)
     params = family.final_params(params, best.user_attrs)  # path families: the penalty chosen by CV
     threshold = best.params.get("snp_p_threshold", 1.0)
-    data = features_from_dataset(r.dataset, options.n_pcs)
+    data = features_from_dataset(r.dataset, options.n_pcs)  # the full column space; the mask is a pipeline step
+    ld_mask = trial_ld_mask(best.params, best.user_attrs, data.ld_default)
+    snp_columns = trial_snp_columns(best, data.ld_masks, data.ld_default)
     pipeline = build_pipeline(family, params, r.task, data.n_snps, threshold, options.seed, n_jobs=1,
-                              n_covariates=data.n_covariates, tabular=data.tabular)
+                              n_covariates=data.n_covariates, tabular=data.tabular, snp_columns=snp_columns)
     log.info("refitting trial %d (%s) on %d samples", best.number, family.name, len(r.search_index))
     pipeline.fit(model_input(data, family, r.search_index), data.y[r.search_index])  # int8 for path families
     scored = _score_validation(r, pipeline, data, family)
@@ -735,6 +758,7 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
             "covariates": r.dataset.manifest.get("covariates", {}), "dataset_hash": r.dataset.content_hash,
             "classes": sorted({int(v) for v in data.y}) if Task(r.task).is_classification else None,
             "study": r.study.study_name, "best_trial": best.number, "n_pcs": options.n_pcs,
+            "ld_mask": {"name": ld_mask or "none", "n_snps": data.n_snps if snp_columns is None else len(snp_columns)},
             "dataset_path": str(r.dataset.path.resolve())}
     if ensemble.chosen:
         info.update({"family": "ensemble", "params": {"method": ensemble.cv["method"]}, "snp_p_threshold": 1.0,
@@ -757,7 +781,8 @@ def _ensemble_step(r: RefitRequest, pipeline: Any, data: Any, scored: ScoredVali
     request = EnsembleRequest(r.study, r.families, r.task, get_metric(r.metric_name, r.task), data, r.search_index,
                               scored.data.x[scored.rows], scored.y, pipeline,
                               artifact_store(Path(options.out), options.artifacts),
-                              options.ensemble, options.ensemble_top_k, options.seed, options.ensemble_rule)
+                              options.ensemble, options.ensemble_top_k, options.seed, options.ensemble_rule,
+                              options.ensemble_validate, scored.scores)
     try:
         return ensemble_step(request)
     except Exception as error:  # the single best model is still a complete result

@@ -45,6 +45,7 @@ _DISTANCES = ("Euclidean", "SEuclidean", "Manhattan", "Chebyshev", "Minkowski", 
 TRUSTED_TYPES: set[str] = {
     "genoml_search.search.pipeline.GenotypePreprocessor",
     "genoml_search.search.pipeline.CovariateWeight",
+    "genoml_search.search.pipeline.SnpColumns",  # an LD mask's columns (search/ld_choice.py)
     "genoml_search.search.tabular.TabularPreprocessor",
     # HistGB with native categories (munge --table) keeps a ColumnTransformer whose OrdinalEncoder check is
     # partial(check_array, ...): a function reference restored by name, not called while loading.

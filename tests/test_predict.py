@@ -139,3 +139,49 @@ def test_multiclass_and_regression_columns():
     assert set(frame["prediction"]) <= {0, 1, 2}
     frame = prediction_frame(LinearRegression().fit(x, y), {"task": "regression"}, features)
     assert list(frame.columns) == ["ID", "prediction"]
+
+
+@pytest.fixture(scope="module")
+def masked_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny real run on a simulated cohort (LD blocks) whose model uses the LD mask 0.5, not the default 0.9."""
+    from genoml_search.data.munge import MungeOptions, munge
+    from genoml_search.data.simulate import simulate_tiny
+    from genoml_search.execute.cluster import ClusterOptions
+    from genoml_search._run import RunOptions, run
+
+    root = tmp_path_factory.mktemp("masked")
+    simulate_tiny(root / "sim", n_snps=1500, n_train=300, h2=0.6, seed=8)
+    sim = root / "sim"
+    munge(MungeOptions(out=root / "ds", bfile=str(sim / "train"), pheno=str(sim / "train_pheno.csv"),
+                       covar=str(sim / "train_covar.csv"), kinship=False, pcs=0))
+    out = root / "run"
+    munge(MungeOptions(out=out / "validation_dataset", bfile=str(sim / "validation"),
+                       pheno=str(sim / "validation_pheno.csv"), covar=str(sim / "validation_covar.csv"),
+                       like=str(root / "ds")))
+    run(RunOptions(dataset=root / "ds", out=out, n_trials=2, families=["logistic"], n_folds=3, ld_r2="0.5",
+                   validation_dataset=out / "validation_dataset", cluster=ClusterOptions(workers=1), ensemble="none",
+                   validate_top=0))
+    return out, sim
+
+
+@pytest.mark.slow  # a real run on a Dask worker
+def test_a_model_on_a_non_default_ld_mask_predicts_and_exports_its_score(masked_run, tmp_path):
+    from genoml_search.model_io import load_model
+
+    run_dir, sim = masked_run
+    model, info = load_model(run_dir / "model")
+    training = Dataset.open(run_dir / "validation_dataset").manifest["like"]["dataset"]
+    variants = Dataset.open(training).variants
+    mask_ids = set(variants.loc[variants["ld_r2_0.5"], "id"])
+    assert info["ld_mask"] == {"name": "0.5", "n_snps": len(mask_ids)} and model.steps[0][0] == "ld_mask"
+    assert len(mask_ids) < info["n_snps"]  # the mask leaves SNPs out of the full column space the model takes
+    summary = predict(PredictOptions(model=run_dir, out=tmp_path / "p.csv", bfile=str(sim / "validation"),
+                                     covar=str(sim / "validation_covar.csv")))
+    predictions = pd.read_csv(tmp_path / "p.csv", dtype={"ID": str})
+    truth = Dataset.open(run_dir / "validation_dataset").samples[["ID", "phenotype"]]
+    merged = truth.merge(predictions, on="ID", validate="one_to_one")
+    metrics = json.loads((run_dir / "metrics.json").read_text())["validation"]
+    assert score_all("binary", merged["phenotype"].to_numpy(), merged["probability"].to_numpy())["roc_auc"] == \
+        metrics["roc_auc"] and summary.overlap == 1.0
+    score = pd.read_csv(run_dir / "model" / "score.tsv", sep="\t")  # written only if it reproduces the model
+    assert len(score) > 0 and set(score["ID"]) <= mask_ids

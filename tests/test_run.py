@@ -113,3 +113,33 @@ def test_status_table_and_json(finished_run):
     assert table.exit_code == 0
     assert summary.study_name in table.output and "best overall: trial" in table.output
     assert "logistic" in table.output and "complete 3" in table.output
+
+
+def test_fidelity_study_resumes_to_exactly_n_trials_and_keeps_its_rungs(dataset, scheduler, tmp_path):
+    """Multi-fidelity (search/fidelity.py): a run stopped by its time limit, resumed, then extended, ends at
+    exactly --n-trials finished trials, all on the rungs the study was made with; `auto` is off at small n."""
+    import contextlib
+    import dataclasses
+
+    import optuna
+
+    from genoml_search._run import prepare
+    from genoml_search.errors import StudyError
+
+    assert not prepare(RunOptions(dataset=dataset.path, out=tmp_path / "auto")).fidelity.enabled  # 128 samples
+    options = RunOptions(dataset=dataset.path, out=tmp_path / "out", n_trials=6, families=["logistic"], n_folds=3,
+                         fidelity="on", ensemble="none", validate_top=0, timeout=2.0,
+                         cluster=ClusterOptions(scheduler=scheduler))
+    with contextlib.suppress(StudyError):  # stopped by its 2 s limit, maybe before any trial completed
+        run(options)
+    assert run(dataclasses.replace(options, timeout=None)).n_finished == 6
+    assert run(dataclasses.replace(options, timeout=None, n_trials=8)).n_finished == 8
+    storage = f"sqlite:///{tmp_path / 'out' / 'study.db'}"
+    study = optuna.load_study(study_name=optuna.study.get_all_study_summaries(storage)[0].study_name,
+                              storage=storage)
+    finished = study.get_trials(states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
+    assert len(finished) == 8 and study.user_attrs["fidelity_rungs"] == [42, 128]
+    assert all(t.user_attrs["fidelity"]["rungs"] == [42, 128] for t in finished)
+    assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    with pytest.raises(StudyError, match="multi-fidelity"):
+        run(dataclasses.replace(options, timeout=None, n_trials=9, fidelity="off"))

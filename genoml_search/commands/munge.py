@@ -45,12 +45,19 @@ def munge(
         help="LD pruning WINDOW[kb] STEP R2 (PLINK semantics; PLINK 2's WINDOWkb R2 means step 1; "
              "default 50 5 0.9).")] = None,
     skip_prune: Annotated[bool, typer.Option("--skip-prune", help="No LD pruning.")] = False,
+    ld_masks: Annotated[Optional[str], typer.Option(
+        "--ld-masks", help="LD-pruning r2 thresholds stored as column masks over the QC'd variants, for `run` "
+                           "to search (comma-separated; default 0.9,0.5 without --indep-pairwise; with it, none "
+                           "unless given: the dataset holds its pruned set only).")] = None,
     like: Annotated[Optional[Path], typer.Option(help="Harmonize to this training dataset instead of QC/pruning.")] = None,
     fill_missing: Annotated[bool, typer.Option(help="With --like: allow training SNPs absent here.")] = False,
     no_kinship: Annotated[bool, typer.Option("--no-kinship", help="Skip KING kinship (related pairs) of a "
                                              "training cohort.")] = False,
     kinship_max_samples: Annotated[int, typer.Option(help="Skip kinship above this many samples (memory grows "
                                                      "with n^2: ~2.3 GB at 10,000).", callback=NON_NEGATIVE)] = 10_000,
+    king_table: Annotated[Optional[Path], typer.Option(help="Kinship of a training cohort from this plink2 "
+                                                       "--make-king-table file instead of computing it (any "
+                                                       "number of samples).")] = None,
     pcs: Annotated[Optional[int], typer.Option("--pcs", help="Genetic PCs to fit on a training cohort "
                                                "(default 10 when it has >= 100 SNPs; 0: none).",
                                                callback=NON_NEGATIVE)] = None,
@@ -62,24 +69,32 @@ def munge(
                                                              "categorical (COL,COL,...), besides text ones.")] = None,
 ) -> None:
     """Turn PLINK genotypes and/or feature tables + phenotype + covariates into a Dataset directory."""
-    from genoml_search.data.munge import MungeOptions, PruneParams, munge as run_munge
+    from genoml_search.data.munge import DEFAULT_LD_MASKS, MungeOptions, PruneParams, munge as run_munge
     from genoml_search.data.qc import QCParams
 
     refuse_together(ctx, "--skip-prune", {"indep_pairwise": "--indep-pairwise"} if skip_prune else {},
                     "give one of them")
+    refuse_together(ctx, "--skip-prune", {"ld_masks": "--ld-masks"} if skip_prune else {},
+                    "--ld-masks stores pruning thresholds")
     refuse_together(ctx, "--no-qc", QC_FLAGS if no_qc else {}, "--no-qc skips these filters")
     refuse_together(ctx, "--like", {**QC_FLAGS, "indep_pairwise": "--indep-pairwise", "skip_prune": "--skip-prune",
-                                    "gwas": "--gwas", "gwas_p": "--gwas-p", "pcs": "--pcs"} if like else {},
+                                    "gwas": "--gwas", "gwas_p": "--gwas-p", "pcs": "--pcs",
+                                    "ld_masks": "--ld-masks"} if like else {},
                     "a cohort munged --like a training dataset takes that dataset's SNPs and PCs (no QC, no pruning)")
+    refuse_together(ctx, "--king-table", {"no_kinship": "--no-kinship", "like": "--like"} if king_table else {},
+                    "--king-table gives the kinship of a training cohort")
     if gwas_p is not None and not gwas:
         raise typer.BadParameter("--gwas-p filters the SNPs of a --gwas FILE; give both", ctx=ctx, param_hint="--gwas-p")
     qc = QCParams.disabled() if no_qc else QCParams(mind, geno, maf, hwe, hwe_controls_only)
     prune = None if skip_prune else PruneParams.parse(*(indep_pairwise or ("50", "5", "0.9")))
+    # an explicit --indep-pairwise alone keeps its documented meaning: the dataset holds the pruned set only
+    masks = parse_ld_masks(ctx, ld_masks) if ld_masks is not None else (() if indep_pairwise else DEFAULT_LD_MASKS)
     options = MungeOptions(out=out, bfile=bfile, pfile=pfile, pheno=pheno, pheno_name=pheno_name, task=task,
                            covar=covar, max_covar_levels=max_covar_levels, gwas=gwas, gwas_p=gwas_p,
-                           extract=extract, exclude=exclude, keep=keep, remove=remove, qc=qc, prune=prune,
+                           extract=extract, exclude=exclude, keep=keep, remove=remove, qc=qc, prune=prune, ld_masks=masks,
                            like=str(like) if like else None, fill_missing=fill_missing, kinship=not no_kinship,
-                           kinship_max_samples=kinship_max_samples, pcs=pcs, tables=list(table or []),
+                           kinship_max_samples=kinship_max_samples, king_table=str(king_table) if king_table else None,
+                           pcs=pcs, tables=list(table or []),
                            id_column=id_column, categorical=list(categorical or []))
     from genoml_search.progress import log_steps
     from genoml_search.terminal import err_console
@@ -87,6 +102,18 @@ def munge(
     with log_steps(err_console, "munge"):  # read, QC, prune, kinship, PCA: steps on a terminal only
         manifest = run_munge(options)
     print_munge_summary(manifest, out)
+
+
+def parse_ld_masks(ctx: typer.Context, text: str) -> tuple[float, ...]:
+    """``--ld-masks 0.9,0.5`` as a tuple of thresholds, each strictly between 0 and 1."""
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or not all(0.0 < v < 1.0 for v in values):
+        raise typer.BadParameter(f"{text!r}: expected r2 thresholds between 0 and 1, e.g. 0.9,0.5", ctx=ctx,
+                                 param_hint="--ld-masks")
+    return values
 
 
 def print_munge_summary(manifest: dict[str, Any], out: Path) -> None:
@@ -134,9 +161,17 @@ def print_structure(manifest: dict[str, Any]) -> None:
             err_console.print(f"warning: {noisy}", soft_wrap=True)
         elif related.get("computed"):
             degrees = ", ".join(f"{n} {d}" for d, n in related["n_pairs_by_degree"].items() if n)
-            console.print(f"kinship (KING, {related['n_snps']} SNPs): {related['n_related_pairs']} related pairs "
+            source = related.get("source") or {}
+            what = (f"from {source['path']}" if source.get("kind") == "king-table" else
+                    f"KING, {related['n_snps']} SNPs")
+            console.print(f"kinship ({what}): {related['n_related_pairs']} related pairs "
                           f"(second degree or closer; {related['n_duplicate_pairs']} duplicates) among "
-                          f"{related['n_related_samples']} samples; pairs by degree: {degrees or 'none'}")
+                          f"{related['n_related_samples']} samples; pairs by degree: {degrees or 'none'}",
+                          markup=False, highlight=False)
+            if source.get("kind") == "king-table":
+                console.print(f"king table: {source['rows']} rows, {source['pairs_in_dataset']} pairs of dataset "
+                              f"samples, {source['pairs_ignored_not_in_dataset']} with a sample not in the dataset "
+                              "ignored", markup=False, highlight=False)
         else:
             console.print(f"kinship: {related['reason']}")
     if pca.get("computed"):

@@ -31,6 +31,9 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed of the split, folds, sampler and models.", callback=SEED)] = 0,
     sampler: Annotated[str, typer.Option(help="tpe, random, qmc or cmaes.")] = "tpe",
     pruner: Annotated[str, typer.Option(help="none, median, percentile, wilcoxon, successive_halving, hyperband.")] = "median",
+    fidelity: Annotated[str, typer.Option(
+        help="Multi-fidelity: evaluate trials on 1/9, then 1/3 of the search samples before all, the best third "
+             "going on (successive halving). auto: from 5,000 search samples; on; off.")] = "auto",
     snp_filter: Annotated[bool, typer.Option(help="Search an in-fold SNP association p-value threshold.")] = True,
     holdout: Annotated[float, typer.Option(help="Fraction held out for validation when no validation cohort.",
                                            callback=OPEN_FRACTION)] = 0.2,
@@ -58,6 +61,9 @@ def run(
         "samples.")] = False,
     pcs: Annotated[int, typer.Option("--pcs", help="Add the first K genetic PCs (stored by munge) as "
                                      "covariates.", callback=NON_NEGATIVE)] = 0,
+    ld_r2: Annotated[Optional[str], typer.Option(
+        "--ld-r2", help="Use this LD mask of the dataset (an r2 threshold munge stored, or none: every QC'd "
+        "SNP) in every trial instead of searching it.")] = None,
     validate_top: Annotated[int, typer.Option(help="Leaderboard: refit the best trial of the K best families "
                                               "and score it on the validation samples.",
                                               callback=NON_NEGATIVE)] = 3,
@@ -70,6 +76,9 @@ def run(
     ensemble_rule: Annotated[str, typer.Option(
         help="When the ensemble is the final model: nested (only if its nested CV beats the best single "
         "trial) or always.")] = "nested",
+    ensemble_validate: Annotated[bool, typer.Option(
+        "--ensemble-validate", help="Refit and validate the ensemble even when it is not the final model "
+        "(costs its members' refits).")] = False,
     artifacts: Annotated[Optional[Path], typer.Option(
         help="Directory of the trials' out-of-fold predictions (default OUT/artifacts; give a shared one when "
         "several machines run one PostgreSQL/MySQL study).")] = None,
@@ -80,14 +89,14 @@ def run(
     options = RunOptions(dataset=dataset, out=out, task=task, n_trials=n_trials, timeout=timeout, storage=storage,
                          study_name=study, metric=metric, families=family, n_folds=folds, n_repeats=repeats,
                          groups_file=groups, group_col=group_col, config=config, seed=seed, sampler=sampler,
-                         families_module=str(families_module) if families_module else None, pruner=pruner,
+                         families_module=str(families_module) if families_module else None, pruner=pruner, fidelity=fidelity,
                          snp_filter=snp_filter, holdout=holdout, validation_bfile=validation_bfile,
                          validation_pfile=validation_pfile, validation_pheno=validation_pheno,
                          validate_top=validate_top, validation_covar=validation_covar,
                          group_by_relatedness=group_by_relatedness, relatedness_threshold=relatedness_threshold,
-                         drop_related_validation=drop_related_validation, n_pcs=pcs, ensemble=ensemble,
+                         drop_related_validation=drop_related_validation, n_pcs=pcs, ld_r2=ld_r2, ensemble=ensemble,
                          ensemble_top_k=ensemble_top_k, artifacts=artifacts, ensemble_rule=ensemble_rule,
-                         cluster=cluster_options(workers, scheduler, scheduler_file, config))
+                         ensemble_validate=ensemble_validate, cluster=cluster_options(workers, scheduler, scheduler_file, config))
     print_run_summary(_search_with_progress(options))
 
 

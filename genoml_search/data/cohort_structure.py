@@ -81,16 +81,23 @@ def training_structure(
     kinship_max_samples: int = DEFAULT_KINSHIP_MAX_SAMPLES,
     n_pcs: int | None = None,
     seed: int = 0,
+    king_table: str | None = None,
+    fids: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], Writers]:
     """Kinship and PCA of a training cohort's final matrix: manifest entries and the files to write.
 
     ``n_pcs`` None means the default (:data:`DEFAULT_PCS`, skipped with a note when the cohort is too small);
     an explicit K that cannot be computed is a :class:`UserError`. Kinship is skipped (with the reason in the
-    manifest) when disabled, above ``kinship_max_samples`` or with too few autosomal SNPs.
+    manifest) when disabled, above ``kinship_max_samples`` or with too few autosomal SNPs; with ``king_table``
+    (a ``plink2 --make-king-table`` file; ``fids`` the samples' .fam family IDs) it is read from there instead,
+    at any number of samples.
     """
     manifest: dict[str, Any] = {}
     files: Writers = {}
-    manifest["relatedness"] = _training_kinship(genotypes, variants, ids, kinship, kinship_max_samples, files)
+    if king_table is not None:
+        manifest["relatedness"] = kinship_from_table(king_table, ids, fids, files)
+    else:
+        manifest["relatedness"] = _training_kinship(genotypes, variants, ids, kinship, kinship_max_samples, files)
     manifest["pca"] = _training_pca(genotypes, variants, ids, n_pcs, seed, files)
     return manifest, files
 
@@ -131,6 +138,34 @@ def _training_kinship(genotypes: np.ndarray, variants: pd.DataFrame, ids: np.nda
         "n_related_samples": int(len(set(related["id1"]) | set(related["id2"]))),
         "n_groups": int(len(np.unique(groups))),
         "noise": noise,
+        "source": {"kind": "computed", "estimator": "KING-robust (genoml-search, as plink2 --make-king)"},
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def kinship_from_table(path: str, ids: np.ndarray, fids: np.ndarray | None, files: Writers) -> dict[str, Any]:
+    """The ``relatedness`` manifest entry (and ``related_pairs.tsv`` into ``files``) from a plink2
+    ``--make-king-table`` file: its pairs of dataset samples, the others ignored and counted."""
+    from genoml_search.data.king_table import read_king_table
+    from genoml_search.fileio import file_sha256
+
+    started = time.perf_counter()
+    pairs, summary = read_king_table(path, np.asarray(ids), fids, STORED_THRESHOLD)
+    groups = groups_from_pairs(np.asarray(ids), pairs, RELATED_THRESHOLD)
+    related = pairs[pairs["kinship"] > RELATED_THRESHOLD]
+    files[RELATED_PAIRS] = _write_table(pairs.assign(kinship=pairs["kinship"].round(6)))
+    log.info("kinship from %s: %d related pairs of dataset samples", path, len(related))
+    return {
+        "computed": True, "threshold": RELATED_THRESHOLD, "stored_threshold": STORED_THRESHOLD,
+        "n_snps": summary["median_nsnp"],
+        "n_related_pairs": int(len(related)),
+        "n_duplicate_pairs": int((related["kinship"] > KING_DUPLICATE).sum()),
+        "n_pairs_by_degree": {d: int((pairs["degree"] == d).sum()) for d in DEGREES},
+        "n_related_samples": int(len(set(related["id1"]) | set(related["id2"]))),
+        "n_groups": int(len(np.unique(groups))),
+        "noise": None,  # needs the whole matrix; a table holds (usually filtered) pairs
+        "source": {"kind": "king-table", "path": str(Path(path).resolve()), "sha256": file_sha256(Path(path)),
+                   **summary},
         "seconds": round(time.perf_counter() - started, 2),
     }
 

@@ -4,7 +4,8 @@ Layout (written atomically by :func:`write_dataset`)::
 
     genotypes.npy   int8, samples x variants, MISSING (-127) for no call; opened with mmap_mode="r"
     samples.tsv     ID, phenotype, covariates...
-    variants.tsv    id, chrom, pos, counted_allele, other_allele, freq (+ QC figures)
+    variants.tsv    id, chrom, pos, counted_allele, other_allele, freq (+ QC figures), and one boolean column
+                    ``ld_r2_<R2>`` per LD-pruning mask (the variants ``--indep-pairwise W S R2`` keeps)
     manifest.json   format version, tool version, input hashes, parameters, counts at every step
 
 Optional sample-structure files (see :mod:`genoml_search.data.cohort_structure`): related_pairs.tsv,
@@ -40,6 +41,18 @@ RELATED_PAIRS = "related_pairs.tsv"
 RELATED_TO_TRAINING = "related_to_training.tsv"
 PCA_FILE = "pca.npz"
 PCS_FILE = "pcs.tsv"
+NO_PRUNING = "none"
+"""The LD-mask choice that uses every stored variant (the QC'd set)."""
+
+
+def mask_column(name: str) -> str:
+    """The variants.tsv column of the LD-pruning mask ``name`` (an r2 threshold written as ``0.9``)."""
+    return f"ld_r2_{name}"
+
+
+def mask_name(r2: float) -> str:
+    """The name of the LD-pruning mask at threshold ``r2`` (``0.9``, ``0.5``, ...)."""
+    return format(float(r2), "g")
 
 
 def pc_names(k: int) -> list[str]:
@@ -53,7 +66,8 @@ def content_hash(genotypes: np.ndarray, samples: pd.DataFrame, variants: pd.Data
     for start in range(0, genotypes.shape[0], 4096):  # blocks keep memory flat on memory maps
         digest.update(np.ascontiguousarray(genotypes[start : start + 4096]).tobytes())
     digest.update(samples.to_csv(sep="\t", index=False).encode())
-    digest.update(variants[VARIANT_COLUMNS[:5]].to_csv(sep="\t", index=False).encode())
+    masks = [c for c in variants.columns if str(c).startswith("ld_r2_")]  # LD masks: what trials select
+    digest.update(variants[VARIANT_COLUMNS[:5] + masks].to_csv(sep="\t", index=False).encode())
     return digest.hexdigest()[:16]
 
 
@@ -205,6 +219,31 @@ class Dataset:
         if list(table["ID"]) != list(self.samples["ID"].astype(str)):
             raise InputFileError(f"{PCS_FILE} does not list the samples of samples.tsv; re-run munge", self.path)
         return table[pc_names(k)].to_numpy(dtype=float)
+
+    @property
+    def ld_masks(self) -> dict[str, Any]:
+        """The manifest's ``ld_masks`` entry (thresholds, window, default, kept counts); empty when the dataset
+        stores one variant set only (munged with an explicit ``--indep-pairwise``, ``--skip-prune``, or by an
+        earlier version)."""
+        return dict(self.manifest.get("ld_masks") or {})
+
+    def ld_choices(self) -> list[str]:
+        """The LD-mask names a study may choose among (``none`` = every stored variant); [] without masks."""
+        masks = self.ld_masks
+        return [NO_PRUNING, *masks["masks"]] if masks.get("masks") else []
+
+    def default_ld_mask(self) -> str | None:
+        """The mask used when a trial does not choose one (None: every stored variant)."""
+        return self.ld_masks.get("default")
+
+    def snp_columns(self, name: str | None) -> np.ndarray | None:
+        """Indices of the variants the LD mask ``name`` keeps (None for ``none``: every variant)."""
+        if name is None or name == NO_PRUNING:
+            return None
+        if name not in self.ld_masks.get("masks", []):
+            raise InputFileError(f"no LD mask {name!r} in this dataset (masks: "
+                                 f"{', '.join(self.ld_choices()) or 'none stored'}); re-munge it", self.path)
+        return np.flatnonzero(self.variants[mask_column(name)].to_numpy(dtype=bool))
 
     def related_pairs(self) -> pd.DataFrame | None:
         """Pairs of related samples found at munge time (id1, id2, kinship, degree), or None if not computed."""

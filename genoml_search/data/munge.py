@@ -25,7 +25,7 @@ import pandas as pd
 
 from genoml_search.data import qc as qc_module
 from genoml_search.data.cohort_structure import harmonized_structure, training_structure
-from genoml_search.data.dataset import GENOTYPES, Dataset, write_dataset
+from genoml_search.data.dataset import GENOTYPES, Dataset, mask_column, mask_name, write_dataset
 from genoml_search.data.harmonize import apply_harmonization, match_variants
 from genoml_search.data.ld import indep_pairwise
 from genoml_search.data.plink import MISSING, PlinkFileSet, check_bed, read_bed_matrix, read_bim, read_fam
@@ -37,6 +37,11 @@ from genoml_search.outputs import check_output_directory
 from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
+
+
+DEFAULT_LD_MASKS: tuple[float, ...] = (0.9, 0.5)
+"""The r2 thresholds munge stores as LD masks by default (besides ``none``, every QC'd variant): chosen from
+``benchmarks/ld_masks.py`` (docs/munge-qc.md)."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +88,14 @@ class MungeOptions:
     remove: str | None = None
     qc: qc_module.QCParams = field(default_factory=qc_module.QCParams)
     prune: PruneParams | None = field(default_factory=PruneParams)
+    # LD masks: with pruning, store the QC'd variants plus one mask per threshold (and prune.r2, the default
+    # mask) instead of the pruned set; () stores prune's kept set only (an explicit --indep-pairwise)
+    ld_masks: tuple[float, ...] = DEFAULT_LD_MASKS
     like: str | None = None
     fill_missing: bool = False
     kinship: bool = True  # KING kinship of a training cohort (related_pairs.tsv)
     kinship_max_samples: int = 10_000
+    king_table: str | None = None  # --king-table: kinship from a plink2 --make-king-table file instead
     pcs: int | None = None  # genetic PCs of a training cohort (None: the default, skipped if too small)
     relatedness_reference: str | None = None  # with like: training Dataset to compare with (default: like)
     tables: list[str] = field(default_factory=list)  # --table: feature tables (genoml_search.data.table_munge)
@@ -199,7 +208,7 @@ def _input_paths(options: MungeOptions) -> list[tuple[str, str | None]]:
         if prefix for suffix in suffixes]
     return [*files, ("--pheno", options.pheno), ("--covar", options.covar), ("--gwas", options.gwas),
             ("--extract", options.extract), ("--exclude", options.exclude), ("--keep", options.keep),
-            ("--remove", options.remove), ("--like", options.like), ("--like", options.relatedness_reference),
+            ("--remove", options.remove), ("--king-table", options.king_table), ("--like", options.like), ("--like", options.relatedness_reference),
             *(("--table", table) for table in options.tables)]
 
 
@@ -213,6 +222,10 @@ def munge(options: MungeOptions) -> dict[str, Any]:
 
         return munge_tables_only(options)
     cohort = _open_cohort(options)
+    if options.king_table:  # a malformed header fails now, not after QC
+        from genoml_search.data.king_table import read_header
+
+        read_header(options.king_table)
     like = Dataset.open(options.like, variants_only=True) if options.like else None
     steps: list[dict] = []
     notes: list[str] = []
@@ -231,6 +244,8 @@ def munge(options: MungeOptions) -> dict[str, Any]:
     genotypes, variants, sample_index, manifest_extra = _cohort_genotypes(options, cohort, like, keep, phenotype,
                                                                           task, steps)
     variants = _variant_table(variants, genotypes)
+    for name, mask in manifest_extra.pop("_ld_mask_arrays", {}).items():  # LD masks over the QC'd variants
+        variants[mask_column(name)] = mask
     ids = fam_ids[sample_index]
     samples = pd.concat(
         [pd.DataFrame({"ID": ids, "phenotype": phenotype.reindex(ids).to_numpy()}),
@@ -250,7 +265,8 @@ def munge(options: MungeOptions) -> dict[str, Any]:
         "notes": notes,
         **manifest_extra,
     }
-    structure, files = _sample_structure(options, like, genotypes, variants, np.asarray(ids).astype(str))
+    structure, files = _sample_structure(options, like, genotypes, variants, np.asarray(ids).astype(str),
+                                         cohort.samples["fid"].to_numpy()[sample_index])
     manifest.update(structure)
     if table is not None:
         from genoml_search.data.table_munge import finish_table
@@ -381,13 +397,15 @@ def _variant_table(variants: pd.DataFrame, genotypes: np.ndarray) -> pd.DataFram
 
 
 def _sample_structure(
-    options: MungeOptions, like: Dataset | None, genotypes: np.ndarray, variants: pd.DataFrame, ids: np.ndarray
+    options: MungeOptions, like: Dataset | None, genotypes: np.ndarray, variants: pd.DataFrame, ids: np.ndarray,
+    fids: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Manifest entries and files of the sample structure: related pairs and PCs of a training cohort, or
     relatedness to the training samples and projected PCs of a harmonized one."""
     if like is None:
         return training_structure(genotypes, variants, ids, kinship=options.kinship,
-                                  kinship_max_samples=options.kinship_max_samples, n_pcs=options.pcs)
+                                  kinship_max_samples=options.kinship_max_samples, n_pcs=options.pcs,
+                                  king_table=options.king_table, fids=fids)
     reference = options.relatedness_reference or (str(like.path) if (like.path / GENOTYPES).is_file() else None)
     return harmonized_structure(like.path, like.manifest, genotypes, ids, reference,
                                 variants["id"].astype(str).to_numpy())
@@ -461,24 +479,58 @@ def _select_training_variants(
         raise UserError(f"no variants left after QC of {len(variant_index)} variants ({filters or '--no-qc'}; "
                         f"{int(all_missing.sum())} with every call missing); relax the thresholds or check the "
                         "genotype file", str(cohort.bed or ""))
+    masks: dict[str, np.ndarray] = {}
     if options.prune is not None:
-        columns = np.flatnonzero(variant_keep)
-        kept_variants = cohort.variants.iloc[variant_index[columns]]
-        # Non-founders take no part in pruning, so the --mind filter folds into the founder mask; columns
-        # select the QC-passing variants without copying the matrix.
-        pruned = indep_pairwise(
-            genotypes, kept_variants["chrom"].to_numpy(), kept_variants["pos"].to_numpy(),
-            options.prune.window, options.prune.step, options.prune.r2, window_kb=options.prune.window_kb,
-            founders=founders & result.sample_keep, columns=columns, sex=samples["sex"].to_numpy(),
-            counts=None if result.founder_counts is None else result.founder_counts.take(columns),
-        )
-        variant_keep[columns[~pruned]] = False
-        _step(steps, "indep-pairwise", "variants", (~pruned).sum(), variant_keep.sum(),
-              f"r2 > {options.prune.r2} in windows of {options.prune.window}"
-              f"{'kb' if options.prune.window_kb else ''} (step {options.prune.step})")
+        masks = _prune(options, genotypes, cohort.variants.iloc[variant_index], variant_keep,
+                       founders & result.sample_keep, samples["sex"].to_numpy(), result.founder_counts, steps)
+        if options.ld_masks:  # the QC'd set is stored, each threshold's kept set as a mask over it
+            kept = np.flatnonzero(variant_keep)
+            extra["_ld_mask_arrays"] = {name: mask[kept] for name, mask in masks.items()}
+            extra["ld_masks"] = _masks_manifest(options, {name: int(mask.sum()) for name, mask in masks.items()})
+        else:
+            variant_keep &= masks[mask_name(options.prune.r2)]
     _step(steps, "final", "variants", 0, variant_keep.sum(), "variants in the dataset")
     _step(steps, "final", "samples", 0, result.sample_keep.sum(), "samples in the dataset")
     return extra, result.sample_keep, variant_index[variant_keep], _take(genotypes, result.sample_keep, variant_keep)
+
+
+def _prune(options: MungeOptions, genotypes: np.ndarray, variants: pd.DataFrame, variant_keep: np.ndarray,
+           founders: np.ndarray, sex: np.ndarray, founder_counts: Any, steps: list[dict]) -> dict[str, np.ndarray]:
+    """``--indep-pairwise`` at ``options.prune.r2`` and at every ``options.ld_masks`` threshold, on the
+    QC-passing columns of ``genotypes``; returns each threshold's kept variants (mask over all columns).
+
+    Non-founders take no part in pruning, so the --mind filter folds into ``founders``; ``columns`` select
+    the QC-passing variants without copying the matrix. Pruning uses no phenotype, so masks computed on all
+    training samples leak nothing into the CV folds.
+    """
+    assert options.prune is not None  # only called when pruning
+    prune = options.prune
+    columns = np.flatnonzero(variant_keep)
+    kept_variants = variants.iloc[columns]
+    counts = None if founder_counts is None else founder_counts.take(columns)
+    masks: dict[str, np.ndarray] = {}
+    for r2 in sorted({prune.r2, *options.ld_masks}, reverse=True):
+        pruned = indep_pairwise(genotypes, kept_variants["chrom"].to_numpy(), kept_variants["pos"].to_numpy(),
+                                prune.window, prune.step, r2, window_kb=prune.window_kb, founders=founders,
+                                columns=columns, sex=sex, counts=counts)
+        mask = variant_keep.copy()
+        mask[columns[~pruned]] = False
+        masks[mask_name(r2)] = mask
+        stored = " (a mask over the QC'd variants)" if options.ld_masks else ""
+        _step(steps, "indep-pairwise", "variants", (~pruned).sum(), mask.sum(),
+              f"r2 > {r2:g} in windows of {prune.window}{'kb' if prune.window_kb else ''} (step {prune.step})"
+              f"{stored}")
+    return masks
+
+
+def _masks_manifest(options: MungeOptions, kept: dict[str, int]) -> dict[str, Any]:
+    """The manifest's ``ld_masks`` entry: thresholds (names), window, the default mask and the kept counts."""
+    assert options.prune is not None  # masks are made only when pruning
+    prune = options.prune
+    return {"masks": list(kept), "window": prune.window, "step": prune.step, "window_kb": prune.window_kb,
+            "default": mask_name(prune.r2), "n_kept": kept,
+            "columns": {name: mask_column(name) for name in kept},
+            "note": "variants.tsv holds the QC'd variants; each mask column marks those --indep-pairwise keeps"}
 
 
 def _listed_and_gwas_variants(

@@ -392,8 +392,7 @@ class Driver:
                                    f"{result.error.splitlines()[0]}")
         else:
             self.consecutive_failures = 0
-            self.history.add("PRUNED" if result.pruned else "COMPLETE", result.value,
-                             tuple(enumerate(result.reported)))
+            self.history.add("PRUNED" if result.pruned else "COMPLETE", result.value, result.steps())
         if self.plan.on_result is not None:
             result.in_flight = len(self.in_flight)
             self.plan.on_result(result, self.finished)
@@ -423,7 +422,7 @@ class Driver:
 def _record(study: optuna.Study, trial: optuna.Trial, spec: TrialSpec, result: TrialResult,
             stats: DriverStats, finished: int, artifacts: Any = None) -> int:
     """Store one trial's outcome; returns the updated count of finished trials."""
-    for step, value in enumerate(result.reported):
+    for step, value in result.steps():  # with fidelity: every fold of every rung (search/fidelity.py)
         trial.report(value, step)
     trial.set_user_attr("family", spec.family)
     trial.set_user_attr("fold_scores", result.fold_scores)

@@ -61,6 +61,8 @@ def _final_linear(model: Any) -> tuple[np.ndarray, float] | None:
 def linear_score(pipeline: Any) -> LinearScore | None:
     """Compose the pipeline's steps into one linear predictor, or None if it is not linear."""
     steps = dict(getattr(pipeline, "named_steps", {}))  # an ensemble (#21) has no steps: not one linear score
+    if "ld_mask" in steps:  # an LD mask first: the rest's score, spread back over the full column space
+        return _masked_score(pipeline)
     preprocess, model = steps.get("preprocess"), steps.get("model")
     if set(steps) == {"model"} and hasattr(model, "raw_coef_"):  # path families: raw-scale coefficients
         return _path_score(model)
@@ -86,6 +88,20 @@ def linear_score(pipeline: Any) -> LinearScore | None:
     weights[keep] = kept_weights
     return LinearScore(weights, float(intercept - kept_weights @ mean),
                        np.asarray(preprocess.fill_values_, dtype=np.float64))
+
+
+def _masked_score(pipeline: Any) -> LinearScore | None:
+    from sklearn.pipeline import Pipeline
+
+    mask = pipeline.named_steps["ld_mask"]
+    inner = linear_score(Pipeline(pipeline.steps[1:]))
+    if inner is None:
+        return None
+    n_features = int(mask.n_features_in_)
+    selected = mask.selected(n_features)
+    weights, fill = np.zeros(n_features), np.zeros(n_features)  # SNPs outside the mask: weight 0
+    weights[selected], fill[selected] = inner.weights, inner.fill_values
+    return LinearScore(weights, inner.intercept, fill)
 
 
 def _path_score(model: Any) -> LinearScore | None:

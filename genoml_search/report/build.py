@@ -355,7 +355,9 @@ def _model_inputs(model: Any, info: dict[str, Any]) -> str:
     n_snps = int(info.get("n_snps", 0))
     kept = kept_columns(model, len(info.get("feature_names", [])))
     snps = int((kept < n_snps).sum())
-    return (f"uses {snps} of {n_snps} SNPs (in-fold p ≤ {info.get('snp_p_threshold', 1.0):.2g}) "
+    mask = (info.get("ld_mask") or {}).get("name")
+    pruned = f", LD mask r2 {mask}" if mask and mask != "none" else ""
+    return (f"uses {snps} of {n_snps} SNPs (in-fold p ≤ {info.get('snp_p_threshold', 1.0):.2g}{pruned}) "
             f"+ {len(kept) - snps} covariates")
 
 

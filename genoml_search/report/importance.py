@@ -22,7 +22,9 @@ def kept_columns(pipeline: Any, n_features: int) -> np.ndarray:
     """Indices of the input columns the fitted pipeline uses (its preprocessor's ``keep_`` mask)."""
     steps = getattr(pipeline, "named_steps", {})
     keep = getattr(steps.get("preprocess"), "keep_", None)
-    return np.flatnonzero(keep) if keep is not None else np.arange(n_features)
+    mask = steps.get("ld_mask")  # an LD mask first: its columns, then the preprocessor's choice among them
+    columns = mask.selected(n_features) if mask is not None else np.arange(n_features)
+    return columns[np.flatnonzero(keep)] if keep is not None else columns
 
 
 def model_importances(pipeline: Any, n_kept: int) -> np.ndarray | None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from genoml_search.search.paths import (PATIENCE, Design, PathFit, fit_path, linear_predictor, raw_scale,
-                                        scores_from_eta)
+from genoml_search.search.paths import (PATIENCE, AdelieMatrix, Design, PathFit, fit_path, linear_predictor,
+                                        raw_scale, release_pages, scores_from_eta)
 from genoml_search.tasks import Task
 
 
@@ -53,12 +53,13 @@ def best_position(values: np.ndarray, greater_is_better: bool) -> int:
 
 def score_fold(design: Design, y: np.ndarray, train: np.ndarray, test: np.ndarray, task: str,
                compute: Callable[[np.ndarray, np.ndarray], float], greater_is_better: bool, l1_ratio: float,
-               classes: np.ndarray | None, n_threads: int = 1
+               classes: np.ndarray | None, n_threads: int = 1, shared: tuple[AdelieMatrix, int] | None = None
                ) -> tuple[PathFit, list[float], list[np.ndarray]]:
     """Fit a path on the ``train`` rows of ``design`` and score the ``test`` rows at each penalty, with
     early stopping. ``train``/``test`` index ``design.rows``; ``y`` holds the targets of ``design.rows``.
+    ``shared`` = (a matrix of all of ``design.rows`` with fold standardizations, this fold's number).
     Returns the fit, the score at each penalty and the ``test`` rows' scores (predictions) at each penalty."""
-    train_design = Design(design.genotypes, design.covariates, design.rows[train])
+    train_design = design.with_rows(design.rows[train])
     test_rows, y_test = design.rows[test], y[test]
     curve: list[float] = []
     predictions: list[np.ndarray] = []
@@ -68,12 +69,17 @@ def score_fold(design: Design, y: np.ndarray, train: np.ndarray, test: np.ndarra
             eta = linear_predictor(fit, index, train_design, test_rows)
             predictions.append(scores_from_eta(eta, task).astype(np.float32))
             curve.append(float(compute(y_test, predictions[-1])))
+        release_pages(design.genotypes)  # the held-out rows' pages of the int8 map: re-read from the page cache
 
     def stop(fit: PathFit) -> bool:
         score_up_to(fit)
         return len(curve) - 1 - best_position(np.asarray(curve), greater_is_better) >= PATIENCE
 
-    fit = fit_path(train_design, y[train], task, l1_ratio, classes, stop=stop, n_threads=n_threads)
+    if shared is None:
+        fit = fit_path(train_design, y[train], task, l1_ratio, classes, stop=stop, n_threads=n_threads)
+    else:
+        fit = fit_path(design, y, task, l1_ratio, classes, stop=stop, n_threads=n_threads,
+                       shared=(shared[0], shared[1], train))
     score_up_to(fit)  # the last penalties, if the solver ended the path on its own
     return fit, curve[: len(fit.lambdas)], predictions[: len(fit.lambdas)]
 
@@ -94,9 +100,12 @@ def cross_validate_path(design: Design, y: np.ndarray, folds: list[tuple[np.ndar
     reported: list[float] = []
     predictions: list[list[np.ndarray]] = []  # each fold's held-out scores at each penalty
     fold_models: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for train, test in folds:
+    # the genotypes are converted to adelie's SNP format once for all folds (each fold: its own
+    # standardization, weight 0 on its held-out rows), not once per fold
+    shared = AdelieMatrix(design, n_threads, fold_rows=[train for train, _ in folds])
+    for fold, (train, test) in enumerate(folds):
         fit, curve, fold_predictions = score_fold(design, y, train, test, task, compute, greater_is_better,
-                                                  l1_ratio, classes, n_threads)
+                                                  l1_ratio, classes, n_threads, shared=(shared, fold))
         predictions.append(fold_predictions)
         curves.append(curve)
         ratios.append(fit.lambdas / fit.lambdas[0])

@@ -15,6 +15,7 @@ fold, on the fold's training part: missing calls are imputed with that mean, as
 from __future__ import annotations
 
 import gc
+import mmap
 import os
 import tempfile
 from collections.abc import Callable
@@ -41,15 +42,29 @@ the same speed."""
 @dataclass(frozen=True)
 class Design:
     """What a path is fitted on: int8 genotypes (samples x SNPs, negative = missing, e.g. a memory map), the
-    float covariates (samples x covariates, may be empty) and the rows (samples) to use."""
+    float covariates (samples x covariates, may be empty), the rows (samples) to use and, for an LD mask, the
+    SNP columns to use (None: all). Columns are read through the mask block by block, never copied whole."""
 
     genotypes: Any
     covariates: np.ndarray
     rows: np.ndarray
+    columns: np.ndarray | None = None
 
     @property
     def n_snps(self) -> int:
-        return int(self.genotypes.shape[1])
+        return int(self.genotypes.shape[1] if self.columns is None else len(self.columns))
+
+    def with_rows(self, rows: np.ndarray) -> Design:
+        """The same genotypes, covariates and columns at other rows."""
+        return Design(self.genotypes, self.covariates, rows, self.columns)
+
+    def read(self, rows: np.ndarray, columns: Any) -> np.ndarray:
+        """int8 genotypes at ``rows`` and SNP positions ``columns`` (a slice or indices, through the mask)."""
+        if self.columns is None:
+            if isinstance(columns, slice):
+                return np.asarray(self.genotypes[rows, columns], dtype=np.int8)
+            return np.asarray(self.genotypes[np.ix_(rows, columns)], dtype=np.int8)
+        return np.asarray(self.genotypes[np.ix_(rows, self.columns[columns])], dtype=np.int8)
 
     @property
     def n_covariates(self) -> int:
@@ -96,54 +111,112 @@ def import_adelie() -> Any:
     return adelie
 
 
+def release_pages(genotypes: Any) -> None:
+    """Drop this process's mapping of a memory-mapped genotype matrix's pages (they stay in the page cache).
+
+    Converting the SNP matrix reads every page of the int8 map once; without this the pages count in the
+    worker's RSS (1x the int8 matrix) for the rest of the trial although the solver never reads them again.
+    Clean file pages re-fault from the page cache when read later (held-out scoring reads a few columns).
+    Arrays that are not memory maps are left alone."""
+    mapping = getattr(genotypes, "_mmap", None)
+    if mapping is not None and hasattr(mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mapping.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # a closed map or an unsupported platform: only memory is at stake
+            pass
+
+
 class AdelieMatrix:
     """The standardized design of one fit as an adelie matrix (int8 SNP blocks via ``.snpdat`` + covariates).
+
+    Each SNP is stored counting its minor allele in the fit's rows (``2 - g`` where the counted allele is the
+    major one): adelie's SNP format stores the positions of the 1s and 2s, so this halves its size for the
+    columns counted on the major allele (about half of them in .bim files that do not order alleles by
+    frequency). Standardizing ``2 - g`` with center ``2 - mean`` and scale ``-sd`` gives exactly the
+    standardized ``g``, so coefficients and :attr:`standardization` stay those of the counted allele.
+
+    With ``fold_rows`` (positions in ``design.rows`` of each CV fold's training rows) the matrix is built once
+    for all the design's rows and each fold gets its own standardization from its training rows
+    (:attr:`fold_standardizations`, :meth:`standardized`): a fold's path is then fitted on this one matrix with
+    observation weight 0 on its held-out rows (what adelie recommends over row subsets), instead of converting
+    the genotypes again per fold. Missing calls are stored imputed with the mean of all the design's rows (the
+    search samples; genotypes only, no phenotype), the same value for every fold.
 
     The ``.snpdat`` files are written to a private temporary directory, read into memory and deleted at once,
     so a killed worker leaves no file behind for long.
     """
 
-    def __init__(self, design: Design, n_threads: int = 1) -> None:
+    def __init__(self, design: Design, n_threads: int = 1, fold_rows: list[np.ndarray] | None = None) -> None:
         ad = import_adelie()
         rows = np.asarray(design.rows)
-        centers, scales, blocks = [], [], []
+        centers, scales, flips, blocks = [], [], [], []
+        fold_stats: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in fold_rows or []]
         with tempfile.TemporaryDirectory(prefix="genoml-search-path-") as tmp:
-            for start in range(0, design.n_snps, BLOCK_COLUMNS):
-                block = np.asarray(design.genotypes[rows, start : start + BLOCK_COLUMNS], dtype=np.int8)
+            for number, start in enumerate(range(0, design.n_snps, BLOCK_COLUMNS)):
+                block = design.read(rows, slice(start, start + BLOCK_COLUMNS))
                 mean, sd = _snp_block_stats(block)
+                for stats, train in zip(fold_stats, fold_rows or []):
+                    stats.append(_snp_block_stats(block[train]))
+                flip = mean > 1.0  # the counted allele is the major one here: store the minor allele's count
+                if flip.any():
+                    block[:, flip] = np.where(block[:, flip] >= 0, 2 - block[:, flip], block[:, flip])
                 path = os.path.join(tmp, f"{start}.snpdat")
                 writer = ad.io.snp_unphased(path)
-                writer.write(np.asfortranarray(block), impute_method=mean.copy(), n_threads=n_threads)
+                writer.write(np.asfortranarray(block), impute_method=np.where(flip, 2.0 - mean, mean),
+                             n_threads=n_threads)
                 del block
                 reader = ad.io.snp_unphased(path, read_mode="file")
                 reader.read()
                 blocks.append(ad.matrix.snp_unphased(reader, n_threads=n_threads))
                 centers.append(mean)
                 scales.append(sd)
+                flips.append(flip)
+                if number % 4 == 3:  # 4 blocks of 1,024 columns span a 4 KB page of every row
+                    release_pages(design.genotypes)
+        release_pages(design.genotypes)
         cov_mean, cov_sd = _covariate_stats(design.covariates[rows])
         if design.n_covariates:
             filled = np.where(np.isnan(design.covariates[rows]), cov_mean, design.covariates[rows])
             blocks.append(ad.matrix.dense(np.asfortranarray(filled, dtype=np.float64), n_threads=n_threads))
         matrix = blocks[0] if len(blocks) == 1 else ad.matrix.concatenate(blocks, axis=1, n_threads=n_threads)
-        raw_scales = np.concatenate(scales + [cov_sd])
-        self.standardization = Standardization(np.concatenate(centers + [cov_mean]),
-                                               np.where(raw_scales > 0, raw_scales, 1.0))
-        self.matrix = ad.matrix.standardize(matrix, centers=self.standardization.centers,
-                                            scales=self.standardization.scales, n_threads=n_threads)
+        self.standardization = _standardization(centers, scales, cov_mean, cov_sd)
+        self.fold_standardizations = [
+            _standardization([m for m, _ in stats], [sd for _, sd in stats],
+                             *_covariate_stats(design.covariates[rows[train]]))
+            for stats, train in zip(fold_stats, fold_rows or [])]
+        self._flipped = np.concatenate(flips + [np.zeros(design.n_covariates, dtype=bool)])
+        self._base, self._n_threads = matrix, n_threads
+        self.matrix = self.standardized(self.standardization)
         self.n_snps, self.n_covariates = design.n_snps, design.n_covariates
         self._blocks = blocks  # adelie's matrices reference these; keep them alive
 
+    def standardized(self, standardization: Standardization) -> Any:
+        """The matrix standardized with some centers and scales (of the counted alleles; minor-allele storage
+        is undone here). A light wrapper: the SNP data are shared."""
+        centers, scales = standardization.centers, standardization.scales
+        return import_adelie().matrix.standardize(
+            self._base, centers=np.where(self._flipped, 2.0 - centers, centers),
+            scales=np.where(self._flipped, -scales, scales), n_threads=self._n_threads)
 
-def glm_for(task: str, y: np.ndarray, classes: np.ndarray | None = None) -> Any:
-    """adelie's GLM for a task: gaussian, binomial (y in {0, 1}) or multinomial (one column per class)."""
+
+def _standardization(centers: list[np.ndarray], scales: list[np.ndarray], cov_mean: np.ndarray,
+                     cov_sd: np.ndarray) -> Standardization:
+    raw_scales = np.concatenate(scales + [cov_sd])
+    return Standardization(np.concatenate(centers + [cov_mean]), np.where(raw_scales > 0, raw_scales, 1.0))
+
+
+def glm_for(task: str, y: np.ndarray, classes: np.ndarray | None = None,
+            weights: np.ndarray | None = None) -> Any:
+    """adelie's GLM for a task: gaussian, binomial (y in {0, 1}) or multinomial (one column per class);
+    ``weights`` (summing to 1) are observation weights, 0 for rows left out of the fit."""
     ad = import_adelie()
     if task == Task.REGRESSION:
-        return ad.glm.gaussian(np.asarray(y, dtype=np.float64))
+        return ad.glm.gaussian(np.asarray(y, dtype=np.float64), weights=weights)
     assert classes is not None, "a classification path needs the classes"
     if task == Task.BINARY:
-        return ad.glm.binomial(np.asarray(y == classes[1], dtype=np.float64))
+        return ad.glm.binomial(np.asarray(y == classes[1], dtype=np.float64), weights=weights)
     onehot = (np.asarray(y)[:, None] == np.asarray(classes)[None, :]).astype(np.float64)
-    return ad.glm.multinomial(onehot)
+    return ad.glm.multinomial(onehot, weights=weights)
 
 
 @dataclass
@@ -165,15 +238,24 @@ class PathFit:
 
 def fit_path(design: Design, y: np.ndarray, task: str, l1_ratio: float, classes: np.ndarray | None = None,
              stop: Callable[[PathFit], bool] | None = None, max_index: int | None = None,
-             min_ratio: float = MIN_RATIO, path_size: int = PATH_SIZE, n_threads: int = 1) -> PathFit:
+             min_ratio: float = MIN_RATIO, path_size: int = PATH_SIZE, n_threads: int = 1,
+             shared: tuple[AdelieMatrix, int, np.ndarray] | None = None) -> PathFit:
     """Fit the path on ``design`` (``y``: the targets of its rows) from lambda_max down, warm-started, with
     adelie's screening rules.
 
     ``stop(partial_fit)`` is asked after every penalty and ends the path early when it returns True;
     ``max_index`` ends it after that many penalties past lambda_max (a refit at a chosen penalty).
+    ``shared`` = (a matrix built for all rows with fold standardizations, the fold, its training positions):
+    fit that fold on the shared matrix, weight 0 on the other rows (``y`` then holds the targets of all rows).
     """
     ad = import_adelie()
-    matrix = AdelieMatrix(design, n_threads=n_threads)
+    weights = None
+    if shared is None:
+        matrix: AdelieMatrix | _FoldView = AdelieMatrix(design, n_threads=n_threads)
+    else:
+        matrix = _FoldView(shared[0], shared[1])
+        weights = np.zeros(len(y))
+        weights[shared[2]] = 1.0 / len(shared[2])
     penalty = np.ones(design.n_snps + design.n_covariates)
     penalty[design.n_snps :] = 0.0  # covariates: unpenalized fixed effects
     if task == Task.MULTICLASS:
@@ -190,7 +272,7 @@ def fit_path(design: Design, y: np.ndarray, task: str, l1_ratio: float, classes:
             return True
         return stop is not None and stop(partial(state))
 
-    state = ad.grpnet(X=matrix.matrix, glm=glm_for(task, y, classes), penalty=penalty,
+    state = ad.grpnet(X=matrix.matrix, glm=glm_for(task, y, classes, weights), penalty=penalty,
                       alpha=float(l1_ratio), min_ratio=min_ratio, lmda_path_size=path_size, n_threads=n_threads,
                       progress_bar=False, exit_cond=exit_cond)
     fit = partial(state)
@@ -199,6 +281,14 @@ def fit_path(design: Design, y: np.ndarray, task: str, l1_ratio: float, classes:
     del state, matrix, exit_cond, partial
     gc.collect()
     return fit
+
+
+class _FoldView:
+    """One fold's standardized view of a shared :class:`AdelieMatrix`."""
+
+    def __init__(self, shared: AdelieMatrix, fold: int) -> None:
+        self.standardization = shared.fold_standardizations[fold]
+        self.matrix = shared.standardized(self.standardization)
 
 
 def standardized_columns(design: Design, rows: np.ndarray, columns: np.ndarray,
@@ -212,7 +302,7 @@ def standardized_columns(design: Design, rows: np.ndarray, columns: np.ndarray,
     out = np.empty((len(rows), len(columns)))
     snp = columns < design.n_snps
     if snp.any():
-        values = np.asarray(design.genotypes[np.ix_(rows, columns[snp])]).astype(np.float64)
+        values = design.read(rows, columns[snp]).astype(np.float64)
         centers = standardization.centers[columns[snp]]
         out[:, snp] = np.where(values < 0, centers, values)
     if (~snp).any():

@@ -8,6 +8,7 @@ unpenalized (:class:`CovariateWeight`).
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
@@ -110,6 +111,47 @@ class CovariateWeight(TransformerMixin, BaseEstimator):
         return out
 
 
+class SnpColumns(TransformerMixin, BaseEstimator):
+    """Keep an LD mask's SNP columns (``columns``, indices among the first ``n_snps``) and every column after
+    the SNPs (feature tables, covariates, PCs); the first step of a final model trained on a mask.
+
+    Stateless (nothing is fitted on data: the mask was computed by munge without the phenotype), so the saved
+    model takes the dataset's full column space, which is what ``predict``, the validation cohort and the
+    ensemble of trials with different masks give it. An int8 :class:`~genoml_search.search.paths.Design`
+    (path families) is passed on with the mask as its columns, so no genotype is copied.
+    """
+
+    def __init__(self, n_snps: int = 0, columns: Any = None):
+        self.n_snps = n_snps
+        self.columns = columns
+
+    def fit(self, x: Any, y: np.ndarray | None = None) -> SnpColumns:
+        self.n_features_in_ = self._width(x)
+        return self
+
+    def _width(self, x: Any) -> int:
+        from genoml_search.search.paths import Design
+
+        if isinstance(x, Design):
+            return int(x.genotypes.shape[1] + x.n_covariates)
+        return int(np.shape(x)[1])
+
+    def transform(self, x: Any) -> Any:
+        from genoml_search.search.paths import Design
+
+        columns = np.asarray(self.columns, dtype=np.intp)
+        if isinstance(x, Design):
+            if x.columns is not None or x.genotypes.shape[1] != self.n_snps:
+                raise ValueError(f"expected the {self.n_snps} SNP columns the model was trained on")
+            return Design(x.genotypes, x.covariates, x.rows, columns)
+        width = np.shape(x)[1]
+        return np.asarray(x)[:, np.concatenate([columns, np.arange(self.n_snps, width)])]
+
+    def selected(self, n_features: int) -> np.ndarray:
+        """Input columns kept, in output order, for an input of ``n_features`` columns."""
+        return np.concatenate([np.asarray(self.columns, dtype=np.intp), np.arange(self.n_snps, n_features)])
+
+
 def build_pipeline(
     family: ModelFamily,
     params: dict[str, Any],
@@ -120,6 +162,7 @@ def build_pipeline(
     n_jobs: int = 1,
     n_covariates: int = 0,
     tabular: Any = None,
+    snp_columns: np.ndarray | None = None,
 ) -> Pipeline:
     """The full pipeline of a trial: preprocessing fitted in-fold, scaling if the family needs it, the model.
 
@@ -128,7 +171,15 @@ def build_pipeline(
     covariates multiplied by it (:class:`CovariateWeight`), which leaves them practically unpenalized.
     Path families (``fits_path``) get no preprocessing steps and ignore ``snp_p_threshold``. ``tabular`` (a
     :class:`~genoml_search.search.tabular.TabularLayout`) switches to the feature-table preprocessing.
+    ``snp_columns`` (an LD mask over the ``n_snps`` SNPs of the input) puts :class:`SnpColumns` first and
+    builds the rest for the mask's columns (a trial, fed the masked columns directly, does not pass it).
     """
+    if snp_columns is not None:
+        columns = np.asarray(snp_columns, dtype=np.intp)
+        layout = None if tabular is None else dataclasses.replace(tabular, n_snps=len(columns))
+        inner = build_pipeline(family, params, task, len(columns), snp_p_threshold, random_state, n_jobs,
+                               n_covariates, layout)
+        return Pipeline([("ld_mask", SnpColumns(n_snps, columns)), *inner.steps])
     if tabular is not None:  # feature tables (munge --table): categorical encoding in-fold, search/tabular.py
         from genoml_search.search.tabular import native_categorical_model, tabular_preprocessor
 

@@ -121,6 +121,9 @@ class ModelFamily(ABC):
         fits_path: the family evaluates a whole regularization path per fold from the int8 genotypes and
             chooses its penalty inside the trial (:mod:`genoml_search.search.path_cv`) instead of one fit
             per fold; its estimator imputes and standardizes itself.
+        multi_fidelity: with ``run --fidelity`` on, the family's trials are cross-validated on 1/9, then 1/3
+            of the search samples before all of them (:mod:`genoml_search.search.fidelity`); False for
+            families whose trials are cheap at any n (benchmarks/results/fidelity.json).
     """
 
     name: ClassVar[str]
@@ -129,6 +132,7 @@ class ModelFamily(ABC):
     handles_missing: ClassVar[bool] = False
     covariate_weight: ClassVar[float] = 1.0
     fits_path: ClassVar[bool] = False
+    multi_fidelity: ClassVar[bool] = True
 
     def __init__(self, overrides: dict[str, Param] | None = None) -> None:
         self.overrides = dict(overrides or {})

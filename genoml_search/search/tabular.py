@@ -9,7 +9,9 @@ expects) and the categorical columns sit at known positions 0..k-1 for the nativ
 
 Everything is fitted on the fold's training part: which levels are kept (the ``max_levels`` most frequent with
 at least ``min_level_count`` training samples; the others, and levels absent from the fold's training part,
-are pooled in one ``other`` level), the association filter and the imputation means.
+are pooled in one ``other`` level), the association filter and the imputation means. The filter tests SNPs
+linearly (:func:`~genoml_search.core.association.association_pvalues`) and numeric table columns with a test
+that also sees non-linear effects (:func:`~genoml_search.core.association.table_association_pvalues`).
 
 Encodings (chosen per family by :func:`encoding_for`):
 
@@ -30,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from genoml_search.core.association import association_pvalues
+from genoml_search.core.association import association_pvalues, table_association_pvalues
 from genoml_search.core.tabular import TabularLayout, covariate_start, table_block  # noqa: F401 (re-exported)
 from genoml_search.errors import UserError
 
@@ -110,7 +112,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         if self.snp_p_threshold < 1.0 and y is not None and len(filterable):
             block = x[:, filterable]
             block = np.where(np.isnan(block), self.fill_values_[filterable], block)
-            pvalues = association_pvalues(block, np.asarray(y, dtype=float), self.task)
+            pvalues = _screen_pvalues(block, np.asarray(y, dtype=float), self.task, self.n_snps)
             keep = pvalues <= self.snp_p_threshold
             if not keep.any():  # never a model without any filterable column: keep the most associated one
                 keep[int(np.argmin(pvalues))] = True
@@ -160,6 +162,15 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         frame = pd.DataFrame(columns)
         numeric_frame = pd.DataFrame(numeric, columns=[f"x{i}" for i in range(numeric.shape[1])])
         return pd.concat([frame, numeric_frame], axis=1)
+
+
+def _screen_pvalues(block: np.ndarray, y: np.ndarray, task: str, n_snps: int) -> np.ndarray:
+    """In-fold p-values of the filterable columns ``[SNPs | numeric table columns]``: the linear test for SNPs
+    (additive dosages), the linear-or-binned test for table columns, whose effects may be non-linear (measured:
+    the linear test dropped Friedman #1's purely quadratic column, docs/tabular.md)."""
+    snps = association_pvalues(block[:, :n_snps], y, task) if n_snps else np.empty(0)
+    table = table_association_pvalues(block[:, n_snps:], y, task) if block.shape[1] > n_snps else np.empty(0)
+    return np.concatenate([snps, table])
 
 
 def native_categorical_model(model: Any, family_name: str, n_categorical: int) -> Any:

@@ -72,12 +72,13 @@ def _inside(param: Any, value: Any) -> bool:
 
 
 def enqueue_starting_points(study: optuna.Study, families: list[ModelFamily], task: str, snp_filter: bool,
-                            n_snps: int, n_train: int) -> int:
+                            n_snps: int, n_train: int, extra: dict[str, Any] | None = None) -> int:
     """Queue the starting points of the searched families in a study with no trials yet; return how many
     (none of the elastic net's when ``ridge_h2`` is searched too, see :data:`REPLACED_BY_RIDGE_H2`).
 
     ``n_snps`` and ``n_train`` (samples per CV training part) set the penalty strength. A point is skipped
-    when its value lies outside the family's range (e.g. a study file narrowed it).
+    when its value lies outside the family's range (e.g. a study file narrowed it). ``extra`` adds
+    study-level parameters to every point (the default LD mask ``ld_r2`` when the study searches it).
     """
     if study.trials:
         return 0
@@ -91,7 +92,8 @@ def enqueue_starting_points(study: optuna.Study, families: list[ModelFamily], ta
         for point in starting_points(family.name, n_snps, n_train):
             if any(name not in params or not _inside(params[name], value) for name, value in point.items()):
                 continue
-            values: dict[str, Any] = {"family": family.name, **{f"{family.name}__{k}": v for k, v in point.items()}}
+            values: dict[str, Any] = {"family": family.name, **{f"{family.name}__{k}": v for k, v in point.items()},
+                                      **(extra or {})}
             if snp_filter and not family.fits_path:  # path families have no SNP filter
                 values["snp_p_threshold"] = 1.0
             study.enqueue_trial(values, user_attrs={"starting_point": True}, skip_if_exists=True)

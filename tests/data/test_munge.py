@@ -144,3 +144,51 @@ def test_munge_keeps_plink2s_variants_on_sex_chromosomes(plink2, sex_cohort, tmp
     assert set(kept["id"]) == expected
     assert {"23", "24", "26"} <= set(kept["chrom"].astype(str)) and manifest["steps"]  # chrX, chrY, chrM kept
     assert len(expected) < 153  # pruning removed something
+
+
+def _simulated(tmp_path):
+    from genoml_search.data.simulate import simulate_tiny
+
+    simulate_tiny(tmp_path / "sim", n_snps=1500, seed=4)
+    sim = tmp_path / "sim"
+    return {"bfile": str(sim / "train"), "pheno": str(sim / "train_pheno.csv"), "kinship": False, "pcs": 0}
+
+
+def test_ld_masks_are_the_kept_sets_of_single_threshold_prunes(tmp_path) -> None:
+    from genoml_search.data.dataset import mask_column
+
+    inputs = _simulated(tmp_path)
+    manifest = munge(MungeOptions(out=tmp_path / "masks", **inputs))  # the default: QC'd set + masks 0.9, 0.5
+    masked = Dataset.open(tmp_path / "masks")
+    assert masked.ld_choices() == ["none", "0.9", "0.5"] and masked.default_ld_mask() == "0.9"
+    munge(MungeOptions(out=tmp_path / "qc", prune=None, **inputs))
+    assert list(masked.variants["id"]) == list(Dataset.open(tmp_path / "qc").variants["id"])  # the QC'd set
+    np.testing.assert_array_equal(np.asarray(masked.genotypes), np.asarray(Dataset.open(tmp_path / "qc").genotypes))
+    for r2 in (0.9, 0.5):
+        out = tmp_path / f"pruned-{r2}"
+        munge(MungeOptions(out=out, prune=PruneParams(50, 5, r2), ld_masks=(), **inputs))
+        single = Dataset.open(out)
+        assert not single.ld_choices() and single.snp_columns(single.default_ld_mask()) is None
+        kept = masked.variants["id"].to_numpy()[masked.snp_columns(f"{r2:g}")]
+        assert list(kept) == list(single.variants["id"]) and len(kept) == manifest["ld_masks"]["n_kept"][f"{r2:g}"]
+        assert masked.variants[mask_column(f"{r2:g}")].dtype == bool
+    n_05, n_09, n_all = (len(masked.snp_columns("0.5")), len(masked.snp_columns("0.9")), masked.genotypes.shape[1])
+    assert n_05 < n_09 < n_all  # the simulated LD blocks give each threshold something to remove
+    with pytest.raises(UserError, match="no LD mask '0.8'"):
+        masked.snp_columns("0.8")
+
+
+@pytest.mark.slow  # three CLI processes
+def test_explicit_indep_pairwise_alone_keeps_the_pruned_set_only(tmp_path, cli) -> None:
+    inputs = _simulated(tmp_path)
+    base = ["munge", "--bfile", inputs["bfile"], "--pheno", inputs["pheno"], "--no-kinship", "--pcs", "0"]
+    assert cli(*base, "--out", str(tmp_path / "a"), "--indep-pairwise", "50", "5", "0.5").code == 0
+    assert "ld_masks" not in Dataset.open(tmp_path / "a").manifest
+    assert cli(*base, "--out", str(tmp_path / "b"), "--indep-pairwise", "50", "5", "0.5",
+               "--ld-masks", "0.8").code == 0
+    both = Dataset.open(tmp_path / "b")
+    assert both.ld_choices() == ["none", "0.8", "0.5"] and both.default_ld_mask() == "0.5"
+    assert list(both.variants["id"].to_numpy()[both.snp_columns("0.5")]) == list(
+        Dataset.open(tmp_path / "a").variants["id"])
+    refused = cli(*base, "--out", str(tmp_path / "c"), "--skip-prune", "--ld-masks", "0.5")
+    assert refused.code == 2 and not (tmp_path / "c").exists()

@@ -142,3 +142,65 @@ def test_shuffled_phenotype_gives_chance_on_a_munged_table(tmp_path, name):
         model.fit(data.x[train], data.y[train])
         scores.append(metric.compute(data.y[test], predict_scores(model, data.x[test], "binary")))
     assert abs(np.mean(scores) - 0.5) < 0.08, scores
+
+
+# --- the in-fold screen of table columns ---------------------------------------------------------------------
+
+def _quadratic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A SNP-like column and a numeric table column with the same purely quadratic effect, one covariate."""
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(size=n)
+    x = np.column_stack([u, u, rng.normal(size=n)]).astype(np.float32)
+    return x, 20 * (u - 0.5) ** 2 + rng.normal(size=n)
+
+
+def test_a_quadratic_only_table_column_survives_a_strict_threshold_a_snp_does_not():
+    """Table columns get the non-linear screen; SNPs keep the linear test (additive dosages)."""
+    x, y = _quadratic(400, 0)
+    step = TabularPreprocessor(n_snps=1, kinds=("numeric",), n_levels=(0,), task="regression",
+                               snp_p_threshold=1e-6).fit(x, y)
+    assert list(step.numeric_keep_) == [1, 2]  # the table column kept, the SNP (same values) dropped, covariate
+
+
+def test_the_table_screen_is_fitted_on_the_training_rows_only():
+    """The column carries the quadratic effect in the first half of the rows only: kept when the filter is
+    fitted there, dropped when fitted on the other half."""
+    x, y = _quadratic(600, 1)
+    y[300:] = np.random.default_rng(2).permutation(y[300:])
+    def kept(rows: slice) -> bool:
+        step = TabularPreprocessor(n_snps=0, kinds=("numeric", "numeric"), n_levels=(0, 0), task="regression",
+                                   snp_p_threshold=1e-4).fit(x[rows][:, 1:], y[rows])
+        return 0 in step.numeric_keep_
+    assert kept(slice(0, 300)) and not kept(slice(300, 600))
+
+
+def test_screening_table_columns_on_all_samples_leaks_the_in_fold_screen_stays_at_chance():
+    """Pure noise, 120 samples x 1,000 table columns: the 10 columns the screen ranks first on ALL samples give a
+    high CV AUC; the same screen inside each fold (the pipeline, ~10 columns kept) stays at chance."""
+    from sklearn.linear_model import LogisticRegression
+
+    from genoml_search.core.association import table_association_pvalues
+    from genoml_search.core.metrics import get_metric
+    from genoml_search.core.scoring import predict_scores
+    from genoml_search.search.objective import CVSpec, make_folds
+
+    layout = TabularLayout(0, ("numeric",) * 1000, (0,) * 1000, 0)
+    family = get_family("logistic")
+    metric = get_metric("roc_auc", "binary")
+    leaky, ours = [], []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(120, 1000)).astype(np.float32)
+        y = rng.integers(0, 2, 120).astype(float)
+        top = np.argsort(table_association_pvalues(x, y, "binary"))[:10]  # screened on ALL samples: the leak
+        leaky_folds, our_folds = [], []
+        for train, test in make_folds(y, "binary", CVSpec(5, 1, 0)):
+            model = LogisticRegression(max_iter=1000).fit(x[train][:, top], y[train])
+            leaky_folds.append(metric.compute(y[test], model.predict_proba(x[test][:, top])[:, 1]))
+            pipeline = build_pipeline(family, {"C": 1.0, "l1_ratio": 0.0}, "binary", 0, 0.01, tabular=layout)
+            pipeline.fit(x[train], y[train])
+            our_folds.append(metric.compute(y[test], predict_scores(pipeline, x[test], "binary")))
+        leaky.append(np.mean(leaky_folds))
+        ours.append(np.mean(our_folds))
+    assert min(leaky) > 0.75, leaky
+    assert abs(np.mean(ours) - 0.5) < 0.1 and max(ours) < 0.65, ours
