@@ -437,6 +437,27 @@ def summary(cohorts: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def table(cohorts: dict[str, Any]) -> str:
+    """The docs table: per cohort the search against the three baselines (validation scores, seconds)."""
+    lines = ["| cohort | metric | search (best family, trials complete) | ridge | lasso | elastic net | "
+             "search - best baseline | search s (load) | baselines s (load) |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in cohorts.items():
+        s, b, v = r.get("search") or {}, r.get("baselines") or {}, r.get("verdict") or {}
+        if not s or not b:
+            continue
+        complete = sum(f.get("COMPLETE", 0) for f in (s.get("trials") or {}).get("by_family", {}).values())
+        if s.get("validation") is None:
+            found, gap = "no trial finished", "not met: no model"
+        else:
+            found, gap = f"{s['validation']:.3f} ({s['best_family']}, {complete})", f"{v['difference']:+.3f}"
+        cells = [f"{b[k]['validation']:.3f} ({b[k]['seconds']:.0f} s)" for k in ("ridge", "lasso", "elastic_net")]
+        seconds = sum(b[k]["seconds"] for k in ("ridge", "lasso", "elastic_net"))
+        lines.append(f"| {name} | {'AUC' if r['cohort']['task'] == 'binary' else 'R2'} | {found} | {' | '.join(cells)} | "
+                     f"{gap} | {s['seconds']:.0f} ({s['load_before'][0]:.0f}-{s['load_after'][0]:.0f}) | "
+                     f"{seconds:.0f} ({b['load_before'][0]:.0f}-{b['load_after'][0]:.0f}) |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=sorted(COHORTS), help="cohorts to (re)run")
@@ -448,8 +469,30 @@ def main() -> None:
     parser.add_argument("--l1-ratios", type=lambda text: [float(x) for x in text.split(",")], default=None,
                         help="also the CV-tuned path at these l1_ratio values (comma-separated)")
     parser.add_argument("--results", default="genomewide", help="result file name under benchmarks/results/")
+    parser.add_argument("--collect", action="store_true",
+                        help="take each cohort's newest search from benchmarks/work/genomewide/NAME/record.json")
+    parser.add_argument("--table", action="store_true", help="print the result file as a markdown table")
     args = parser.parse_args()
     path = RESULTS / f"{args.results}.json"
+    if args.collect:  # parallel processes: each cohort's parts from the result file and its record.json
+        cohorts = json.loads(path.read_text())["cohorts"] if path.is_file() else {}
+        for name in (n for n in COHORTS if not n.startswith("smoke")):
+            saved = WORK / "genomewide" / name / "record.json"
+            other = json.loads(saved.read_text()) if saved.is_file() else {}
+            record = {**other, **cohorts.get(name, {})}
+            for key, value in other.items():  # a part the file lacks, or a newer search
+                newer = key == "search" and value.get("measured", "") > (record.get(key) or {}).get("measured", "")
+                if key not in cohorts.get(name, {}) or newer:
+                    record[key] = value
+            if record:
+                record["verdict"] = verdict(record)
+                cohorts[name] = record
+        write_result(args.results, {"protocol": __doc__.split("\n\n")[1], "budget": args.budget,
+                                    "cohorts": cohorts, "summary": summary(cohorts)})
+        return
+    if args.table:
+        print(table(json.loads(path.read_text())["cohorts"]))
+        return
     cohorts: dict[str, Any] = json.loads(path.read_text())["cohorts"] if path.is_file() else {}
     for name in args.only or DEFAULT_COHORTS:
         if name in cohorts and not args.only:
