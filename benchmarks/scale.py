@@ -282,6 +282,10 @@ def cohort_summary(n: int, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
     reference, search = steps.get("reference") or {}, steps.get("search") or {}
     int8 = munge.get("int8_mib")
     row: dict[str, Any] = {"n": n, "n_snps": munge.get("n_variants"), "int8_mib": int8}
+    simulate = steps.get("simulate")
+    if simulate:
+        row.update({"simulate_seconds": simulate["seconds"], "simulate_cpu_seconds": simulate.get("cpu_seconds"),
+                    "simulate_peak_rss_mib": simulate["tree_peak_rss_mib"]})
     if munge:
         row["munge_seconds"] = munge["seconds"]
         row["munge_seconds_without_pca"] = round(munge["seconds"] - (munge.get("pca_seconds") or 0.0), 2)
