@@ -302,7 +302,8 @@ def cohort_summary(n: int, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
         worker = _worker_peak(trial)
         row["trial_worker_peak_rss_mib"] = worker
         row["trial_worker_peak_over_int8"] = round(worker / int8, 2) if worker and int8 else None
-        row["trial_validation_roc_auc"] = trial.get("validation_roc_auc")
+        auc = trial.get("validation_roc_auc")
+        row["trial_validation_roc_auc"] = None if auc is None else round(auc, 4)
         row["trial_process_peaks_mib"] = {p["role"]: p["peak_rss_mib"] for p in reversed(trial["processes"])}
     poll = steps.get("trial_worker_poll")
     if poll and not trial:  # a trial stopped unfinished: its worker polled from outside (VmHWM = peak RSS)
