@@ -54,7 +54,7 @@ def prepare(n_train: int, n_validation: int, n_snps: int, seed: int) -> tuple[Pa
     return data, sim
 
 
-def family_timing(data: Path, seed: int) -> list[dict[str, Any]]:
+def family_timing(data: Path, seed: int, names: tuple[str, ...] = TIMING_FAMILIES) -> list[dict[str, Any]]:
     """Seconds of one 3-fold trial per family and n (fidelity off), and the growth exponent in n."""
     import optuna
 
@@ -66,19 +66,24 @@ def family_timing(data: Path, seed: int) -> list[dict[str, Any]]:
     y = dataset.phenotype
     order = np.random.default_rng(seed).permutation(len(y))
     rows = []
-    for name in TIMING_FAMILIES:
+    for name in names:
         family = get_family(name)
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
         param_sets = [family.suggest(study.ask(), "binary")]  # one point: the same at every n
         times: dict[int, float] = {}
+        errors: dict[int, str] = {}
         for n in TIMING_N:
             seconds = []
             for params in param_sets:
                 spec = TrialSpec(0, str(data.resolve()), dataset.content_hash, "binary", "roc_auc", name, params,
                                  1.0, np.sort(order[:n]), CVSpec(3, 1, seed))
                 result = evaluate_trial(spec)
-                assert result.error is None, result.error
+                if result.error is not None:  # e.g. a sampled setting this many SNPs refuses: recorded
+                    errors[n] = result.error.splitlines()[0]
+                    break
                 seconds.append(result.seconds)
+            if not seconds:
+                break
             times[n] = float(np.median(seconds))
             print(f"timing {name} n={n}: {times[n]:.1f} s", flush=True)
             if times[n] > SKIP_AFTER_SECONDS:
@@ -86,7 +91,8 @@ def family_timing(data: Path, seed: int) -> list[dict[str, Any]]:
         ns = np.array(sorted(times))
         slope = float(np.polyfit(np.log(ns), np.log([times[n] for n in ns]), 1)[0]) if len(ns) > 1 else None
         rows.append({"family": name, "seconds": {str(n): round(t, 2) for n, t in times.items()},
-                     "growth_exponent": None if slope is None else round(slope, 2), "params": param_sets})
+                     "growth_exponent": None if slope is None else round(slope, 2), "params": param_sets,
+                     **({"errors": {str(n): e for n, e in errors.items()}} if errors else {})})
     return rows
 
 
@@ -221,6 +227,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=1, help="Dask workers of each of the two runs")
     parser.add_argument("--parts", default="timing,compare")
+    parser.add_argument("--families", default=",".join(TIMING_FAMILIES), help="timing part: families to time")
     parser.add_argument("--cpu-budget", type=float, default=60.0, help="cpu part: CPU seconds per search")
     parser.add_argument("--mode", default="on", help="cpu part: the --fidelity of this search (on or off)")
     args = parser.parse_args()
@@ -236,7 +243,7 @@ def main() -> None:
     if "timing" in parts:
         started = time.perf_counter()
         result.setdefault("timing", {})[f"{args.n_train}x{args.n_snps}"] = timing = {"cohort": cohort, "load_average_before": list(os.getloadavg()),
-                            "families": family_timing(data, args.seed)}
+                            "families": family_timing(data, args.seed, tuple(args.families.split(",")))}
         timing["seconds"] = round(time.perf_counter() - started, 1)
         timing["load_average_after"] = list(os.getloadavg())
     if "compare" in parts:
@@ -249,6 +256,10 @@ def main() -> None:
     latest = json.loads(previous.read_text()) if previous.is_file() else {}  # another part may have finished
     for part in ("timing", "compare", "cpu"):
         result[part] = {**latest.get(part, {}), **result.get(part, {})}
+    for key, timing in result["timing"].items():  # a rerun of some families replaces only their rows
+        old = latest.get("timing", {}).get(key, {}).get("families", [])
+        names = {row["family"] for row in timing.get("families", [])}
+        timing["families"] = [row for row in old if row["family"] not in names] + timing.get("families", [])
     print(write_result("fidelity", result))
 
 

@@ -474,14 +474,19 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the result file as a markdown table")
     args = parser.parse_args()
     path = RESULTS / f"{args.results}.json"
-    if args.collect:  # merge the newest search of each cohort from the per-cohort record files (parallel runs)
+    if args.collect:  # parallel processes: each cohort's parts from the result file and its record.json
         cohorts = json.loads(path.read_text())["cohorts"] if path.is_file() else {}
-        for name in cohorts:
+        for name in (n for n in COHORTS if not n.startswith("smoke")):
             saved = WORK / "genomewide" / name / "record.json"
-            newer = json.loads(saved.read_text()).get("search") if saved.is_file() else None
-            if newer and newer.get("measured", "") > (cohorts[name].get("search") or {}).get("measured", ""):
-                cohorts[name]["search"] = newer
-            cohorts[name]["verdict"] = verdict(cohorts[name])
+            other = json.loads(saved.read_text()) if saved.is_file() else {}
+            record = {**other, **cohorts.get(name, {})}
+            for key, value in other.items():  # a part the file lacks, or a newer search
+                newer = key == "search" and value.get("measured", "") > (record.get(key) or {}).get("measured", "")
+                if key not in cohorts.get(name, {}) or newer:
+                    record[key] = value
+            if record:
+                record["verdict"] = verdict(record)
+                cohorts[name] = record
         write_result(args.results, {"protocol": __doc__.split("\n\n")[1], "budget": args.budget,
                                     "cohorts": cohorts, "summary": summary(cohorts)})
         return

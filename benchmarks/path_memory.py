@@ -96,16 +96,7 @@ def instrument(sampler: Sampler) -> None:
     path_cv.linear_predictor = tagged(path_cv.linear_predictor, "score")
 
 
-def per_fold_matrices() -> None:
-    """The previous scheme, for comparison: one adelie matrix per fold (no shared matrix, no weights)."""
-    import genoml_search.search.path_cv as path_cv
-
-    original = path_cv.score_fold
-    path_cv.AdelieMatrix = lambda *args, **kwargs: None  # type: ignore[assignment,misc]
-    path_cv.score_fold = lambda *args, shared=None, **kwargs: original(*args, **kwargs)  # type: ignore[misc]
-
-
-def measure(dataset: str, n_snps: int, l1_ratio: float) -> dict[str, Any]:
+def measure(dataset: str, n_snps: int, l1_ratio: float, share_matrix: bool) -> dict[str, Any]:
     from genoml_search.core.features import features_from_dataset
     from genoml_search.core.metrics import get_metric
     from genoml_search.data.dataset import Dataset
@@ -127,7 +118,7 @@ def measure(dataset: str, n_snps: int, l1_ratio: float) -> dict[str, Any]:
         folds = make_folds(y, task, CVSpec(5, 1, 0))
         sampler.phase = "cv"
         started = time.perf_counter()
-        cv = cross_validate_path(design, y, folds, task, metric.compute, True, l1_ratio)
+        cv = cross_validate_path(design, y, folds, task, metric.compute, True, l1_ratio, share_matrix=share_matrix)
         cv_seconds = time.perf_counter() - started
         sampler.phase = "refit"
         model = PenalizedPathModel(task=task, lambda_index=cv.lambda_index, n_covariates=data.covariates.shape[1])
@@ -162,11 +153,10 @@ def main() -> None:
     parser.add_argument("--snps", type=int, default=20_000, help="first SNPs used (0: all)")
     parser.add_argument("--l1-ratio", type=float, default=1.0)
     parser.add_argument("--label", required=True)
-    parser.add_argument("--per-fold", action="store_true", help="one matrix per fold (the scheme before sharing)")
+    parser.add_argument("--shared", action="store_true", help="one matrix for all folds (share_matrix=True)")
     args = parser.parse_args()
-    if args.per_fold:
-        per_fold_matrices()
-    record = {"label": args.label, "scheme": "per-fold" if args.per_fold else "shared", **measure(args.dataset, args.snps, args.l1_ratio)}
+    record = {"label": args.label, "scheme": "shared" if args.shared else "per-fold",
+              **measure(args.dataset, args.snps, args.l1_ratio, args.shared)}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{args.label}.json").write_text(json.dumps(record, indent=1))
     print(json.dumps(record))
