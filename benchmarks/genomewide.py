@@ -483,6 +483,8 @@ def main() -> None:
             for key, value in other.items():  # a part the file lacks, or a newer search
                 newer = key == "search" and value.get("measured", "") > (record.get(key) or {}).get("measured", "")
                 if key not in cohorts.get(name, {}) or newer:
+                    if newer and record.get(key):  # keep the earlier search (e.g. before a merge of main)
+                        record.setdefault("earlier_searches", []).append(record[key])
                     record[key] = value
             if record:
                 record["verdict"] = verdict(record)
