@@ -141,7 +141,8 @@ def summary(records: list[dict[str, Any]]) -> list[dict[str, str]]:
                               f"{r['seconds']:.0f} s)" for r in group if r.get("validation_auc") is not None)
             what = ("lasso_path, one trial" if phase == "lasso" else
                     f"default search, {group[0].get('budget')} s") + f", {name} binary cohort, by LD r2"
-            rows.append({"what": what, "result": f"validation AUC {cells}", "target": "defaults follow the measurement"})
+            rows.append({"what": what, "result": f"validation AUC {cells}",
+                         "target": "defaults follow the measurement"})
     return rows
 
 

@@ -96,7 +96,7 @@ def instrument(sampler: Sampler) -> None:
     path_cv.linear_predictor = tagged(path_cv.linear_predictor, "score")
 
 
-def measure(dataset: str, n_snps: int, l1_ratio: float) -> dict[str, Any]:
+def measure(dataset: str, n_snps: int, l1_ratio: float, share_matrix: bool) -> dict[str, Any]:
     from genoml_search.core.features import features_from_dataset
     from genoml_search.core.metrics import get_metric
     from genoml_search.data.dataset import Dataset
@@ -118,7 +118,7 @@ def measure(dataset: str, n_snps: int, l1_ratio: float) -> dict[str, Any]:
         folds = make_folds(y, task, CVSpec(5, 1, 0))
         sampler.phase = "cv"
         started = time.perf_counter()
-        cv = cross_validate_path(design, y, folds, task, metric.compute, True, l1_ratio)
+        cv = cross_validate_path(design, y, folds, task, metric.compute, True, l1_ratio, share_matrix=share_matrix)
         cv_seconds = time.perf_counter() - started
         sampler.phase = "refit"
         model = PenalizedPathModel(task=task, lambda_index=cv.lambda_index, n_covariates=data.covariates.shape[1])
@@ -153,8 +153,10 @@ def main() -> None:
     parser.add_argument("--snps", type=int, default=20_000, help="first SNPs used (0: all)")
     parser.add_argument("--l1-ratio", type=float, default=1.0)
     parser.add_argument("--label", required=True)
+    parser.add_argument("--shared", action="store_true", help="one matrix for all folds (share_matrix=True)")
     args = parser.parse_args()
-    record = {"label": args.label, **measure(args.dataset, args.snps, args.l1_ratio)}
+    record = {"label": args.label, "scheme": "shared" if args.shared else "per-fold",
+              **measure(args.dataset, args.snps, args.l1_ratio, args.shared)}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{args.label}.json").write_text(json.dumps(record, indent=1))
     print(json.dumps(record))

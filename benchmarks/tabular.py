@@ -26,6 +26,7 @@ the machine may be shared.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -178,8 +179,10 @@ def run_genoml(name: str, budget: float, work: Path, snp_filter: bool = True) ->
             "cv_score": float(metrics["cv"][METRIC[task]]), "commit": _commit()}
 
 
+@functools.lru_cache(maxsize=1)
 def _commit() -> str:
-    """The genoml-search commit measured (rows of different code versions can sit in one results file)."""
+    """The genoml-search commit measured (rows of different code versions can sit in one results file); read
+    once, when the benchmark starts (:func:`main` calls it), so later commits do not relabel its rows."""
     import subprocess
 
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -214,10 +217,11 @@ def measure(name: str, budget: float, tool: str) -> dict[str, Any]:
     """One (dataset, budget, tool) row, with the machine load around it."""
     x_train, x_test, _, _, task = split(name)
     load_before = os.getloadavg()[0]
+    work = WORK / "tabular" / f"{name}-{budget:g}s-{tool.replace(' ', '').replace('-', '')}"  # one per run
     if tool in ("genoml-search", NO_FILTER):
-        result = run_genoml(name, budget, WORK / "tabular" / name, snp_filter=tool != NO_FILTER)
+        result = run_genoml(name, budget, work, snp_filter=tool != NO_FILTER)
     elif tool == AUTOGLUON:
-        result = run_autogluon(name, budget, WORK / "tabular" / f"{name}-autogluon")
+        result = run_autogluon(name, budget, work)
     else:
         result = run_flaml(name, budget)
     return {"dataset": name, "task": task, "metric": METRIC[task], "budget_seconds": budget, "tool": tool,
@@ -231,7 +235,7 @@ def ranks(rows: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for budget in sorted({r["budget_seconds"] for r in rows}):
         table = pd.DataFrame([r for r in rows if r["budget_seconds"] == budget and r["tool"] in TOOLS])
-        wide = table.pivot(index="dataset", columns="tool", values="score").dropna()
+        wide = table.pivot_table(index="dataset", columns="tool", values="score", aggfunc="mean").dropna()
         if wide.empty or len(wide.columns) < 2:
             continue
         ranked = wide.rank(axis=1, ascending=False, method="average")
@@ -252,7 +256,7 @@ def _with_autogluon(rows: list[dict[str, Any]], budget: float) -> dict[str, Any]
     """Ranks of the three tools on the datasets where all three ran at ``budget`` ({} when none)."""
     tools = (*TOOLS, AUTOGLUON)
     table = pd.DataFrame([r for r in rows if r["budget_seconds"] == budget and r["tool"] in tools])
-    wide = table.pivot(index="dataset", columns="tool", values="score")
+    wide = table.pivot_table(index="dataset", columns="tool", values="score", aggfunc="mean")
     if AUTOGLUON not in wide.columns:
         return {}
     wide = wide.dropna()
@@ -264,12 +268,32 @@ def _with_autogluon(rows: list[dict[str, Any]], budget: float) -> dict[str, Any]
             "ranks": ranked.to_dict(orient="index"), "genoml_minus_autogluon": delta.round(4).to_dict()}
 
 
+def _merged(rows: list[dict[str, Any]]) -> dict[tuple[str, float, str], dict[str, Any]]:
+    """One row per dataset, budget and tool: replicates merged (mean score, wall time and load; every score)."""
+    groups: dict[tuple[str, float, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["budget_seconds"], r["tool"]), []).append(r)
+    merged = {}
+    for key, group in groups.items():
+        mean = {k: float(np.mean([r[k] for r in group])) for k in ("score", "wall_seconds", "load_before")}
+        merged[key] = {**group[-1], **mean, "scores": [r["score"] for r in group],
+                       "best": ", ".join(dict.fromkeys(r["best"] for r in group))}
+    return merged
+
+
+def _score(row: dict[str, Any]) -> str:
+    """A score cell: the mean, and every replicate's score when there are several."""
+    if len(row["scores"]) == 1:
+        return f"{row['score']:.4f}"
+    return f"{row['score']:.4f} (mean of {', '.join(f'{v:.4f}' for v in row['scores'])})"
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The docs table: one line per dataset and budget (AutoGluon's column "-" where it did not run)."""
     lines = ["| dataset | task (metric) | train/test rows | budget | genoml-search | FLAML | difference | AutoGluon | "
              "wall genoml / FLAML / AG | best model genoml / FLAML / AG | load genoml / FLAML |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    table = {(r["dataset"], r["budget_seconds"], r["tool"]): r for r in rows}
+    table = _merged(rows)
     for (name, budget) in sorted({(r["dataset"], r["budget_seconds"]) for r in rows}, key=lambda k: (k[1], k[0])):
         ours, theirs = table.get((name, budget, "genoml-search")), table.get((name, budget, "flaml"))
         if not ours or not theirs:
@@ -279,7 +303,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                                       else ("-", "-", "-"))
         lines.append(
             f"| {name} | {ours['task']} ({ours['metric']}) | {ours['n_train']}/{ours['n_test']} | {budget:g} s | "
-            f"{ours['score']:.4f} | {theirs['score']:.4f} | {ours['score'] - theirs['score']:+.4f} | {ag_score} | "
+            f"{_score(ours)} | {theirs['score']:.4f} | {ours['score'] - theirs['score']:+.4f} | {ag_score} | "
             f"{ours['wall_seconds']:.0f} s / {theirs['wall_seconds']:.0f} s / {ag_wall} | "
             f"{ours['best']} / {theirs['best']} / {ag_best} | {ours['load_before']:.1f} / {theirs['load_before']:.1f} |")
     return "\n".join(lines)
@@ -293,8 +317,11 @@ def main(argv: list[str] | None = None) -> None:
                         f"{NO_FILTER!r} (the in-fold association filter off; not ranked) or {AUTOGLUON!r} "
                         f"(needs {AGVENV}, see benchmarks/tabular_autogluon.py)")
     parser.add_argument("--force", action="store_true", help="measure again rows already in the results")
+    parser.add_argument("--replicate", type=int, default=1, help="another run of the same rows (ranks and the "
+                        "docs table use the mean score of a tool's replicates)")
     parser.add_argument("--markdown", action="store_true", help="print the docs table of the results and stop")
     args = parser.parse_args(argv)
+    _commit()
     if args.markdown:
         print(markdown(_rows()))
         return
@@ -305,13 +332,18 @@ def main(argv: list[str] | None = None) -> None:
     for budget in args.budgets:
         for name in names:
             for tool in args.tools.split(","):
-                key = (name, budget, tool)
-                if not args.force and any((r["dataset"], r["budget_seconds"], r["tool"]) == key for r in _rows()):
+                key = (name, budget, tool, args.replicate)
+                if not args.force and any(_key(r) == key for r in _rows()):
                     continue
                 print(f"{name} {budget:g} s {tool} ...", flush=True)
-                row = measure(name, budget, tool)
+                row = {**measure(name, budget, tool), "replicate": args.replicate}
                 print(f"  score {row['score']:.4f} in {row['wall_seconds']:.0f} s ({row['best']})", flush=True)
                 _add(row)
+
+
+def _key(row: dict[str, Any]) -> tuple[str, float, str, int]:
+    """A row's identity: dataset, budget, tool and replicate (rows written before replicates existed: 1)."""
+    return row["dataset"], row["budget_seconds"], row["tool"], row.get("replicate", 1)
 
 
 def _rows() -> list[dict[str, Any]]:
@@ -323,11 +355,11 @@ def _add(row: dict[str, Any]) -> None:
     import fcntl
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    key = (row["dataset"], row["budget_seconds"], row["tool"])
+    key = _key(row)
     WORK.mkdir(parents=True, exist_ok=True)
     with open(WORK / "tabular.lock", "w") as lock:  # under the git-ignored work directory
         fcntl.flock(lock, fcntl.LOCK_EX)
-        rows = [r for r in _rows() if (r["dataset"], r["budget_seconds"], r["tool"]) != key]
+        rows = [r for r in _rows() if _key(r) != key]
         _write(rows + [row])
 
 

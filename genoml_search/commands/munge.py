@@ -78,7 +78,8 @@ def munge(
                     "--ld-masks stores pruning thresholds")
     refuse_together(ctx, "--no-qc", QC_FLAGS if no_qc else {}, "--no-qc skips these filters")
     refuse_together(ctx, "--like", {**QC_FLAGS, "indep_pairwise": "--indep-pairwise", "skip_prune": "--skip-prune",
-                                    "gwas": "--gwas", "gwas_p": "--gwas-p", "pcs": "--pcs", "ld_masks": "--ld-masks"} if like else {},
+                                    "gwas": "--gwas", "gwas_p": "--gwas-p", "pcs": "--pcs",
+                                    "ld_masks": "--ld-masks"} if like else {},
                     "a cohort munged --like a training dataset takes that dataset's SNPs and PCs (no QC, no pruning)")
     refuse_together(ctx, "--king-table", {"no_kinship": "--no-kinship", "like": "--like"} if king_table else {},
                     "--king-table gives the kinship of a training cohort")

@@ -76,6 +76,9 @@ def run(
     ensemble_rule: Annotated[str, typer.Option(
         help="When the ensemble is the final model: nested (only if its nested CV beats the best single "
         "trial) or always.")] = "nested",
+    ensemble_validate: Annotated[bool, typer.Option(
+        "--ensemble-validate", help="Refit and validate the ensemble even when it is not the final model "
+        "(costs its members' refits).")] = False,
     artifacts: Annotated[Optional[Path], typer.Option(
         help="Directory of the trials' out-of-fold predictions (default OUT/artifacts; give a shared one when "
         "several machines run one PostgreSQL/MySQL study).")] = None,
@@ -93,7 +96,7 @@ def run(
                          group_by_relatedness=group_by_relatedness, relatedness_threshold=relatedness_threshold,
                          drop_related_validation=drop_related_validation, n_pcs=pcs, ld_r2=ld_r2, ensemble=ensemble,
                          ensemble_top_k=ensemble_top_k, artifacts=artifacts, ensemble_rule=ensemble_rule,
-                         cluster=cluster_options(workers, scheduler, scheduler_file, config))
+                         ensemble_validate=ensemble_validate, cluster=cluster_options(workers, scheduler, scheduler_file, config))
     print_run_summary(_search_with_progress(options))
 
 

@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 import optuna
-from threadpoolctl import threadpool_limits
 
 from genoml_search.core.features import FeatureMatrix
 from genoml_search.core.metrics import Metric
 from genoml_search.ensemble.combine import WeightedAverage
-from genoml_search.ensemble.fast_metrics import fast_compute
+from genoml_search.ensemble.fast_metrics import fast_compute, fast_compute_many
 from genoml_search.ensemble.model import EnsembleModel
+from genoml_search.ensemble.parallel import in_threads
 from genoml_search.ensemble.nested import CVEstimate, FitCombiner, nested_estimate, optimistic_estimate, per_fold_scores
-from genoml_search.ensemble.selection import DEFAULT_ITERATIONS, greedy_selection
+from genoml_search.ensemble.selection import DEFAULT_BAG_FRACTION, DEFAULT_ITERATIONS, bagged_selection
 from genoml_search.ensemble.stacking import fit_stack
 from genoml_search.search.oof import load_oof
 from genoml_search.search.ld_choice import trial_snp_columns
@@ -59,12 +59,15 @@ def ranked_complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial
 
 def gather_candidates(study: optuna.Study, store: Any, top_k: int, n_samples: int) -> Candidates:
     """OOF predictions of the ``top_k`` best complete trials that have them (all trials of the study, old and
-    new); trials without them (older studies, unreadable files, other folds) are skipped and counted."""
+    new; the best trial of every family first, see :func:`families_first`), listed best first; trials without
+    them (older studies, unreadable files, other folds) are skipped and counted."""
     chosen: list[optuna.trial.FrozenTrial] = []
     scores: list[np.ndarray] = []
     folds: np.ndarray | None = None
     missing = mismatched = 0
-    for trial in ranked_complete_trials(study):
+    ranked = ranked_complete_trials(study)
+    rank = {t.number: i for i, t in enumerate(ranked)}
+    for trial in families_first(ranked):
         if len(chosen) >= top_k:
             break
         oof = load_oof(trial, store)
@@ -87,24 +90,56 @@ def gather_candidates(study: optuna.Study, store: Any, top_k: int, n_samples: in
                      "were skipped")
     if not chosen:
         return Candidates([], np.empty((0,)), np.empty((0, 0), dtype=np.int8), notes)
-    return Candidates(chosen, np.stack(scores), np.asarray(folds), notes)
+    order = np.argsort([rank[t.number] for t in chosen], kind="stable")  # best first again
+    return Candidates([chosen[i] for i in order], np.stack(scores)[order], np.asarray(folds), notes)
+
+
+def families_first(ranked: Sequence[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """The best trial of every family (best first), then the other trials best first: the top K candidates
+    span every family the study tried, not K near-copies of the family TPE concentrated on."""
+    seen: set[Any] = set()
+    firsts: list[optuna.trial.FrozenTrial] = []
+    rest: list[optuna.trial.FrozenTrial] = []
+    for trial in ranked:
+        family = trial.user_attrs.get("family", trial.params.get("family"))
+        (rest if family in seen else firsts).append(trial)
+        seen.add(family)
+    return firsts + rest
+
+
+@dataclass(frozen=True)
+class GreedyOptions:
+    """How greedy selection runs (:mod:`.selection`): steps, sorted initialization, bagging."""
+
+    n_iterations: int = DEFAULT_ITERATIONS
+    init_size: int = 1
+    n_bags: int = 1  # 1: the plain selection; more: bagged selection over random member subsets
+    fraction: float = DEFAULT_BAG_FRACTION
+
+
+DEFAULT_GREEDY = GreedyOptions()
 
 
 def combiner_fitter(method: str, task: str, metric: Metric, seed: int,
-                    n_iterations: int = DEFAULT_ITERATIONS) -> FitCombiner:
+                    greedy: GreedyOptions = DEFAULT_GREEDY) -> FitCombiner:
     """How a combiner is chosen from ``(members, repeats, samples[, classes])`` OOF scores and targets."""
     if method == "stack":
         return lambda scores, y: fit_stack(scores, y, task, metric, seed)
     if method != "greedy":
         raise ValueError(f"unknown ensemble method {method!r}; choose one of {', '.join(METHODS)}")
 
-    compute = fast_compute(metric)
+    compute, many = fast_compute(metric), fast_compute_many(metric)
 
     def fit_greedy(scores: np.ndarray, y: np.ndarray) -> WeightedAverage:
         def pooled(ensemble: np.ndarray) -> float:  # the metric on each repeat's OOF scores, averaged
             return float(np.mean([compute(y, ensemble[r]) for r in range(ensemble.shape[0])]))
 
-        return WeightedAverage(greedy_selection(scores, pooled, metric.greater_is_better, n_iterations).weights)
+        def pooled_many(candidates: np.ndarray) -> np.ndarray:  # (candidates, repeats, samples[, classes])
+            return np.mean([many(y, candidates[:, r]) for r in range(candidates.shape[1])], axis=0)
+
+        selection = bagged_selection(scores, pooled, metric.greater_is_better, greedy.n_iterations, pooled_many,
+                                     greedy.init_size, greedy.n_bags, greedy.fraction, seed)
+        return WeightedAverage(selection.weights)
 
     return fit_greedy
 
@@ -141,11 +176,11 @@ class EnsembleChoice:
 
 
 def choose_ensemble(candidates: Candidates, y: np.ndarray, task: str, metric: Metric, method: str,
-                    seed: int = 0, n_iterations: int = DEFAULT_ITERATIONS, rule: str = "nested") -> EnsembleChoice:
+                    seed: int = 0, greedy: GreedyOptions = DEFAULT_GREEDY, rule: str = "nested") -> EnsembleChoice:
     """Choose the combination on all OOF predictions, estimate it (optimistic and nested) and decide
     (``rule`` ``nested``: only if its nested CV beats the best trial; ``always``: whenever it has 2+ members)."""
     started = time.perf_counter()
-    fit = combiner_fitter(method, task, metric, seed, n_iterations)
+    fit = combiner_fitter(method, task, metric, seed, greedy)
     scores, folds = candidates.scores, candidates.folds
     combiner, optimistic = optimistic_estimate(scores, folds, y, metric.compute, fit)
     nested = nested_estimate(scores, folds, y, metric.compute, fit)
@@ -176,19 +211,18 @@ def _decide(nested: CVEstimate, single: float, metric: Metric, n_members: int, m
 
 
 def refit_members(trials: Sequence[optuna.trial.FrozenTrial], families: Sequence[ModelFamily], x: Any,
-                  y: np.ndarray, task: str, data: FeatureMatrix, seed: int) -> list[Any]:
+                  y: np.ndarray, task: str, data: FeatureMatrix, seed: int, n_threads: int = 1) -> list[Any]:
     """Each member trial's pipeline refitted on ``x`` (the search samples' features of ``data``) exactly like
-    the final single model."""
-    members = []
-    for trial in trials:
+    the final single model, up to ``n_threads`` at a time, one BLAS/OpenMP thread each (like the trials)."""
+    def refit(trial: optuna.trial.FrozenTrial) -> Any:
         family, params = family_and_params(trial.params, families)
         params = family.final_params(params, trial.user_attrs)
         pipeline = build_pipeline(family, params, task, data.n_snps, trial.params.get("snp_p_threshold", 1.0), seed,
                                   n_jobs=1, n_covariates=data.n_covariates, tabular=data.tabular,
                                   snp_columns=trial_snp_columns(trial, data.ld_masks, data.ld_default))
-        with threadpool_limits(limits=1):  # like the trials: OpenMP threads would fight the machine's workers
-            members.append(pipeline.fit(x, y))
-    return members
+        return pipeline.fit(x, y)
+
+    return in_threads(refit, list(trials), n_threads)
 
 
 def ensemble_model(choice: EnsembleChoice, members: list[Any], task: str, classes: list[Any] | None) -> EnsembleModel:

@@ -60,3 +60,49 @@ _FAST: dict[str, ScoreFn] = {
 def fast_compute(metric: Metric) -> ScoreFn:
     """The metric's fast form where there is one, else its own ``compute``."""
     return _FAST.get(metric.name, metric.compute)
+
+
+ManyScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``(y, candidates)`` -> one metric value per candidate; ``candidates`` is ``(candidates, samples[, classes])``."""
+
+
+def _roc_auc_many(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """:func:`_roc_auc` of every row of ``scores`` at once (one ``rankdata`` over the rows)."""
+    positive = np.asarray(y) == 1
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return np.full(scores.shape[0], np.nan)
+    ranks = rankdata(scores, axis=1)
+    return (ranks[:, positive].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def _roc_auc_ovr_many(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    labels = np.asarray(y).astype(int)
+    return np.mean([_roc_auc_many((labels == k).astype(int), scores[:, :, k]) for k in range(scores.shape[2])], axis=0)
+
+
+def _r2_many(y: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    total = float(np.sum((y - np.mean(y)) ** 2))
+    residual = np.sum((y[None] - predictions) ** 2, axis=1)
+    return 1.0 - residual / total if total > 0 else np.full(predictions.shape[0], np.nan)
+
+
+_FAST_MANY: dict[str, ManyScoreFn] = {
+    "roc_auc": _roc_auc_many,
+    "roc_auc_ovr": _roc_auc_ovr_many,
+    "r2": _r2_many,
+    "rmse": lambda y, p: np.sqrt(np.mean((y[None] - p) ** 2, axis=1)),
+    "mae": lambda y, p: np.mean(np.abs(y[None] - p), axis=1),
+    "brier": lambda y, p: np.mean((p - y[None]) ** 2, axis=1),
+}
+
+
+def fast_compute_many(metric: Metric) -> ManyScoreFn:
+    """The metric of many candidate score vectors against the same targets: vectorized where there is a
+    form (the greedy selection's inner loop scores every candidate at every step), else one call per row."""
+    many = _FAST_MANY.get(metric.name)
+    if many is not None:
+        return lambda y, scores: np.asarray(many(np.asarray(y, dtype=float), np.asarray(scores, dtype=float)),
+                                            dtype=float)
+    one = fast_compute(metric)
+    return lambda y, scores: np.array([one(y, row) for row in scores], dtype=float)

@@ -1,15 +1,19 @@
 """The ensemble step of `run`'s finalization, called once the best single trial is refitted and validated.
 
 It gathers the OOF predictions of the study's top K complete trials (old and new: a resumed study uses all),
-chooses the combination (:mod:`.build`), refits the members on all search samples (the best single trial's
-pipeline is reused), scores the ensemble and each member on the validation samples, and says whether the
-ensemble is the final model (only if its nested CV beats the best single trial; the validation samples play
-no part in that choice).
+chooses the combination and decides on CV alone whether it replaces the best single trial (:mod:`.build`:
+only if its nested CV beats the best trial, or always with ``rule="always"``). Only then are the members
+refitted on all search samples (the best single trial's pipeline is reused; the others in parallel threads,
+one BLAS/OpenMP thread each) and the ensemble and each member scored on the validation samples. An ensemble
+that is not the final model is not refitted unless ``validate`` asks for its validation score (time recorded
+apart, ``extra_validation_seconds``): the decision never depends on the validation samples, and a default run
+does not pay for members it throws away.
 """
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +22,13 @@ import optuna
 
 from genoml_search.core.features import FeatureMatrix
 from genoml_search.core.metrics import Metric, score_all
-from genoml_search.ensemble.build import (DEFAULT_METHOD, DEFAULT_TOP_K, METHODS, choose_ensemble, ensemble_model,
-                                          gather_candidates, refit_members)
+from genoml_search.ensemble.build import (DEFAULT_GREEDY, DEFAULT_METHOD, DEFAULT_TOP_K, METHODS, EnsembleChoice,
+                                          GreedyOptions, choose_ensemble, ensemble_model, gather_candidates,
+                                          refit_members)
 from genoml_search.ensemble.model import EnsembleModel
+from genoml_search.ensemble.parallel import available_threads, in_threads
 from genoml_search.search.registry import ModelFamily
+from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,9 @@ class EnsembleRequest:
     top_k: int = DEFAULT_TOP_K
     seed: int = 0
     rule: str = "nested"  # nested: the ensemble is final only if its nested CV wins; always: whenever it can be
+    validate: bool = False  # refit and validate the ensemble even when it is not the final model
+    single_scores: np.ndarray | None = None  # the best trial's validation scores (already computed by the run)
+    greedy: GreedyOptions = DEFAULT_GREEDY
 
 
 @dataclass
@@ -64,7 +74,8 @@ class EnsembleOutcome:
 
 
 def ensemble_step(request: EnsembleRequest) -> EnsembleOutcome:
-    """Choose, estimate, refit and validate the ensemble of the best trials (see the module docstring)."""
+    """Choose and estimate the ensemble of the best trials; refit and validate it if it is the final model
+    (or ``request.validate``); see the module docstring."""
     if request.method not in METHODS:
         raise ValueError(f"unknown ensemble method {request.method!r}")
     if request.method == "none":
@@ -77,26 +88,58 @@ def ensemble_step(request: EnsembleRequest) -> EnsembleOutcome:
         return EnsembleOutcome({"method": request.method, "chosen": False, "reason": reason,
                                 "n_candidates": len(candidates.trials), "notes": candidates.notes})
     choice = choose_ensemble(candidates, y, request.task, request.metric, request.method, request.seed,
-                             rule=request.rule)
-    x_train = request.data.x[request.search_index]
-    best_number = candidates.trials[0].number
-    fitted = {best_number: request.best_single}
+                             greedy=request.greedy, rule=request.rule)
+    record = choice.record(request.metric.name)
+    record["selection_seconds"] = round(choice.seconds, 3)
+    record["candidate_families"] = dict(Counter(str(t.user_attrs.get("family")) for t in candidates.trials))
+    log.info("ensemble (%s): %s", request.method, choice.reason)
+    decided = time.perf_counter() - started
+    if not (choice.chosen or request.validate):
+        record.update(refitted=False, seconds=round(decided, 3))  # no member refit for a discarded ensemble
+        return EnsembleOutcome(record, notes=candidates.notes)
+    model, refit_seconds = _refitted_model(request, choice, y)
+    validation, scores = _validate(request, model, choice, record)
+    elapsed = time.perf_counter() - started
+    record.update(refitted=True, refit_seconds=round(refit_seconds, 3))
+    if choice.chosen:  # selection, estimates, refits, validation: what the run pays for its final model
+        record["seconds"] = round(elapsed, 3)
+    else:  # asked for by ``validate`` only: a default run stops after the decision
+        record.update(seconds=round(decided, 3), extra_validation_seconds=round(elapsed - decided, 3))
+    return EnsembleOutcome(record, validation, model if choice.chosen else None, request.x_val, scores,
+                           candidates.notes)
+
+
+def _refitted_model(request: EnsembleRequest, choice: EnsembleChoice, y: np.ndarray) -> tuple[EnsembleModel, float]:
+    """The ensemble with its members refitted on the search samples (the best trial's refit reused)."""
+    started = time.perf_counter()
+    fitted = {choice.best_single.number: request.best_single}
     to_fit = [t for t in choice.trials if t.number not in fitted]
-    refitted = refit_members(to_fit, request.families, x_train, y, request.task, request.data, request.seed)
+    x_train = request.data.x[request.search_index]
+    refitted = refit_members(to_fit, request.families, x_train, y, request.task, request.data, request.seed,
+                             n_threads=available_threads())
     fitted.update({t.number: m for t, m in zip(to_fit, refitted)})
     classes = sorted({int(v) for v in y}) if request.task != "regression" else None
     model = ensemble_model(choice, [fitted[t.number] for t in choice.trials], request.task, classes)
-    x_val = request.x_val
-    record = choice.record(request.metric.name)
-    validation = None
-    scores = np.empty(0)
-    if len(request.y_val):
-        member_scores = model.member_scores(x_val)
-        scores = model.combiner.combine(member_scores)
-        validation = score_all(request.task, request.y_val, scores)
-        for member, member_score in zip(record["members"], member_scores):
-            member["validation"] = float(request.metric.compute(request.y_val, member_score))
-    record["seconds"] = round(time.perf_counter() - started, 3)  # selection, estimates, refits, validation
-    record["selection_seconds"] = round(choice.seconds, 3)
-    log.info("ensemble (%s): %s", request.method, choice.reason)
-    return EnsembleOutcome(record, validation, model, x_val, scores, candidates.notes)
+    return model, time.perf_counter() - started
+
+
+def _validate(request: EnsembleRequest, model: EnsembleModel, choice: EnsembleChoice,
+              record: dict[str, Any]) -> tuple[dict[str, Any] | None, np.ndarray]:
+    """The ensemble's validation metrics and scores; each member's validation score goes into ``record``."""
+    if not len(request.y_val):
+        return None, np.empty(0)
+    kind = Task(request.task).kind
+    best = choice.best_single.number
+
+    def member_scores(pair: tuple[int, Any]) -> np.ndarray:
+        number, member = pair
+        if number == best and request.single_scores is not None:
+            return np.asarray(request.single_scores, dtype=float)  # scored already by the run
+        return kind.scores(member, request.x_val)
+
+    members = np.stack(in_threads(member_scores, list(zip([t.number for t in choice.trials], model.members)),
+                                  available_threads()))
+    scores = model.combiner.combine(members)
+    for member, member_score in zip(record["members"], members):
+        member["validation"] = float(request.metric.compute(request.y_val, member_score))
+    return score_all(request.task, request.y_val, scores), scores

@@ -38,7 +38,8 @@ def _validation_score(study: optuna.Study, trial_number: int, families: Sequence
     data = context.data
     pipeline = build_pipeline(family, params, context.task, data.n_snps, trial.params.get("snp_p_threshold", 1.0),
                               context.seed, n_jobs=1, n_covariates=data.n_covariates,
-                              tabular=data.tabular, snp_columns=trial_snp_columns(trial, data.ld_masks, data.ld_default))
+                              tabular=data.tabular,
+                              snp_columns=trial_snp_columns(trial, data.ld_masks, data.ld_default))  # its LD mask
     try:
         with warnings.catch_warnings():  # as in the trials: a solver's convergence note is not the user's concern
             warnings.simplefilter("ignore", ConvergenceWarning)

@@ -31,6 +31,9 @@ def ensemble_section(cv: dict[str, Any], validation: dict[str, Any], metric: str
              "replaces the single trial only if its nested CV score beats the best trial's CV score; the "
              "validation samples take no part in that choice.</p>"]
     parts += [f"<div class=\"note\">{html.escape(note)}</div>" for note in record.get("notes", [])]
+    if record.get("refitted") is False:
+        parts.append("<p>The ensemble's members were not refitted: it is not the final model, and its "
+                     "validation score is only computed on request (<code>--ensemble-validate</code>).</p>")
     if "nested" in record:
         single = record.get("best_single", {})
         rows = pd.DataFrame([

@@ -32,3 +32,26 @@ def test_fast_forms_match_the_study_metrics(name, task):
 def test_metrics_without_a_fast_form_use_their_own():
     metric = METRICS["average_precision"]
     assert fast_compute(metric) is metric.compute
+
+
+@pytest.mark.parametrize("name,task", [("roc_auc", "binary"), ("brier", "binary"), ("log_loss", "binary"),
+                                       ("roc_auc_ovr", "multiclass"), ("r2", "regression"), ("rmse", "regression"),
+                                       ("mae", "regression"), ("average_precision", "binary")])
+def test_many_candidates_at_once_match_one_at_a_time(name, task):
+    from genoml_search.ensemble.fast_metrics import fast_compute_many
+
+    rng = np.random.default_rng(1)
+    n, c = 101, 5
+    if task == "regression":
+        y = rng.normal(size=n)
+        candidates = y[None] + rng.normal(size=(c, n))
+    elif task == "binary":
+        y = rng.integers(0, 2, size=n).astype(float)
+        candidates = np.round(rng.uniform(size=(c, n)) * 0.7 + 0.3 * y[None], 2)
+    else:
+        y = rng.integers(0, 3, size=n).astype(float)
+        candidates = rng.dirichlet(np.ones(3), size=(c, n))
+    metric = get_metric(name, task)
+    values = fast_compute_many(metric)(y, candidates)
+    assert values.shape == (c,)
+    assert values == pytest.approx([metric.compute(y, row) for row in candidates], rel=1e-9, abs=1e-12)

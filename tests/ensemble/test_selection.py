@@ -71,3 +71,57 @@ def test_a_non_finite_score_never_wins():
         return float("nan") if np.isnan(p).any() else roc_auc_score(y, p)
 
     assert greedy_selection(members, score, True).weights.tolist() == [1.0, 0.0]
+
+
+def _noisy_binary(seed: int, n: int = 300, m: int = 12):
+    """Two informative members and m - 2 weak or noisy ones."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    y = (a + b + rng.normal(size=n) > 0).astype(int)
+    members = [1 / (1 + np.exp(-a)), 1 / (1 + np.exp(-b))]
+    members += [1 / (1 + np.exp(-(0.2 * a + rng.normal(size=n)))) for _ in range(m - 2)]
+    return y, np.stack(members)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_vectorized_scores_choose_the_same_weights(seed):
+    from genoml_search.core.metrics import get_metric
+    from genoml_search.ensemble.fast_metrics import fast_compute_many
+
+    y, members = _noisy_binary(seed)
+    many = fast_compute_many(get_metric("roc_auc", "binary"))
+    plain = greedy_selection(members, _auc(y), True, n_iterations=15)
+    vectorized = greedy_selection(members, _auc(y), True, n_iterations=15, score_many=lambda c: many(y, c))
+    assert np.array_equal(plain.weights, vectorized.weights)
+    assert plain.score == pytest.approx(vectorized.score)
+
+
+def test_sorted_initialization_starts_from_the_best_average_of_the_top_members():
+    """Three equally good, independent members: their average beats each, so the start holds all three; with
+    init_size 1 it is the plain method."""
+    rng = np.random.default_rng(4)
+    n = 400
+    signal = rng.normal(size=n)
+    y = (signal > 0).astype(int)
+    members = np.stack([signal + rng.normal(size=n) for _ in range(3)] + [rng.normal(size=n)])
+    started = greedy_selection(members, _auc(y), True, n_iterations=3, init_size=4)
+    assert started.weights[:3].tolist() == pytest.approx([1 / 3] * 3) and started.weights[3] == 0
+    assert len(started.trace) == 1  # the start already has 3 members: no step left
+    plain = greedy_selection(members, _auc(y), True, n_iterations=1, init_size=1)
+    assert plain.weights.max() == 1.0
+
+
+def test_bagged_selection_spreads_weight_and_is_reproducible():
+    from genoml_search.ensemble.selection import bagged_selection
+
+    y, members = _noisy_binary(7)
+    plain = greedy_selection(members, _auc(y), True, n_iterations=20)
+    bagged = bagged_selection(members, _auc(y), True, n_iterations=20, n_bags=10, seed=3)
+    assert bagged.weights.sum() == pytest.approx(1.0) and (bagged.weights >= 0).all()
+    assert np.count_nonzero(bagged.weights) >= np.count_nonzero(plain.weights)
+    assert bagged.weights[:2].sum() > 0.5  # the informative members still carry the ensemble
+    assert bagged.score == pytest.approx(roc_auc_score(y, np.tensordot(bagged.weights, members, axes=1)))
+    again = bagged_selection(members, _auc(y), True, n_iterations=20, n_bags=10, seed=3)
+    assert np.array_equal(bagged.weights, again.weights)
+    few = bagged_selection(members[:3], _auc(y), True, n_iterations=20, n_bags=10, seed=3)
+    assert np.array_equal(few.weights, greedy_selection(members[:3], _auc(y), True, n_iterations=20).weights)
