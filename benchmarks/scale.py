@@ -348,30 +348,42 @@ def write_summary() -> Path:
         cohorts[work.name[1:]] = steps
         rows.append(cohort_summary(int(work.name[1:]), steps))
     memory = [json.loads(p.read_text()) for p in sorted((SCALE / "path_memory").glob("*.json"))]
+    # a lasso_path trial's CPU seconds on the first n samples of one cohort at a fixed number of SNPs
+    subsets = [{"n": r["n_samples"], "trial_cpu_seconds": r.get("cpu_seconds"),
+                "trial_own_memory_mib": round(r["peak_mib"]["RssAnon"] - r["baseline_mib"]["RssAnon"], 1)}
+               for r in memory if r["label"].startswith("growth_n")]
+    exponents = {key: growth(rows, key) for key in GROWTH_KEYS}
+    exponents["trial_cpu_seconds_fixed_snps"] = growth(subsets, "trial_cpu_seconds")
+    exponents["trial_own_memory_fixed_snps"] = growth(subsets, "trial_own_memory_mib")
     return write_result("scale", {
         "load_average_now": [round(x, 2) for x in os.getloadavg()], "summary": rows,
-        "growth_in_n": {key: growth(rows, key) for key in GROWTH_KEYS}, "path_memory": memory,
+        "growth_in_n": exponents, "trial_subsets": subsets, "path_memory": memory,
         "cohorts": cohorts})
 
 
 def table(path: Path = RESULTS_FILE) -> str:
     """The markdown table of docs/scale.md from benchmarks/results/scale.json."""
     rows = json.loads(path.read_text())["summary"]
-    lines = ["| training samples | SNPs after QC | int8 matrix | munge (without PCA) | munge peak RSS / int8 | "
-             "one lasso_path trial | its worker's peak RSS / int8 | trial AUC | direct adelie AUC | search (budget) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| training samples | SNPs after QC | int8 matrix | munge wall (without PCA) | munge CPU (without PCA) | "
+             "munge peak RSS / int8 | one lasso_path trial | its worker's peak RSS / int8 | trial / direct adelie "
+             "AUC | search (budget) |", "|---|---|---|---|---|---|---|---|---|---|"]
 
     def fmt(value: Any, unit: str = "") -> str:
         return "-" if value is None else f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
 
     for r in rows:
-        search = ("-" if "search_budget_seconds" not in r else
+        search = ("not run" if "search_budget_seconds" not in r else
                   f"AUC {fmt(r.get('search_validation_roc_auc'))} ({r['search_budget_seconds']} s, "
                   f"{r['search_complete_trials']} trials)")
-        lines.append(f"| {r['n']:,} | {fmt(r.get('n_snps'))} | {fmt(r.get('int8_mib'), ' MiB')} | "
-                     f"{fmt(r.get('munge_seconds'), ' s')} ({fmt(r.get('munge_seconds_without_pca'), ' s')}) | "
-                     f"{fmt(r.get('munge_peak_rss_over_int8'), 'x')} | {fmt(r.get('trial_seconds'), ' s')} | "
-                     f"{fmt(r.get('trial_worker_peak_over_int8'), 'x')} | {fmt(r.get('trial_validation_roc_auc'))} | "
+        unfinished = r.get("trial_unfinished")
+        trial = (f"stopped unfinished ({unfinished['worker_cpu_seconds']} CPU s)" if unfinished else
+                 fmt(r.get("trial_seconds"), " s") if "trial_seconds" in r else "not run")
+        worker = unfinished["worker_peak_over_int8"] if unfinished else r.get("trial_worker_peak_over_int8")
+        munge = "not run" if "munge_seconds" not in r else (
+            f"{fmt(r.get('munge_seconds'), ' s')} ({fmt(r.get('munge_seconds_without_pca'), ' s')})")
+        lines.append(f"| {r['n']:,} | {fmt(r.get('n_snps'))} | {fmt(r.get('int8_mib'), ' MiB')} | {munge} | "
+                     f"{fmt(r.get('munge_cpu_seconds'), ' s')} | {fmt(r.get('munge_peak_rss_over_int8'), 'x')} | "
+                     f"{trial} | {fmt(worker, 'x')} | {fmt(r.get('trial_validation_roc_auc'))} / "
                      f"{fmt(r.get('reference_validation_roc_auc'))} | {search} |")
     return "\n".join(lines)
 

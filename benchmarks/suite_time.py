@@ -69,26 +69,28 @@ def slowest(log: Path, n: int) -> list[list[Any]]:
 def timed_file(path: Path) -> dict[str, Any] | None:
     """A run timed by ``/usr/bin/time -f "LABEL %e s wall %U user %S sys"`` or ``/usr/bin/time -v`` (the runs
     of the code before this work, from a clean clone of its commit)."""
-    text = path.read_text()
+    text, durations = path.read_text(), path.with_suffix(".tsv")  # per-test durations beside it, if logged
+    extra = {"slowest": slowest(durations, 15)} if durations.is_file() else {}
     for line in text.splitlines():
         words = line.split()
         if len(words) == 8 and words[2:4] == ["s", "wall"]:
             return {"label": path.stem, "wall_seconds": float(words[1]),
-                    "cpu_seconds": round(float(words[4]) + float(words[6]), 1)}
+                    "cpu_seconds": round(float(words[4]) + float(words[6]), 1), **extra}
     fields = dict(line.strip().split(": ", 1) for line in text.splitlines() if ": " in line)
     if "Elapsed (wall clock) time (h:mm:ss or m:ss)" not in fields:
         return None
     clock = [float(x) for x in fields["Elapsed (wall clock) time (h:mm:ss or m:ss)"].split(":")]
     wall = sum(x * 60 ** i for i, x in enumerate(reversed(clock)))
     return {"label": path.stem, "wall_seconds": round(wall, 1),
-            "cpu_seconds": round(float(fields["User time (seconds)"]) + float(fields["System time (seconds)"]), 1)}
+            "cpu_seconds": round(float(fields["User time (seconds)"]) + float(fields["System time (seconds)"]), 1),
+            **extra}
 
 
 def summarize(timed: list[Path]) -> Path:
     """benchmarks/results/test_suite.json from every benchmarks/work/suite-*.json and the TIMED files."""
     runs = [json.loads(path.read_text()) for path in sorted(WORK.glob("suite-*.json"))]
     runs += [record for record in map(timed_file, timed) if record is not None]
-    return write_result("test_suite", {"runs": runs})
+    return write_result("test_suite", {"runs": runs, "loadavg_at_summary": [round(x, 1) for x in os.getloadavg()]})
 
 
 if __name__ == "__main__":
