@@ -479,18 +479,18 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the result file as a markdown table")
     args = parser.parse_args()
     path = RESULTS / f"{args.results}.json"
-    if args.collect:  # parallel processes: each cohort's parts from the result file and its record.json
+    if args.collect:  # parallel processes: each cohort's parts from the result file and its record*.json
         cohorts = json.loads(path.read_text())["cohorts"] if path.is_file() else {}
         for name in (n for n in COHORTS if not n.startswith("smoke")):
-            saved = WORK / "genomewide" / name / "record.json"
-            other = json.loads(saved.read_text()) if saved.is_file() else {}
-            record = {**other, **cohorts.get(name, {})}
-            for key, value in other.items():  # a part the file lacks, or a newer search
-                newer = key == "search" and value.get("measured", "") > (record.get(key) or {}).get("measured", "")
-                if key not in cohorts.get(name, {}) or newer:
-                    if newer and record.get(key):  # keep the earlier search (e.g. before a merge of main)
-                        record.setdefault("earlier_searches", []).append(record[key])
-                    record[key] = value
+            records = [json.loads(f.read_text()) for f in sorted((WORK / "genomewide" / name).glob("record*.json"))]
+            record = dict(cohorts.get(name, {}))
+            for other in records:  # parts the file lacks
+                record.update({k: v for k, v in other.items() if k not in record})
+            searches = {s["measured"]: s for s in [record.get("search"), *record.get("earlier_searches", []),
+                                                   *(r.get("search") for r in records)] if s}
+            if searches:  # the newest search counts; earlier ones (before a merge of main, ...) are kept
+                ordered = [searches[k] for k in sorted(searches)]
+                record["search"], record["earlier_searches"] = ordered[-1], ordered[:-1]
             if record:
                 record["verdict"] = verdict(record)
                 cohorts[name] = record
