@@ -93,11 +93,34 @@ def measure(name: str, n_folds: int) -> dict[str, Any]:
     return row
 
 
+def markdown() -> str:
+    """The docs table: CV score (columns kept) per dataset, screen and threshold."""
+    import json
+
+    from benchmarks.common import RESULTS
+
+    record = json.loads((RESULTS / "tabular_screen.json").read_text())
+    head = " | ".join(f"p <= {t:g}: linear / linear-or-binned" for t in record["thresholds"])
+    lines = [f"| dataset (metric, numeric columns) | {head} | load |", "|---" * (len(record["thresholds"]) + 2) + "|"]
+    for row in record["rows"]:
+        cells = []
+        for t in record["thresholds"]:
+            a, b = (row["screens"][s][f"{t:g}"] for s in ("linear", "linear_or_binned"))
+            cells.append(f"{a['cv_score']:.4f} ({a['columns_kept']:.1f}) / {b['cv_score']:.4f} ({b['columns_kept']:.1f})")
+        lines.append(f"| {row['dataset']} ({row['metric']}, {row['n_numeric_table_columns']}) | {' | '.join(cells)} | "
+                     f"{row['load_before']:.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=None)
     parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--markdown", action="store_true", help="print the docs table of the results and stop")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown())
+        return
     rows = []
     for name in (args.only.split(",") if args.only else list(DATASETS)):
         rows.append(measure(name, args.folds))
