@@ -93,6 +93,22 @@ def measure(name: str, n_folds: int) -> dict[str, Any]:
     return row
 
 
+def cost(n: int = 2_000, columns: int = 4_096) -> dict[str, Any]:
+    """CPU seconds of one screen of ``n`` samples x ``columns`` numeric columns: linear vs linear-or-binned."""
+    import time
+
+    from genoml_search.core.association import association_pvalues, table_association_pvalues
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(n, columns)).astype(np.float32), rng.normal(size=n)
+    out: dict[str, Any] = {"n_samples": n, "n_columns": columns, "load_before": round(os.getloadavg()[0], 2)}
+    for name, screen in (("linear", association_pvalues), ("linear_or_binned", table_association_pvalues)):
+        started = time.process_time()
+        screen(x, y, "regression")
+        out[f"{name}_cpu_seconds"] = round(time.process_time() - started, 3)
+    return out
+
+
 def markdown() -> str:
     """The docs table: CV score (columns kept) per dataset, screen and threshold."""
     import json
@@ -117,9 +133,14 @@ def main() -> None:
     parser.add_argument("--only", default=None)
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--markdown", action="store_true", help="print the docs table of the results and stop")
+    parser.add_argument("--cost", action="store_true", help="only time one screen of a 2,000 x 4,096 table "
+                        "(benchmarks/results/tabular_screen_cost.json)")
     args = parser.parse_args()
     if args.markdown:
         print(markdown())
+        return
+    if args.cost:
+        print(write_result("tabular_screen_cost", {"rows": [cost()]}))
         return
     rows = []
     for name in (args.only.split(",") if args.only else list(DATASETS)):
