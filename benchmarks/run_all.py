@@ -98,10 +98,14 @@ def _tabular_rows(record: dict) -> list[dict]:
     for budget, row in record["summary"].items():
         worst = min(row["genoml_minus_flaml"].items(), key=lambda item: item[1])
         ranks = row["mean_rank"]
+        three = row.get("with_autogluon")
+        autogluon = (f"; with AutoGluon on {len(three['datasets'])}: genoml-search "
+                     f"{three['mean_rank']['genoml-search']:.2f}, FLAML {three['mean_rank']['flaml']:.2f}, AutoGluon "
+                     f"{three['mean_rank']['autogluon']:.2f}") if three else ""
         rows.append({"what": f"genoml-search vs FLAML, {len(row['datasets'])} bundled datasets, {budget} s budget, "
                              "2 cores: mean rank (test score)",
                      "result": f"{ranks['genoml-search']:.2f} vs FLAML {ranks['flaml']:.2f}; worst difference "
-                               f"{worst[1]:+.3f} ({worst[0]})",
+                               f"{worst[1]:+.3f} ({worst[0]}){autogluon}",
                      "target": "mean rank <= FLAML's, never > 0.02 behind"})
     return rows
 

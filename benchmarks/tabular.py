@@ -291,8 +291,8 @@ def _score(row: dict[str, Any]) -> str:
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The docs table: one line per dataset and budget (AutoGluon's column "-" where it did not run)."""
     lines = ["| dataset | task (metric) | train/test rows | budget | genoml-search | FLAML | difference | AutoGluon | "
-             "wall genoml / FLAML / AG | best model genoml / FLAML / AG | load genoml / FLAML |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "wall genoml / FLAML / AG | best model genoml / FLAML / AG | load genoml / FLAML | genoml code |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     table = _merged(rows)
     for (name, budget) in sorted({(r["dataset"], r["budget_seconds"]) for r in rows}, key=lambda k: (k[1], k[0])):
         ours, theirs = table.get((name, budget, "genoml-search")), table.get((name, budget, "flaml"))
@@ -305,7 +305,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             f"| {name} | {ours['task']} ({ours['metric']}) | {ours['n_train']}/{ours['n_test']} | {budget:g} s | "
             f"{_score(ours)} | {theirs['score']:.4f} | {ours['score'] - theirs['score']:+.4f} | {ag_score} | "
             f"{ours['wall_seconds']:.0f} s / {theirs['wall_seconds']:.0f} s / {ag_wall} | "
-            f"{ours['best']} / {theirs['best']} / {ag_best} | {ours['load_before']:.1f} / {theirs['load_before']:.1f} |")
+            f"{ours['best']} / {theirs['best']} / {ag_best} | {ours['load_before']:.1f} / {theirs['load_before']:.1f} | "
+            f"{ours.get('commit', 'e6c4174')} |")  # rows without a commit: the first session's (e6c4174)
     return "\n".join(lines)
 
 

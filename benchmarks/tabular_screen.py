@@ -93,11 +93,55 @@ def measure(name: str, n_folds: int) -> dict[str, Any]:
     return row
 
 
+def cost(n: int = 2_000, columns: int = 4_096) -> dict[str, Any]:
+    """CPU seconds of one screen of ``n`` samples x ``columns`` numeric columns: linear vs linear-or-binned."""
+    import time
+
+    from genoml_search.core.association import association_pvalues, table_association_pvalues
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(n, columns)).astype(np.float32), rng.normal(size=n)
+    out: dict[str, Any] = {"n_samples": n, "n_columns": columns, "load_before": round(os.getloadavg()[0], 2)}
+    for name, screen in (("linear", association_pvalues), ("linear_or_binned", table_association_pvalues)):
+        started = time.process_time()
+        screen(x, y, "regression")
+        out[f"{name}_cpu_seconds"] = round(time.process_time() - started, 3)
+    return out
+
+
+def markdown() -> str:
+    """The docs table: CV score (columns kept) per dataset, screen and threshold."""
+    import json
+
+    from benchmarks.common import RESULTS
+
+    record = json.loads((RESULTS / "tabular_screen.json").read_text())
+    head = " | ".join(f"p <= {t:g}: linear / linear-or-binned" for t in record["thresholds"])
+    lines = [f"| dataset (metric, numeric columns) | {head} | load |", "|---" * (len(record["thresholds"]) + 2) + "|"]
+    for row in record["rows"]:
+        cells = []
+        for t in record["thresholds"]:
+            a, b = (row["screens"][s][f"{t:g}"] for s in ("linear", "linear_or_binned"))
+            cells.append(f"{a['cv_score']:.4f} ({a['columns_kept']:.1f}) / {b['cv_score']:.4f} ({b['columns_kept']:.1f})")
+        lines.append(f"| {row['dataset']} ({row['metric']}, {row['n_numeric_table_columns']}) | {' | '.join(cells)} | "
+                     f"{row['load_before']:.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=None)
     parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--markdown", action="store_true", help="print the docs table of the results and stop")
+    parser.add_argument("--cost", action="store_true", help="only time one screen of a 2,000 x 4,096 table "
+                        "(benchmarks/results/tabular_screen_cost.json)")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown())
+        return
+    if args.cost:
+        print(write_result("tabular_screen_cost", {"rows": [cost()]}))
+        return
     rows = []
     for name in (args.only.split(",") if args.only else list(DATASETS)):
         rows.append(measure(name, args.folds))
