@@ -53,7 +53,7 @@ from genoml_search.search.space_config import read_study_toml
 from genoml_search.signals import signals_as_interrupt
 from genoml_search.tasks import Task
 from genoml_search.search.warm_start import enqueue_starting_points
-from genoml_search.search.storage import check_storage_url, mask_url, open_storage, sqlite_path
+from genoml_search.search.storage import check_storage_url, close_storage, mask_url, open_storage, sqlite_path
 from genoml_search.search.study import SAMPLERS, driver_sampler, make_sampler, open_study, record_outcome
 
 log = logging.getLogger(__name__)
@@ -452,6 +452,8 @@ def _open_and_commit(plan: RunPlan, created: list[Path]) -> optuna.Study:
         if existing is not None and plan.study_name not in existing and plan.sqlite_file is None:
             with contextlib.suppress(Exception):  # a study this run created a moment ago
                 optuna.delete_study(study_name=plan.study_name, storage=storage)
+        if existing is not None:  # a refused run (e.g. from Python) keeps no connection, nor SQLite's -wal/-shm
+            close_storage(storage)
         raise
     _commit_run_files(plan, staging)
     return study

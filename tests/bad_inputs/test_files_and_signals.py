@@ -96,6 +96,7 @@ def test_ctrl_c_in_a_terminal_prints_one_line(finished_run: FinishedRun, tmp_pat
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=60)  # reaped, pipes closed: nothing left for a later test's garbage collection
     assert proc.returncode == 130, (proc.returncode, stderr)
     lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith(("trials", "Dask"))]
     assert lines == ["interrupted: outputs are unchanged and the study is consistent; rerun to resume"], stderr

@@ -1,7 +1,11 @@
 """Class 3 of issue #17: validate everything first, then lock, then write: a refused `run` changes nothing.
 
-Real subprocesses on a finished run (resumed with conflicting settings: OUT stays byte-identical, including
-``holdout_samples.txt``) and on a fresh OUT (refused: OUT is not created at all).
+On a finished run (resumed with conflicting settings: OUT stays byte-identical, including
+``holdout_samples.txt``) and on a fresh OUT (refused: OUT is not created at all). The refusals run through
+``cli.main()`` in this process (the ``run_cli`` fixture: the console script's code, its exit code and output,
+without paying a fresh interpreter's imports per case); the console script itself in a real subprocess is
+checked by the cases that need a second process (the SQLite lock below) and by
+test_run_status_corpus.py::test_real_subprocess_prints_exactly_one_line.
 """
 from __future__ import annotations
 
@@ -28,24 +32,24 @@ def run_copy(finished_run: FinishedRun, tmp_path: Path) -> Path:
     (["--folds", "3"], "n_folds=5"),
     (["--task", "multiclass"], "task="),
 ])
-def test_resuming_with_other_settings_changes_nothing(finished_run: FinishedRun, run_copy: Path,
+def test_resuming_with_other_settings_changes_nothing(finished_run: FinishedRun, run_copy: Path, run_cli,
                                                        flags: list[str], fragment: str) -> None:
     before = tree_digest(run_copy)
-    result = subprocess_cli("run", finished_run.cohort.dataset, "--out", run_copy, "--study", STRANGE_STUDY,
-                            *RUN_FLAGS, *flags)
+    result = run_cli("run", finished_run.cohort.dataset, "--out", run_copy, "--study", STRANGE_STUDY,
+                     *RUN_FLAGS, *flags)
     one_line_error(result, fragment)
     assert tree_digest(run_copy) == before  # holdout_samples.txt in particular: the report stays honest
 
 
-def test_another_dataset_changes_nothing(finished_run: FinishedRun, run_copy: Path, tmp_path: Path) -> None:
+def test_another_dataset_changes_nothing(finished_run: FinishedRun, run_copy: Path, run_cli, tmp_path: Path) -> None:
     cohort = finished_run.cohort
     keep = tmp_path / "keep.txt"
     keep.write_text("".join(f"s{i}\n" for i in range(1, 51)))
     other = tmp_path / "other"
-    assert subprocess_cli("munge", "--bfile", cohort.prefix, "--pheno", cohort.pheno, "--covar", cohort.covar,
-                          "--keep", keep, "--out", other).code == 0
+    assert run_cli("munge", "--bfile", cohort.prefix, "--pheno", cohort.pheno, "--covar", cohort.covar,
+                   "--keep", keep, "--out", other).code == 0
     before = tree_digest(run_copy)
-    result = subprocess_cli("run", other, "--out", run_copy, "--study", STRANGE_STUDY, *RUN_FLAGS)
+    result = run_cli("run", other, "--out", run_copy, "--study", STRANGE_STUDY, *RUN_FLAGS)
     one_line_error(result, "dataset_hash")
     assert tree_digest(run_copy) == before
 
@@ -60,47 +64,49 @@ def test_another_dataset_changes_nothing(finished_run: FinishedRun, run_copy: Pa
     (["--storage", "sqlite://"], "names no SQLite file"),
     (["--validation-pheno", "{pheno}"], "go together"),
 ])
-def test_refused_run_leaves_no_output_directory(cohort: Cohort, tmp_path: Path, flags: list[str],
+def test_refused_run_leaves_no_output_directory(cohort: Cohort, run_cli, tmp_path: Path, flags: list[str],
                                                 fragment: str) -> None:
     out = tmp_path / "fresh"
     flags = [f.format(pheno=cohort.pheno) for f in flags]
-    one_line_error(subprocess_cli("run", cohort.dataset, "--out", out, *RUN_FLAGS[:4], *flags), fragment)
+    one_line_error(run_cli("run", cohort.dataset, "--out", out, *RUN_FLAGS[:4], *flags), fragment)
     assert not out.exists()
 
 
 @pytest.mark.parametrize("flags", [["--n-trials", "0"], ["--timeout", "-1"], ["--workers", "-1"], ["--repeats", "0"]])
-def test_out_of_range_counts_leave_no_output_directory(cohort: Cohort, tmp_path: Path, flags: list[str]) -> None:
-    result = subprocess_cli("run", cohort.dataset, "--out", tmp_path / "fresh", *flags)
+def test_out_of_range_counts_leave_no_output_directory(cohort: Cohort, run_cli, tmp_path: Path, flags: list[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # as subprocess_cli: click's usage box unwrapped
+    result = run_cli("run", cohort.dataset, "--out", tmp_path / "fresh", *flags)
     assert result.code == 2 and f"Invalid value for '{flags[0]}'" in result.stderr, result.stderr
     assert not (tmp_path / "fresh").exists()
 
 
-def test_bad_family_with_a_validation_cohort_munges_nothing(cohort: Cohort, tmp_path: Path) -> None:
+def test_bad_family_with_a_validation_cohort_munges_nothing(cohort: Cohort, run_cli, tmp_path: Path) -> None:
     out = tmp_path / "fresh"
-    result = subprocess_cli("run", cohort.dataset, "--out", out, "--family", "no_such_family",
-                            "--validation-bfile", cohort.prefix, "--validation-pheno", cohort.pheno,
-                            "--validation-covar", cohort.covar)
+    result = run_cli("run", cohort.dataset, "--out", out, "--family", "no_such_family",
+                     "--validation-bfile", cohort.prefix, "--validation-pheno", cohort.pheno,
+                     "--validation-covar", cohort.covar)
     one_line_error(result, "no_such_family")
     assert not out.exists()
 
 
-def test_bad_validation_cohort_after_the_lock_leaves_nothing(cohort: Cohort, tmp_path: Path) -> None:
+def test_bad_validation_cohort_after_the_lock_leaves_nothing(cohort: Cohort, run_cli, tmp_path: Path) -> None:
     bad = tmp_path / "bad_pheno.csv"
     bad.write_text("ID,PHENO\n" + "".join(f"s{i},case\n" for i in range(1, 61)))
     out = tmp_path / "fresh"
-    result = subprocess_cli("run", cohort.dataset, "--out", out, *RUN_FLAGS, "--validation-bfile", cohort.prefix,
-                            "--validation-pheno", bad)
+    result = run_cli("run", cohort.dataset, "--out", out, *RUN_FLAGS, "--validation-bfile", cohort.prefix,
+                     "--validation-pheno", bad)
     one_line_error(result, "bad_pheno.csv")
     assert not out.exists()
 
 
 def test_bad_validation_cohort_on_an_existing_run_changes_nothing(finished_run: FinishedRun, run_copy: Path,
-                                                                  tmp_path: Path) -> None:
+                                                                  run_cli, tmp_path: Path) -> None:
     bad = tmp_path / "bad_pheno.csv"
     bad.write_text("ID,PHENO\n" + "".join(f"s{i},case\n" for i in range(1, 61)))
     before = tree_digest(run_copy)
-    result = subprocess_cli("run", finished_run.cohort.dataset, "--out", run_copy, "--study", STRANGE_STUDY,
-                            *RUN_FLAGS, "--validation-bfile", finished_run.cohort.prefix, "--validation-pheno", bad)
+    result = run_cli("run", finished_run.cohort.dataset, "--out", run_copy, "--study", STRANGE_STUDY,
+                     *RUN_FLAGS, "--validation-bfile", finished_run.cohort.prefix, "--validation-pheno", bad)
     assert result.code == 2, result.stderr
     assert tree_digest(run_copy) == before
     assert not [p for p in run_copy.iterdir() if p.name.startswith(".genoml-run-")]

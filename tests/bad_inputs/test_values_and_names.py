@@ -35,8 +35,11 @@ REQUIRED = {"munge": ["--out", "x"], "run": ["ds", "--out", "r"], "report": ["--
 
 
 @pytest.mark.parametrize(("command", "flag", "value"), RANGES, ids=[f"{c}{f}={v}" for c, f, v in RANGES])
-def test_numeric_flags_are_range_checked(command: str, flag: str, value: str, tmp_path: Path) -> None:
-    result = subprocess_cli(command, *REQUIRED[command], flag, value, cwd=tmp_path)
+def test_numeric_flags_are_range_checked(command: str, flag: str, value: str, run_cli, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # relative outputs land here: nothing may be written
+    monkeypatch.setenv("COLUMNS", "400")  # as subprocess_cli: click's usage box unwrapped
+    result = run_cli(command, *REQUIRED[command], flag, value)
     assert result.code == 2, result.stderr
     assert f"Invalid value for '{flag}'" in result.stderr and "is not in" in result.stderr, result.stderr
     assert f"Try 'genoml-search {command} --help'" in result.stderr
@@ -51,21 +54,22 @@ def test_numeric_flags_are_range_checked(command: str, flag: str, value: str, tm
     ["--like", "{dataset}", "--mind", "0.2"],
     ["--like", "{dataset}", "--skip-prune"],
 ])
-def test_contradicting_munge_flags_are_refused(cohort: Cohort, tmp_path: Path, flags: list[str]) -> None:
+def test_contradicting_munge_flags_are_refused(cohort: Cohort, run_cli, tmp_path: Path, flags: list[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # as subprocess_cli: click's usage box unwrapped
     flags = [f.format(dataset=cohort.dataset) for f in flags]
-    result = subprocess_cli("munge", "--bfile", cohort.prefix, "--pheno", cohort.pheno, "--out", tmp_path / "ds",
-                            *flags)
+    result = run_cli("munge", "--bfile", cohort.prefix, "--pheno", cohort.pheno, "--out", tmp_path / "ds", *flags)
     assert result.code == 2, result.stderr
     assert "Invalid value for" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "ds").exists()
 
 
 @pytest.mark.parametrize("column", ["phenotype", "Phenotype", "IID", "Sample_ID"])
-def test_covariate_with_a_reserved_name_is_refused(cohort: Cohort, tmp_path: Path, column: str) -> None:
+def test_covariate_with_a_reserved_name_is_refused(cohort: Cohort, run_cli, tmp_path: Path, column: str) -> None:
     covar = tmp_path / "covar.csv"
     covar.write_text(f"ID,AGE,{column}\n" + "".join(f"s{i},{40 + i},{i % 2}\n" for i in range(1, 61)))
-    result = subprocess_cli("munge", "--bfile", cohort.prefix, "--pheno", cohort.pheno, "--covar", covar,
-                            "--out", tmp_path / "ds")
+    result = run_cli("munge", "--bfile", cohort.prefix, "--pheno", cohort.pheno, "--covar", covar,
+                     "--out", tmp_path / "ds")
     one_line_error(result, "reserved name", column, "covar.csv")
 
 
@@ -218,20 +222,20 @@ def test_mask_url_unit_shapes() -> None:
 
 # -- internal errors become one-line errors ---------------------------------------------------------------------------
 
-def test_run_out_is_a_file(cohort: Cohort, tmp_path: Path) -> None:
+def test_run_out_is_a_file(cohort: Cohort, run_cli, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
-    one_line_error(subprocess_cli("run", cohort.dataset, "--out", tmp_path / "afile", *RUN_FLAGS),
+    one_line_error(run_cli("run", cohort.dataset, "--out", tmp_path / "afile", *RUN_FLAGS),
                    "not a directory")
 
 
-def test_predict_out_is_a_directory(finished_run: FinishedRun, tmp_path: Path) -> None:
+def test_predict_out_is_a_directory(finished_run: FinishedRun, run_cli, tmp_path: Path) -> None:
     cohort = finished_run.cohort
-    one_line_error(subprocess_cli("predict", "--model", finished_run.out, "--bfile", cohort.prefix, "--covar",
-                                  cohort.covar, "--out", tmp_path), "is a directory")
+    one_line_error(run_cli("predict", "--model", finished_run.out, "--bfile", cohort.prefix, "--covar",
+                           cohort.covar, "--out", tmp_path), "is a directory")
 
 
 @pytest.mark.parametrize("command", ["munge", "run", "predict", "report"])
-def test_unwritable_output_folder(finished_run: FinishedRun, command: str) -> None:
+def test_unwritable_output_folder(finished_run: FinishedRun, run_cli, command: str) -> None:
     cohort = finished_run.cohort
     target = Path("/proc/genoml-search-out")  # not writable, even for root
     args = {"munge": ["munge", "--bfile", cohort.prefix, "--pheno", cohort.pheno, "--out", target],
@@ -239,11 +243,11 @@ def test_unwritable_output_folder(finished_run: FinishedRun, command: str) -> No
             "predict": ["predict", "--model", finished_run.out, "--bfile", cohort.prefix, "--covar", cohort.covar,
                         "--out", target / "p.csv"],
             "report": ["report", finished_run.out, "--report-dir", target]}[command]
-    one_line_error(subprocess_cli(*args), "writable")
+    one_line_error(run_cli(*args), "writable")
 
 
 @pytest.mark.parametrize("command", ["munge", "run", "predict", "report"])
-def test_over_long_names(finished_run: FinishedRun, tmp_path: Path, command: str) -> None:
+def test_over_long_names(finished_run: FinishedRun, run_cli, tmp_path: Path, command: str) -> None:
     cohort = finished_run.cohort
     target = tmp_path / ("x" * 300)
     args = {"munge": ["munge", "--bfile", cohort.prefix, "--pheno", cohort.pheno, "--out", target],
@@ -251,11 +255,11 @@ def test_over_long_names(finished_run: FinishedRun, tmp_path: Path, command: str
             "predict": ["predict", "--model", finished_run.out, "--bfile", cohort.prefix, "--covar", cohort.covar,
                         "--out", target],
             "report": ["report", finished_run.out, "--report-dir", target]}[command]
-    one_line_error(subprocess_cli(*args), "long")
+    one_line_error(run_cli(*args), "long")
 
 
-def test_over_long_study_name(cohort: Cohort, tmp_path: Path) -> None:
-    one_line_error(subprocess_cli("run", cohort.dataset, "--out", tmp_path / "r", "--study", "s" * 600, *RUN_FLAGS),
+def test_over_long_study_name(cohort: Cohort, run_cli, tmp_path: Path) -> None:
+    one_line_error(run_cli("run", cohort.dataset, "--out", tmp_path / "r", "--study", "s" * 600, *RUN_FLAGS),
                    "--study")
     assert not (tmp_path / "r").exists()
 
@@ -267,14 +271,14 @@ def test_over_long_study_name(cohort: Cohort, tmp_path: Path) -> None:
     ("sqlite:///:memory:", "names no SQLite file"),
     ("not a url at all", "not a database URL"),
 ])
-def test_malformed_storage_urls(url: str, fragment: str) -> None:
-    line = one_line_error(subprocess_cli("status", "--storage", url), fragment)
+def test_malformed_storage_urls(url: str, run_cli, fragment: str) -> None:
+    line = one_line_error(run_cli("status", "--storage", url), fragment)
     assert ":pw@" not in line
 
 
 @pytest.mark.parametrize("tamper", ["n_snps", "task", "feature_names", "not_json", "variants_columns",
                                     "variants_rows"])
-def test_tampered_model_files(finished_run: FinishedRun, tmp_path: Path, tamper: str) -> None:
+def test_tampered_model_files(finished_run: FinishedRun, run_cli, tmp_path: Path, tamper: str) -> None:
     run = tmp_path / "run"
     shutil.copytree(finished_run.out, run)
     info_path, variants = run / "model" / "model.json", run / "model" / "variants.tsv"
@@ -289,15 +293,15 @@ def test_tampered_model_files(finished_run: FinishedRun, tmp_path: Path, tamper:
     else:
         variants.write_text("\n".join(variants.read_text().splitlines()[:-3]) + "\n")
     cohort = finished_run.cohort
-    result = subprocess_cli("predict", "--model", run, "--bfile", cohort.prefix, "--covar", cohort.covar,
-                            "--out", tmp_path / "p.csv")
+    result = run_cli("predict", "--model", run, "--bfile", cohort.prefix, "--covar", cohort.covar,
+                     "--out", tmp_path / "p.csv")
     one_line_error(result, "model.json" if tamper in ("n_snps", "task", "feature_names", "not_json")
                    else "variants.tsv")
     assert not (tmp_path / "p.csv").exists()
 
 
 @pytest.mark.parametrize("damage", ["truncated", "foreign", "empty"])
-def test_damaged_genotype_matrix(cohort: Cohort, tmp_path: Path, damage: str) -> None:
+def test_damaged_genotype_matrix(cohort: Cohort, run_cli, tmp_path: Path, damage: str) -> None:
     dataset = tmp_path / "ds"
     shutil.copytree(cohort.dataset, dataset)
     matrix = dataset / "genotypes.npy"
@@ -307,7 +311,7 @@ def test_damaged_genotype_matrix(cohort: Cohort, tmp_path: Path, damage: str) ->
         np.save(matrix, np.zeros((7, 3)))
     else:
         matrix.write_bytes(b"")
-    result = subprocess_cli("run", dataset, "--out", tmp_path / "run", *RUN_FLAGS)
+    result = run_cli("run", dataset, "--out", tmp_path / "run", *RUN_FLAGS)
     one_line_error(result, "genotypes.npy", "munge")
     assert not (tmp_path / "run").exists()
 

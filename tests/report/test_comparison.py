@@ -11,9 +11,14 @@ from genoml_search.report.build import ReportOptions, build_report
 FAST = {"n_boot": 200, "n_repeats": 2, "max_features": 10}
 
 
-def test_report_top_shows_score_with_and_without_genotypes(binary_run):
-    result = build_report(ReportOptions(run_dir=binary_run, **FAST))
-    text = result.html.read_text()
+@pytest.fixture(scope="module")
+def binary_report(binary_run):
+    """The binary run's report, built once for the tests below (they only read it)."""
+    return build_report(ReportOptions(run_dir=binary_run, **FAST))
+
+
+def test_report_top_shows_score_with_and_without_genotypes(binary_run, binary_report):
+    text = binary_report.html.read_text()
     metrics = json.loads((binary_run / "metrics.json").read_text())
     increment = metrics["validation"]["snp_increment"]
     summary = text[text.index('id="summary"'):text.index('id="validation"')]
@@ -25,8 +30,7 @@ def test_report_top_shows_score_with_and_without_genotypes(binary_run):
     assert set(csv["metric"]) == {"roc_auc", "average_precision", "balanced_accuracy", "log_loss", "brier"}
 
 
-def test_report_leaderboard_has_folds_and_validation(binary_run):
-    build_report(ReportOptions(run_dir=binary_run, **FAST))
+def test_report_leaderboard_has_folds_and_validation(binary_run, binary_report):
     board = pd.read_csv(binary_run / "report" / "leaderboard.csv")
     metrics = json.loads((binary_run / "metrics.json").read_text())
     row = board.iloc[0]
@@ -38,8 +42,7 @@ def test_report_leaderboard_has_folds_and_validation(binary_run):
     assert "fold scores" in text and "validation roc_auc" in text
 
 
-def test_report_binary_statistics_and_risk_deciles(binary_run):
-    build_report(ReportOptions(run_dir=binary_run, **FAST))
+def test_report_binary_statistics_and_risk_deciles(binary_run, binary_report):
     text = (binary_run / "report" / "report.html").read_text()
     validation = json.loads((binary_run / "metrics.json").read_text())["validation"]
     assert (binary_run / "report" / "risk_by_decile.png").stat().st_size > 1000
