@@ -89,8 +89,9 @@ def summarize(record: dict[str, Any]) -> dict[str, Any]:
         t = totals["after"]["ensemble_vs_best_single"]
         if t.get("n", 0) >= 2:
             rows.append({"what": "mean validation difference ensemble - best single trial, all cases (paired)",
-                         "result": f"{t['mean']:+.4f} (SE {t['se']:.4f}, t-test p {t['t_test_p']}, Wilcoxon p "
-                                   f"{t['wilcoxon_p']}; {t['n_better']} better, {t['n_worse']} worse)",
+                         "result": f"{t['mean']:+.4f} (SE {t['se']:.4f}, t-test p {t['t_test_p']:.2f}, Wilcoxon p "
+                                   f"{t['wilcoxon_p']:.2f}; {t['n_better']} better, {t['n_worse']} worse, "
+                                   f"{t['n_equal']} equal)",
                          "target": "better on average"})
     for r in record.get("oof_storage", []) and [record["oof_storage"]]:
         rows.append({"what": "out-of-fold predictions stored per trial (SQLite, file-system artifact store)",

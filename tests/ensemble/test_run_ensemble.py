@@ -119,7 +119,7 @@ def test_shuffled_phenotype_gives_chance_level_ensemble(tmp_path, dask_scheduler
     dataset = make_dataset(tmp_path / "ds", g, y)
     summary = run(RunOptions(dataset=dataset.path, out=tmp_path / "run", n_trials=8, n_folds=3, holdout=0.3,
                              families=["logistic", "random_forest"], pruner="none", ensemble="greedy",
-                             ensemble_rule="always", validate_top=0,
+                             ensemble_rule="always", ensemble_validate=True, validate_top=0,
                              cluster=ClusterOptions(scheduler=dask_scheduler_address)))
     record, validation = summary.metrics["cv"]["ensemble"], summary.metrics["validation"]
     assert abs(record["nested"] - 0.5) < 0.1, record
