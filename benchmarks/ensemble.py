@@ -135,14 +135,14 @@ class SaveTimer:
         self.module.save_model = self.original
 
 
-def run_case(train: Path, validation: Path, task: str, work: Path) -> dict[str, Any]:
+def run_case(train: Path, validation: Path, task: str, work: Path, budget: float) -> dict[str, Any]:
     """One run with the default greedy ensemble and rule; the numbers the benchmark compares."""
     from genoml_search import RunOptions, run
     from genoml_search.execute.cluster import ClusterOptions
 
     metric = METRIC[task]
     options = {"dataset": train, "out": work / "run", "task": task, "metric": metric, "n_trials": SETTINGS["trials"],
-               "timeout": SETTINGS["search_budget_seconds"], "n_folds": SETTINGS["folds"],
+               "timeout": budget, "n_folds": SETTINGS["folds"],
                "validation_dataset": validation, "validate_top": 0, "ensemble": "greedy",
                "cluster": ClusterOptions(workers=SETTINGS["workers"])}
     if "ensemble_validate" in {f.name for f in dataclasses.fields(RunOptions)}:
@@ -165,7 +165,7 @@ def run_case(train: Path, validation: Path, task: str, work: Path) -> dict[str, 
     combined = (validation_.get("ensemble") or {}).get(metric)
     final = validation_[metric]
     return {
-        "task": task, "metric": metric, "n_trials": summary.n_finished, "final_model": m["cv"]["final_model"],
+        "task": task, "metric": metric, "n_trials": summary.n_finished, "search_budget_seconds": budget, "final_model": m["cv"]["final_model"],
         "reason": ensemble.get("reason"), "cv_best_single": m["cv"][metric], "cv_ensemble_nested": ensemble.get("nested"),
         "cv_ensemble_optimistic": ensemble.get("optimistic"), "validation_best_single": single,
         "validation_ensemble": combined, "validation_final": final, "validation_se": se,
@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--label", default="after", help="name of the code measured (before, after)")
     parser.add_argument("--only", default=None, help="comma-separated case names")
+    parser.add_argument("--budget", type=float, default=SETTINGS["search_budget_seconds"],
+                        help="search budget of each run, seconds (no trial starts after it)")
     parser.add_argument("--storage-cost", action="store_true", help="also measure the OOF storage cost")
     parser.add_argument("--summarize-only", action="store_true", help="rewrite totals and summary of the result file")
     args = parser.parse_args(argv)
@@ -240,19 +242,32 @@ def main(argv: list[str] | None = None) -> None:
             work = base / name
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
-            run["cases"][name] = run_case(train, validation, task, work)
+            try:
+                run["cases"][name] = run_case(train, validation, task, work, args.budget)
+            except Exception as error:  # e.g. no trial finished within the budget on a busy machine
+                run.setdefault("failed", {})[name] = {"error": f"{type(error).__name__}: {error}",
+                                                      "search_budget_seconds": args.budget,
+                                                      "load_average": round(os.getloadavg()[0], 2)}
+                print(name, "failed:", error, flush=True)
+                continue
             print(name, {k: run["cases"][name][k] for k in ("difference", "ensemble_share_of_wall", "run_wall_seconds")},
                   flush=True)
-            _write(record)  # after every case: a long benchmark can be stopped and resumed with --only
+            _write(record, args.label)  # after every case: a long benchmark can be stopped and resumed with --only
         if args.storage_cost:
             record["oof_storage"] = oof_storage_cost(base)
-    _write(record)
+    _write(record, None if args.summarize_only else args.label)
     print(json.dumps(record.get("totals"), indent=1))
 
 
-def _write(record: dict[str, Any]) -> None:
+def _write(record: dict[str, Any], label: str | None = None) -> None:
+    """Write the record; the other labels' runs are re-read first, so two labels can be measured at once."""
     from benchmarks.ensemble_summary import summarize
 
+    stored = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
+    runs = stored.get("runs", {})
+    if label is not None:
+        runs[label] = record["runs"][label]
+    record.update({**stored, **{k: v for k, v in record.items() if k != "runs"}, "runs": runs})
     record.update(summarize(record))
     payload = {k: v for k, v in record.items() if k not in ("benchmark", "date", "machine", "versions")}
     write_result("ensemble", payload)

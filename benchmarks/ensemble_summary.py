@@ -54,10 +54,19 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The ensemble's share of the wall time before and after, on the cases both labels measured."""
     common = sorted(set(before) & set(after))
     rows = [{"case": n, "before": before[n]["ensemble_share_of_wall"], "after": after[n]["ensemble_share_of_wall"],
-             "before_seconds": before[n]["ensemble_seconds"], "after_seconds": after[n]["ensemble_seconds"]}
+             "before_seconds": before[n]["ensemble_seconds"], "after_seconds": after[n]["ensemble_seconds"],
+             # the after step's seconds over the before run's wall: no credit for a longer (busier) after run
+             "after_over_before_wall": round(after[n]["ensemble_seconds"] / before[n]["run_wall_seconds"], 4),
+             "same_final_model": before[n]["final_model"] == after[n]["final_model"]}
             for n in common]
-    return {"cases": rows, "median_share_before": float(np.median([r["before"] for r in rows])) if rows else None,
-            "median_share_after": float(np.median([r["after"] for r in rows])) if rows else None}
+    if not rows:
+        return {"cases": []}
+    return {"cases": rows, "median_share_before": float(np.median([r["before"] for r in rows])),
+            "median_share_after": float(np.median([r["after"] for r in rows])),
+            "max_share_before": max(r["before"] for r in rows), "max_share_after": max(r["after"] for r in rows),
+            "max_after_over_before_wall": max(r["after_over_before_wall"] for r in rows),
+            "cases_over_15_percent_before": sum(r["before"] > TARGET_SHARE for r in rows),
+            "cases_over_15_percent_after": sum(r["after"] > TARGET_SHARE for r in rows)}
 
 
 def summarize(record: dict[str, Any]) -> dict[str, Any]:

@@ -415,17 +415,20 @@ def verdict(record: dict[str, Any]) -> dict[str, Any]:
 def summary(cohorts: dict[str, Any]) -> list[dict[str, str]]:
     rows = []
     for name, record in cohorts.items():
-        v = record.get("verdict") or {}
-        if not v:
+        v, s, b = record.get("verdict") or {}, record.get("search") or {}, record.get("baselines") or {}
+        if not s:
             continue
-        s, b = record["search"], record["baselines"]
         metric = "AUC" if record["cohort"]["task"] == "binary" else "R2"
-        rows.append({"what": f"{name} ({record['cohort']['n_train']:,} x {b['n_snps_all']:,} QC'd SNPs): default "
-                             f"search {s['budget']} s vs CV-tuned ridge / lasso / elastic net on all SNPs",
-                     "result": f"validation {metric} {s['validation']:.3f} ({s['best_family']}) vs ridge "
-                               f"{b['ridge']['validation']:.3f}, lasso {b['lasso']['validation']:.3f}, EN "
-                               f"{b['elastic_net']['validation']:.3f}: {'met' if v['met'] else 'not met'} "
-                               f"({v['difference']:+.3f})",
+        found = ("no model (no trial finished)" if s.get("validation") is None
+                 else f"{s['validation']:.3f} ({s['best_family']})")
+        parts = [f"{label} {b[k]['validation']:.3f}" if k in b else f"{label} not run"
+                 for k, label in (("ridge", "ridge"), ("lasso", "lasso"), ("elastic_net", "EN"))]
+        outcome = ("met" if v["met"] else "not met") + f" ({v['difference']:+.3f})" if v else "not met"
+        load = f"load {s['load_before'][0]:.0f}-{s['load_after'][0]:.0f}"
+        rows.append({"what": f"{name} ({record['cohort']['n_train']:,} training samples, "
+                             f"{record['cohort']['n_snps']:,} simulated SNPs): default search {s['budget']} s vs "
+                             "CV-tuned ridge / lasso / elastic net on all QC'd SNPs",
+                     "result": f"validation {metric} {found} ({load}) vs {', '.join(parts)}: {outcome}",
                      "target": "search >= best baseline on every cohort"})
         if "sklearn_l1" in record:
             r = record["sklearn_l1"]
@@ -443,18 +446,20 @@ def table(cohorts: dict[str, Any]) -> str:
              "search - best baseline | search s (load) | baselines s (load) |", "|---|---|---|---|---|---|---|---|---|"]
     for name, r in cohorts.items():
         s, b, v = r.get("search") or {}, r.get("baselines") or {}, r.get("verdict") or {}
-        if not s or not b:
+        if not s:
             continue
         complete = sum(f.get("COMPLETE", 0) for f in (s.get("trials") or {}).get("by_family", {}).values())
         if s.get("validation") is None:
-            found, gap = "no trial finished", "not met: no model"
+            found, gap = "no model: no trial finished", "not met"
         else:
             found, gap = f"{s['validation']:.3f} ({s['best_family']}, {complete})", f"{v['difference']:+.3f}"
-        cells = [f"{b[k]['validation']:.3f} ({b[k]['seconds']:.0f} s)" for k in ("ridge", "lasso", "elastic_net")]
-        seconds = sum(b[k]["seconds"] for k in ("ridge", "lasso", "elastic_net"))
+        cells = [f"{b[k]['validation']:.3f} ({b[k]['seconds']:.0f} s)" if k in b else "not run"
+                 for k in ("ridge", "lasso", "elastic_net")]
+        seconds = sum(b[k]["seconds"] for k in ("ridge", "lasso", "elastic_net") if k in b)
+        spent = (f"{seconds:.0f} ({b['load_before'][0]:.0f}-{b['load_after'][0]:.0f})" if "load_before" in b
+                 else "")
         lines.append(f"| {name} | {'AUC' if r['cohort']['task'] == 'binary' else 'R2'} | {found} | {' | '.join(cells)} | "
-                     f"{gap} | {s['seconds']:.0f} ({s['load_before'][0]:.0f}-{s['load_after'][0]:.0f}) | "
-                     f"{seconds:.0f} ({b['load_before'][0]:.0f}-{b['load_after'][0]:.0f}) |")
+                     f"{gap} | {s['seconds']:.0f} ({s['load_before'][0]:.0f}-{s['load_after'][0]:.0f}) | {spent} |")
     return "\n".join(lines)
 
 
@@ -469,9 +474,29 @@ def main() -> None:
     parser.add_argument("--l1-ratios", type=lambda text: [float(x) for x in text.split(",")], default=None,
                         help="also the CV-tuned path at these l1_ratio values (comma-separated)")
     parser.add_argument("--results", default="genomewide", help="result file name under benchmarks/results/")
+    parser.add_argument("--collect", action="store_true",
+                        help="take each cohort's newest search from benchmarks/work/genomewide/NAME/record.json")
     parser.add_argument("--table", action="store_true", help="print the result file as a markdown table")
     args = parser.parse_args()
     path = RESULTS / f"{args.results}.json"
+    if args.collect:  # parallel processes: each cohort's parts from the result file and its record.json
+        cohorts = json.loads(path.read_text())["cohorts"] if path.is_file() else {}
+        for name in (n for n in COHORTS if not n.startswith("smoke")):
+            saved = WORK / "genomewide" / name / "record.json"
+            other = json.loads(saved.read_text()) if saved.is_file() else {}
+            record = {**other, **cohorts.get(name, {})}
+            for key, value in other.items():  # a part the file lacks, or a newer search
+                newer = key == "search" and value.get("measured", "") > (record.get(key) or {}).get("measured", "")
+                if key not in cohorts.get(name, {}) or newer:
+                    if newer and record.get(key):  # keep the earlier search (e.g. before a merge of main)
+                        record.setdefault("earlier_searches", []).append(record[key])
+                    record[key] = value
+            if record:
+                record["verdict"] = verdict(record)
+                cohorts[name] = record
+        write_result(args.results, {"protocol": __doc__.split("\n\n")[1], "budget": args.budget,
+                                    "cohorts": cohorts, "summary": summary(cohorts)})
+        return
     if args.table:
         print(table(json.loads(path.read_text())["cohorts"]))
         return

@@ -139,8 +139,10 @@ def summary(records: list[dict[str, Any]]) -> list[dict[str, str]]:
                 continue
             cells = "; ".join(f"{r['ld_r2']}: {r['validation_auc']:.3f} ({r['n_variants']:,} SNPs, "
                               f"{r['seconds']:.0f} s)" for r in group if r.get("validation_auc") is not None)
+            loads = [r["load_before"][0] for r in group]
             what = ("lasso_path, one trial" if phase == "lasso" else
-                    f"default search, {group[0].get('budget')} s") + f", {name} binary cohort, by LD r2"
+                    f"default search, {group[0].get('budget')} s") + (
+                f", {name} binary cohort, by LD r2 (load average {min(loads):.0f}-{max(loads):.0f} on 2 cores)")
             rows.append({"what": what, "result": f"validation AUC {cells}",
                          "target": "defaults follow the measurement"})
     return rows

@@ -96,7 +96,7 @@ def instrument(sampler: Sampler) -> None:
     path_cv.linear_predictor = tagged(path_cv.linear_predictor, "score")
 
 
-def measure(dataset: str, n_snps: int, l1_ratio: float) -> dict[str, Any]:
+def measure(dataset: str, n_snps: int, l1_ratio: float, share_matrix: bool, n_rows: int = 0) -> dict[str, Any]:
     from genoml_search.core.features import features_from_dataset
     from genoml_search.core.metrics import get_metric
     from genoml_search.data.dataset import Dataset
@@ -107,25 +107,29 @@ def measure(dataset: str, n_snps: int, l1_ratio: float) -> dict[str, Any]:
 
     data = features_from_dataset(Dataset.open(dataset))
     genotypes = data.genotypes[:, :n_snps] if n_snps else data.genotypes
-    y, task = data.y, "binary"
+    y, task, covariates = data.y, "binary", data.covariates
+    if n_rows:  # the first n_rows samples: how a trial's cost grows with n at a fixed number of SNPs
+        genotypes, y, covariates = genotypes[:n_rows], y[:n_rows], covariates[:n_rows]
     metric = get_metric("roc_auc", task)
     int8_mib = genotypes.shape[0] * genotypes.shape[1] / 2**20
     sampler = Sampler()
     instrument(sampler)
     before = status_mib()
+    cpu_before = time.process_time()
     with sampler:
-        design = Design(genotypes, data.covariates, np.arange(len(y)))
+        design = Design(genotypes, covariates, np.arange(len(y)))
         folds = make_folds(y, task, CVSpec(5, 1, 0))
         sampler.phase = "cv"
         started = time.perf_counter()
-        cv = cross_validate_path(design, y, folds, task, metric.compute, True, l1_ratio)
+        cv = cross_validate_path(design, y, folds, task, metric.compute, True, l1_ratio, share_matrix=share_matrix)
         cv_seconds = time.perf_counter() - started
         sampler.phase = "refit"
-        model = PenalizedPathModel(task=task, lambda_index=cv.lambda_index, n_covariates=data.covariates.shape[1])
+        model = PenalizedPathModel(task=task, lambda_index=cv.lambda_index, n_covariates=covariates.shape[1])
         model.fit(design, y)
         sampler.phase = "end"
         sampler.sample()
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_before  # all threads of this process: load-proof
     peaks = sampler.peaks
 
     def ratio(value: float) -> float:
@@ -135,6 +139,7 @@ def measure(dataset: str, n_snps: int, l1_ratio: float) -> dict[str, Any]:
     return {
         "dataset": dataset, "n_samples": int(genotypes.shape[0]), "n_snps": int(genotypes.shape[1]),
         "int8_mib": round(int8_mib, 1), "cv_seconds": round(cv_seconds, 2), "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
         "cv_score": round(cv.value, 4), "lambda_index": cv.lambda_index,
         "baseline_mib": {k: round(v, 1) for k, v in before.items()},
         "peak_mib": {k: round(v, 1) for k, v in overall.items()},
@@ -153,8 +158,11 @@ def main() -> None:
     parser.add_argument("--snps", type=int, default=20_000, help="first SNPs used (0: all)")
     parser.add_argument("--l1-ratio", type=float, default=1.0)
     parser.add_argument("--label", required=True)
+    parser.add_argument("--rows", type=int, default=0, help="first samples used (0: all)")
+    parser.add_argument("--shared", action="store_true", help="one matrix for all folds (share_matrix=True)")
     args = parser.parse_args()
-    record = {"label": args.label, **measure(args.dataset, args.snps, args.l1_ratio)}
+    record = {"label": args.label, "scheme": "shared" if args.shared else "per-fold",
+              **measure(args.dataset, args.snps, args.l1_ratio, args.shared, args.rows)}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{args.label}.json").write_text(json.dumps(record, indent=1))
     print(json.dumps(record))

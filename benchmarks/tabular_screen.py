@@ -62,7 +62,7 @@ def _cv(data: Any, task: str, threshold: float, folds: list) -> tuple[float, flo
         model.fit(data.x[train], data.y[train])
         scores.append(metric.compute(data.y[test], predict_scores(model, data.x[test], task)))
         step = model.steps[0][1]
-        kept.append(int(np.sum(step.numeric_keep_ < data.x.shape[1] - data.n_covariates)))
+        kept.append(int(np.sum(step.numeric_keep_ < data.n_snps + data.tabular.n_table)))  # not covariates
     return float(np.mean(scores)), float(np.mean(kept))
 
 

@@ -2,7 +2,9 @@
 
 Order of operations (a training cohort): sample selection (phenotype present, --keep/--remove, covariates
 present), variant selection (--extract/--exclude, --gwas/--gwas-p), sample and variant QC (PLINK 2 order),
-LD pruning (--indep-pairwise), then the Dataset is written atomically with every count in its manifest.
+LD pruning (--indep-pairwise), then the Dataset is written atomically with every count in its manifest. By
+default the Dataset holds the QC'd variants with one LD-pruning mask per threshold (``MungeOptions.ld_masks``;
+searched by ``run``); an explicit prune alone (``ld_masks=()``) writes the pruned set only.
 
 With ``like`` (a training Dataset) the cohort is harmonized to it instead: same SNPs in the same order and the
 same counted alleles, no QC or pruning (see :mod:`genoml_search.data.harmonize`).

@@ -92,7 +92,7 @@ def model_card(info: dict[str, Any], metrics: dict[str, Any], manifest: dict[str
         "## Model",
         f"- Family `{info.get('family')}`, parameters `{params}`, in-fold SNP filter p <= "
         f"{info.get('snp_p_threshold', 1.0):.3g}; {info.get('n_snps')} SNP columns + "
-        f"{len(info.get('feature_names', [])) - int(info.get('n_snps', 0))} covariate columns",
+        f"{len(info.get('feature_names', [])) - int(info.get('n_snps', 0))} covariate columns{_mask_text(info)}",
         f"- Chosen as trial {cv.get('best_trial')} of study `{metrics.get('study')}` by mean {cv.get('n_folds')}-fold "
         f"CV {metric}: {_fmt(cv.get(metric))} (sd {_fmt(cv.get('std'))}; folds {folds})",
         "- Files: `model.skops` (the fitted pipeline; load with `genoml_search.load_model(run_dir)`), `model.json`, "
@@ -124,3 +124,11 @@ def write_model_card(model_dir: Path, info: dict[str, Any], metrics: dict[str, A
     with atomic_file(model_dir / MODEL_CARD) as handle:
         handle.write(model_card({**saved, **info}, metrics, manifest, score_files))
     return MODEL_CARD
+
+
+def _mask_text(info: dict[str, Any]) -> str:
+    """The LD mask the model uses, when it is one of the dataset's pruning masks (search/ld_choice.py)."""
+    mask = info.get("ld_mask") or {}
+    if not mask.get("name") or mask["name"] == "none":
+        return ""
+    return f"; LD mask r2 {mask['name']}: uses {mask.get('n_snps')} of the SNP columns"

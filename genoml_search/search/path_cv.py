@@ -88,11 +88,15 @@ def cross_validate_path(design: Design, y: np.ndarray, folds: list[tuple[np.ndar
                         compute: Callable[[np.ndarray, np.ndarray], float], greater_is_better: bool,
                         l1_ratio: float, n_threads: int = 1,
                         should_prune: Callable[[list[float]], bool] | None = None,
-                        report_per_fold: bool = False, keep_fold_models: bool = False) -> PathCV:
+                        report_per_fold: bool = False, keep_fold_models: bool = False,
+                        share_matrix: bool = False) -> PathCV:
     """One early-stopped path per fold; the penalty position with the best mean score over the folds.
 
     After each fold, ``should_prune`` sees the folds' best scores so far (each fold's own, or their running
-    mean when not ``report_per_fold``)."""
+    mean when not ``report_per_fold``). ``share_matrix`` converts the genotypes once for all folds (weight 0
+    on each fold's held-out rows) instead of once per fold: measured 1.46x faster cross-validation but 1.6x the
+    worker's own memory (0.89x against 0.55x the int8 matrix, ``benchmarks/path_memory.py``), so off by
+    default: #22 asks for memory first."""
     classes = np.unique(y) if task != Task.REGRESSION else None
     curves: list[list[float]] = []
     ratios: list[np.ndarray] = []  # each fold's penalties / its lambda_max
@@ -100,12 +104,11 @@ def cross_validate_path(design: Design, y: np.ndarray, folds: list[tuple[np.ndar
     reported: list[float] = []
     predictions: list[list[np.ndarray]] = []  # each fold's held-out scores at each penalty
     fold_models: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    # the genotypes are converted to adelie's SNP format once for all folds (each fold: its own
-    # standardization, weight 0 on its held-out rows), not once per fold
-    shared = AdelieMatrix(design, n_threads, fold_rows=[train for train, _ in folds])
+    shared = AdelieMatrix(design, n_threads, fold_rows=[train for train, _ in folds]) if share_matrix else None
     for fold, (train, test) in enumerate(folds):
         fit, curve, fold_predictions = score_fold(design, y, train, test, task, compute, greater_is_better,
-                                                  l1_ratio, classes, n_threads, shared=(shared, fold))
+                                                  l1_ratio, classes, n_threads,
+                                                  shared=None if shared is None else (shared, fold))
         predictions.append(fold_predictions)
         curves.append(curve)
         ratios.append(fit.lambdas / fit.lambdas[0])

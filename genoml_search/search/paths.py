@@ -152,7 +152,7 @@ class AdelieMatrix:
         centers, scales, flips, blocks = [], [], [], []
         fold_stats: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in fold_rows or []]
         with tempfile.TemporaryDirectory(prefix="genoml-search-path-") as tmp:
-            for number, start in enumerate(range(0, design.n_snps, BLOCK_COLUMNS)):
+            for start in range(0, design.n_snps, BLOCK_COLUMNS):
                 block = design.read(rows, slice(start, start + BLOCK_COLUMNS))
                 mean, sd = _snp_block_stats(block)
                 for stats, train in zip(fold_stats, fold_rows or []):
@@ -171,9 +171,9 @@ class AdelieMatrix:
                 centers.append(mean)
                 scales.append(sd)
                 flips.append(flip)
-                if number % 4 == 3:  # 4 blocks of 1,024 columns span a 4 KB page of every row
-                    release_pages(design.genotypes)
-        release_pages(design.genotypes)
+                # after every block: the kernel maps up to 64 KB around each faulting page (fault-around), so
+                # one block's read maps most of every row's pages
+                release_pages(design.genotypes)
         cov_mean, cov_sd = _covariate_stats(design.covariates[rows])
         if design.n_covariates:
             filled = np.where(np.isnan(design.covariates[rows]), cov_mean, design.covariates[rows])

@@ -122,8 +122,9 @@ class ModelFamily(ABC):
             chooses its penalty inside the trial (:mod:`genoml_search.search.path_cv`) instead of one fit
             per fold; its estimator imputes and standardizes itself.
         multi_fidelity: with ``run --fidelity`` on, the family's trials are cross-validated on 1/9, then 1/3
-            of the search samples before all of them (:mod:`genoml_search.search.fidelity`); False for
-            families whose trials are cheap at any n (benchmarks/results/fidelity.json).
+            of the search samples before all of them (:mod:`genoml_search.search.fidelity`); every built-in
+            family keeps it (benchmarks/results/fidelity.json); False for a family whose trials are cheap at
+            any n.
     """
 
     name: ClassVar[str]
