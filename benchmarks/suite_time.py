@@ -69,8 +69,10 @@ def slowest(log: Path, n: int) -> list[list[Any]]:
 def timed_file(path: Path) -> dict[str, Any] | None:
     """A run timed by ``/usr/bin/time -f "LABEL %e s wall %U user %S sys"`` or ``/usr/bin/time -v`` (the runs
     of the code before this work, from a clean clone of its commit)."""
-    text, durations = path.read_text(), path.with_suffix(".tsv")  # per-test durations beside it, if logged
-    extra = {"slowest": slowest(durations, 15)} if durations.is_file() else {}
+    text, durations, load = path.read_text(), path.with_suffix(".tsv"), path.with_suffix(".load")
+    extra: dict[str, Any] = {"slowest": slowest(durations, 15)} if durations.is_file() else {}  # if logged
+    if load.is_file():  # the load averages seen while it ran (uptime), noted beside it
+        extra["load"] = load.read_text().strip()
     for line in text.splitlines():
         words = line.split()
         if len(words) == 8 and words[2:4] == ["s", "wall"]:
