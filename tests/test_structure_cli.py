@@ -21,8 +21,8 @@ def munged(tmp_path_factory):
     result = run_cli("munge", "--bfile", str(EXAMPLE / "training"), "--pheno", str(EXAMPLE / "training_pheno.csv"),
                      "--covar", str(EXAMPLE / "training_addit.csv"), "--out", str(out / "dataset"))
     assert result.code == 0, result.stderr
-    assert "kinship (KING, 490 SNPs)" in result.stdout and "genetic PCs: 10 fitted" in result.stdout
-    assert "too noisy for second- or third-degree calls" in " ".join(result.stderr.split())  # 490 SNPs: chance pairs
+    assert "kinship (KING, 496 SNPs)" in result.stdout and "genetic PCs: 10 fitted" in result.stdout
+    assert "too noisy for second- or third-degree calls" in " ".join(result.stderr.split())  # 496 SNPs: chance pairs
     return out
 
 
@@ -80,7 +80,7 @@ def test_drop_related_validation_scores_only_unrelated_holdout_samples(munged):
     validation = json.loads((run_dir / "metrics.json").read_text())["validation"]
     related = validation["related_to_training"]
     assert validation["source"] == "holdout" and related["dropped"] and related["n_samples"] == 100
-    assert 0 < related["n_related"] < 100  # noisy second-degree calls on 490 SNPs
+    assert 0 < related["n_related"] < 100  # noisy second-degree calls on 496 SNPs
     assert validation["n_samples"] == related["n_scored"] == 100 - related["n_related"]
     excluded = (run_dir / "validation_excluded_related.txt").read_text().split()[1:]
     assert len(excluded) == related["n_related"]

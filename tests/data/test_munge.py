@@ -140,7 +140,10 @@ def test_munge_keeps_plink2s_variants_on_sex_chromosomes(plink2, sex_cohort, tmp
     out = plink2(sex_cohort, tmp_path / "p2", "--geno", "0.1", "--maf", "0.05", "--hwe", "1e-6",
                  "--indep-pairwise", *prune)
     expected = set((tmp_path / "p2.prune.in").read_text().split())
-    kept = Dataset.open(tmp_path / "ds", variants_only=True).variants
+    # munge stores every QC'd variant plus LD masks; the mask at the prune's r2 is plink2's prune.in
+    stored = Dataset.open(tmp_path / "ds", variants_only=True).variants
+    ld_masks = manifest["ld_masks"]
+    kept = stored[stored[ld_masks["columns"][ld_masks["default"]]].astype(bool)]
     assert set(kept["id"]) == expected
     assert {"23", "24", "26"} <= set(kept["chrom"].astype(str)) and manifest["steps"]  # chrX, chrY, chrM kept
     assert len(expected) < 153  # pruning removed something
