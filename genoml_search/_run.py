@@ -57,7 +57,7 @@ from genoml_search.search.storage import check_storage_url, close_storage, mask_
 from genoml_search.search.study import SAMPLERS, driver_sampler, make_sampler, open_study, record_outcome
 
 log = logging.getLogger(__name__)
-DEFAULT_FAMILIES = ("lasso_path", "logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting",
+DEFAULT_FAMILIES = ("lasso_path", "ridge_path", "logistic", "ridge_h2", "elastic_net", "random_forest", "hist_gradient_boosting",
                     "xgboost")
 
 

@@ -233,7 +233,7 @@ def cross_validate(spec: TrialSpec, data: FeatureMatrix, family: ModelFamily, po
     should_prune = (lambda values: spec.pruning.should_prune(values, offset)) if last else None
     per_fold = last and spec.pruning.reports_per_fold
     if family.fits_path:
-        outcome = _path_rung(spec, data, index, folds, should_prune, per_fold)
+        outcome = _path_rung(spec, data, family, index, folds, should_prune, per_fold)
     else:
         outcome = _fitted_rung(spec, data, family, index, folds, should_prune, per_fold)
     if not last and not outcome.pruned:
@@ -266,11 +266,10 @@ def _fitted_rung(spec: TrialSpec, data: FeatureMatrix, family: ModelFamily, inde
     return outcome
 
 
-def _path_rung(spec: TrialSpec, data: FeatureMatrix, index: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
-               should_prune: Any, per_fold: bool) -> RungResult:
-    """A path family's rung: one early-stopped regularization path per fold on the int8 genotypes, the
-    penalty chosen by the folds' mean score (:func:`~genoml_search.search.path_cv.cross_validate_path`)."""
-    from genoml_search.search.path_cv import cross_validate_path
+def _path_rung(spec: TrialSpec, data: FeatureMatrix, family: ModelFamily, index: np.ndarray,
+               folds: list[tuple[np.ndarray, np.ndarray]], should_prune: Any, per_fold: bool) -> RungResult:
+    """A path family's rung: one regularization path per fold on the int8 genotypes, the penalty chosen by
+    the folds' mean score (the family's ``cross_validate_path``)."""
     from genoml_search.search.paths import Design
 
     metric = get_metric(spec.metric, spec.task)
@@ -278,10 +277,8 @@ def _path_rung(spec: TrialSpec, data: FeatureMatrix, index: np.ndarray, folds: l
     assert data.genotypes is not None and data.covariates is not None  # loaded without the float copy
     design = Design(data.genotypes, data.covariates, index, data.snp_columns)  # the mask's columns
     with threadpool_limits(limits=spec.n_jobs):
-        result = cross_validate_path(design, y, folds, spec.task,
-                                     metric.compute, metric.greater_is_better, spec.params["l1_ratio"],
-                                     n_threads=spec.n_jobs, should_prune=should_prune,
-                                     report_per_fold=per_fold)
+        result = family.cross_validate_path(design, y, folds, spec.task, metric, spec.params, n_threads=spec.n_jobs,
+                                            should_prune=should_prune, report_per_fold=per_fold)
     if result.pruned:
         return RungResult(result.fold_scores, result.reported, pruned=True)
     oof = OOFPredictions.empty(spec.cv.n_repeats, len(y))

@@ -156,6 +156,14 @@ class ModelFamily(ABC):
         add the penalty their trial chose)."""
         return params
 
+    def cross_validate_path(self, design: Any, y: Any, folds: list[tuple[Any, Any]], task: str, metric: Any,
+                            params: dict[str, Any], n_threads: int = 1, should_prune: Any = None,
+                            report_per_fold: bool = False) -> Any:
+        """Path families (``fits_path``): one regularization path per fold on ``design`` (a
+        :class:`~genoml_search.search.paths.Design`), scored with ``metric`` on the held-out parts, the
+        penalty chosen by the folds' mean; a :class:`~genoml_search.search.path_cv.PathCV`."""
+        raise NotImplementedError(f"{self.name} does not fit a path")
+
     def params(self, task: str) -> list[Param]:
         """The parameters searched for ``task``, with user overrides applied."""
         return [self.overrides.get(p.name, p) for p in self.space(task)]

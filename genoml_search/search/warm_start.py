@@ -31,6 +31,11 @@ the penalty inside each fold, while three queued penalties compete on one noisy 
 wins the model selection. In the three polygenic simulated cells at 2,000 samples the best queued elastic net
 beat ``ridge_h2`` in CV by 0.001-0.010 R2 each time; in the h2 0.3 cell it then scored 0.078 on validation,
 where ``ridge_h2`` refitted on the same cohort scores 0.088 (docs/families.md)."""
+REPLACED_BY_RIDGE_PATH = frozenset({"ridge_h2", "elastic_net", "logistic"})
+"""Families whose ridge-like points are not queued when ``ridge_path`` is searched: it fits the same model over
+all SNPs from the int8 genotypes through the Gram matrix, with the penalty chosen along a path inside the trial,
+where their points each fit one penalty on a float copy (a queued logistic ridge point on 3,000 x 60,000 SNPs
+ran 271 s of a 300 s budget; benchmarks/results/genomewide.json)."""
 LOGISTIC_PER_RIDGE = 0.5
 """1 / C of logistic regression per unit of the ridge penalty lambda (measured, see the module docstring)."""
 
@@ -46,7 +51,8 @@ def _two_digits(value: float) -> float:
 
 def starting_points(family: str, n_snps: int, n_train: int) -> list[dict[str, Any]]:
     """The ridge-like points of a family (unprefixed parameters), one per :data:`RIDGE_H2`; one point for
-    ``ridge_h2`` (no parameter: all SNPs) and for ``lasso_path`` (the lasso, ``l1_ratio`` 1); [] for others.
+    ``ridge_h2`` and ``ridge_path`` (no parameter: all SNPs) and for ``lasso_path`` (the lasso, ``l1_ratio``
+    1); [] for others.
 
     ``n_train``: samples a trial fits on (a CV fold's training part); the elastic net's ``alpha`` is on the
     mean-loss scale (lambda / n), logistic regression's ``C`` multiplies the summed loss (1 / C ~ lambda / 2).
@@ -55,6 +61,8 @@ def starting_points(family: str, n_snps: int, n_train: int) -> list[dict[str, An
         return [{}]
     if family == "lasso_path":  # the lasso path; its first point (lambda_max) is the covariates-only model
         return [{"l1_ratio": 1.0}]
+    if family == "ridge_path":  # no parameter: the ridge path over all SNPs
+        return [{}]
     points = []
     for h2 in RIDGE_H2:
         penalty = ridge_penalty(max(n_snps, 1), h2)
@@ -87,6 +95,8 @@ def enqueue_starting_points(study: optuna.Study, families: list[ModelFamily], ta
     # path families first: one trial covers a whole penalty path, including the covariates-only model
     for family in sorted(families, key=lambda f: not f.fits_path):
         if family.name in REPLACED_BY_RIDGE_H2 and "ridge_h2" in names:
+            continue
+        if family.name in REPLACED_BY_RIDGE_PATH and "ridge_path" in names:
             continue
         params = {p.name: p for p in family.params(task)}
         for point in starting_points(family.name, n_snps, n_train):

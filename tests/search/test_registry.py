@@ -9,7 +9,8 @@ from genoml_search.search.registry import (
 )
 
 ALL = {"logistic", "elastic_net", "ridge_h2", "sgd", "lda", "qda", "knn", "svm", "mlp", "random_forest", "extra_trees",
-       "adaboost", "bagging", "gradient_boosting", "hist_gradient_boosting", "xgboost", "catboost", "lightgbm", "lasso_path"}
+       "adaboost", "bagging", "gradient_boosting", "hist_gradient_boosting", "xgboost", "catboost", "lightgbm", "lasso_path",
+       "ridge_path"}
 
 
 def test_every_family_is_registered() -> None:
@@ -20,7 +21,7 @@ def test_tasks_per_family() -> None:
     classification_only = {"logistic", "lda", "qda"}
     assert {f.name for f in families_for("regression")} == ALL - classification_only
     assert {f.name for f in families_for("binary")} == ALL - {"elastic_net", "ridge_h2"}
-    assert {f.name for f in families_for("multiclass")} == ALL - {"elastic_net", "ridge_h2"}
+    assert {f.name for f in families_for("multiclass")} == ALL - {"elastic_net", "ridge_h2", "ridge_path"}
 
 
 def test_unknown_family_and_task_are_user_errors() -> None:

@@ -93,3 +93,19 @@ def test_the_lasso_path_trial_comes_first_without_an_snp_filter(task):
     family, params = suggest_pipeline(trial, families, task)
     assert family.name == "lasso_path" and params == {"l1_ratio": 1.0}
     assert "snp_p_threshold" not in study.get_trials(deepcopy=False)[0].system_attrs.get("fixed_params", {})
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_the_ridge_path_replaces_the_float_ridge_points(task):
+    """With ridge_path searched, lasso_path then ridge_path are queued and no float-copy ridge point competes."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    names = ["lasso_path", "ridge_path", "logistic" if task == "binary" else "elastic_net", "random_forest"]
+    if task == "regression":
+        names.append("ridge_h2")
+    families = [get_family(name) for name in names]
+    study = optuna.create_study(direction="maximize")
+    assert enqueue_starting_points(study, families, task, snp_filter=True, n_snps=6000, n_train=1600) == 2
+    assert [t.system_attrs["fixed_params"]["family"] for t in study.trials] == ["lasso_path", "ridge_path"]
+    without = optuna.create_study(direction="maximize")
+    assert enqueue_starting_points(without, [f for f in families if f.name != "ridge_path"], task,
+                                   snp_filter=True, n_snps=6000, n_train=1600) > 1

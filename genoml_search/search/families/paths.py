@@ -1,10 +1,13 @@
-"""Path families: the whole elastic-net regularization path per CV fold, the penalty chosen inside the trial.
+"""Path families: a whole regularization path per CV fold, the penalty chosen inside the trial.
 
 ``lasso_path`` fits, per fold, the path from lambda_max down with warm starts and screening rules (adelie,
 straight from the int8 genotypes; :mod:`genoml_search.search.paths`), stops a fold's path when its held-out
 score stops improving, and chooses the penalty with the best mean CV score
 (:mod:`genoml_search.search.path_cv`); the trial's value is the CV score there. The final model is the path
 refitted on all training samples down to that penalty. Covariates are unpenalized.
+
+``ridge_path`` does the same for ridge regression over all SNPs (GBLUP) through the samples' Gram matrix
+(:mod:`genoml_search.search.kernel_ridge`): the family polygenic traits need, where the lasso keeps no SNP.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from genoml_search.search.path_cv import PathCV
 from genoml_search.search.paths import MIN_RATIO, PATH_SIZE, Design, fit_path, raw_scale
 from genoml_search.search.registry import TASKS, FloatParam, ModelFamily, Param, register
 from genoml_search.tasks import Task
@@ -119,8 +123,21 @@ class PenalizedPathModel(BaseEstimator):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
+class _PathFamily(ModelFamily):
+    """What path families share: int8 input, their own imputation and standardization, the penalty chosen by
+    the trial's CV and taken by the refit."""
+
+    handles_missing = True  # imputes with the training means itself
+    fits_path = True
+
+    def final_params(self, params: dict[str, Any], trial_attrs: dict[str, Any]) -> dict[str, Any]:
+        """The refit takes the penalty position the trial chose by CV."""
+        index = (trial_attrs.get("path") or {}).get("lambda_index")
+        return params if index is None else {**params, "lambda_index": int(index)}
+
+
 @register
-class LassoPath(ModelFamily):
+class LassoPath(_PathFamily):
     """Whole elastic-net path per CV fold from the int8 genotypes (adelie), penalty chosen by CV inside the
     trial; ``l1_ratio`` 1 is the lasso. Covariates unpenalized; the first point of every path is the
     covariates-only model.
@@ -128,8 +145,6 @@ class LassoPath(ModelFamily):
 
     name = "lasso_path"
     tasks = frozenset(TASKS)
-    handles_missing = True  # imputes with the training means itself
-    fits_path = True
 
     def space(self, task: str) -> list[Param]:
         # below ~0.05 the path from lambda_max (which grows as 1 / l1_ratio) stays far from the ridge optimum
@@ -147,7 +162,132 @@ class LassoPath(ModelFamily):
                     "install it with `pip install --no-deps adelie==1.1.52 'ipython<9'` (`make` does)")
         return None
 
-    def final_params(self, params: dict[str, Any], trial_attrs: dict[str, Any]) -> dict[str, Any]:
-        """The refit takes the penalty position the trial chose by CV."""
-        index = (trial_attrs.get("path") or {}).get("lambda_index")
-        return params if index is None else {**params, "lambda_index": int(index)}
+    def cross_validate_path(self, design: Design, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
+                            task: str, metric: Any, params: dict[str, Any], n_threads: int = 1,
+                            should_prune: Any = None, report_per_fold: bool = False) -> PathCV:
+        """One early-stopped elastic-net path per fold (:func:`~genoml_search.search.path_cv.cross_validate_path`)."""
+        from genoml_search.search.path_cv import cross_validate_path
+
+        return cross_validate_path(design, y, folds, task, metric.compute, metric.greater_is_better,
+                                   params["l1_ratio"], n_threads=n_threads, should_prune=should_prune,
+                                   report_per_fold=report_per_fold)
+
+
+class KernelRidgeModel(BaseEstimator):
+    """Ridge regression on all SNPs with unpenalized covariates (GBLUP), fitted through the Gram matrix
+    (:mod:`genoml_search.search.kernel_ridge`); binary traits on the 0/1 scale with a logistic calibration
+    from leave-one-out predictions.
+
+    ``lambda_index``: the penalty's position in :data:`~genoml_search.search.kernel_ridge.RIDGE_GRID` (a
+    trial chooses it by CV, the refit uses it); without it ``fit`` chooses it by its own ``INTERNAL_FOLDS``-fold
+    CV. Accepts what :class:`PenalizedPathModel` accepts. ``coef_`` is on the standardized scale (importance);
+    prediction uses ``raw_coef_`` and reads the int8 genotypes block by block.
+    """
+
+    def __init__(self, task: str = "binary", lambda_index: int | None = None, n_covariates: int = 0,
+                 random_state: int = 0, n_jobs: int = 1) -> None:
+        self.task = task
+        self.lambda_index = lambda_index
+        self.n_covariates = n_covariates
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _choose_index(self, design: Design, y: np.ndarray) -> int:
+        from genoml_search.core.metrics import DEFAULT_METRIC, get_metric
+        from genoml_search.search.kernel_ridge import cross_validate_ridge
+        from genoml_search.search.objective import CVSpec, make_folds
+
+        metric = get_metric(DEFAULT_METRIC[self.task], self.task)
+        folds = make_folds(y, self.task, CVSpec(INTERNAL_FOLDS, 1, self.random_state))
+        return cross_validate_ridge(design, y, folds, self.task, metric.compute, metric.greater_is_better).lambda_index
+
+    def fit(self, X: Any, y: np.ndarray) -> KernelRidgeModel:
+        """Fit the ridge at the chosen penalty on all of ``X``."""
+        from genoml_search.search import kernel_ridge as kr
+
+        if self.task not in (Task.BINARY, Task.REGRESSION):
+            raise ValueError(f"ridge_path fits binary and continuous traits, not {self.task}")
+        design = design_from_input(X, self.n_covariates)
+        y = np.asarray(y)
+        self.classes_ = np.unique(y) if self.task != Task.REGRESSION else None
+        index = self._choose_index(design, y) if self.lambda_index is None else int(self.lambda_index)
+        self.lambda_index_ = min(max(index, 0), len(kr.RIDGE_GRID) - 1)
+        penalty = float(kr.penalties(design.n_snps)[self.lambda_index_])
+        everything = np.arange(len(design.rows))
+        kernel = kr.fold_kernel(design, everything, everything[:0])
+        target = kr.target(y, self.task)
+        path = kr.RidgePath(kernel.k_fit, kernel.c_fit, target)
+        a, gamma = path.solve(penalty)
+        self.platt_ = kr.platt(path.leave_one_out(penalty), target) if self.task == Task.BINARY else (0.0, 1.0)
+        beta = np.concatenate([kr.snp_coefficients(design, a, kernel.standardization), gamma[1:]])
+        scales, centers = kernel.standardization.scales, kernel.standardization.centers
+        self.coef_ = beta[None, :]  # outputs x features, standardized scale
+        self.raw_coef_ = beta / scales
+        self.intercept_ = float(gamma[0] - centers @ self.raw_coef_)
+        self.fill_values_ = centers
+        self.lambda_ = penalty
+        self.n_features_in_ = design.n_snps + design.n_covariates
+        self.n_snps_ = design.n_snps
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The linear predictor (the 0/1-scale genetic value plus covariates for binary traits)."""
+        from genoml_search.search.kernel_ridge import GRAM_BLOCK
+
+        if not isinstance(X, Design):
+            values = np.asarray(X, dtype=np.float64)
+            values = np.where(np.isnan(values), self.fill_values_, values)
+            return self.intercept_ + values @ self.raw_coef_
+        design = X
+        eta = np.full(len(design.rows), self.intercept_)
+        for start in range(0, design.n_snps, GRAM_BLOCK):
+            block = design.read(design.rows, slice(start, start + GRAM_BLOCK))
+            columns = slice(start, start + block.shape[1])
+            eta += np.where(block < 0, self.fill_values_[columns], block) @ self.raw_coef_[columns]
+        covariates = design.covariates[design.rows].astype(np.float64)
+        fill = self.fill_values_[design.n_snps:]
+        return eta + np.where(np.isnan(covariates), fill, covariates) @ self.raw_coef_[design.n_snps:]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """P(class) from the calibrated linear predictor (binary traits)."""
+        if self.task == Task.REGRESSION:
+            raise AttributeError("predict_proba is for classification")
+        from genoml_search.search.kernel_ridge import sigmoid
+
+        alpha, beta = self.platt_
+        p = sigmoid(alpha + beta * self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted values (regression) or the more probable class."""
+        if self.task == Task.REGRESSION:
+            return self.decision_function(X)
+        assert self.classes_ is not None  # fitted on a class label
+        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+
+
+@register
+class RidgePathFamily(_PathFamily):
+    """Ridge over all SNPs (GBLUP) through the samples' Gram matrix from the int8 genotypes, the penalty chosen
+    by CV inside the trial over heritabilities 0.0001-0.99; covariates unpenalized. Binary and continuous traits;
+    search samples up to ~10,000 (memory n^2).
+    """
+
+    name = "ridge_path"
+    tasks = frozenset({Task.BINARY, Task.REGRESSION})
+
+    def space(self, task: str) -> list[Param]:
+        return []
+
+    def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
+        return KernelRidgeModel(task=task, lambda_index=params.get("lambda_index"), random_state=random_state,
+                                n_jobs=n_jobs)
+
+    def cross_validate_path(self, design: Design, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
+                            task: str, metric: Any, params: dict[str, Any], n_threads: int = 1,
+                            should_prune: Any = None, report_per_fold: bool = False) -> PathCV:
+        """The ridge path per fold (:func:`~genoml_search.search.kernel_ridge.cross_validate_ridge`)."""
+        from genoml_search.search.kernel_ridge import cross_validate_ridge
+
+        return cross_validate_ridge(design, y, folds, task, metric.compute, metric.greater_is_better,
+                                    should_prune=should_prune, report_per_fold=report_per_fold)

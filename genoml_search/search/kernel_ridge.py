@@ -1,0 +1,194 @@
+"""Ridge regression on all SNPs through the samples' Gram matrix (the kernel trick; GBLUP), from int8 genotypes.
+
+With n samples and M >> n SNPs, ridge regression with unpenalized covariates C,
+
+    minimize |y - C gamma - Z b|^2 + lambda |b|^2      (Z: the standardized genotypes),
+
+has b = Z' a with a = (P K P + lambda I)^-1 P y, where K = Z Z' is the n x n Gram matrix and P the residual-maker
+of C (push-through identity). One eigendecomposition of P K P gives the whole path of penalties at O(n^2) each;
+the Gram matrix is accumulated from blocks of int8 columns made float32 one at a time, so no float copy of the
+genotypes exists. Leave-one-out predictions come from the hat matrix's diagonal at no extra cost.
+
+Binary traits are fitted on the 0/1 scale (a linear probability model: what GBLUP does for disease traits;
+ranking-equivalent to L2 logistic regression for the small per-SNP effects where ridge matters); their
+probabilities are the linear predictor mapped by a logistic calibration (Platt scaling) fitted on the training
+part's leave-one-out predictions, so the held-out rows are never used.
+
+The penalty grid is ``lambda / M`` = :data:`RIDGE_GRID`: GBLUP's ``lambda = M (1 - h2) / h2`` spans SNP
+heritabilities from 0.0001 to 0.99. Cost: the Gram matrix (n_fit x n x M multiply-adds per fold) and one
+eigendecomposition (n_fit^3) per fold; memory n x n_fit float64. Practical up to ~10,000 search samples
+(docs/families.md); ``lasso_path`` covers larger cohorts.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from genoml_search.search.path_cv import PathCV, best_position
+from genoml_search.search.paths import Design, Standardization, _covariate_stats, _snp_block_stats
+from genoml_search.tasks import Task
+
+RIDGE_GRID = np.logspace(4, -2, 31)
+"""Penalties ``lambda / M`` of the path, largest first (position 0 is practically the covariates-only model)."""
+GRAM_BLOCK = 2048
+"""SNP columns per float32 block: the block's transient copy is rows x 2,048 x 4 bytes."""
+PLATT_ITERATIONS = 50
+
+
+@dataclass
+class FoldKernel:
+    """A fit's Gram matrices and standardized covariates: ``k_fit`` (fit x fit), ``k_other`` (other x fit),
+    ``c_fit``/``c_other`` ([1, standardized covariates]) and the standardization (SNPs, then covariates)."""
+
+    k_fit: np.ndarray
+    k_other: np.ndarray
+    c_fit: np.ndarray
+    c_other: np.ndarray
+    standardization: Standardization
+
+
+def fold_kernel(design: Design, fit: np.ndarray, other: np.ndarray) -> FoldKernel:
+    """Gram matrices of the ``fit`` positions of ``design.rows`` with themselves and with ``other`` positions,
+    the genotypes standardized (missing calls imputed) with the ``fit`` rows' means and sds."""
+    rows = np.concatenate([design.rows[fit], design.rows[other]])
+    n_fit = len(fit)
+    gram = np.zeros((len(rows), n_fit))
+    centers, scales = [], []
+    for start in range(0, design.n_snps, GRAM_BLOCK):
+        block = design.read(rows, slice(start, start + GRAM_BLOCK))
+        mean, sd = _snp_block_stats(block[:n_fit])
+        sd = np.where(sd > 0, sd, 1.0)
+        z = block.astype(np.float32)
+        z = np.where(block < 0, mean.astype(np.float32), z)
+        z -= mean.astype(np.float32)
+        z /= sd.astype(np.float32)
+        gram += z @ z[:n_fit].T
+        centers.append(mean)
+        scales.append(sd)
+    covariates = design.covariates[rows]
+    cov_mean, cov_sd = _covariate_stats(covariates[:n_fit])
+    cov_sd = np.where(cov_sd > 0, cov_sd, 1.0)
+    filled = (np.where(np.isnan(covariates), cov_mean, covariates) - cov_mean) / cov_sd
+    with_intercept = np.column_stack([np.ones(len(rows)), filled])
+    standardization = Standardization(np.concatenate(centers + [cov_mean]), np.concatenate(scales + [cov_sd]))
+    return FoldKernel(gram[:n_fit], gram[n_fit:], with_intercept[:n_fit], with_intercept[n_fit:], standardization)
+
+
+class RidgePath:
+    """Ridge with unpenalized covariates at every penalty of a grid, from one eigendecomposition."""
+
+    def __init__(self, k_fit: np.ndarray, c_fit: np.ndarray, y: np.ndarray) -> None:
+        u_c, s_c, _ = np.linalg.svd(c_fit, full_matrices=False)
+        self.q = u_c[:, s_c > 1e-10 * s_c[0]]  # orthonormal basis of the covariates (rank-deficient ones too)
+        kp = self._project(self._project(k_fit).T).T
+        s, u = np.linalg.eigh((kp + kp.T) / 2)
+        self.s, self.u = np.maximum(s, 0.0), u
+        self.uy = u.T @ self._project(y)
+        self.k_fit, self.c_fit, self.y = k_fit, c_fit, y
+
+    def _project(self, m: np.ndarray) -> np.ndarray:
+        return m - self.q @ (self.q.T @ m)
+
+    def solve(self, penalty: float) -> tuple[np.ndarray, np.ndarray]:
+        """The dual coefficients ``a`` (b = Z' a) and the covariate coefficients ``gamma`` at one penalty."""
+        a = self._project(self.u @ (self.uy / (self.s + penalty)))
+        gamma = np.linalg.lstsq(self.c_fit, self.y - self.k_fit @ a, rcond=None)[0]
+        return a, gamma
+
+    def predict(self, penalty: float, k_other: np.ndarray, c_other: np.ndarray) -> np.ndarray:
+        """The linear predictor of other rows at one penalty."""
+        a, gamma = self.solve(penalty)
+        return c_other @ gamma + k_other @ a
+
+    def leave_one_out(self, penalty: float) -> np.ndarray:
+        """Each fit row's prediction by the model fitted without it (exact: the hat matrix's diagonal)."""
+        a, gamma = self.solve(penalty)
+        fitted = self.c_fit @ gamma + self.k_fit @ a
+        leverage = (self.q ** 2).sum(axis=1) + (self.u ** 2) @ (self.s / (self.s + penalty))
+        return self.y - (self.y - fitted) / np.maximum(1.0 - leverage, 1e-12)
+
+
+def platt(eta: np.ndarray, y01: np.ndarray) -> tuple[float, float]:
+    """Logistic calibration P(y = 1) = sigmoid(alpha + beta eta) by Newton's method (a tiny ridge keeps it
+    finite on separable data)."""
+    x = np.column_stack([np.ones_like(eta), eta])
+    theta = np.zeros(2)
+    for _ in range(PLATT_ITERATIONS):
+        p = 1.0 / (1.0 + np.exp(-(x @ theta)))
+        gradient = x.T @ (p - y01) + 1e-6 * theta
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        theta -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(theta[0]), float(theta[1])
+
+
+def sigmoid(eta: np.ndarray) -> np.ndarray:
+    """The logistic function, without overflow warnings."""
+    return 0.5 * (1.0 + np.tanh(0.5 * eta))
+
+
+def target(y: np.ndarray, task: str) -> np.ndarray:
+    """What the ridge fits: the trait (regression) or 1 for the larger class label (binary)."""
+    if task == Task.REGRESSION:
+        return np.asarray(y, dtype=np.float64)
+    return (np.asarray(y) == np.unique(y)[-1]).astype(np.float64)
+
+
+def penalties(n_snps: int) -> np.ndarray:
+    """The path's penalties lambda = RIDGE_GRID x M, largest first."""
+    return RIDGE_GRID * max(n_snps, 1)
+
+
+def scores_along_path(path: RidgePath, kernel: FoldKernel, task: str, lambdas: np.ndarray) -> list[np.ndarray]:
+    """The ``other`` rows' predictions (regression) or P(class 1) (binary) at every penalty."""
+    scores = []
+    for penalty in lambdas:
+        eta = path.predict(penalty, kernel.k_other, kernel.c_other)
+        if task == Task.BINARY:
+            alpha, beta = platt(path.leave_one_out(penalty), path.y)
+            eta = sigmoid(alpha + beta * eta)
+        scores.append(eta.astype(np.float32))
+    return scores
+
+
+def cross_validate_ridge(design: Design, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], task: str,
+                         compute: Callable[[np.ndarray, np.ndarray], float], greater_is_better: bool,
+                         should_prune: Callable[[list[float]], bool] | None = None,
+                         report_per_fold: bool = False) -> PathCV:
+    """The ridge path per fold (standardization from the fold's training part), scored on its held-out part;
+    the penalty with the best mean score over the folds, as :func:`~genoml_search.search.path_cv.cross_validate_path`."""
+    if task not in (Task.BINARY, Task.REGRESSION):
+        raise ValueError(f"ridge_path fits binary and continuous traits, not {task}")
+    lambdas = penalties(design.n_snps)
+    y_fit = target(y, task)
+    curves: list[list[float]] = []
+    predictions: list[list[np.ndarray]] = []
+    reported: list[float] = []
+    for train, test in folds:
+        kernel = fold_kernel(design, train, test)
+        fold_scores = scores_along_path(RidgePath(kernel.k_fit, kernel.c_fit, y_fit[train]), kernel, task, lambdas)
+        predictions.append(fold_scores)
+        curves.append([float(compute(y[test], s)) for s in fold_scores])
+        bests = [c[best_position(np.asarray(c), greater_is_better)] for c in curves]
+        reported.append(bests[-1] if report_per_fold else float(np.mean(bests)))
+        if len(curves) < len(folds) and should_prune is not None and should_prune(reported):
+            return PathCV(bests, reported, curves, pruned=True)
+    index = best_position(np.mean(curves, axis=0), greater_is_better)
+    return PathCV([c[index] for c in curves], reported, curves, index, float(lambdas[index] / lambdas[0]),
+                  [design.n_snps] * len(curves), test_scores=[p[index] for p in predictions])
+
+
+def snp_coefficients(design: Design, a: np.ndarray, standardization: Standardization) -> np.ndarray:
+    """b = Z' a on the standardized scale, from the same int8 blocks (``a``: one weight per design row)."""
+    beta = np.empty(design.n_snps)
+    for start in range(0, design.n_snps, GRAM_BLOCK):
+        block = design.read(design.rows, slice(start, start + GRAM_BLOCK))
+        columns = slice(start, start + block.shape[1])
+        centers, scales = standardization.centers[columns], standardization.scales[columns]
+        z = (np.where(block < 0, centers, block) - centers) / scales
+        beta[columns] = z.T @ a
+    return beta

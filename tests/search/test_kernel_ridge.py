@@ -1,0 +1,109 @@
+"""Ridge over all SNPs through the Gram matrix (search/kernel_ridge.py) and the ridge_path family."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genoml_search.search import kernel_ridge as kr
+from genoml_search.search.families.paths import KernelRidgeModel
+from genoml_search.search.objective import CVSpec, TrialSpec, evaluate_trial
+from genoml_search.search.paths import Design
+from tests.search.conftest import make_dataset
+
+N, M = 240, 900
+
+
+def cohort(seed: int = 0, h2: float = 0.6, n: int = N, m: int = M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """int8 genotypes (1 % missing), one covariate with an effect, and a polygenic trait over every SNP."""
+    rng = np.random.default_rng(seed)
+    genotypes = rng.binomial(2, rng.uniform(0.1, 0.5, m), size=(n, m)).astype(np.int8)
+    standardized = (genotypes - genotypes.mean(axis=0)) / genotypes.std(axis=0)
+    genotypes[rng.random((n, m)) < 0.01] = -127
+    age = rng.normal(50, 10, n)
+    trait = standardized @ rng.normal(0, np.sqrt(h2 / m), m) + 0.03 * (age - 50) + rng.normal(0, np.sqrt(1 - h2), n)
+    return genotypes, age[:, None].astype(np.float32), trait
+
+
+def direct_ridge(kernel: kr.FoldKernel, genotypes: np.ndarray, covariates: np.ndarray, rows: np.ndarray,
+                 y: np.ndarray, penalty: float) -> np.ndarray:
+    """Covariate and SNP coefficients of ridge with unpenalized covariates, solved in the primal."""
+    st = kernel.standardization
+    filled = np.where(genotypes[rows] < 0, st.centers[:M], genotypes[rows])
+    z = (filled - st.centers[:M]) / st.scales[:M]
+    c = np.column_stack([np.ones(len(rows)), (covariates[rows] - st.centers[M:]) / st.scales[M:]])
+    x = np.hstack([c, z])
+    weights = np.r_[np.zeros(c.shape[1]), np.full(M, penalty)]
+    return np.linalg.solve(x.T @ x + np.diag(weights), x.T @ y)
+
+
+def test_the_dual_solution_is_ridge_with_unpenalized_covariates():
+    genotypes, covariates, y = cohort()
+    design = Design(genotypes, covariates, np.arange(N))
+    fit, other = np.arange(200), np.arange(200, N)
+    kernel = kr.fold_kernel(design, fit, other)
+    path = kr.RidgePath(kernel.k_fit, kernel.c_fit, y[fit])
+    for penalty in (50.0, 900.0, 30000.0):
+        coef = direct_ridge(kernel, genotypes, covariates, fit, y[fit], penalty)
+        a, gamma = path.solve(penalty)
+        assert np.allclose(gamma, coef[:2], atol=1e-5)
+        assert np.allclose(kr.snp_coefficients(design.with_rows(fit), a, kernel.standardization), coef[2:], atol=1e-6)
+        expected = direct_ridge(kernel, genotypes, covariates, fit, y[fit], penalty)
+        other_x = np.hstack([kernel.c_other, (np.where(genotypes[other] < 0, kernel.standardization.centers[:M],
+                                                       genotypes[other]) - kernel.standardization.centers[:M])
+                             / kernel.standardization.scales[:M]])
+        assert np.allclose(path.predict(penalty, kernel.k_other, kernel.c_other), other_x @ expected, atol=1e-4)
+
+
+def test_leave_one_out_predictions_are_exact():
+    genotypes, covariates, y = cohort(1)
+    design = Design(genotypes, covariates, np.arange(N))
+    everything = np.arange(N)
+    kernel = kr.fold_kernel(design, everything, everything[:0])
+    path = kr.RidgePath(kernel.k_fit, kernel.c_fit, y)
+    loo = path.leave_one_out(500.0)
+    for i in (0, 17, 199):
+        rest = np.delete(everything, i)
+        coef = direct_ridge(kernel, genotypes, covariates, rest, y[rest], 500.0)
+        x_i = np.r_[kernel.c_fit[i], (np.where(genotypes[i] < 0, kernel.standardization.centers[:M], genotypes[i])
+                                      - kernel.standardization.centers[:M]) / kernel.standardization.scales[:M]]
+        assert loo[i] == pytest.approx(x_i @ coef, abs=1e-5)
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_a_ridge_path_trial_finds_a_polygenic_signal_and_a_shuffled_trait_gives_chance(tmp_path, task):
+    # expected ridge R2 ~ h2 / (1 + M / (n h2)) = 0.25 on the 0.6 h2 trait with n 400, M 300
+    genotypes, covariates, trait = cohort(2, n=400, m=300)
+    y = (trait > np.median(trait)).astype(float) if task == "binary" else trait
+    metric = "roc_auc" if task == "binary" else "r2"
+    values = {}
+    for label, target in (("real", y), ("shuffled", np.random.default_rng(3).permutation(y))):
+        dataset = make_dataset(tmp_path / label, genotypes, target, task=task,
+                               covariates={"AGE": covariates[:, 0] if label == "real" else
+                                           np.random.default_rng(4).permutation(covariates[:, 0])})
+        result = evaluate_trial(TrialSpec(0, str(dataset.path), dataset.content_hash, task, metric, "ridge_path",
+                                          {}, 1.0, np.arange(len(y)), CVSpec(5, 1, 0)))
+        assert result.error is None, result.error
+        values[label] = result.value
+        assert 0 <= result.attrs["path"]["lambda_index"] < len(kr.RIDGE_GRID)
+    chance = 0.5 if task == "binary" else 0.0
+    assert values["real"] > chance + 0.1
+    assert abs(values["shuffled"] - chance) < 0.1
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_the_model_predicts_the_same_from_int8_and_from_floats(task):
+    genotypes, covariates, trait = cohort(5)
+    y = (trait > np.median(trait)).astype(int) if task == "binary" else trait
+    model = KernelRidgeModel(task=task, lambda_index=12, n_covariates=1).fit(
+        Design(genotypes, covariates, np.arange(200)), y[:200])
+    new = np.arange(200, N)
+    floats = np.hstack([np.where(genotypes[new] < 0, np.nan, genotypes[new]).astype(float), covariates[new]])
+    from_int8 = model.decision_function(Design(genotypes, covariates, new))
+    assert np.allclose(from_int8, model.decision_function(floats))
+    assert model.coef_.shape == (1, M + 1) and np.count_nonzero(model.coef_[0, :M]) == M
+    if task == "binary":
+        p = model.predict_proba(floats)[:, 1]
+        assert ((p > 0) & (p < 1)).all() and np.corrcoef(p, from_int8)[0, 1] > 0.99
+        assert set(model.predict(floats)) <= {0, 1}
+    with pytest.raises(ValueError, match="binary and continuous"):
+        KernelRidgeModel(task="multiclass").fit(floats, np.arange(len(new)) % 3)
