@@ -52,9 +52,12 @@ class FoldKernel:
 def fold_kernel(design: Design, fit: np.ndarray, other: np.ndarray) -> FoldKernel:
     """Gram matrices of the ``fit`` positions of ``design.rows`` with themselves and with ``other`` positions,
     the genotypes standardized (missing calls imputed) with the ``fit`` rows' means and sds."""
+    from scipy.linalg.blas import ssyrk
+
     rows = np.concatenate([design.rows[fit], design.rows[other]])
     n_fit = len(fit)
-    gram = np.zeros((len(rows), n_fit))
+    k_fit = np.zeros((n_fit, n_fit))  # upper triangle (syrk: half the multiply-adds of a full product)
+    k_other = np.zeros((len(rows) - n_fit, n_fit))
     centers, scales = [], []
     for start in range(0, design.n_snps, GRAM_BLOCK):
         block = design.read(rows, slice(start, start + GRAM_BLOCK))
@@ -64,16 +67,19 @@ def fold_kernel(design: Design, fit: np.ndarray, other: np.ndarray) -> FoldKerne
         z = np.where(block < 0, mean.astype(np.float32), z)
         z -= mean.astype(np.float32)
         z /= sd.astype(np.float32)
-        gram += z @ z[:n_fit].T
+        k_fit += ssyrk(1.0, z[:n_fit].T, trans=1)  # the transposed view is Fortran-ordered: no copy
+        if len(rows) > n_fit:
+            k_other += z[n_fit:] @ z[:n_fit].T
         centers.append(mean)
         scales.append(sd)
+    k_fit = np.triu(k_fit) + np.triu(k_fit, 1).T
     covariates = design.covariates[rows]
     cov_mean, cov_sd = _covariate_stats(covariates[:n_fit])
     cov_sd = np.where(cov_sd > 0, cov_sd, 1.0)
     filled = (np.where(np.isnan(covariates), cov_mean, covariates) - cov_mean) / cov_sd
     with_intercept = np.column_stack([np.ones(len(rows)), filled])
     standardization = Standardization(np.concatenate(centers + [cov_mean]), np.concatenate(scales + [cov_sd]))
-    return FoldKernel(gram[:n_fit], gram[n_fit:], with_intercept[:n_fit], with_intercept[n_fit:], standardization)
+    return FoldKernel(k_fit, k_other, with_intercept[:n_fit], with_intercept[n_fit:], standardization)
 
 
 class RidgePath:
