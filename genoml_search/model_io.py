@@ -55,6 +55,7 @@ TRUSTED_TYPES: set[str] = {
     "genoml_search.search.families.discriminant.BoundedQDA",
     "genoml_search.search.families.linear.HeritabilityRidge",
     "genoml_search.search.families.paths.PenalizedPathModel",
+    "genoml_search.search.families.paths.KernelRidgeModel",
     "genoml_search.ensemble.model.EnsembleModel",  # ensembles of the best trials (#21)
     "genoml_search.ensemble.combine.WeightedAverage",
     "genoml_search.ensemble.combine.LinearStack",

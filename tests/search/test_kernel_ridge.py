@@ -107,3 +107,41 @@ def test_the_model_predicts_the_same_from_int8_and_from_floats(task):
         assert set(model.predict(floats)) <= {0, 1}
     with pytest.raises(ValueError, match="binary and continuous"):
         KernelRidgeModel(task="multiclass").fit(floats, np.arange(len(new)) % 3)
+
+
+def test_a_study_with_ridge_path_refits_the_chosen_penalty_and_saves_the_model(tmp_path):
+    """`run` on a Dask worker: ridge_path is queued first, its penalty is refitted, the saved model loads through
+    the skops allow-list, reproduces the validation score from float input, and exports a plink2 score."""
+    import json
+    import os
+
+    import optuna
+    from distributed import LocalCluster
+    from sklearn.metrics import roc_auc_score
+
+    from genoml_search._run import RunOptions, run
+    from genoml_search.core.scoring import predict_scores
+    from genoml_search.execute.cluster import ClusterOptions
+    from genoml_search.model_io import load_model
+    from tests.search.conftest import ROOT
+
+    genotypes, covariates, trait = cohort(6, n=400, m=300)
+    y = (trait > np.median(trait)).astype(float)
+    dataset = make_dataset(tmp_path / "d", genotypes, y, covariates={"AGE": covariates[:, 0]})
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        run(RunOptions(dataset=dataset.path, out=tmp_path / "out", n_trials=1, families=["ridge_path", "knn"],
+                       n_folds=3, ensemble="none", cluster=ClusterOptions(scheduler=cluster.scheduler_address)))
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["cv"]["best_family"] == "ridge_path" and metrics["cv"]["best_trial"] == 0  # queued first
+    study = optuna.load_study(study_name=metrics["study"], storage=f"sqlite:///{tmp_path / 'out' / 'study.db'}")
+    model, _ = load_model(tmp_path / "out" / "model")
+    assert model.named_steps["model"].lambda_index_ == study.trials[0].user_attrs["path"]["lambda_index"]
+    ids = (tmp_path / "out" / "holdout_samples.txt").read_text().split()[1:]
+    rows = np.array([int(i[1:]) for i in ids])  # IDs s0, s1, ...
+    floats = np.hstack([np.where(genotypes < 0, np.nan, genotypes).astype(np.float32), covariates])[rows]
+    scores = predict_scores(model, floats, "binary")
+    assert roc_auc_score(y[rows], scores) == pytest.approx(metrics["validation"]["roc_auc"], abs=1e-9)
+    assert metrics["validation"]["roc_auc"] > 0.6
+    weights = (tmp_path / "out" / "model" / "score.tsv").read_text().splitlines()
+    assert len(weights) - 1 == 300  # every SNP has a ridge weight
