@@ -170,6 +170,8 @@ def print_run_summary(summary: Any) -> None:
     metrics, stats = summary.metrics, summary.stats
     cv = metrics["cv"]
     stopped = f", {stats.stopped} stopped at the time limit and re-queued" if stats.stopped else ""
+    if stats.duplicates:
+        stopped += f"; {stats.duplicates} repeated an evaluated trial's parameters and took its score"
     console.print(f"study {summary.study_name} in {summary.storage}: {summary.n_finished} finished trials "
                   f"({stats.completed} completed, {stats.pruned} pruned, {stats.failed} failed in this run{stopped})",
                   soft_wrap=True)

@@ -36,6 +36,8 @@ from genoml_search.signals import DeferredSignals
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_CONSECUTIVE_FAILURES = 20
+MAX_CONSECUTIVE_TWINS = 25
+"""Twins in a row (trials sampled with evaluated parameters) after which the search space counts as exhausted."""
 HISTORY_LIMIT = 256  # finished trials sent to workers for pruning (recent ones, plus the best)
 HEARTBEAT_EVERY = 5.0
 SYNC_EVERY = 15.0
@@ -52,6 +54,7 @@ class DriverStats:
     retried: int = 0
     surplus: int = 0
     stopped: int = 0  # still running at the time limit: failed and re-queued
+    duplicates: int = 0  # sampled with an evaluated trial's parameters: told its value, not run again
     errors: list[str] = field(default_factory=list)
     seconds_total: float = 0.0
     seconds_waiting: float = 0.0  # blocked on workers; the rest is orchestration (ask, tell, storage)
@@ -279,6 +282,8 @@ class Driver:
         self.finished = count_finished(study)
         self.last_sync = self.last_beat = time.monotonic()
         self.consecutive_failures = 0
+        self.consecutive_twins = 0
+        self.exhausted = False  # every recent trial repeated an evaluated one (reuse_twin)
         self.signals = DeferredSignals((signal.SIGINT, signal.SIGTERM), second_raises=True)
 
     def n_slots(self) -> int:
@@ -300,7 +305,8 @@ class Driver:
         with self.signals:
             try:
                 self.submit()
-                while self.in_flight or (self.finished < self.plan.n_trials and not self.out_of_time()):
+                while self.in_flight or (self.finished < self.plan.n_trials and not self.out_of_time()
+                                         and not self.exhausted):
                     self.signals.check()
                     if self.in_flight and self.out_of_time():
                         # The time limit is a budget, not a hint: a trial that would run on for minutes is
@@ -342,16 +348,38 @@ class Driver:
 
     def submit(self) -> None:
         """Ask and submit trials until the slots are full, the target is reached or time is up."""
-        while len(self.in_flight) < self.slots and not self.out_of_time():
+        while len(self.in_flight) < self.slots and not self.out_of_time() and not self.exhausted:
             self.signals.check()
             trial = self.ask()
             if trial is None:
                 return
             pruning = PruningContext(self.plan.pruner, self.direction, self.history.snapshot())
             spec = self.plan.make_spec(trial, pruning)
+            if self.reuse_twin(trial):
+                continue
+            self.consecutive_twins = 0
             future = self.client.submit(self.plan.evaluate, spec, pure=False,
                                         key=f"trial-{self.study._study_id}-{trial.number}-{time.time_ns()}")
             self.in_flight[future] = (trial, spec)
+
+    def reuse_twin(self, trial: optuna.Trial) -> bool:
+        """Tell ``trial`` its evaluated twin's value instead of running it again; after
+        :data:`MAX_CONSECUTIVE_TWINS` twins in a row the space is taken as exhausted and no more are asked."""
+        from genoml_search.search.study import evaluated_twin, tell_twin
+
+        twin = evaluated_twin(self.study, trial)
+        if twin is None:
+            return False
+        tell_twin(self.study, trial, twin)
+        self.stats.completed += 1
+        self.stats.duplicates += 1
+        self.finished += 1
+        self.consecutive_twins += 1
+        if self.consecutive_twins >= MAX_CONSECUTIVE_TWINS:
+            log.warning("the last %d sampled trials all repeated evaluated ones: the search space looks exhausted; "
+                        "stopping the search", self.consecutive_twins)
+            self.exhausted = True
+        return True
 
     def wait(self) -> list[Any]:
         """The futures done after waiting a little for the first one (maybe none)."""

@@ -127,3 +127,30 @@ def best_per_family(study: optuna.Study) -> list[dict[str, Any]]:
             rows.append({"family": family, "trial": best.number, "value": best.value, "n_complete": len(complete),
                          "fold_scores": best.user_attrs.get("fold_scores", [])})
     return sorted(rows, key=lambda r: r["value"], reverse=maximize)
+
+
+TWIN_ATTRS_LEFT_OUT = frozenset({"starting_point", "retries", "surplus"})
+
+
+def evaluated_twin(study: optuna.Study, trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
+    """A COMPLETE trial of ``study`` whose parameters equal ``trial``'s (a family with no or only categorical
+    parameters sampled again, e.g. ``ridge_path`` at the same LD mask): its CV score stands for this one's,
+    since a trial's folds and seeds depend only on the study. Enqueued trials (fixed parameters: starting
+    points, re-queued trials, a user's enqueue) have none: they were asked for as they are."""
+    if "fixed_params" in study._storage.get_trial(trial._trial_id).system_attrs:
+        return None
+    params = trial.params
+    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if other.number != trial.number and other.params == params:
+            return other
+    return None
+
+
+def tell_twin(study: optuna.Study, trial: optuna.Trial, twin: optuna.trial.FrozenTrial) -> None:
+    """Finish ``trial`` with its evaluated twin's value and attributes (the penalty a path family chose, its
+    out-of-fold predictions), marked ``duplicate_of``, without evaluating it again."""
+    for key, value in twin.user_attrs.items():
+        if key not in TWIN_ATTRS_LEFT_OUT:
+            trial.set_user_attr(key, value)
+    trial.set_user_attr("duplicate_of", twin.number)
+    study.tell(trial, twin.value)

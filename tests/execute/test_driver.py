@@ -200,3 +200,34 @@ def test_a_trial_finished_by_another_driver_while_counting_is_still_counted(clie
     storage.get_all_trials = read_trials
     assert stats.completed == 0 and stats.surplus == 0, [(t.number, t.state.name) for t in study.trials]
     assert_exact(study, 3)
+
+
+def categorical_spec(trial, pruning):
+    """A space of two points: trials soon repeat evaluated parameters."""
+    from genoml_search.search.objective import CVSpec, TrialSpec
+
+    choice = trial.suggest_categorical("choice", ["a", "b"])
+    return TrialSpec(trial.number, "", "", "binary", "roc_auc", "logistic", {"choice": choice}, 1.0,
+                     np.arange(3), CVSpec(), pruning=pruning)
+
+
+def test_repeated_parameters_take_their_twins_score_and_an_exhausted_space_ends_the_search(tmp_path, client):
+    """A trial sampled with a COMPLETE trial's parameters is told that trial's value (not run again); when every
+    new trial is such a twin, the search stops instead of spinning until the time limit."""
+    from genoml_search.execute.driver import MAX_CONSECUTIVE_TWINS
+
+    study = make_study(f"sqlite:///{tmp_path / 'study.db'}")
+    started = time.monotonic()
+    stats = run_trials(study, client, 10_000, categorical_spec, "none", timeout=120.0, evaluate=slow_evaluate,
+                       max_in_flight=1)
+    assert time.monotonic() - started < 60  # ended by exhaustion, not by the 120 s limit
+    trials = study.get_trials(deepcopy=False)
+    twins = [t for t in trials if "duplicate_of" in t.user_attrs]
+    evaluated = [t for t in trials if "duplicate_of" not in t.user_attrs]
+    assert len(evaluated) == 2 and {t.params["choice"] for t in evaluated} == {"a", "b"}  # one at a time
+    assert stats.duplicates == len(twins) >= MAX_CONSECUTIVE_TWINS and stats.completed == len(trials)
+    by_number = {t.number: t for t in trials}
+    for twin in twins:
+        original = by_number[twin.user_attrs["duplicate_of"]]
+        assert twin.value == original.value and twin.params == original.params
+        assert twin.state == TrialState.COMPLETE
