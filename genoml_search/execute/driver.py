@@ -58,6 +58,12 @@ class DriverStats:
     oof_stored: int = 0  # complete trials whose out-of-fold predictions went to the artifact store (#21)
     oof_bytes: int = 0
     oof_seconds: float = 0.0
+    timeout_grace_seconds: float = 0.0  # time past the budget spent waiting for the study's first complete trial
+
+    @property
+    def timeout_overrun(self) -> bool:
+        """Whether the run went past its time budget to wait for a first complete trial."""
+        return self.timeout_grace_seconds > 0.0
 
     @property
     def overhead_seconds(self) -> float:
@@ -279,6 +285,7 @@ class Driver:
         self.finished = count_finished(study)
         self.last_sync = self.last_beat = time.monotonic()
         self.consecutive_failures = 0
+        self.grace_started: float | None = None  # when the budget ran out with no complete trial (in_grace)
         self.signals = DeferredSignals((signal.SIGINT, signal.SIGTERM), second_raises=True)
 
     def n_slots(self) -> int:
@@ -299,10 +306,10 @@ class Driver:
         """The loop: submit, wait for some results, handle them, submit again, housekeeping; until done."""
         with self.signals:
             try:
-                self.submit()
+                self.submit(first=True)
                 while self.in_flight or (self.finished < self.plan.n_trials and not self.out_of_time()):
                     self.signals.check()
-                    if self.in_flight and self.out_of_time():
+                    if self.in_flight and self.out_of_time() and not self.in_grace():
                         # The time limit is a budget, not a hint: a trial that would run on for minutes is
                         # stopped (failed and re-queued, so a resumed study evaluates it) rather than waited for.
                         self.stats.stopped += _stop_running(self.study, self.in_flight)
@@ -322,7 +329,21 @@ class Driver:
                 self.signals.check()  # a signal during the last tell still stops the run before the refit
             finally:
                 self.stats.seconds_total = time.monotonic() - self.started
+                if self.grace_started is not None and self.plan.timeout is not None:
+                    self.stats.timeout_grace_seconds = max(0.0, self.stats.seconds_total - self.plan.timeout)
         return self.stats
+
+    def in_grace(self) -> bool:
+        """Whether the trials in flight may run on past the time budget: the study (all drivers, counted in the
+        storage) has no COMPLETE trial yet, so stopping them would leave no model to refit. Logged once, when
+        the grace begins; it ends with the first complete trial (then the rest is stopped as usual)."""
+        if count_by_state(self.study)[TrialState.COMPLETE]:
+            return False
+        if self.grace_started is None:
+            self.grace_started = time.monotonic()
+            log.warning("time budget spent before any trial finished; waiting for the first trial to finish "
+                        "(%d running; Ctrl-C stops)", len(self.in_flight))
+        return True
 
     def ask(self) -> optuna.Trial | None:
         """A new trial, or None when finished + running trials (all drivers) already reach the target."""
@@ -340,9 +361,14 @@ class Driver:
             return None
         return trial
 
-    def submit(self) -> None:
-        """Ask and submit trials until the slots are full, the target is reached or time is up."""
-        while len(self.in_flight) < self.slots and not self.out_of_time():
+    def submit(self, first: bool = False) -> None:
+        """Ask and submit trials until the slots are full, the target is reached or time is up.
+
+        ``first``: the run's first submission, which fills the slots even when the budget is already spent if the
+        study has no COMPLETE trial yet (a budget shorter than the start-up still ends with a model).
+        """
+        ignore_time = first and self.out_of_time() and not count_by_state(self.study)[TrialState.COMPLETE]
+        while len(self.in_flight) < self.slots and (ignore_time or not self.out_of_time()):
             self.signals.check()
             trial = self.ask()
             if trial is None:
