@@ -40,6 +40,7 @@ HISTORY_LIMIT = 256  # finished trials sent to workers for pruning (recent ones,
 HEARTBEAT_EVERY = 5.0
 SYNC_EVERY = 15.0
 MAX_KILLED_RETRIES = 1  # a trial whose task killed its workers is re-enqueued this many times
+WAIT_SECONDS = 2.0  # the longest wait for a result between two rounds of the loop
 
 
 @dataclass
@@ -380,9 +381,13 @@ class Driver:
             self.in_flight[future] = (trial, spec)
 
     def wait(self) -> list[Any]:
-        """The futures done after waiting a little for the first one (maybe none)."""
+        """The futures done after waiting a little for the first one (maybe none); never past the end of the
+        time budget, so that the trials still running then are stopped (or given grace) on time."""
         waited = time.monotonic()
-        done = _wait_for_some(list(self.in_flight))
+        seconds = WAIT_SECONDS
+        if self.plan.timeout is not None and self.grace_started is None:
+            seconds = min(seconds, max(0.05, self.started + self.plan.timeout - waited))
+        done = _wait_for_some(list(self.in_flight), seconds)
         self.stats.seconds_waiting += time.monotonic() - waited
         return done
 
@@ -494,7 +499,7 @@ def _requeue(study: optuna.Study, trial: optuna.Trial, params: dict[str, Any]) -
     study.enqueue_trial(params, user_attrs={"retry_of": trial.number, "retries": retries}, skip_if_exists=False)
 
 
-def _wait_for_some(futures: list[Any], seconds: float = 2.0) -> list[Any]:
+def _wait_for_some(futures: list[Any], seconds: float = WAIT_SECONDS) -> list[Any]:
     """The futures that are done after waiting up to ``seconds`` for the first one (maybe none)."""
     import distributed
 

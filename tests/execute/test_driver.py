@@ -200,3 +200,4 @@ def test_a_trial_finished_by_another_driver_while_counting_is_still_counted(clie
     storage.get_all_trials = read_trials
     assert stats.completed == 0 and stats.surplus == 0, [(t.number, t.state.name) for t in study.trials]
     assert_exact(study, 3)
+
