@@ -160,6 +160,10 @@ def test_a_timeout_spent_before_any_trial_finished_still_ends_with_a_model(datas
     assert 0.0 < search["timeout_grace_seconds"] <= search["seconds"]
     assert load_model(tmp_path / "out" / "model") is not None
     assert study_status(out=tmp_path / "out").studies[0].timeout_grace_seconds == search["timeout_grace_seconds"]
+    from genoml_search.cli import app
+
+    table = CliRunner().invoke(app, ["status", str(tmp_path / "out")])
+    assert table.exit_code == 0 and "--timeout spent before any trial finished" in table.output, table.output
 
     again = run(options)  # resumed: one complete trial already, so no grace and no new complete trial
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
