@@ -283,7 +283,7 @@ def run(options: RunOptions, on_result: Callable[[Any, int], None] | None = None
                 study = _open_and_commit(plan, created)
                 created = []  # committed: the study and its files are the user's results from now on
                 finished, stats, dashboard = search(plan, study, on_result, on_start)
-                metrics = finalize(plan, study)
+                metrics = finalize(plan, study, stats)
         finally:
             _remove_created(created)
     return RunSummary(plan.study_name, mask_url(plan.storage_url), finished, stats, metrics, dashboard)
@@ -585,11 +585,21 @@ def search(plan: RunPlan, study: optuna.Study, on_result: Callable[[Any, int], N
     return count_finished(study), stats, dashboard
 
 
-def finalize(plan: RunPlan, study: optuna.Study) -> dict[str, Any]:
-    """Refit the best trial, save the model, score the validation samples and write metrics.json."""
+def finalize(plan: RunPlan, study: optuna.Study, stats: DriverStats | None = None) -> dict[str, Any]:
+    """Refit the best trial, save the model, score the validation samples and write metrics.json (with this
+    run's search ``stats``: trial counts, time, a time budget overrun)."""
     return refit_and_validate(RefitRequest(study, plan.dataset, plan.validation, plan.families, plan.task,
                                            plan.metric_name, plan.search_index, plan.holdout_index, plan.options,
-                                           plan.search_groups, plan.related, plan.excluded))
+                                           plan.search_groups, plan.related, plan.excluded, stats))
+
+
+def search_record(stats: DriverStats | None, timeout: float | None) -> dict[str, Any]:
+    """``metrics.json``'s ``search``: what this run's driver did, and whether it overran ``--timeout`` to wait
+    for the study's first complete trial (``timeout_grace_seconds``, 0 when it did not)."""
+    stats = stats or DriverStats()
+    return {"timeout": timeout, "seconds": round(stats.seconds_total, 3), "completed": stats.completed,
+            "pruned": stats.pruned, "failed": stats.failed, "stopped": stats.stopped,
+            "timeout_grace_seconds": round(stats.timeout_grace_seconds, 3)}
 
 
 @contextmanager
@@ -706,6 +716,16 @@ class RefitRequest:
     search_groups: np.ndarray | None = None
     related: dict[str, Any] | None = None
     excluded: set[str] | None = None
+    stats: DriverStats | None = None  # this run's search (metrics.json ``search``); None: no search ran
+
+
+def _no_complete_trial(r: RefitRequest) -> StudyError:
+    """The error of a study without a complete trial, saying why when this run's trials all failed."""
+    stats = r.stats
+    why = ""
+    if stats is not None and stats.failed and not stats.completed:
+        why = f" (the {stats.failed} trial(s) of this run failed; first error: {stats.errors[0][:200]})"
+    return StudyError(f"study {r.study.study_name!r} has no completed trial yet{why}; run more trials")
 
 
 def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
@@ -715,7 +735,7 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     try:
         best = r.study.best_trial
     except ValueError:
-        raise StudyError(f"study {r.study.study_name!r} has no completed trial yet; run more trials") from None
+        raise _no_complete_trial(r) from None
     family, params = family_and_params(best.params, r.families)
     params = family.final_params(params, best.user_attrs)  # path families: the penalty chosen by CV
     threshold = best.params.get("snp_p_threshold", 1.0)
@@ -752,7 +772,7 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
                     "ensemble": ensemble.validation, "best_single": single_metrics},
         leaderboard=leaderboard_records(r.study, r.families, context, options.validate_top,
                                         (best.number, single_metrics.get(r.metric_name))),
-        tool_version=__version__)
+        tool_version=__version__, search=search_record(r.stats, options.timeout))
     info = {"task": r.task, "family": family.name, "params": params, "snp_p_threshold": threshold,
             "feature_names": data.feature_names, "n_snps": data.n_snps,
             "covariates": r.dataset.manifest.get("covariates", {}), "dataset_hash": r.dataset.content_hash,

@@ -43,6 +43,7 @@ class MetricsRecord:
     validation: dict[str, Any]
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     tool_version: str | None = None
+    search: dict[str, Any] | None = None  # this run's search: trial counts, seconds, timeout_grace_seconds
     schema_version: int = METRICS_SCHEMA
 
     def as_dict(self) -> dict[str, Any]:
@@ -64,7 +65,8 @@ class MetricsRecord:
             raise UserError(f"metrics.json lacks or mangles {missing + wrong}; re-run `genoml-search run`", path)
         return cls(task=str(payload["task"]), metric=str(payload["metric"]), study=str(payload.get("study", "")),
                    cv=payload["cv"], validation=payload["validation"],
-                   leaderboard=list(payload.get("leaderboard") or []), tool_version=payload.get("tool_version"))
+                   leaderboard=list(payload.get("leaderboard") or []), tool_version=payload.get("tool_version"),
+                   search=payload.get("search") if isinstance(payload.get("search"), dict) else None)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class StudyStatus:
     counts: dict[str, int]
     best_per_family: list[dict[str, Any]]
     best: dict[str, Any] | None
+    timeout_grace_seconds: float | None = None  # the last run's overrun of --timeout (None: not recorded)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON record of `status --format json`."""
@@ -71,7 +72,8 @@ def study_status(storage: str | None = None, out: Path | None = None, study: str
             families = best_per_family(loaded)
             records.append(StudyStatus(name, loaded.direction.name.lower(), loaded.user_attrs.get("task"),
                                        loaded.user_attrs.get("metric"), trial_counts(loaded), families,
-                                       families[0] if families else None))
+                                       families[0] if families else None,
+                                       loaded.user_attrs.get("timeout_grace_seconds")))
     finally:
         close_storage(backend)
     return StorageStatus(mask_url(url), records)

@@ -143,3 +143,31 @@ def test_fidelity_study_resumes_to_exactly_n_trials_and_keeps_its_rungs(dataset,
     assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
     with pytest.raises(StudyError, match="multi-fidelity"):
         run(dataclasses.replace(options, timeout=None, n_trials=9, fidelity="off"))
+
+
+def test_a_timeout_spent_before_any_trial_finished_still_ends_with_a_model(dataset, scheduler, tmp_path):
+    """--timeout shorter than any trial: the first trials run on until one completes, the run refits it; a
+    resumed run (its study has a complete trial) keeps its budget without grace."""
+    from genoml_search.status import study_status
+
+    options = RunOptions(dataset=dataset.path, out=tmp_path / "out", n_trials=20, families=["logistic"], n_folds=3,
+                         ensemble="none", validate_top=0, timeout=0.01, cluster=ClusterOptions(scheduler=scheduler))
+    summary = run(options)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert summary.stats.completed == 1 and summary.n_finished == 1
+    search = metrics["search"]
+    assert search["timeout"] == 0.01 and search["completed"] == 1
+    assert 0.0 < search["timeout_grace_seconds"] <= search["seconds"]
+    assert load_model(tmp_path / "out" / "model") is not None
+    assert study_status(out=tmp_path / "out").studies[0].timeout_grace_seconds == search["timeout_grace_seconds"]
+    from genoml_search.cli import app
+
+    table = CliRunner().invoke(app, ["status", str(tmp_path / "out")])
+    assert table.exit_code == 0 and "--timeout spent before any trial finished" in table.output, table.output
+
+    again = run(options)  # resumed: one complete trial already, so no grace and no new complete trial
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert again.stats.completed == 0 and again.stats.timeout_grace_seconds == 0.0
+    assert metrics["search"]["timeout_grace_seconds"] == 0.0 and metrics["cv"]["best_trial"] == summary.metrics[
+        "cv"]["best_trial"]
+    assert study_status(out=tmp_path / "out").studies[0].timeout_grace_seconds == 0.0

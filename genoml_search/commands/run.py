@@ -17,7 +17,9 @@ def run(
                                           callback=COUNT)] = 50,
     timeout: Annotated[Optional[float], typer.Option(
         help="Wall-clock budget in seconds for the search: no trial starts after it, and trials still running "
-             "then are stopped and re-queued for a resumed run.", callback=POSITIVE)] = None,
+             "then are stopped and re-queued for a resumed run. If the study has no finished trial yet, the "
+             "running ones go on until the first finishes, so the run ends with a model.",
+        callback=POSITIVE)] = None,
     storage: Annotated[Optional[str], typer.Option(help="Study database URL (default sqlite:///OUT/study.db).")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Study name (default DATASET-TASK).")] = None,
     metric: Annotated[Optional[str], typer.Option(help="roc_auc, average_precision, log_loss, r2, ...")] = None,
@@ -175,6 +177,10 @@ def print_run_summary(summary: Any) -> None:
     console.print(f"study {summary.study_name} in {summary.storage}: {summary.n_finished} finished trials "
                   f"({stats.completed} completed, {stats.pruned} pruned, {stats.failed} failed in this run{stopped})",
                   soft_wrap=True)
+    if stats.timeout_overrun:
+        err_console.print(f"note: the --timeout budget was spent before any trial finished; the run waited "
+                          f"{stats.timeout_grace_seconds:.0f} s more for the first one (metrics.json: "
+                          "search.timeout_grace_seconds)", soft_wrap=True)
     console.print(f"best: trial {cv['best_trial']} {cv['best_family']}  CV {metrics['metric']} "
                   f"{cv[metrics['metric']]:.4f}")
     from genoml_search.evaluation.summary import summary_lines

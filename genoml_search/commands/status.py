@@ -53,6 +53,9 @@ def print_status(result: Any) -> None:
         if entry.best:
             console.print(f"best overall: trial {entry.best['trial']} ({entry.best['family']}) "
                           f"{entry.best['value']:.4f}")
+        if entry.timeout_grace_seconds:
+            console.print(f"last run: --timeout spent before any trial finished; it waited "
+                          f"{entry.timeout_grace_seconds:.0f} s more for the first one")
 
 
 def register(app: Any) -> None:

@@ -42,6 +42,7 @@ HISTORY_LIMIT = 256  # finished trials sent to workers for pruning (recent ones,
 HEARTBEAT_EVERY = 5.0
 SYNC_EVERY = 15.0
 MAX_KILLED_RETRIES = 1  # a trial whose task killed its workers is re-enqueued this many times
+WAIT_SECONDS = 2.0  # the longest wait for a result between two rounds of the loop
 
 
 @dataclass
@@ -61,6 +62,12 @@ class DriverStats:
     oof_stored: int = 0  # complete trials whose out-of-fold predictions went to the artifact store (#21)
     oof_bytes: int = 0
     oof_seconds: float = 0.0
+    timeout_grace_seconds: float = 0.0  # time past the budget spent waiting for the study's first complete trial
+
+    @property
+    def timeout_overrun(self) -> bool:
+        """Whether the run went past its time budget to wait for a first complete trial."""
+        return self.timeout_grace_seconds > 0.0
 
     @property
     def overhead_seconds(self) -> float:
@@ -284,6 +291,7 @@ class Driver:
         self.consecutive_failures = 0
         self.consecutive_twins = 0
         self.exhausted = False  # every recent trial repeated an evaluated one (reuse_twin)
+        self.grace_started: float | None = None  # when the budget ran out with no complete trial (in_grace)
         self.signals = DeferredSignals((signal.SIGINT, signal.SIGTERM), second_raises=True)
 
     def n_slots(self) -> int:
@@ -304,11 +312,11 @@ class Driver:
         """The loop: submit, wait for some results, handle them, submit again, housekeeping; until done."""
         with self.signals:
             try:
-                self.submit()
+                self.submit(first=True)
                 while self.in_flight or (self.finished < self.plan.n_trials and not self.out_of_time()
                                          and not self.exhausted):
                     self.signals.check()
-                    if self.in_flight and self.out_of_time():
+                    if self.in_flight and self.out_of_time() and not self.in_grace():
                         # The time limit is a budget, not a hint: a trial that would run on for minutes is
                         # stopped (failed and re-queued, so a resumed study evaluates it) rather than waited for.
                         self.stats.stopped += _stop_running(self.study, self.in_flight)
@@ -328,7 +336,21 @@ class Driver:
                 self.signals.check()  # a signal during the last tell still stops the run before the refit
             finally:
                 self.stats.seconds_total = time.monotonic() - self.started
+                if self.grace_started is not None and self.plan.timeout is not None:
+                    self.stats.timeout_grace_seconds = max(0.0, self.stats.seconds_total - self.plan.timeout)
         return self.stats
+
+    def in_grace(self) -> bool:
+        """Whether the trials in flight may run on past the time budget: the study (all drivers, counted in the
+        storage) has no COMPLETE trial yet, so stopping them would leave no model to refit. Logged once, when
+        the grace begins; it ends with the first complete trial (then the rest is stopped as usual)."""
+        if count_by_state(self.study)[TrialState.COMPLETE]:
+            return False
+        if self.grace_started is None:
+            self.grace_started = time.monotonic()
+            log.warning("time budget spent before any trial finished; waiting for the first trial to finish "
+                        "(%d running; Ctrl-C stops)", len(self.in_flight))
+        return True
 
     def ask(self) -> optuna.Trial | None:
         """A new trial, or None when finished + running trials (all drivers) already reach the target."""
@@ -346,9 +368,15 @@ class Driver:
             return None
         return trial
 
-    def submit(self) -> None:
-        """Ask and submit trials until the slots are full, the target is reached or time is up."""
-        while len(self.in_flight) < self.slots and not self.out_of_time() and not self.exhausted:
+    def submit(self, first: bool = False) -> None:
+        """Ask and submit trials until the slots are full, the target is reached or time is up.
+
+        ``first``: the run's first submission, which fills the slots even when the budget is already spent if the
+        study has no COMPLETE trial yet (a budget shorter than the start-up still ends with a model).
+        """
+        # the budget may run out during this very submission (asking is slow on a loaded machine): decided once
+        ignore_time = first and not count_by_state(self.study)[TrialState.COMPLETE]
+        while len(self.in_flight) < self.slots and (ignore_time or not self.out_of_time()) and not self.exhausted:
             self.signals.check()
             trial = self.ask()
             if trial is None:
@@ -382,9 +410,13 @@ class Driver:
         return True
 
     def wait(self) -> list[Any]:
-        """The futures done after waiting a little for the first one (maybe none)."""
+        """The futures done after waiting a little for the first one (maybe none); never past the end of the
+        time budget, so that the trials still running then are stopped (or given grace) on time."""
         waited = time.monotonic()
-        done = _wait_for_some(list(self.in_flight))
+        seconds = WAIT_SECONDS
+        if self.plan.timeout is not None and self.grace_started is None:
+            seconds = min(seconds, max(0.05, self.started + self.plan.timeout - waited))
+        done = _wait_for_some(list(self.in_flight), seconds)
         self.stats.seconds_waiting += time.monotonic() - waited
         return done
 
@@ -496,7 +528,7 @@ def _requeue(study: optuna.Study, trial: optuna.Trial, params: dict[str, Any]) -
     study.enqueue_trial(params, user_attrs={"retry_of": trial.number, "retries": retries}, skip_if_exists=False)
 
 
-def _wait_for_some(futures: list[Any], seconds: float = 2.0) -> list[Any]:
+def _wait_for_some(futures: list[Any], seconds: float = WAIT_SECONDS) -> list[Any]:
     """The futures that are done after waiting up to ``seconds`` for the first one (maybe none)."""
     import distributed
 

@@ -87,7 +87,8 @@ def open_study(
 def record_outcome(study: optuna.Study, metrics: dict[str, Any] | None = None, run_dir: str | None = None,
                    report: str | None = None) -> None:
     """Put what a user looks for in a dashboard into the study's user attributes: the run directory, the
-    validation metrics (``validation_<metric>``), what the SNPs add, and the report's path."""
+    validation metrics (``validation_<metric>``), what the SNPs add, the last run's overrun of ``--timeout``
+    (``timeout_grace_seconds``) and the report's path."""
     attrs: dict[str, Any] = {}
     if run_dir is not None:
         attrs["run_dir"] = run_dir
@@ -97,6 +98,9 @@ def record_outcome(study: optuna.Study, metrics: dict[str, Any] | None = None, r
                       if isinstance(v, float) and k != "threshold"})
         attrs["validation_source"] = validation.get("source")
         attrs["validation_n_samples"] = validation.get("n_samples")
+        grace = (metrics.get("search") or {}).get("timeout_grace_seconds")
+        if grace is not None:  # the last run's overrun of --timeout waiting for a first complete trial (0: none)
+            attrs["timeout_grace_seconds"] = grace
         increment = validation.get("snp_increment") or {}
         if increment.get("difference") is not None:
             attrs["snp_increment"] = (f"{increment['metric']} {increment['difference']:+.4f} (95% CI "
