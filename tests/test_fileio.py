@@ -36,7 +36,15 @@ def test_atomic_directory_replaces_on_success(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
 
 
-def test_signal_during_the_swap_is_held_until_it_is_done(tmp_path, monkeypatch) -> None:
+@pytest.fixture
+def default_sigint():
+    """Python's own Ctrl-C handler, as a command starts with (an earlier test's cluster may have left another)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_signal_during_the_swap_is_held_until_it_is_done(tmp_path, monkeypatch, default_sigint) -> None:
     target = tmp_path / "ds"
     target.mkdir()
     (target / "old.txt").write_text("old")
