@@ -176,6 +176,20 @@ def choose_families(options: RunOptions, task: str) -> list[ModelFamily]:
     return [f for f in defaults if not f.missing_dependency()]
 
 
+def _without_oversized_kernels(families: list[ModelFamily], n_search: int, options: RunOptions) -> list[ModelFamily]:
+    """The default families without ``ridge_path`` when a CV fold's training part is too large for its n x n
+    matrices (:data:`~genoml_search.search.kernel_ridge.MAX_FIT_SAMPLES`); a family named with ``--family``
+    stays."""
+    from genoml_search.search.kernel_ridge import MAX_FIT_SAMPLES
+
+    n_fit = n_search * (options.n_folds - 1) // options.n_folds
+    if options.families or n_fit <= MAX_FIT_SAMPLES or "ridge_path" not in [f.name for f in families]:
+        return families
+    log.warning("not searching ridge_path by default: %d training samples per fold need n x n matrices beyond "
+                "%d samples (lasso_path scales); --family ridge_path forces it", n_fit, MAX_FIT_SAMPLES)
+    return [f for f in families if f.name != "ridge_path"]
+
+
 def families_of_resumed_study(study: optuna.Study, families: list[ModelFamily],
                               options: RunOptions) -> list[ModelFamily]:
     """The families a resumed study keeps searching: the ones it was made with (its ``family`` choices cannot
@@ -330,6 +344,7 @@ def prepare(options: RunOptions) -> RunPlan:
         search_index, holdout_index = np.arange(len(y)), np.array([], dtype=int)
     search_groups = None if groups is None else groups[search_index]
     _check_cv_feasible(y[search_index], task, options.n_folds, search_groups)
+    families = _without_oversized_kernels(families, len(search_index), options)
     _warn_large_group(search_groups, options.n_folds)
     _check_pcs(options.n_pcs, dataset, validation)
     check_fixed_mask(dataset, options.ld_r2)

@@ -171,3 +171,20 @@ def test_a_timeout_spent_before_any_trial_finished_still_ends_with_a_model(datas
     assert metrics["search"]["timeout_grace_seconds"] == 0.0 and metrics["cv"]["best_trial"] == summary.metrics[
         "cv"]["best_trial"]
     assert study_status(out=tmp_path / "out").studies[0].timeout_grace_seconds == 0.0
+
+
+def test_ridge_path_leaves_the_defaults_when_its_gram_matrix_would_not_fit(caplog):
+    """Beyond MAX_FIT_SAMPLES training samples per fold ridge_path is not searched by default; named, it stays."""
+    from genoml_search._run import DEFAULT_FAMILIES, _without_oversized_kernels
+    from genoml_search.search.kernel_ridge import MAX_FIT_SAMPLES
+    from genoml_search.search.registry import get_family
+
+    families = [get_family(name) for name in DEFAULT_FAMILIES]
+    options = RunOptions(dataset=Path("d"), out=Path("o"))
+    small = MAX_FIT_SAMPLES * options.n_folds // (options.n_folds - 1)
+    assert [f.name for f in _without_oversized_kernels(families, small, options)] == list(DEFAULT_FAMILIES)
+    kept = [f.name for f in _without_oversized_kernels(families, small + options.n_folds, options)]
+    assert kept == [name for name in DEFAULT_FAMILIES if name != "ridge_path"]
+    assert "not searching ridge_path by default" in caplog.text
+    named = RunOptions(dataset=Path("d"), out=Path("o"), families=["ridge_path"])
+    assert _without_oversized_kernels([get_family("ridge_path")], 10**6, named)[0].name == "ridge_path"

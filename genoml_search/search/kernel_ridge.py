@@ -35,6 +35,9 @@ RIDGE_GRID = np.logspace(4, -2, 31)
 GRAM_BLOCK = 2048
 """SNP columns per float32 block: the block's transient copy is rows x 2,048 x 4 bytes."""
 PLATT_ITERATIONS = 50
+MAX_FIT_SAMPLES = 12_000
+"""Training samples per fold above which ``ridge_path`` leaves the default families: its n x n float64 matrices
+(Gram, eigenvectors, projections; ~5 of them) would take ~6 GB at 12,000 and 64 GB at 40,000."""
 
 
 @dataclass
