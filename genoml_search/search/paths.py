@@ -38,6 +38,11 @@ BLOCK_COLUMNS = 1024
 4,096 the peak RSS of a fit beyond its baseline was 1.0x the int8 matrix (3,000 x 26,669), with 1,024 0.83x at
 the same speed."""
 
+COLLECT_CELLS = 4 * 2**20
+"""A fit over at least this many genotype cells (samples x SNPs) runs a garbage collection at its end, to
+release its SNP matrix at once; below it the matrix is small and the collection would cost more than it saves
+(it made up most of a small fit's time)."""
+
 
 @dataclass(frozen=True)
 class Design:
@@ -279,7 +284,8 @@ def fit_path(design: Design, y: np.ndarray, task: str, l1_ratio: float, classes:
     # the solver state and the callbacks form reference cycles that hold the fold's SNP matrix until the next
     # garbage collection; without this the matrices of several folds piled up (+0.6x the int8 matrix per fold)
     del state, matrix, exit_cond, partial
-    gc.collect()
+    if len(y) * design.n_snps >= COLLECT_CELLS:  # a full collection costs ~0.1 s: worth it for big matrices only
+        gc.collect()
     return fit
 
 

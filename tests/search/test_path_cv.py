@@ -205,3 +205,14 @@ def test_minor_allele_storage_keeps_the_counted_allele_scale():
     filled = np.where((dense < 0) & (np.arange(M + 1) < M), matrix.standardization.centers, dense)
     expected = ((filled - matrix.standardization.centers) / matrix.standardization.scales).T @ vector
     assert np.allclose(out, expected, atol=1e-8)
+
+
+@pytest.mark.parametrize(("threshold", "collections"), [(N * M + 1, 0), (N * M, 1)])
+def test_a_fit_collects_garbage_only_for_a_large_matrix(monkeypatch, threshold, collections):
+    """The end-of-fit collection (which releases a big fold matrix at once) is skipped below COLLECT_CELLS."""
+    genotypes, covariates, y = sparse_cohort()
+    calls = []
+    monkeypatch.setattr(paths, "COLLECT_CELLS", threshold)
+    monkeypatch.setattr(paths.gc, "collect", lambda *args: calls.append(args) or 0)
+    paths.fit_path(Design(genotypes, covariates, np.arange(N)), y, "binary", 1.0, np.array([0.0, 1.0]), max_index=2)
+    assert len(calls) == collections
