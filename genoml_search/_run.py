@@ -459,6 +459,10 @@ def _open_and_commit(plan: RunPlan, created: list[Path]) -> optuna.Study:
         study = open_study(storage, plan.storage_url, plan.study_name, plan.direction,
                            make_sampler(plan.options.sampler, plan.options.seed), plan.identity, plan.settings)
         plan.families = families_of_resumed_study(study, plan.families, plan.options)
+        from genoml_search.search.tabular import feature_width  # feature fractions fitted to the data width
+
+        width = feature_width(plan.dataset, plan.options.n_pcs)
+        plan.families = [family.with_width(width) for family in plan.families]
         plan.fidelity = resumed_fidelity(study.user_attrs.get("fidelity_rungs"), plan.fidelity,
                                          plan.options.fidelity, plan.study_name)
     except BaseException:
@@ -561,10 +565,13 @@ def search(plan: RunPlan, study: optuna.Study, on_result: Callable[[Any, int], N
     fixed_mask = check_fixed_mask(dataset, options.ld_r2)
     masks, start_mask = dataset.ld_choices(), fixed_mask or dataset.default_ld_mask()
     start_columns = dataset.snp_columns(start_mask)  # the starting points use the default mask's SNPs
+    from genoml_search.search.tabular import tables_only
+
     with ask_lock(study):  # drivers starting together on a new study: only one queues the starting points
         enqueue_starting_points(study, plan.families, task, options.snp_filter,
                                 dataset.genotypes.shape[1] if start_columns is None else len(start_columns), n_train,
-                                extra={LD_PARAM: start_mask} if len(masks) > 1 and fixed_mask is None else None)
+                                extra={LD_PARAM: start_mask} if len(masks) > 1 and fixed_mask is None else None,
+                                tables_only=tables_only(dataset))
     cv = CVSpec(options.n_folds, options.n_repeats, options.seed)
 
     def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:

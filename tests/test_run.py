@@ -188,3 +188,45 @@ def test_ridge_path_leaves_the_defaults_when_its_gram_matrix_would_not_fit(caplo
     assert "not searching ridge_path by default" in caplog.text
     named = RunOptions(dataset=Path("d"), out=Path("o"), families=["ridge_path"])
     assert _without_oversized_kernels([get_family("ridge_path")], 10**6, named)[0].name == "ridge_path"
+
+
+def _study_trials(out: Path, study_name: str) -> list:
+    import optuna
+
+    return optuna.load_study(study_name=study_name, storage=f"sqlite:///{out / 'study.db'}").get_trials(deepcopy=False)
+
+
+def test_a_table_only_run_starts_from_library_defaults_with_width_fitted_fractions(scheduler, tmp_path):
+    """#20: 8 numeric table columns, no genotypes: the first trials are random_forest's and xgboost's library
+    defaults, and their feature fractions are searched from one column (1/8) up to all of them."""
+    from genoml_search.data.munge import MungeOptions, munge
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(150, 8)), columns=[f"x{i}" for i in range(8)])
+    frame.insert(0, "ID", [f"r{i}" for i in range(150)])
+    frame["target"] = frame["x0"] + frame["x1"] ** 2 + rng.normal(scale=0.3, size=150)
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    munge(MungeOptions(out=tmp_path / "ds", tables=[str(tmp_path / "table.csv")], pheno_name="target",
+                       task="regression"))
+    summary = run(RunOptions(dataset=tmp_path / "ds", out=tmp_path / "out", task="regression", n_trials=3,
+                             families=["elastic_net", "random_forest", "xgboost"], n_folds=3, ensemble="none",
+                             validate_top=0, cluster=ClusterOptions(scheduler=scheduler)))
+    trials = sorted(_study_trials(tmp_path / "out", summary.study_name), key=lambda t: t.number)
+    first = [t for t in trials if t.user_attrs.get("library_defaults")]
+    assert [t.params["family"] for t in first[:2]] == ["random_forest", "xgboost"]
+    assert [t.number for t in first[:2]] == [0, 1]
+    assert first[0].params["random_forest__max_features"] == 1.0  # regression: all features, as scikit-learn
+    forest = first[0].distributions["random_forest__max_features"]
+    assert (forest.low, forest.high) == (pytest.approx(1 / 8), 1.0)
+    xgb = first[1].distributions["xgboost__colsample_bytree"]
+    assert (xgb.low, xgb.high) == (pytest.approx(1 / 8), 1.0)
+
+
+def test_a_genotype_run_queues_no_library_defaults(dataset, scheduler, tmp_path):
+    summary = run(RunOptions(dataset=dataset.path, out=tmp_path / "out", n_trials=2, families=["random_forest"],
+                             n_folds=3, ensemble="none", validate_top=0, cluster=ClusterOptions(scheduler=scheduler)))
+    trials = _study_trials(tmp_path / "out", summary.study_name)
+    assert trials and not any(t.user_attrs.get("library_defaults") for t in trials)
+    # 40 SNP columns: the forest's max_features is fitted to them (declared 0.001..0.5 is for ~100,000 SNPs)
+    fitted = trials[0].distributions["random_forest__max_features"]
+    assert (fitted.low, fitted.high) == (pytest.approx(1 / 40), 1.0)

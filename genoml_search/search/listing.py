@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genoml_search.search.registry import TASKS, check_task, family_names, get_family
+from genoml_search.search.registry import FEATURES_PER_SPLIT, TASKS, check_task, family_names, get_family
 
 START, END = "<!-- families-table:start -->", "<!-- families-table:end -->"
 
@@ -19,9 +19,10 @@ START, END = "<!-- families-table:start -->", "<!-- families-table:end -->"
 def families_records(task: str | None = None) -> list[dict[str, Any]]:
     """One record per family (all families, or those supporting ``task``), sorted by name.
 
-    Each record has ``name``, ``tasks``, ``needs_scaling``, ``handles_missing``, ``summary`` and ``params``:
+    Each record has ``name``, ``tasks``, ``needs_scaling``, ``handles_missing``, ``summary``, ``params``:
     ``{name, type, low, high, log}`` or ``{name, type: "categorical", choices}``, plus ``when`` for a
-    conditional parameter. With ``task`` the parameters are those searched for that task.
+    conditional parameter, and ``feature_fractions`` (the parameters whose declared range is fitted to the
+    data width in a run). With ``task`` the parameters are those searched for that task.
     """
     if task is not None:
         check_task(task)
@@ -48,11 +49,16 @@ def families_markdown(records: list[dict[str, Any]] | None = None) -> str:
     for r in records:
         for i, p in enumerate(r["params"]):
             head = (f"`{r['name']}`", ", ".join(r["tasks"]), yes_no(r["needs_scaling"]), yes_no(r["handles_missing"]))
+            fitted = ", width-fitted" if p["name"] in r.get("feature_fractions", ()) else ""
             lines.append("| " + " | ".join((*(head if i == 0 else ("",) * 4), f"`{p['name']}`",
-                                            format_range(p).replace("|", "\\|"))) + " |")
+                                            format_range(p).replace("|", "\\|") + fitted)) + " |")
+    width_rule = ("Width-fitted: a fraction of the feature columns, declared for genotype matrices of ~100,000 "
+                  "SNPs; a run fits it to its p columns as [max(low, 1/p), max(high, min(1, "
+                  f"{FEATURES_PER_SPLIT}/p))]: at least one feature, all of them when p <= {FEATURES_PER_SPLIT}, "
+                  "the declared range on wide matrices; a study file's range for it is used as given.")
     notes = [f"- `{r['name']}`: {r['summary']}" for r in records]
     task_specific = _task_specific_notes()
-    return "\n".join([*lines, "", *notes, *task_specific])
+    return "\n".join([*lines, "", width_rule, "", *notes, *task_specific])
 
 
 def _task_specific_notes() -> list[str]:

@@ -17,6 +17,7 @@ Example::
 """
 from __future__ import annotations
 
+import copy
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
@@ -35,6 +36,9 @@ SEPARATOR = "__"
 """Separator between family and parameter in Optuna parameter names: ``"<family>__<param>"``."""
 
 Condition = tuple[str, tuple[Any, ...]]  # (other parameter, values of it that activate this one)
+
+FEATURES_PER_SPLIT = 500
+"""Features a feature-fraction range reaches at its high end on any width (all of them up to this width)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,21 @@ class CategoricalParam:
 Param = FloatParam | IntParam | CategoricalParam
 
 
+def fit_fraction_to_width(param: FloatParam, n_features: int) -> FloatParam:
+    """A feature-fraction range (features per split or per tree) fitted to ``n_features`` columns.
+
+    The declared ranges are sized for genotype matrices of ~100,000 SNPs (e.g. 0.001-0.5: 100 to 50,000
+    features). On a narrow table they would give a tree 1-5 of 10 columns per split. The fitted range is
+    [max(low, 1 / p), max(high, min(1, 500 / p))]: at least one feature, and up to all features when
+    p <= 500 (:data:`FEATURES_PER_SPLIT`), so declared ranges stay as they are on wide matrices
+    (p >= 1 / low and p >= 500 / high).
+    """
+    p = max(int(n_features), 1)
+    high = max(param.high, min(1.0, FEATURES_PER_SPLIT / p))
+    low = min(max(param.low, 1.0 / p), high)
+    return param if (low, high) == (param.low, param.high) else replace(param, low=low, high=high)
+
+
 def _describe_when(when: Condition | None) -> dict[str, Any]:
     return {} if when is None else {"when": {when[0]: list(when[1])}}
 
@@ -121,6 +140,11 @@ class ModelFamily(ABC):
         fits_path: the family evaluates a whole regularization path per fold from the int8 genotypes and
             chooses its penalty inside the trial (:mod:`genoml_search.search.path_cv`) instead of one fit
             per fold; its estimator imputes and standardizes itself.
+        feature_fractions: names of the family's :class:`FloatParam` s that are a fraction of the feature
+            columns (``max_features``, ``colsample_bytree``, ...); with :attr:`n_features` set, their ranges are
+            fitted to the width (:func:`fit_fraction_to_width`) unless a study file overrides them.
+        n_features: width of the feature matrix searched (SNPs, covariates, table columns), set with
+            :meth:`with_width`; None (listings, plugins) leaves every range as declared.
         multi_fidelity: with ``run --fidelity`` on, the family's trials are cross-validated on 1/9, then 1/3
             of the search samples before all of them (:mod:`genoml_search.search.fidelity`); every built-in
             family keeps it (benchmarks/results/fidelity.json); False for a family whose trials are cheap at
@@ -134,6 +158,8 @@ class ModelFamily(ABC):
     covariate_weight: ClassVar[float] = 1.0
     fits_path: ClassVar[bool] = False
     multi_fidelity: ClassVar[bool] = True
+    feature_fractions: ClassVar[tuple[str, ...]] = ()
+    n_features: int | None = None
 
     def __init__(self, overrides: dict[str, Param] | None = None) -> None:
         self.overrides = dict(overrides or {})
@@ -164,9 +190,28 @@ class ModelFamily(ABC):
         penalty chosen by the folds' mean; a :class:`~genoml_search.search.path_cv.PathCV`."""
         raise NotImplementedError(f"{self.name} does not fit a path")
 
+    def library_defaults(self, task: str) -> dict[str, Any]:
+        """The estimator library's default configuration in this family's parameters (unprefixed names), queued
+        as an early trial on datasets of feature tables alone
+        (:func:`~genoml_search.search.warm_start.enqueue_starting_points`); a value outside the searched range
+        (e.g. ``max_depth=None``, ``reg_alpha=0``) is moved to the range's nearest end there. {} for none."""
+        return {}
+
     def params(self, task: str) -> list[Param]:
-        """The parameters searched for ``task``, with user overrides applied."""
-        return [self.overrides.get(p.name, p) for p in self.space(task)]
+        """The parameters searched for ``task``: user overrides applied, feature fractions fitted to
+        :attr:`n_features` when it is set."""
+        return [self.overrides.get(p.name, self._fitted(p)) for p in self.space(task)]
+
+    def _fitted(self, param: Param) -> Param:
+        if self.n_features is None or param.name not in self.feature_fractions or not isinstance(param, FloatParam):
+            return param
+        return fit_fraction_to_width(param, self.n_features)
+
+    def with_width(self, n_features: int | None) -> ModelFamily:
+        """A copy of this family whose feature-fraction ranges fit ``n_features`` columns (None: as declared)."""
+        family = copy.copy(self)
+        family.n_features = n_features
+        return family
 
     def suggest(self, trial: optuna.trial.BaseTrial, task: str) -> dict[str, Any]:
         """Sample this family's parameters on ``trial`` under the names ``"<family>__<param>"``.
@@ -189,7 +234,9 @@ class ModelFamily(ABC):
 
     def with_overrides(self, overrides: dict[str, Param]) -> ModelFamily:
         """A copy of this family with some parameter ranges replaced."""
-        return type(self)({**self.overrides, **overrides})
+        family = type(self)({**self.overrides, **overrides})
+        family.n_features = self.n_features
+        return family
 
     def describe(self, task: str | None = None) -> dict[str, Any]:
         """A plain-data description: name, tasks, flags, and the searched parameters.
@@ -206,6 +253,7 @@ class ModelFamily(ABC):
             "handles_missing": self.handles_missing,
             "summary": _first_line(type(self).__doc__),
             "params": [p.describe() for p in self.params(task)],
+            "feature_fractions": [name for name in self.feature_fractions],
         }
 
 

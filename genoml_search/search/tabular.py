@@ -211,3 +211,20 @@ def families_for_tables(families: list[Any], dataset: Any, explicit: bool) -> li
         raise UserError(f"--family {', '.join(path_families)} works on genotypes only; this dataset has feature "
                         "tables (munge --table): choose other families", dataset.path)
     return [f for f in families if not f.fits_path]
+
+
+def feature_width(dataset: Any, n_pcs: int = 0) -> int:
+    """Columns of the feature matrix a trial sees before in-fold filtering: SNPs (of the default LD mask),
+    covariates, ``n_pcs`` principal components and feature-table columns (a categorical column counts once)."""
+    from genoml_search.data.table_munge import table_columns
+
+    columns = dataset.snp_columns(dataset.default_ld_mask())
+    n_snps = dataset.genotypes.shape[1] if columns is None else len(columns)
+    return int(n_snps + len(dataset.covariate_names) + n_pcs + len(table_columns(dataset.manifest)))
+
+
+def tables_only(dataset: Any) -> bool:
+    """Whether ``dataset`` holds feature tables and no genotypes (``munge --table`` alone)."""
+    from genoml_search.data.table_munge import table_columns
+
+    return dataset.genotypes.shape[1] == 0 and bool(table_columns(dataset.manifest))

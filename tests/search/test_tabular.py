@@ -204,3 +204,24 @@ def test_screening_table_columns_on_all_samples_leaks_the_in_fold_screen_stays_a
         ours.append(np.mean(our_folds))
     assert min(leaky) > 0.75, leaky
     assert abs(np.mean(ours) - 0.5) < 0.1 and max(ours) < 0.65, ours
+
+
+def test_feature_width_and_tables_only(tmp_path):
+    """A table-only dataset counts its table columns and is tables_only; a genotype one counts SNPs and
+    covariates (plus PCs asked for) and is not."""
+    from genoml_search.data.dataset import Dataset
+    from genoml_search.data.munge import MungeOptions, munge
+    from genoml_search.search.tabular import feature_width, tables_only
+    from tests.search.conftest import make_dataset, noise_genotypes
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"ID": [f"r{i}" for i in range(40)], "a": rng.normal(size=40), "b": rng.normal(size=40),
+                          "colour": rng.choice(["red", "blue", "green"], 40), "y": rng.normal(size=40)})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    munge(MungeOptions(out=tmp_path / "table_ds", tables=[str(tmp_path / "t.csv")], pheno_name="y",
+                       task="regression"))
+    table = Dataset.open(tmp_path / "table_ds")
+    assert tables_only(table) and feature_width(table) == 3
+    genotypes = make_dataset(tmp_path / "geno_ds", noise_genotypes(30, 25, 0), rng.normal(size=30), "regression",
+                             covariates={"AGE": rng.normal(size=30)})
+    assert not tables_only(genotypes) and feature_width(genotypes) == 26 and feature_width(genotypes, n_pcs=4) == 30

@@ -4,7 +4,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from genoml_search.search.registry import FloatParam, get_family
+from genoml_search.search.registry import CategoricalParam, FloatParam, get_family
 from genoml_search.search.space import suggest_pipeline
 from genoml_search.search.warm_start import RIDGE_H2, enqueue_starting_points, ridge_penalty, starting_points
 
@@ -109,3 +109,60 @@ def test_the_ridge_path_replaces_the_float_ridge_points(task):
     without = optuna.create_study(direction="maximize")
     assert enqueue_starting_points(without, [f for f in families if f.name != "ridge_path"], task,
                                    snp_filter=True, n_snps=6000, n_train=1600) > 1
+
+
+# --- library defaults first on datasets of feature tables alone (#20) --------------------------------------
+
+def _queued(study: optuna.Study) -> list[dict]:
+    return [t.system_attrs["fixed_params"] for t in study.get_trials(deepcopy=False)
+            if t.state == optuna.trial.TrialState.WAITING]
+
+
+def test_table_only_datasets_get_the_tree_families_library_defaults_first():
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    families = [get_family(name).with_width(10) for name in ("logistic", "random_forest", "xgboost")]
+    study = optuna.create_study(direction="maximize")
+    queued = enqueue_starting_points(study, families, "binary", snp_filter=True, n_snps=0, n_train=800,
+                                     tables_only=True)
+    points = _queued(study)
+    assert queued == len(points) == 2 + len(RIDGE_H2)
+    assert [p["family"] for p in points[:2]] == ["random_forest", "xgboost"]
+    forest, xgb = points[0], points[1]
+    assert forest["random_forest__n_estimators"] == 100 and forest["random_forest__bootstrap"] is True
+    assert forest["random_forest__max_depth"] == 30  # None (unlimited): the deepest searched
+    assert forest["random_forest__max_features"] == pytest.approx(10 ** -0.5)  # "sqrt" for classification
+    assert xgb["xgboost__learning_rate"] == 0.3 and xgb["xgboost__max_depth"] == 6
+    assert xgb["xgboost__colsample_bytree"] == 1.0 and xgb["xgboost__reg_alpha"] == 1e-3  # 0 moved into range
+    assert all(p["snp_p_threshold"] == 1.0 for p in points)
+    trial = study.ask()  # the queued point is what the sampler hands out, inside the fitted ranges
+    family, params = suggest_pipeline(trial, families, "binary")
+    assert family.name == "random_forest" and params["max_features"] == pytest.approx(10 ** -0.5)
+
+
+def test_regression_forests_start_from_all_features():
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(direction="maximize")
+    forest = get_family("random_forest").with_width(20)
+    enqueue_starting_points(study, [forest], "regression", snp_filter=False, n_snps=0, n_train=800, tables_only=True)
+    (point,) = _queued(study)
+    assert point["random_forest__max_features"] == 1.0 and "snp_p_threshold" not in point
+
+
+def test_genotype_datasets_get_no_library_defaults():
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    families = [get_family(name) for name in ("logistic", "random_forest", "xgboost")]
+    study = optuna.create_study(direction="maximize")
+    assert enqueue_starting_points(study, families, "binary", snp_filter=True, n_snps=6000, n_train=1600) == 3
+    assert {p["family"] for p in _queued(study)} == {"logistic"}
+
+
+def test_defaults_are_moved_into_a_narrowed_range():
+    from genoml_search.search.registry import IntParam
+    from genoml_search.search.warm_start import default_points
+
+    narrowed = get_family("random_forest").with_width(10).with_overrides(
+        {"n_estimators": IntParam("n_estimators", 200, 300), "bootstrap": CategoricalParam("bootstrap", (False,))})
+    assert default_points([narrowed], "regression") == []  # bootstrap=True is no choice any more
+    kept = get_family("lightgbm").with_overrides({"n_estimators": IntParam("n_estimators", 200, 300)})
+    ((family, point),) = default_points([kept, get_family("logistic")], "binary")
+    assert family.name == "lightgbm" and point["n_estimators"] == 200 and point["num_leaves"] == 31

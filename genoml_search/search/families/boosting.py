@@ -1,7 +1,9 @@
 """Gradient boosting: scikit-learn (exact and histogram), XGBoost, LightGBM, CatBoost.
 
 Tree counts are bounded and, for scikit-learn's exact gradient boosting, early stopping on 10 % of the
-training part ends a trial when it stops improving.
+training part ends a trial when it stops improving. Feature fractions (``max_features``, ``colsample_bytree``,
+``rsm``) are fitted to the data width (:func:`~genoml_search.search.registry.fit_fraction_to_width`), and each
+family names its library's defaults (:meth:`~genoml_search.search.registry.ModelFamily.library_defaults`).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ class GradientBoosting(ModelFamily):
 
     name = "gradient_boosting"
     tasks = frozenset(TASKS)
+    feature_fractions = ("max_features",)
 
     def space(self, task: str) -> list[Param]:
         return [
@@ -30,6 +33,10 @@ class GradientBoosting(ModelFamily):
             FloatParam("max_features", 0.01, 1.0, log=True, limits=FRACTION),
             IntParam("min_samples_leaf", 1, 50, log=True, limits=POSITIVE_INT),
         ]
+
+    def library_defaults(self, task: str) -> dict[str, Any]:
+        return {"n_estimators": 100, "learning_rate": 0.1, "max_depth": 3, "subsample": 1.0, "max_features": 1.0,
+                "min_samples_leaf": 1}
 
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
@@ -45,6 +52,7 @@ class HistGradientBoosting(ModelFamily):
     name = "hist_gradient_boosting"
     tasks = frozenset(TASKS)
     handles_missing = True
+    feature_fractions = ("max_features",)
 
     def space(self, task: str) -> list[Param]:
         return [
@@ -55,6 +63,10 @@ class HistGradientBoosting(ModelFamily):
             FloatParam("l2_regularization", 1e-4, 10.0, log=True, limits=(0.0, None)),
             FloatParam("max_features", 0.05, 1.0, log=True, limits=FRACTION),
         ]
+
+    def library_defaults(self, task: str) -> dict[str, Any]:
+        return {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 31, "min_samples_leaf": 20,
+                "l2_regularization": 0.0, "max_features": 1.0}
 
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -70,6 +82,7 @@ class XGBoost(ModelFamily):
     name = "xgboost"
     tasks = frozenset(TASKS)
     handles_missing = True
+    feature_fractions = ("colsample_bytree",)
 
     def space(self, task: str) -> list[Param]:
         return [
@@ -82,6 +95,10 @@ class XGBoost(ModelFamily):
             FloatParam("reg_lambda", 1e-3, 10.0, log=True, limits=(0.0, None)),
             FloatParam("reg_alpha", 1e-3, 10.0, log=True, limits=(0.0, None)),
         ]
+
+    def library_defaults(self, task: str) -> dict[str, Any]:
+        return {"n_estimators": 100, "learning_rate": 0.3, "max_depth": 6, "subsample": 1.0, "colsample_bytree": 1.0,
+                "min_child_weight": 1.0, "reg_lambda": 1.0, "reg_alpha": 0.0}
 
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         import xgboost
@@ -97,6 +114,7 @@ class LightGBM(ModelFamily):
     name = "lightgbm"
     tasks = frozenset(TASKS)
     handles_missing = True
+    feature_fractions = ("colsample_bytree",)
 
     def space(self, task: str) -> list[Param]:
         return [
@@ -109,6 +127,10 @@ class LightGBM(ModelFamily):
             FloatParam("reg_lambda", 1e-3, 10.0, log=True, limits=(0.0, None)),
             FloatParam("reg_alpha", 1e-3, 10.0, log=True, limits=(0.0, None)),
         ]
+
+    def library_defaults(self, task: str) -> dict[str, Any]:
+        return {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31, "min_child_samples": 20,
+                "subsample": 1.0, "colsample_bytree": 1.0, "reg_lambda": 0.0, "reg_alpha": 0.0}
 
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         import lightgbm
@@ -127,6 +149,7 @@ class CatBoost(ModelFamily):
     name = "catboost"
     tasks = frozenset(TASKS)
     handles_missing = True
+    feature_fractions = ("rsm",)
 
     def space(self, task: str) -> list[Param]:
         return [
@@ -137,6 +160,11 @@ class CatBoost(ModelFamily):
             FloatParam("rsm", 0.05, 1.0, log=True, limits=FRACTION),
             FloatParam("random_strength", 0.1, 10.0, log=True, limits=(0.0, None)),
         ]
+
+    def library_defaults(self, task: str) -> dict[str, Any]:
+        # CatBoost picks its learning rate from the data size (~0.03 for 1,000 iterations on thousands of rows)
+        return {"iterations": 1000, "learning_rate": 0.03, "depth": 6, "l2_leaf_reg": 3.0, "rsm": 1.0,
+                "random_strength": 1.0}
 
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         import catboost

@@ -1,10 +1,12 @@
 """Tree ensembles from scikit-learn: random forest, extra trees, AdaBoost and bagging of trees.
 
 Depth, tree count and features per split are bounded so that one trial stays affordable on 10,000 samples x
-100,000 SNPs (``max_features`` is a fraction of the features; sqrt(100,000) is 0.003 of them).
+100,000 SNPs (``max_features`` is a fraction of the features; sqrt(100,000) is 0.003 of them). On narrower
+data the ``max_features`` range is fitted to the width (:func:`~genoml_search.search.registry.fit_fraction_to_width`).
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from genoml_search.search.registry import (
@@ -13,6 +15,18 @@ from genoml_search.search.registry import (
 
 FRACTION = (0.0, 1.0)
 POSITIVE_INT = (1, None)
+
+
+def _sqrt_fraction(n_features: int | None) -> float:
+    """scikit-learn's ``max_features="sqrt"`` as a fraction of ``n_features`` columns (1.0 when unknown)."""
+    return 1.0 if not n_features else min(1.0, 1.0 / math.sqrt(n_features))
+
+
+def _forest_defaults(task: str, n_features: int | None, bootstrap: bool) -> dict[str, Any]:
+    """scikit-learn's forest defaults; ``max_depth=None`` is the deepest searched depth there."""
+    max_features = 1.0 if task == Task.REGRESSION else _sqrt_fraction(n_features)
+    return {"n_estimators": 100, "max_depth": None, "max_features": max_features, "min_samples_leaf": 1,
+            "bootstrap": bootstrap}
 
 
 def _forest_space() -> list[Param]:
@@ -32,9 +46,13 @@ class RandomForest(ModelFamily):
     name = "random_forest"
     tasks = frozenset(TASKS)
     handles_missing = True
+    feature_fractions = ("max_features",)
 
     def space(self, task: str) -> list[Param]:
         return _forest_space()
+
+    def library_defaults(self, task: str) -> dict[str, Any]:
+        return _forest_defaults(task, self.n_features, bootstrap=True)
 
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
@@ -50,9 +68,13 @@ class ExtraTrees(ModelFamily):
     name = "extra_trees"
     tasks = frozenset(TASKS)
     handles_missing = True
+    feature_fractions = ("max_features",)
 
     def space(self, task: str) -> list[Param]:
         return _forest_space()
+
+    def library_defaults(self, task: str) -> dict[str, Any]:
+        return _forest_defaults(task, self.n_features, bootstrap=False)
 
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
@@ -78,6 +100,11 @@ class AdaBoost(ModelFamily):
             space.append(CategoricalParam("loss", ("linear", "square", "exponential")))
         return space
 
+    def library_defaults(self, task: str) -> dict[str, Any]:
+        if task == Task.REGRESSION:  # AdaBoostRegressor's trees are 3 deep, the classifier's are stumps
+            return {"n_estimators": 50, "learning_rate": 1.0, "max_depth": 3, "loss": "linear"}
+        return {"n_estimators": 50, "learning_rate": 1.0, "max_depth": 1}
+
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         from sklearn.ensemble import AdaBoostClassifier, AdaBoostRegressor
         from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -96,6 +123,7 @@ class Bagging(ModelFamily):
     name = "bagging"
     tasks = frozenset(TASKS)
     handles_missing = True
+    feature_fractions = ("max_features",)
 
     def space(self, task: str) -> list[Param]:
         return [
@@ -105,6 +133,9 @@ class Bagging(ModelFamily):
             IntParam("max_depth", 2, 30, log=True, limits=POSITIVE_INT),
             CategoricalParam("bootstrap", (True, False)),
         ]
+
+    def library_defaults(self, task: str) -> dict[str, Any]:
+        return {"n_estimators": 10, "max_samples": 1.0, "max_features": 1.0, "max_depth": None, "bootstrap": True}
 
     def build(self, params: dict[str, Any], task: str, random_state: int = 0, n_jobs: int = 1) -> Any:
         from sklearn.ensemble import BaggingClassifier, BaggingRegressor
