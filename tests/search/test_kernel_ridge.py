@@ -69,6 +69,29 @@ def test_leave_one_out_predictions_are_exact():
         assert loo[i] == pytest.approx(x_i @ coef, abs=1e-5)
 
 
+def test_the_single_precision_eigendecomposition_gives_the_same_path(monkeypatch):
+    """Large folds decompose in float32: predictions and leave-one-out values at the grid's penalties stay those
+    of float64 (relative to their spread) and the CV choice along the grid is the same."""
+    genotypes, covariates, y = cohort(3)
+    design = Design(genotypes, covariates, np.arange(N))
+    fit, other = np.arange(200), np.arange(200, N)
+    kernel = kr.fold_kernel(design, fit, other)
+    double = kr.RidgePath(kernel.k_fit, kernel.c_fit, y[fit])
+    monkeypatch.setattr(kr, "SINGLE_PRECISION_FROM", 1)
+    single = kr.RidgePath(kernel.k_fit, kernel.c_fit, y[fit])
+    assert single.u.dtype == np.float64  # decomposed in float32, used in float64
+    errors = []
+    for penalty in kr.penalties(M)[::3]:
+        for values in ((double.predict(penalty, kernel.k_other, kernel.c_other),
+                        single.predict(penalty, kernel.k_other, kernel.c_other)),
+                       (double.leave_one_out(penalty), single.leave_one_out(penalty))):
+            errors.append(np.abs(values[0] - values[1]).max() / np.std(values[0]))
+    assert max(errors) < 1e-3, errors
+    mse = [[np.mean((path.predict(p, kernel.k_other, kernel.c_other) - y[other]) ** 2) for p in kr.penalties(M)]
+           for path in (double, single)]
+    assert np.argmin(mse[0]) == np.argmin(mse[1])
+
+
 @pytest.mark.parametrize("task", ["binary", "regression"])
 def test_a_ridge_path_trial_finds_a_polygenic_signal_and_a_shuffled_trait_gives_chance(tmp_path, task):
     # expected ridge R2 ~ h2 / (1 + M / (n h2)) = 0.25 on the 0.6 h2 trait with n 400, M 300
