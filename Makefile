@@ -29,11 +29,15 @@ check: $(VENV)/.test-extras
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
+# Two test processes (pytest-xdist), each taking whole files: the suite is mostly single-threaded subprocesses.
+# TEST_JOBS=0 runs it in one process.
+TEST_JOBS ?= 2
+
 test: check
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra -n $(TEST_JOBS) --dist loadfile
 
 test-fast: $(VENV)/.test-extras
-	$(BIN)/python -m pytest -q -ra -m "not slow"
+	$(BIN)/python -m pytest -q -ra -n $(TEST_JOBS) --dist loadfile -m "not slow"
 
 bench: $(VENV)/.test-extras
 	$(BIN)/python -m benchmarks.run_all
