@@ -253,7 +253,7 @@ class ModelFamily(ABC):
             "handles_missing": self.handles_missing,
             "summary": _first_line(type(self).__doc__),
             "params": [p.describe() for p in self.params(task)],
-            "feature_fractions": [name for name in self.feature_fractions],
+            "feature_fractions": list(self.feature_fractions),
         }
 
 

@@ -126,11 +126,7 @@ def enqueue_starting_points(study: optuna.Study, families: list[ModelFamily], ta
     names = {family.name for family in families}
     queued = 0
     for family, point in default_points(families, task) if tables_only else []:
-        values: dict[str, Any] = {"family": family.name, **{f"{family.name}__{k}": v for k, v in point.items()}, **(extra or {})}
-        if snp_filter:
-            values["snp_p_threshold"] = 1.0
-        study.enqueue_trial(values, user_attrs={"starting_point": True, "library_defaults": True},
-                            skip_if_exists=True)
+        _enqueue(study, family, point, extra, snp_filter, {"library_defaults": True})
         queued += 1
     # path families first: one trial covers a whole penalty path, including the covariates-only model
     for family in sorted(families, key=lambda f: not f.fits_path):
@@ -142,10 +138,17 @@ def enqueue_starting_points(study: optuna.Study, families: list[ModelFamily], ta
         for point in starting_points(family.name, n_snps, n_train):
             if any(name not in params or not _inside(params[name], value) for name, value in point.items()):
                 continue
-            values = {"family": family.name, **{f"{family.name}__{k}": v for k, v in point.items()},
-                      **(extra or {})}
-            if snp_filter and not family.fits_path:  # path families have no SNP filter
-                values["snp_p_threshold"] = 1.0
-            study.enqueue_trial(values, user_attrs={"starting_point": True}, skip_if_exists=True)
+            _enqueue(study, family, point, extra, snp_filter)
             queued += 1
     return queued
+
+
+def _enqueue(study: optuna.Study, family: ModelFamily, point: dict[str, Any], extra: dict[str, Any] | None,
+             snp_filter: bool, attrs: dict[str, Any] | None = None) -> None:
+    """Queue one starting point (unprefixed parameters of ``family``) with the study-level ``extra`` values;
+    with the SNP filter searched, the point keeps every SNP (path families have no filter)."""
+    values: dict[str, Any] = {"family": family.name, **{f"{family.name}__{k}": v for k, v in point.items()},
+                              **(extra or {})}
+    if snp_filter and not family.fits_path:
+        values["snp_p_threshold"] = 1.0
+    study.enqueue_trial(values, user_attrs={"starting_point": True, **(attrs or {})}, skip_if_exists=True)
