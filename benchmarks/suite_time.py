@@ -89,9 +89,14 @@ def timed_file(path: Path) -> dict[str, Any] | None:
 
 
 def summarize(timed: list[Path]) -> Path:
-    """benchmarks/results/test_suite.json from every benchmarks/work/suite-*.json and the TIMED files."""
+    """benchmarks/results/test_suite.json from every benchmarks/work/suite-*.json and the TIMED files; runs
+    already in the results file are kept unless a run of the same label replaces them."""
     runs = [json.loads(path.read_text()) for path in sorted(WORK.glob("suite-*.json"))]
     runs += [record for record in map(timed_file, timed) if record is not None]
+    results = ROOT / "benchmarks" / "results" / "test_suite.json"
+    if results.is_file():
+        labels = {run["label"] for run in runs}
+        runs = [run for run in json.loads(results.read_text())["runs"] if run["label"] not in labels] + runs
     return write_result("test_suite", {"runs": runs, "loadavg_at_summary": [round(x, 1) for x in os.getloadavg()]})
 
 
