@@ -239,6 +239,25 @@ STEP_FUNCTIONS = {"munge_repeat": step_munge_repeat, "simulate": step_simulate, 
                   "search": step_search}
 
 
+def restore_from_results(path: Path = RESULTS_FILE) -> None:
+    """Write back the step and path-memory records of ``scale.json`` that the (git-ignored) work folder lacks, so
+    that a fresh checkout rebuilding the summary keeps the cohorts measured before."""
+    if not path.exists():
+        return
+    earlier = json.loads(path.read_text())
+    for n, steps in (earlier.get("cohorts") or {}).items():
+        for step, record in steps.items():
+            target = cohort_dir(int(n)) / f"{step}.json"
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(json.dumps(record, indent=1, default=str))
+    for record in earlier.get("path_memory") or []:
+        target = SCALE / "path_memory" / f"{record['label']}.json"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(record, indent=1, default=str))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[10_000])
@@ -250,6 +269,7 @@ def main() -> None:
     parser.add_argument("--reference-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--summary", action="store_true", help="only rebuild benchmarks/results/scale.json")
     args = parser.parse_args()
+    restore_from_results()
     if args.summary:
         print(write_summary())
         print(table())

@@ -190,6 +190,29 @@ def _without_oversized_kernels(families: list[ModelFamily], n_search: int, optio
     return [f for f in families if f.name != "ridge_path"]
 
 
+FLOAT_COPY_SHARE = 0.5  # of a local worker's memory: the most a trial's float genotype copy may take
+
+
+def _without_oversized_float_copies(families: list[ModelFamily], dataset: Dataset,
+                                    options: RunOptions) -> list[ModelFamily]:
+    """The default families without those that need a float copy of the genotype matrix (every family but the
+    path families) when that copy (4 bytes per genotype) would take more than :data:`FLOAT_COPY_SHARE` of a
+    local worker's memory: at 50,000 x 100,000 SNPs it is 20 GB, and each such trial would only be killed for
+    its memory. Families named with ``--family`` or a study file stay, as do remote clusters' (unknown size)."""
+    from genoml_search.execute.cluster import local_worker_memory
+
+    memory = local_worker_memory(options.cluster)
+    copy_bytes = 4 * len(dataset.samples) * len(dataset.variants)
+    if options.families or options.config is not None or memory is None or copy_bytes <= FLOAT_COPY_SHARE * memory:
+        return families
+    dropped = [f.name for f in families if not f.fits_path]
+    if dropped:
+        log.warning("not searching %s by default: their float copy of the genotypes (%.1f GiB) would exceed half "
+                    "of a worker's memory (%.1f GiB); the path families read the int8 matrix (--family forces "
+                    "a family)", ", ".join(dropped), copy_bytes / 2**30, memory / 2**30)
+    return [f for f in families if f.fits_path]
+
+
 def families_of_resumed_study(study: optuna.Study, families: list[ModelFamily],
                               options: RunOptions) -> list[ModelFamily]:
     """The families a resumed study keeps searching: the ones it was made with (its ``family`` choices cannot
@@ -345,6 +368,7 @@ def prepare(options: RunOptions) -> RunPlan:
     search_groups = None if groups is None else groups[search_index]
     _check_cv_feasible(y[search_index], task, options.n_folds, search_groups)
     families = _without_oversized_kernels(families, len(search_index), options)
+    families = _without_oversized_float_copies(families, dataset, options)
     _warn_large_group(search_groups, options.n_folds)
     _check_pcs(options.n_pcs, dataset, validation)
     check_fixed_mask(dataset, options.ld_r2)
@@ -821,7 +845,7 @@ def _ensemble_step(r: RefitRequest, pipeline: Any, data: Any, scored: ScoredVali
 
     options = r.options
     request = EnsembleRequest(r.study, r.families, r.task, get_metric(r.metric_name, r.task), data, r.search_index,
-                              scored.data.x[scored.rows], scored.y, pipeline,
+                              scored.data, scored.rows, scored.y, pipeline,
                               artifact_store(Path(options.out), options.artifacts),
                               options.ensemble, options.ensemble_top_k, options.seed, options.ensemble_rule,
                               options.ensemble_validate, scored.scores)

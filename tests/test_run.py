@@ -190,6 +190,32 @@ def test_ridge_path_leaves_the_defaults_when_its_gram_matrix_would_not_fit(caplo
     assert _without_oversized_kernels([get_family("ridge_path")], 10**6, named)[0].name == "ridge_path"
 
 
+def test_families_needing_a_float_genotype_copy_leave_the_defaults_when_it_would_not_fit(caplog, monkeypatch):
+    """#22: when a float copy of the genotypes would take more than half of a local worker's memory, only the
+    path families (which read the int8 matrix) are searched by default; named families, remote clusters and
+    explicit memory limits are left alone."""
+    import types
+
+    import genoml_search.execute.cluster as cluster
+    from genoml_search._run import DEFAULT_FAMILIES, _without_oversized_float_copies
+    from genoml_search.execute.cluster import ClusterOptions
+    from genoml_search.search.registry import get_family
+
+    families = [get_family(name) for name in DEFAULT_FAMILIES]
+    dataset = types.SimpleNamespace(samples=range(50_000), variants=range(100_000))  # a 20 GB float copy
+    monkeypatch.setattr(cluster.os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 6 * 2**20}[name])
+    local = RunOptions(dataset=Path("d"), out=Path("o"), cluster=ClusterOptions(workers=2))  # 12 GiB per worker
+    kept = [f.name for f in _without_oversized_float_copies(families, dataset, local)]
+    assert kept == ["lasso_path", "ridge_path"] and "not searching logistic" in caplog.text
+    small = types.SimpleNamespace(samples=range(10_000), variants=range(100_000))  # 4 GB: fits in 6 GiB
+    assert len(_without_oversized_float_copies(families, small, local)) == len(families)
+    for options in (RunOptions(dataset=Path("d"), out=Path("o"), families=["xgboost"],
+                               cluster=ClusterOptions(workers=2)),
+                    RunOptions(dataset=Path("d"), out=Path("o"), cluster=ClusterOptions(scheduler="tcp://h:8786")),
+                    RunOptions(dataset=Path("d"), out=Path("o"), cluster=ClusterOptions(memory_limit="64GB"))):
+        assert len(_without_oversized_float_copies(families, dataset, options)) == len(families)
+
+
 def _study_trials(out: Path, study_name: str) -> list:
     import optuna
 

@@ -63,12 +63,27 @@ def pc_names(k: int) -> list[str]:
 def content_hash(genotypes: np.ndarray, samples: pd.DataFrame, variants: pd.DataFrame) -> str:
     """A short hash of what a study depends on: genotypes, sample table and variant table."""
     digest = hashlib.sha256()
-    for start in range(0, genotypes.shape[0], 4096):  # blocks keep memory flat on memory maps
-        digest.update(np.ascontiguousarray(genotypes[start : start + 4096]).tobytes())
+    rows = max(1, 2**26 // max(1, genotypes.shape[1]))  # ~64 MiB blocks keep memory flat on memory maps
+    for start in range(0, genotypes.shape[0], rows):  # the row-major bytes, whatever the memory order
+        digest.update(np.ascontiguousarray(genotypes[start : start + rows]).data)
     digest.update(samples.to_csv(sep="\t", index=False).encode())
     masks = [c for c in variants.columns if str(c).startswith("ld_r2_")]  # LD masks: what trials select
     digest.update(variants[VARIANT_COLUMNS[:5] + masks].to_csv(sep="\t", index=False).encode())
     return digest.hexdigest()[:16]
+
+
+def save_row_major(path: Path, genotypes: np.ndarray, block_rows: int = 1024) -> None:
+    """``np.save`` of ``genotypes`` as a row-major .npy, written ``block_rows`` rows at a time so a column-major
+    matrix is never copied whole (munge hands over its compacted column-major matrix)."""
+    if genotypes.flags.c_contiguous:
+        np.save(path, genotypes, allow_pickle=False)
+        return
+    header = {"descr": np.lib.format.dtype_to_descr(genotypes.dtype), "fortran_order": False,
+              "shape": genotypes.shape}
+    with open(path, "wb") as out:
+        np.lib.format.write_array_header_1_0(out, header)
+        for start in range(0, genotypes.shape[0], block_rows):
+            out.write(np.ascontiguousarray(genotypes[start : start + block_rows]).data)
 
 
 def write_dataset(
@@ -104,7 +119,7 @@ def write_dataset(
     from genoml_search.outputs import OutputKind, output_directory
 
     with output_directory(out, OutputKind.DATASET) as tmp:
-        np.save(tmp / GENOTYPES, np.ascontiguousarray(genotypes), allow_pickle=False)
+        save_row_major(tmp / GENOTYPES, genotypes)
         samples.to_csv(tmp / SAMPLES, sep="\t", index=False, na_rep="NA")
         variants.to_csv(tmp / VARIANTS, sep="\t", index=False, na_rep="NA")
         for name, writer in (extra_files or {}).items():

@@ -15,7 +15,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import optuna
@@ -27,7 +27,9 @@ from genoml_search.ensemble.build import (DEFAULT_GREEDY, DEFAULT_METHOD, DEFAUL
                                           refit_members)
 from genoml_search.ensemble.model import EnsembleModel
 from genoml_search.ensemble.parallel import available_threads, in_threads
+from genoml_search.search.objective import model_input
 from genoml_search.search.registry import ModelFamily
+from genoml_search.search.space import family_and_params
 from genoml_search.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,8 @@ class EnsembleRequest:
     metric: Metric
     data: FeatureMatrix
     search_index: np.ndarray
-    x_val: np.ndarray  # the scored validation rows (float features: every member takes them)
+    val_data: FeatureMatrix  # the feature matrix of the validation samples (a cohort, or ``data`` for a holdout)
+    val_rows: np.ndarray  # its scored rows
     y_val: np.ndarray
     best_single: Any  # the refitted best trial's pipeline
     store: Any  # the Optuna artifact store holding OOF predictions
@@ -63,7 +66,6 @@ class EnsembleOutcome:
     cv: dict[str, Any]
     validation: dict[str, Any] | None = None
     model: EnsembleModel | None = None
-    x_val: np.ndarray | None = None
     scores: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -105,8 +107,19 @@ def ensemble_step(request: EnsembleRequest) -> EnsembleOutcome:
         record["seconds"] = round(elapsed, 3)
     else:  # asked for by ``validate`` only: a default run stops after the decision
         record.update(seconds=round(decided, 3), extra_validation_seconds=round(elapsed - decided, 3))
-    return EnsembleOutcome(record, validation, model if choice.chosen else None, request.x_val, scores,
-                           candidates.notes)
+    return EnsembleOutcome(record, validation, model if choice.chosen else None, scores, candidates.notes)
+
+
+def member_input(data: FeatureMatrix, rows: np.ndarray, trials: Sequence[optuna.trial.FrozenTrial],
+                 families: Sequence[ModelFamily]) -> Any:
+    """What the members are fitted on or score for ``rows`` of ``data``: the int8 genotypes (a ``Design``) when
+    every member is a path family, so an ensemble of path trials never makes a float genotype copy (#22: the
+    copy of 50,000 x 100,000 SNPs would be 20 GB); else the float rows, which every family takes."""
+    member_families = [family_and_params(trial.params, families)[0] for trial in trials]
+    path_family = next((family for family in member_families if family.fits_path), None)
+    if path_family is not None and all(family.fits_path for family in member_families):
+        return model_input(data, path_family, rows)
+    return data.x[rows]
 
 
 def _refitted_model(request: EnsembleRequest, choice: EnsembleChoice, y: np.ndarray) -> tuple[EnsembleModel, float]:
@@ -114,7 +127,7 @@ def _refitted_model(request: EnsembleRequest, choice: EnsembleChoice, y: np.ndar
     started = time.perf_counter()
     fitted = {choice.best_single.number: request.best_single}
     to_fit = [t for t in choice.trials if t.number not in fitted]
-    x_train = request.data.x[request.search_index]
+    x_train = member_input(request.data, request.search_index, choice.trials, request.families)
     refitted = refit_members(to_fit, request.families, x_train, y, request.task, request.data, request.seed,
                              n_threads=available_threads())
     fitted.update({t.number: m for t, m in zip(to_fit, refitted)})
@@ -130,12 +143,14 @@ def _validate(request: EnsembleRequest, model: EnsembleModel, choice: EnsembleCh
         return None, np.empty(0)
     kind = Task(request.task).kind
     best = choice.best_single.number
+    to_score = [t for t in choice.trials if t.number != best or request.single_scores is None]
+    x_val: Any = member_input(request.val_data, request.val_rows, to_score, request.families) if to_score else None
 
     def member_scores(pair: tuple[int, Any]) -> np.ndarray:
         number, member = pair
         if number == best and request.single_scores is not None:
             return np.asarray(request.single_scores, dtype=float)  # scored already by the run
-        return kind.scores(member, request.x_val)
+        return kind.scores(member, x_val)
 
     members = np.stack(in_threads(member_scores, list(zip([t.number for t in choice.trials], model.members)),
                                   available_threads()))

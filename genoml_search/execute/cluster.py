@@ -79,6 +79,19 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+def local_worker_memory(options: ClusterOptions) -> int | None:
+    """Bytes of memory one worker of the default LocalCluster may use (the machine's memory shared by its
+    workers, as Dask's ``memory_limit="auto"``), or None for remote clusters and explicit limits, whose
+    workers this process cannot size."""
+    if options.scheduler or options.scheduler_file or options.jobqueue or options.memory_limit != "auto":
+        return None
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system that says
+        return None
+    return total // (options.workers or default_workers())
+
+
 @contextlib.contextmanager
 def _children_ignore_sigint() -> Iterator[None]:
     """Ignore SIGINT while child processes start: they inherit SIG_IGN (kept across exec), and Python leaves an

@@ -195,3 +195,35 @@ def test_explicit_indep_pairwise_alone_keeps_the_pruned_set_only(tmp_path, cli) 
         Dataset.open(tmp_path / "a").variants["id"])
     refused = cli(*base, "--out", str(tmp_path / "c"), "--skip-prune", "--ld-masks", "0.5")
     assert refused.code == 2 and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("shape", [(60, 3000), (9, 1), (1, 700), (301, 1201)])
+def test_kept_genotypes_are_compacted_in_place_without_a_second_matrix(shape) -> None:
+    """#22: munge's QC'd matrix is written over the column-major matrix it read (no second full matrix), and the
+    dataset file it becomes is the row-major .npy that np.save would write."""
+    import tempfile
+    from pathlib import Path
+
+    from genoml_search.data.dataset import save_row_major
+    from genoml_search.data.munge import _take
+
+    rng = np.random.default_rng(shape[0])
+    genotypes = np.asfortranarray(rng.integers(-127, 3, size=shape).astype(np.int8))
+    rows, columns = rng.random(shape[0]) < 0.8, rng.random(shape[1]) < 0.6
+    rows[0] = columns[-1] = True
+    expected = genotypes[rows][:, columns].copy()
+    kept = _take(genotypes, rows, columns)
+    assert np.array_equal(kept, expected)
+    assert np.shares_memory(kept, genotypes)  # compacted over the matrix read, not copied
+    with tempfile.TemporaryDirectory() as tmp:
+        save_row_major(Path(tmp) / "blocks.npy", kept, block_rows=4)
+        np.save(Path(tmp) / "whole.npy", expected)
+        assert (Path(tmp) / "blocks.npy").read_bytes() == (Path(tmp) / "whole.npy").read_bytes()
+
+
+def test_row_major_genotypes_are_taken_by_copy() -> None:
+    from genoml_search.data.munge import _take
+
+    genotypes = np.arange(24, dtype=np.int8).reshape(4, 6)
+    kept = _take(genotypes, np.array([True, False, True, True]), np.array([False, True, True, False, False, True]))
+    assert np.array_equal(kept, genotypes[[0, 2, 3]][:, [1, 2, 5]]) and not np.shares_memory(kept, genotypes)

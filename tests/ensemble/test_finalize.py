@@ -40,7 +40,9 @@ def _request(tmp_path, oofs: list[np.ndarray], values: list[float], **kwargs) ->
         study.tell(trial, value)
     best = LogisticRegression().fit(x, data.y)
     defaults = dict(study=study, families=[family], task="binary", metric=get_metric("roc_auc", "binary"),
-                    data=data, search_index=np.arange(N), x_val=x_val, y_val=y_val, best_single=best, store=store)
+                    data=data, search_index=np.arange(N), y_val=y_val,
+                    val_data=FeatureMatrix(x_val, y_val, 4, data.feature_names, np.array([f"v{i}" for i in range(N_VAL)])),
+                    val_rows=np.arange(N_VAL), best_single=best, store=store)
     return EnsembleRequest(**{**defaults, **kwargs})
 
 
@@ -105,3 +107,29 @@ def test_greedy_keeping_one_member_is_never_refitted(tmp_path, monkeypatch):
     same = _complementary()[0]
     outcome = ensemble_step(_request(tmp_path, [same, same, same], [0.8, 0.79, 0.78], rule="always"))
     assert not outcome.chosen and outcome.cv["reason"] == "greedy selection kept only the best single trial"
+
+
+def test_members_of_path_families_read_the_int8_genotypes_without_a_float_copy():
+    """#22: an ensemble of path trials is refitted and scored from the int8 matrix (a Design); a float copy is
+    made only when a member needs one."""
+    from genoml_search.ensemble.finalize import member_input
+    from genoml_search.search.paths import Design
+
+    rng = np.random.default_rng(3)
+    genotypes = rng.integers(0, 3, size=(40, 30)).astype(np.int8)
+    covariates = rng.normal(size=(40, 2)).astype(np.float32)
+    data = FeatureMatrix(None, rng.integers(0, 2, 40).astype(float), 30, [f"f{i}" for i in range(32)],
+                         np.array([f"s{i}" for i in range(40)]), genotypes=genotypes, covariates=covariates)
+    families = [get_family("lasso_path"), get_family("logistic")]
+    study = optuna.create_study(direction="maximize")
+    for family in (families[0], families[0], families[1]):
+        study.enqueue_trial({"family": family.name})
+        trial = study.ask()
+        suggest_pipeline(trial, families, "binary")
+        study.tell(trial, 0.5)
+    rows = np.arange(10, 30)
+    paths_only = member_input(data, rows, study.trials[:2], families)
+    assert isinstance(paths_only, Design) and not data.has_float_copy
+    assert np.array_equal(paths_only.rows, rows)
+    mixed = member_input(data, rows, study.trials[1:], families)
+    assert isinstance(mixed, np.ndarray) and mixed.shape == (20, 32) and data.has_float_copy
