@@ -284,9 +284,9 @@ def relatedness_to_training(
     closest training sample, kinship, degree.
     """
     started = time.perf_counter()
-    train_g = np.asarray(train.genotypes[:, mask] if not mask.all() else train.genotypes)
-    result = cross_cohort_relatedness(train_g, genotypes[:, mask] if not mask.all() else genotypes,
-                                      RELATED_THRESHOLD)
+    columns = None if mask.all() else np.flatnonzero(mask)  # the training map is read in row blocks, not copied
+    result = cross_cohort_relatedness(train.genotypes, genotypes if columns is None else genotypes[:, columns],
+                                      RELATED_THRESHOLD, columns=columns)
     best = np.array([-np.inf if v is None else v for v in result["max_kinship"]], dtype=float)
     related = np.flatnonzero(best > RELATED_THRESHOLD)
     train_ids = train.samples["ID"].astype(str).to_numpy()

@@ -331,29 +331,54 @@ def relatedness_groups(kinship: np.ndarray, threshold: float = KING_SECOND) -> n
     return rank[labels]
 
 
+CROSS_BLOCK_CELLS = 2**24  # training x other cells per block of cross_cohort_relatedness (~24 bytes each)
+
+
 def cross_cohort_relatedness(
     train_genotypes: np.ndarray,
     other_genotypes: np.ndarray,
     threshold: float = KING_SECOND,
     *,
     block_size: int = DEFAULT_BLOCK_SIZE,
+    columns: np.ndarray | None = None,
+    rows_per_block: int | None = None,
 ) -> dict:
     """How many samples of another cohort duplicate or are related to some training sample (JSON-friendly).
 
-    Both cohorts must be on the same SNPs with the same counted alleles. Returns ``n_samples`` (of the other
-    cohort), ``n_duplicates`` (max kinship > 2^-1.5 = 0.354), ``n_related`` (max kinship > ``threshold``,
-    duplicates included), ``threshold``, ``duplicate_threshold``, ``n_by_degree`` (closest relation per
-    sample), and per other-cohort sample ``max_kinship`` (None when undefined) and ``closest_train_index``
-    (row of the training matrix; None when undefined).
+    Both cohorts must be on the same SNPs with the same counted alleles; ``columns`` (indices) restrict the
+    training matrix to the SNPs of ``other_genotypes``' columns (e.g. the autosomes) without copying it. The
+    training samples are taken ``rows_per_block`` at a time (default: :data:`CROSS_BLOCK_CELLS` kinship cells
+    per block), so a training cohort of any size, even a memory map, is never held as a whole matrix. Returns
+    ``n_samples`` (of the other cohort), ``n_duplicates`` (max kinship > 2^-1.5 = 0.354), ``n_related`` (max
+    kinship > ``threshold``, duplicates included), ``threshold``, ``duplicate_threshold``, ``n_by_degree``
+    (closest relation per sample), ``noise``, and per other-cohort sample ``max_kinship`` (None when
+    undefined) and ``closest_train_index`` (row of the training matrix; None when undefined).
     """
-    kinship = king_kinship(train_genotypes, other_genotypes, block_size=block_size)
-    finite = np.where(np.isnan(kinship), -np.inf, kinship)
-    closest = finite.argmax(axis=0)
-    best = finite[closest, np.arange(finite.shape[1])]
+    from genoml_search.data.kinship_noise import noise_from_estimates, sampled_pairs
+    from genoml_search.data.pages import release_pages
+
+    n_train, n_other = train_genotypes.shape[0], other_genotypes.shape[0]
+    n_snps = train_genotypes.shape[1] if columns is None else len(columns)
+    rows = rows_per_block or max(block_size, CROSS_BLOCK_CELLS // max(n_other, 1))
+    best, closest = np.full(n_other, -np.inf), np.zeros(n_other, dtype=np.int64)
+    pair_rows, pair_cols = sampled_pairs(n_train, n_other, within=False)
+    sampled = np.full(len(pair_rows), np.nan)
+    for start in range(0, max(n_train, 1), rows):
+        block = np.asarray(train_genotypes[start : start + rows])
+        kinship = king_kinship(block if columns is None else block[:, columns], other_genotypes,
+                               block_size=block_size)
+        finite = np.where(np.isnan(kinship), -np.inf, kinship)
+        row = finite.argmax(axis=0)
+        value = finite[row, np.arange(n_other)]
+        better = value > best  # strictly: ties keep the earlier row, as one argmax over all rows would
+        best[better], closest[better] = value[better], row[better] + start
+        here = (pair_rows >= start) & (pair_rows < start + len(block))
+        sampled[here] = kinship[pair_rows[here] - start, pair_cols[here]]
+        release_pages(train_genotypes)  # a memory map's pages read so far leave this process's RSS
     defined = np.isfinite(best)
     degrees = king_degree(np.where(defined, best, -np.inf))
     return {
-        "n_samples": int(kinship.shape[1]),
+        "n_samples": int(n_other),
         "n_duplicates": int((best > KING_DUPLICATE).sum()),
         "n_related": int((best > threshold).sum()),
         "threshold": float(threshold),
@@ -361,13 +386,7 @@ def cross_cohort_relatedness(
         "n_by_degree": {
             label: int((degrees == label).sum()) for label in ("duplicate/MZ twin", "1st", "2nd", "3rd", "unrelated")
         },
-        "noise": _noise(kinship, train_genotypes.shape[1]),
+        "noise": noise_from_estimates(sampled, (n_train, n_other), n_snps, KING_SECOND, KING_THIRD, within=False),
         "max_kinship": [float(v) if ok else None for v, ok in zip(best, defined)],
         "closest_train_index": [int(i) if ok else None for i, ok in zip(closest, defined)],
     }
-
-
-def _noise(kinship: np.ndarray, n_snps: int) -> dict:
-    from genoml_search.data.kinship_noise import kinship_noise
-
-    return kinship_noise(kinship, n_snps, KING_SECOND, KING_THIRD, within=False)

@@ -16,8 +16,9 @@ from scipy import stats
 MAX_SAMPLED_PAIRS = 200_000
 
 
-def _sampled_estimates(kinship: np.ndarray, within: bool, seed: int = 0) -> np.ndarray:
-    rows, cols = kinship.shape
+def sampled_pairs(rows: int, cols: int, within: bool, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The (row, column) pairs whose estimates measure the spread: at most :data:`MAX_SAMPLED_PAIRS`, drawn
+    at random (fixed ``seed``), i != j within a cohort."""
     n_pairs = rows * (rows - 1) // 2 if within else rows * cols
     rng = np.random.default_rng(seed)
     count = min(MAX_SAMPLED_PAIRS, n_pairs)
@@ -25,8 +26,7 @@ def _sampled_estimates(kinship: np.ndarray, within: bool, seed: int = 0) -> np.n
     if within:
         keep = i != j
         i, j = i[keep], j[keep]
-    values = kinship[i, j]
-    return values[np.isfinite(values)]
+    return i, j
 
 
 def kinship_noise(kinship: np.ndarray, n_snps: int, second: float, third: float,
@@ -37,12 +37,20 @@ def kinship_noise(kinship: np.ndarray, n_snps: int, second: float, third: float,
     :mod:`genoml_search.data.kinship`'s users). ``within``: ``kinship`` is one cohort's square matrix (pairs
     i < j); else training x other cohort.
     """
-    values = _sampled_estimates(kinship, within)
+    i, j = sampled_pairs(kinship.shape[0], kinship.shape[1], within)
+    return noise_from_estimates(kinship[i, j], kinship.shape, n_snps, second, third, within)
+
+
+def noise_from_estimates(values: np.ndarray, shape: tuple[int, int], n_snps: int, second: float, third: float,
+                         within: bool) -> dict[str, Any]:
+    """:func:`kinship_noise` from the estimates at :func:`sampled_pairs` of a matrix of ``shape`` (a caller
+    that computes the matrix in blocks gathers them without keeping it)."""
+    values = values[np.isfinite(values)]
     if len(values) < 10:
         return {"n_snps": n_snps, "reliable_second_degree": None, "reliable_third_degree": None}
     center = float(np.median(values))
     sd = float(1.4826 * np.median(np.abs(values - center)))
-    rows, cols = kinship.shape
+    rows, cols = shape
     n_pairs = rows * (rows - 1) // 2 if within else rows * cols
     z = float(stats.norm.isf(1.0 / max(n_pairs, 2)))
     result: dict[str, Any] = {"n_snps": int(n_snps), "center": round(center, 5), "sd": round(sd, 5),

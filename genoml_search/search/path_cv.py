@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from genoml_search.data.pages import release_pages
 from genoml_search.search.paths import (PATIENCE, AdelieMatrix, Design, PathFit, fit_path, linear_predictor,
-                                        raw_scale, release_pages, scores_from_eta)
+                                        raw_scale, scores_from_eta)
 from genoml_search.tasks import Task
 
 

@@ -319,3 +319,23 @@ def test_structure_module_re_exports_the_api() -> None:
     for name in ("king_kinship", "related_pairs", "relatedness_groups", "cross_cohort_relatedness", "fit_pca",
                  "PCAModel", "king_variant_mask", "KING_DUPLICATE"):
         assert hasattr(structure, name)
+
+
+@pytest.mark.parametrize("rows_per_block", [1, 5, 7, 1000])
+def test_cross_cohort_relatedness_in_training_row_blocks_is_the_whole_matrix_result(rows_per_block) -> None:
+    """#22: the training cohort is read a block of rows at a time (and its SNP columns selected per block), with
+    the same result as the whole kinship matrix: maxima, closest rows (ties to the first), noise."""
+    genotypes, idx = simulate_families()
+    train_names = [f"f{i}" for i in range(8)] + [f"u{i}" for i in range(10)]
+    other_names = ["d0", "c0", "g0"] + [f"u{i}" for i in range(10, 20)]
+    train = genotypes[[idx[k] for k in train_names]]
+    train = np.vstack([train, train[:3]])  # duplicated rows: ties between blocks
+    other = genotypes[[idx[k] for k in other_names]]
+    whole = cross_cohort_relatedness(train, other, rows_per_block=len(train))
+    kinship = king_kinship(train, other)
+    assert whole["max_kinship"] == pytest.approx(list(kinship.max(axis=0)))
+    assert whole["closest_train_index"] == list(kinship.argmax(axis=0))
+    assert cross_cohort_relatedness(train, other, rows_per_block=rows_per_block) == whole
+    columns = np.arange(0, train.shape[1], 2)
+    assert (cross_cohort_relatedness(train, other[:, columns], columns=columns, rows_per_block=rows_per_block)
+            == cross_cohort_relatedness(train[:, columns], other[:, columns]))
