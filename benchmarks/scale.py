@@ -189,9 +189,13 @@ def step_search(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def step_reference(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     """A CV-tuned lasso path fitted directly with adelie (5-fold path CV, the CV-best penalty refitted on all
-    training samples), in its own process; the validation cohort munged --like by the trial step."""
-    argv = [sys.executable, "-m", "benchmarks.scale", "--reference-child", str(work / "train"),
-            str(work / "trial" / "validation_dataset"), str(work / "reference_child.json")]
+    training samples), in its own process; the validation cohort munged --like by the trial or search step."""
+    validation = next((work / step / "validation_dataset" for step in ("trial", "search")
+                       if (work / step / "validation_dataset").is_dir()), None)
+    if validation is None:
+        raise SystemExit(f"n={n} reference: run the trial or search step first (it munges the validation cohort)")
+    argv = [sys.executable, "-m", "benchmarks.scale", "--reference-child", str(work / "train"), str(validation),
+            str(work / "reference_child.json")]
     record = _run(argv, work / "reference.log")
     return {**record, **json.loads((work / "reference_child.json").read_text())}
 

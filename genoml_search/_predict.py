@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from genoml_search.data.dataset import Dataset
 from genoml_search.errors import UserError
 from genoml_search.fileio import atomic_file, remove_stale_work_directories
@@ -96,6 +98,21 @@ def check_overlap(counts: dict[str, int], n_training: int, min_overlap: float, s
         )
 
 
+def model_features(info: dict[str, Any], features: Any) -> Any:
+    """What the saved model reads of a cohort's features: the int8 genotypes (a ``Design``) for a path family's
+    model, so predicting for a biobank-size cohort makes no float copy of its genotypes; else the float rows."""
+    from genoml_search.search.objective import model_input
+    from genoml_search.search.registry import family_names, get_family
+
+    name = info.get("family")
+    if name not in family_names() or features.genotypes is None:  # an ensemble, or a feature-table model
+        return features.x
+    family = get_family(name)
+    if not family.fits_path:
+        return features.x
+    return model_input(features, family, np.arange(len(features.y)))
+
+
 def predict(options: PredictOptions) -> PredictSummary:
     """Harmonize the cohort to the model's training variants, predict, and write the CSV atomically."""
     if not 0.0 <= options.min_overlap <= 1.0:
@@ -133,13 +150,14 @@ def predict(options: PredictOptions) -> PredictSummary:
         if expected is not None and list(expected) != features.feature_names:
             raise UserError("the harmonized cohort's features do not match the model's; re-run `genoml-search run` "
                             "with this version", model_dir)
-        frame = prediction_frame(model, info, features)
+        x = model_features(info, features)
+        frame = prediction_frame(model, info, features, x)
         labelled = None
         if options.pheno:  # #18: a labelled cohort is scored like the run's validation samples
             from genoml_search.evaluation.labelled import labelled_metrics
             from genoml_search.core.scoring import predict_scores
 
-            labelled = labelled_metrics(info["task"], features.y, predict_scores(model, features.x, info["task"]))
+            labelled = labelled_metrics(info["task"], features.y, predict_scores(model, x, info["task"]))
             labelled["related_to_training"] = related
             frame.insert(1, "phenotype", features.y)
         dropped = sum(int(s["removed"]) for s in cohort.manifest.get("steps", [])

@@ -185,3 +185,33 @@ def test_a_model_on_a_non_default_ld_mask_predicts_and_exports_its_score(masked_
         metrics["roc_auc"] and summary.overlap == 1.0
     score = pd.read_csv(run_dir / "model" / "score.tsv", sep="\t")  # written only if it reproduces the model
     assert len(score) > 0 and set(score["ID"]) <= mask_ids
+
+
+def test_a_path_family_model_predicts_from_the_int8_genotypes_and_reproduces_its_validation(tmp_path, monkeypatch):
+    """#22: predict scores a lasso_path model from the cohort's int8 genotypes (no float copy, so a biobank-size
+    cohort fits), with exactly the run's validation metrics."""
+    import genoml_search.core.features as features_module
+    from genoml_search.data.munge import MungeOptions, munge
+    from genoml_search.execute.cluster import ClusterOptions
+    from genoml_search._run import RunOptions, run
+
+    munge(MungeOptions(out=tmp_path / "ds", bfile=str(EX / "training"), pheno=str(EX / "training_pheno.csv"),
+                       covar=str(EX / "training_addit.csv")))
+    out = tmp_path / "run"
+    run(RunOptions(dataset=tmp_path / "ds", out=out, n_trials=1, families=["lasso_path"], n_folds=3,
+                   validation_bfile=str(EX / "validation"), validation_pheno=str(EX / "validation_pheno.csv"),
+                   validation_covar=str(EX / "validation_addit.csv"), cluster=ClusterOptions(workers=1),
+                   ensemble="none", validate_top=1))
+
+    def no_float_copy(*args, **kwargs):
+        raise AssertionError("predict built a float copy of the genotypes for a path-family model")
+
+    monkeypatch.setattr(features_module, "float_features", no_float_copy)
+    predict(_validation_options(out, tmp_path / "pred.csv"))
+    predictions = pd.read_csv(tmp_path / "pred.csv", dtype={"ID": str})
+    truth = Dataset.open(out / "validation_dataset").samples[["ID", "phenotype"]]
+    merged = truth.merge(predictions, on="ID", validate="one_to_one")
+    metrics = json.loads((out / "metrics.json").read_text())["validation"]
+    recomputed = score_all("binary", merged["phenotype"].to_numpy(), merged["probability"].to_numpy())
+    for name, value in recomputed.items():
+        assert value == pytest.approx(metrics[name], abs=1e-12), name

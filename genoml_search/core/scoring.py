@@ -15,10 +15,11 @@ def predict_scores(model: Any, x: np.ndarray, task: str) -> np.ndarray:
     return Task(task).kind.scores(model, x)
 
 
-def prediction_frame(model: Any, info: dict[str, Any], features: FeatureMatrix) -> pd.DataFrame:
-    """``ID`` plus the task's prediction columns for a feature matrix laid out like the training one."""
+def prediction_frame(model: Any, info: dict[str, Any], features: FeatureMatrix, x: Any = None) -> pd.DataFrame:
+    """``ID`` plus the task's prediction columns for a feature matrix laid out like the training one (``x``:
+    what the model reads of it, when not the float rows, e.g. a path family's int8 design)."""
     kind = Task.parse(info["task"]).kind
-    scores = kind.scores(model, features.x)
+    scores = kind.scores(model, features.x if x is None else x)
     classes: list[Any] = []
     if scores.ndim == 2:  # class probabilities: their labels name the columns
         fitted = getattr(model, "classes_", None)
