@@ -390,6 +390,10 @@ def write_summary() -> Path:
         "cohorts": cohorts})
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def table(path: Path = RESULTS_FILE) -> str:
     """The markdown table of docs/scale.md from benchmarks/results/scale.json."""
     rows = json.loads(path.read_text())["summary"]
@@ -402,7 +406,7 @@ def table(path: Path = RESULTS_FILE) -> str:
 
     for r in rows:
         search = ("not run" if "search_budget_seconds" not in r else
-                  f"AUC {fmt(r.get('search_validation_roc_auc'))} ({r['search_budget_seconds']} s, "
+                  f"AUC {fmt(_rounded(r.get('search_validation_roc_auc')))} ({r['search_budget_seconds']} s, "
                   f"{r['search_complete_trials']} trials)")
         unfinished = r.get("trial_unfinished")
         trial = (f"stopped unfinished ({unfinished['worker_cpu_seconds']} CPU s)" if unfinished else
