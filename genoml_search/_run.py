@@ -43,6 +43,7 @@ from genoml_search.search.fidelity import FIDELITY_MODES, Fidelity, resumed_fide
 from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, TrialSpec, model_input
 from genoml_search.search.oof import artifact_store
 from genoml_search.ensemble.build import METHODS as ENSEMBLE_METHODS, RULES as ENSEMBLE_RULES
+from genoml_search.ensemble.parallel import available_threads
 from genoml_search.search.ld_choice import (LD_PARAM, check_fixed_mask, suggest_ld_mask, trial_ld_mask,
                                             trial_snp_columns)
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
@@ -101,7 +102,7 @@ class RunOptions:
     ensemble: str = "greedy"  # none | greedy | stack: the ensemble of the best trials (#21)
     ensemble_top_k: int = 25  # trials (best first, any family) the ensemble may combine
     artifacts: Path | None = None  # where trials' out-of-fold predictions go (default OUT/artifacts)
-    ensemble_rule: str = "nested"  # nested: final only if its nested CV beats the best trial; always
+    ensemble_rule: str = "nested"  # nested: final only if its nested CV beats the best trial (1-SE); always
     ensemble_validate: bool = False  # refit and validate the ensemble even when it is not the final model
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
@@ -788,7 +789,9 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     data = features_from_dataset(r.dataset, options.n_pcs)  # the full column space; the mask is a pipeline step
     ld_mask = trial_ld_mask(best.params, best.user_attrs, data.ld_default)
     snp_columns = trial_snp_columns(best, data.ld_masks, data.ld_default)
-    pipeline = build_pipeline(family, params, r.task, data.n_snps, threshold, options.seed, n_jobs=1,
+    # the Dask workers are gone: a path family's solver may use every CPU of this process (8 min -> ~4 at 50,000)
+    n_jobs = available_threads() if family.fits_path else 1
+    pipeline = build_pipeline(family, params, r.task, data.n_snps, threshold, options.seed, n_jobs=n_jobs,
                               n_covariates=data.n_covariates, tabular=data.tabular, snp_columns=snp_columns)
     log.info("refitting trial %d (%s) on %d samples", best.number, family.name, len(r.search_index))
     pipeline.fit(model_input(data, family, r.search_index), data.y[r.search_index])  # int8 for path families

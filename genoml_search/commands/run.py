@@ -72,12 +72,12 @@ def run(
     ensemble: Annotated[str, typer.Option(
         help="Combine the best trials' out-of-fold predictions: greedy (weighted average, Caruana), stack "
         "(regularized linear meta-model) or none. The ensemble is the final model only if its nested CV beats "
-        "the best single trial.")] = "greedy",
+        "the best single trial by more than one standard error of their per-fold difference.")] = "greedy",
     ensemble_top_k: Annotated[int, typer.Option(help="Trials (best first, any family) the ensemble may combine.",
                                                 callback=in_range(1, 1000))] = 25,
     ensemble_rule: Annotated[str, typer.Option(
         help="When the ensemble is the final model: nested (only if its nested CV beats the best single "
-        "trial) or always.")] = "nested",
+        "trial by more than one standard error of their per-fold difference) or always.")] = "nested",
     ensemble_validate: Annotated[bool, typer.Option(
         "--ensemble-validate", help="Refit and validate the ensemble even when it is not the final model "
         "(costs its members' refits).")] = False,

@@ -28,7 +28,8 @@ def ensemble_section(cv: dict[str, Any], validation: dict[str, Any], metric: str
     parts = [f"<p>Method: {html.escape(METHOD_TEXT.get(record['method'], record['method']))}, over the "
              f"{record.get('n_candidates', 0)} best trials with stored out-of-fold predictions. "
              f"<strong>Final model: {final}</strong> ({html.escape(record.get('reason', ''))}). The ensemble "
-             "replaces the single trial only if its nested CV score beats the best trial's CV score; the "
+             "replaces the single trial only if its nested CV score beats the best trial's CV score, by more than "
+             "one standard error of their per-fold difference; the "
              "validation samples take no part in that choice.</p>"]
     parts += [f"<div class=\"note\">{html.escape(note)}</div>" for note in record.get("notes", [])]
     if record.get("refitted") is False:

@@ -40,3 +40,22 @@ def test_families_first_orders_family_bests_then_the_rest():
     frozen = [optuna.trial.create_trial(value=v, params={}, distributions={}, user_attrs={"family": f})
               for f, v in [("a", 0.9), ("a", 0.8), ("b", 0.7), ("a", 0.6), ("c", 0.5)]]
     assert [t.value for t in families_first(frozen)] == [0.9, 0.7, 0.5, 0.8, 0.6]
+
+
+def test_the_nested_rule_wants_a_gain_beyond_one_standard_error_of_the_per_fold_differences():
+    from genoml_search.core.metrics import get_metric
+    from genoml_search.ensemble.build import _decide, paired_gain
+    from genoml_search.ensemble.nested import CVEstimate
+
+    auc, rmse = get_metric("roc_auc", "binary"), get_metric("rmse", "regression")
+    single = [0.760, 0.770, 0.750, 0.765, 0.775]
+    noisy = CVEstimate([0.770, 0.760, 0.752, 0.764, 0.7742])  # mean 0.00004 above, differences of +-0.01
+    chosen, reason = _decide(noisy, float(np.mean(single)), single, auc, 3, "greedy")
+    assert not chosen and "does not beat" in reason and "standard error" in reason
+    steady = CVEstimate([s + 0.004 for s in single])  # 0.004 better on every fold
+    chosen, reason = _decide(steady, float(np.mean(single)), single, auc, 3, "greedy")
+    assert chosen and "per-fold gain 0.0040" in reason
+    assert _decide(noisy, float(np.mean(single)), single, auc, 3, "greedy", rule="always")[0]
+    assert paired_gain([1.0, 2.0], [1.5, 2.5], sign=-1.0) == (0.5, 0.0)  # lower is better: both folds 0.5 better
+    chosen, _ = _decide(CVEstimate([0.9, 0.95, 0.85]), 1.0, [1.0, 1.05, 0.95], rmse, 2, "greedy")
+    assert chosen  # RMSE 0.1 lower on every fold

@@ -133,3 +133,19 @@ def test_members_of_path_families_read_the_int8_genotypes_without_a_float_copy()
     assert np.array_equal(paths_only.rows, rows)
     mixed = member_input(data, rows, study.trials[1:], families)
     assert isinstance(mixed, np.ndarray) and mixed.shape == (20, 32) and data.has_float_copy
+
+
+def test_the_nested_rule_keeps_an_ensemble_better_on_every_fold(tmp_path):
+    """Two members that each see half of the signal, with their true CV scores: the average is better on
+    every fold by far more than the noise, so the default (nested) rule makes it the final model."""
+    from genoml_search.ensemble.nested import per_fold_scores
+
+    data, _, _, _ = _data()
+    members = _complementary()
+    folds = (np.arange(N) % 3)[None]
+    auc = get_metric("roc_auc", "binary")
+    values = [float(np.mean(per_fold_scores(m[None], folds, data.y, auc.compute))) for m in members]
+    order = np.argsort(values)[::-1]
+    outcome = ensemble_step(_request(tmp_path, [members[i] for i in order], [values[i] for i in order]))
+    assert outcome.chosen, outcome.cv["reason"]
+    assert "per-fold gain" in outcome.cv["reason"] and outcome.cv["nested"] > max(values)
