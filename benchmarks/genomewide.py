@@ -109,7 +109,8 @@ def prepare(cohort: Cohort, work: Path) -> dict[str, Any]:
 
 
 def study_facts(run: Path) -> dict[str, Any]:
-    """Trials by family and state, and every lasso_path trial (l1_ratio, seconds, CV value, path facts)."""
+    """Trials by family and state, and every path-family trial (LD mask, l1_ratio, seconds, CV value, path
+    facts; the list keeps its old key ``lasso_path_trials``)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -125,9 +126,10 @@ def study_facts(run: Path) -> dict[str, Any]:
                    if trial.datetime_complete and trial.datetime_start else None)
         if seconds is not None:
             row["seconds"].append(seconds)
-        if family == "lasso_path":
+        if family in ("lasso_path", "ridge_path"):
             path = trial.user_attrs.get("path") or {}
-            paths.append({"number": trial.number, "state": trial.state.name, "value": trial.value,
+            paths.append({"number": trial.number, "family": family, "state": trial.state.name, "value": trial.value,
+                          "ld_r2": trial.params.get("ld_r2") or trial.user_attrs.get("ld_mask"),
                           "l1_ratio": trial.params.get("lasso_path__l1_ratio"),
                           "seconds": None if seconds is None else round(seconds, 1),
                           "lambda_index": path.get("lambda_index"), "path_lengths": path.get("path_lengths"),

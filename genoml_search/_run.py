@@ -53,7 +53,7 @@ from genoml_search.search.space import family_and_params, suggest_pipeline
 from genoml_search.search.space_config import read_study_toml
 from genoml_search.signals import signals_as_interrupt
 from genoml_search.tasks import Task
-from genoml_search.search.warm_start import enqueue_starting_points
+from genoml_search.search.warm_start import PATH_START_MASK, enqueue_starting_points
 from genoml_search.search.storage import check_storage_url, close_storage, mask_url, open_storage, sqlite_path
 from genoml_search.search.study import SAMPLERS, driver_sampler, make_sampler, open_study, record_outcome
 
@@ -596,7 +596,8 @@ def search(plan: RunPlan, study: optuna.Study, on_result: Callable[[Any, int], N
         enqueue_starting_points(study, plan.families, task, options.snp_filter,
                                 dataset.genotypes.shape[1] if start_columns is None else len(start_columns), n_train,
                                 extra={LD_PARAM: start_mask} if len(masks) > 1 and fixed_mask is None else None,
-                                tables_only=tables_only(dataset))
+                                tables_only=tables_only(dataset),
+                                path_extra={LD_PARAM: PATH_START_MASK} if len(masks) > 1 and fixed_mask is None else None)
     cv = CVSpec(options.n_folds, options.n_repeats, options.seed)
 
     def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:

@@ -23,6 +23,7 @@ from typing import Any
 
 import optuna
 
+from genoml_search.data.dataset import NO_PRUNING
 from genoml_search.search.registry import CategoricalParam, ModelFamily, Param
 
 RIDGE_H2: tuple[float, ...] = (0.5, 0.25, 0.1)
@@ -41,6 +42,13 @@ REPLACED_BY_RIDGE_PATH = frozenset({"ridge_h2", "elastic_net", "logistic"})
 all SNPs from the int8 genotypes through the Gram matrix, with the penalty chosen along a path inside the trial,
 where their points each fit one penalty on a float copy (a queued logistic ridge point on 3,000 x 60,000 SNPs
 ran 271 s of a 300 s budget; benchmarks/results/genomewide.json)."""
+PATH_START_MASK = NO_PRUNING
+"""The path families' starting points use every QC'd SNP (``ld_r2`` ``none``), the other families' the
+dataset's default LD mask: a penalized path handles LD itself and its cost barely depends on near-duplicate
+SNPs. In the five genome-wide cohorts of benchmarks/results/genomewide.json (3,000-10,000 samples, 60,000
+SNPs) the search's lasso started at the 0.9 mask ended 0.003-0.007 below the same lasso on all QC'd SNPs on
+validation in each of the three sparse cohorts (a causal SNP pruned for a near-duplicate tags it imperfectly).
+The sampler still searches ``ld_r2`` after these first trials."""
 LOGISTIC_PER_RIDGE = 0.5
 """1 / C of logistic regression per unit of the ridge penalty lambda (measured, see the module docstring)."""
 
@@ -111,14 +119,15 @@ def default_points(families: list[ModelFamily], task: str) -> list[tuple[ModelFa
 
 def enqueue_starting_points(study: optuna.Study, families: list[ModelFamily], task: str, snp_filter: bool,
                             n_snps: int, n_train: int, extra: dict[str, Any] | None = None,
-                            tables_only: bool = False) -> int:
+                            tables_only: bool = False, path_extra: dict[str, Any] | None = None) -> int:
     """Queue the starting points of the searched families in a study with no trials yet; return how many
     (none of the elastic net's when ``ridge_h2`` is searched too, see :data:`REPLACED_BY_RIDGE_H2`).
 
     ``n_snps`` and ``n_train`` (samples per CV training part) set the penalty strength. A point is skipped
     when its value lies outside the family's range (e.g. a study file narrowed it). ``extra`` adds
-    study-level parameters to every point (the default LD mask ``ld_r2`` when the study searches it).
-    ``tables_only`` (a dataset of feature tables without genotypes): first the library defaults of the
+    study-level parameters to every point (the default LD mask ``ld_r2`` when the study searches it);
+    ``path_extra``, when given, replaces it for the path families' points (their mask: every QC'd SNP, see
+    :data:`PATH_START_MASK`). ``tables_only`` (a dataset of feature tables without genotypes): first the library defaults of the
     families that have them (:func:`default_points`), in the order of ``families``.
     """
     if study.trials:
@@ -138,7 +147,8 @@ def enqueue_starting_points(study: optuna.Study, families: list[ModelFamily], ta
         for point in starting_points(family.name, n_snps, n_train):
             if any(name not in params or not _inside(params[name], value) for name, value in point.items()):
                 continue
-            _enqueue(study, family, point, extra, snp_filter)
+            _enqueue(study, family, point, path_extra if family.fits_path and path_extra is not None else extra,
+                     snp_filter)
             queued += 1
     return queued
 

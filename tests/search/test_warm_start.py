@@ -166,3 +166,22 @@ def test_defaults_are_moved_into_a_narrowed_range():
     kept = get_family("lightgbm").with_overrides({"n_estimators": IntParam("n_estimators", 200, 300)})
     ((family, point),) = default_points([kept, get_family("logistic")], "binary")
     assert family.name == "lightgbm" and point["n_estimators"] == 200 and point["num_leaves"] == 31
+
+
+def test_path_families_start_on_every_snp_and_the_others_on_the_default_mask():
+    """A penalized path handles LD itself: its first trial uses all QC'd SNPs (``ld_r2`` none)."""
+    from genoml_search.search.warm_start import PATH_START_MASK
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    families = [get_family(name) for name in ("elastic_net", "lasso_path", "ridge_path")]
+    study = optuna.create_study(direction="maximize")
+    queued = enqueue_starting_points(study, families, "regression", snp_filter=True, n_snps=6000, n_train=1600,
+                                     extra={"ld_r2": "0.9"}, path_extra={"ld_r2": PATH_START_MASK})
+    masks = {p["family"]: p["ld_r2"] for p in _queued(study)}
+    assert queued == 2 and masks == {"lasso_path": "none", "ridge_path": "none"}
+    alone = optuna.create_study(direction="maximize")  # without ridge_path the elastic net's points come back
+    enqueue_starting_points(alone, families[:2], "regression", snp_filter=True, n_snps=6000, n_train=1600,
+                            extra={"ld_r2": "0.9"}, path_extra={"ld_r2": PATH_START_MASK})
+    masks_by_family = [(p["family"], p["ld_r2"]) for p in _queued(alone)]
+    assert masks_by_family[0] == ("lasso_path", "none")
+    assert {mask for family, mask in masks_by_family[1:]} == {"0.9"} and len(masks_by_family) == 1 + len(RIDGE_H2)
