@@ -44,6 +44,7 @@ from genoml_search.search.objective import PRUNERS, CVSpec, PruningContext, Tria
 from genoml_search.search.oof import artifact_store
 from genoml_search.ensemble.build import METHODS as ENSEMBLE_METHODS, RULES as ENSEMBLE_RULES
 from genoml_search.ensemble.parallel import available_threads
+from genoml_search.search.final_choice import RULES as FINAL_TRIAL_RULES, choose_final_trial
 from genoml_search.search.ld_choice import (LD_PARAM, check_fixed_mask, suggest_ld_mask, trial_ld_mask,
                                             trial_snp_columns)
 from genoml_search.search.groups import groups_for_samples, groups_from_column, groups_hash, read_groups_file
@@ -104,6 +105,7 @@ class RunOptions:
     artifacts: Path | None = None  # where trials' out-of-fold predictions go (default OUT/artifacts)
     ensemble_rule: str = "nested"  # nested: final only if its nested CV beats the best trial (1-SE); always
     ensemble_validate: bool = False  # refit and validate the ensemble even when it is not the final model
+    final_trial: str = "reference"  # reference | best: which trial the final model refits (search/final_choice.py)
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
@@ -343,6 +345,8 @@ def prepare(options: RunOptions) -> RunPlan:
         raise UserError(f"--ensemble {options.ensemble!r}: choose one of {', '.join(ENSEMBLE_METHODS)}")
     if options.ensemble_rule not in ENSEMBLE_RULES:
         raise UserError(f"--ensemble-rule {options.ensemble_rule!r}: choose one of {', '.join(ENSEMBLE_RULES)}")
+    if options.final_trial not in FINAL_TRIAL_RULES:
+        raise UserError(f"--final-trial {options.final_trial!r}: choose one of {', '.join(FINAL_TRIAL_RULES)}")
     if options.ensemble_top_k < 1:
         raise UserError(f"--ensemble-top-k {options.ensemble_top_k} must be 1 or more")
     if options.sampler not in SAMPLERS:
@@ -781,9 +785,12 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     ``model/`` and ``metrics.json`` and return the metrics."""
     r, options = request, request.options
     try:
-        best = r.study.best_trial
+        selection = choose_final_trial(r.study, options.final_trial)
     except ValueError:
         raise _no_complete_trial(r) from None
+    best = selection.trial
+    if best.number != selection.best.number:
+        log.info("final model: %s", selection.reason)
     family, params = family_and_params(best.params, r.families)
     params = family.final_params(params, best.user_attrs)  # path families: the penalty chosen by CV
     threshold = best.params.get("snp_p_threshold", 1.0)
@@ -798,7 +805,7 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     pipeline.fit(model_input(data, family, r.search_index), data.y[r.search_index])  # int8 for path families
     scored = _score_validation(r, pipeline, data, family)
     single_metrics = scored.metrics
-    ensemble = _ensemble_step(r, pipeline, data, scored)  # #21: the ensemble of the best trials
+    ensemble = _ensemble_step(r, pipeline, data, scored, best.number)  # #21: the ensemble of the best trials
     if ensemble.chosen:  # its nested CV beat the best single trial: it is the final model
         pipeline = ensemble.model
         scored = dataclasses.replace(scored, scores=ensemble.scores, metrics=ensemble.validation or {})
@@ -815,7 +822,8 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
             "best_params": best.params, "n_folds": options.n_folds, "n_repeats": options.n_repeats,
             "n_samples": int(len(r.search_index)), "grouped": groups is not None,
             "n_groups": None if groups is None else int(len(np.unique(groups))), **training_counts(context),
-            "ensemble": ensemble.cv, "final_model": "ensemble" if ensemble.chosen else "single"},
+            "ensemble": ensemble.cv, "final_model": "ensemble" if ensemble.chosen else "single",
+            "selection": selection.record()},
         validation={**validation_metrics, "source": scored.source, "n_samples": len(scored.y),
                     "threshold": Task(r.task).kind.threshold,
                     **({"related_to_training": related} if related is not None else {}),
@@ -843,7 +851,7 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     return metrics
 
 
-def _ensemble_step(r: RefitRequest, pipeline: Any, data: Any, scored: ScoredValidation) -> Any:
+def _ensemble_step(r: RefitRequest, pipeline: Any, data: Any, scored: ScoredValidation, best_trial: int) -> Any:
     """The ensemble of the study's best trials (genoml_search.ensemble); a failure keeps the single model."""
     from genoml_search.ensemble.finalize import EnsembleOutcome, EnsembleRequest, ensemble_step
 
@@ -852,7 +860,7 @@ def _ensemble_step(r: RefitRequest, pipeline: Any, data: Any, scored: ScoredVali
                               scored.data, scored.rows, scored.y, pipeline,
                               artifact_store(Path(options.out), options.artifacts),
                               options.ensemble, options.ensemble_top_k, options.seed, options.ensemble_rule,
-                              options.ensemble_validate, scored.scores)
+                              options.ensemble_validate, scored.scores, best_trial)
     try:
         return ensemble_step(request)
     except Exception as error:  # the single best model is still a complete result

@@ -256,3 +256,51 @@ def test_a_genotype_run_queues_no_library_defaults(dataset, scheduler, tmp_path)
     # 40 SNP columns: the forest's max_features is fitted to them (declared 0.001..0.5 is for ~100,000 SNPs)
     fitted = trials[0].distributions["random_forest__max_features"]
     assert (fitted.low, fitted.high) == (pytest.approx(1 / 40), 1.0)
+
+
+def test_path_families_start_on_every_snp_and_other_families_on_the_default_ld_mask(scheduler, tmp_path):
+    """#22: a dataset with LD masks (default 0.9): the queued lasso_path trial uses all QC'd SNPs (``ld_r2``
+    none), the queued logistic (ridge-like) points the default mask."""
+    from genoml_search.data.dataset import mask_column
+    from genoml_search.search.registry import get_family
+
+    if get_family("lasso_path").missing_dependency():
+        pytest.skip(get_family("lasso_path").missing_dependency())
+    rng = np.random.default_rng(4)
+    n, m = 150, 30
+    g = rng.binomial(2, 0.3, (n, m)).astype(np.int8)
+    y = (g[:, :3].sum(1) + rng.normal(0, 1, n) > 1.8).astype(float)
+    samples = pd.DataFrame({"ID": [f"s{i}" for i in range(n)], "phenotype": y})
+    variants = pd.DataFrame({"id": [f"rs{j}" for j in range(m)], "chrom": "1", "pos": np.arange(m) * 1000 + 1,
+                             "counted_allele": "A", "other_allele": "G", "freq": 0.3})
+    variants[mask_column("0.9")] = np.arange(m) % 3 > 0
+    variants[mask_column("0.5")] = np.arange(m) % 2 > 0
+    write_dataset(tmp_path / "ds", g, samples, variants,
+                  {"phenotype": {"task": "binary"}, "covariates": {"columns": []},
+                   "ld_masks": {"masks": ["0.9", "0.5"], "default": "0.9", "window": 50, "step": 5}})
+    summary = run(RunOptions(dataset=tmp_path / "ds", out=tmp_path / "out", n_trials=4,
+                             families=["logistic", "lasso_path"], n_folds=3, ensemble="none", validate_top=0,
+                             cluster=ClusterOptions(scheduler=scheduler)))
+    queued = [t for t in _study_trials(tmp_path / "out", summary.study_name) if t.user_attrs.get("starting_point")]
+    masks = {(t.params["family"], t.params["ld_r2"]) for t in queued}
+    assert len(queued) == 4 and masks == {("lasso_path", "none"), ("logistic", "0.9")}
+    # the lasso path is the reference model the final choice falls back to (search/final_choice.py)
+    assert all(bool(t.user_attrs.get("reference_model")) == (t.params["family"] == "lasso_path") for t in queued)
+    selection = summary.metrics["cv"]["selection"]
+    assert selection["rule"] == "reference" and selection["trial"] == summary.metrics["cv"]["best_trial"]
+    assert selection["best_cv_trial"] in {t.number for t in queued} | {selection["trial"]}
+
+
+def test_a_path_family_is_refitted_with_every_cpu_of_the_driver(dataset, scheduler, tmp_path):
+    """The final refit runs after the workers are gone: adelie gets every CPU of the process (one thread
+    before: 8 of the 73 minutes of the 50,000-sample run, docs/scale.md)."""
+    from genoml_search.ensemble.parallel import available_threads
+    from genoml_search.search.registry import get_family
+
+    if get_family("lasso_path").missing_dependency():
+        pytest.skip(get_family("lasso_path").missing_dependency())
+    run(RunOptions(dataset=dataset.path, out=tmp_path / "out", n_trials=1, families=["lasso_path"], n_folds=3,
+                   ensemble="none", validate_top=0, cluster=ClusterOptions(scheduler=scheduler)))
+    pipeline, info = load_model(tmp_path / "out" / "model")
+    assert info["family"] == "lasso_path"
+    assert pipeline.named_steps["model"].n_jobs == available_threads()

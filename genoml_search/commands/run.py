@@ -81,6 +81,10 @@ def run(
     ensemble_validate: Annotated[bool, typer.Option(
         "--ensemble-validate", help="Refit and validate the ensemble even when it is not the final model "
         "(costs its members' refits).")] = False,
+    final_trial: Annotated[str, typer.Option(
+        help="Which trial the final model refits: reference (the best trial, unless the lasso or ridge path on "
+        "all SNPs is within one standard error of it per fold; then that reference model) or best (the best "
+        "CV score).")] = "reference",
     artifacts: Annotated[Optional[Path], typer.Option(
         help="Directory of the trials' out-of-fold predictions (default OUT/artifacts; give a shared one when "
         "several machines run one PostgreSQL/MySQL study).")] = None,
@@ -98,7 +102,7 @@ def run(
                          group_by_relatedness=group_by_relatedness, relatedness_threshold=relatedness_threshold,
                          drop_related_validation=drop_related_validation, n_pcs=pcs, ld_r2=ld_r2, ensemble=ensemble,
                          ensemble_top_k=ensemble_top_k, artifacts=artifacts, ensemble_rule=ensemble_rule,
-                         ensemble_validate=ensemble_validate, cluster=cluster_options(workers, scheduler, scheduler_file, config))
+                         ensemble_validate=ensemble_validate, final_trial=final_trial, cluster=cluster_options(workers, scheduler, scheduler_file, config))
     print_run_summary(_search_with_progress(options))
 
 
@@ -183,6 +187,9 @@ def print_run_summary(summary: Any) -> None:
                           "search.timeout_grace_seconds)", soft_wrap=True)
     console.print(f"best: trial {cv['best_trial']} {cv['best_family']}  CV {metrics['metric']} "
                   f"{cv[metrics['metric']]:.4f}")
+    selection = cv.get("selection") or {}
+    if selection.get("trial") is not None and selection.get("trial") != selection.get("best_cv_trial"):
+        console.print(f"final trial: {selection['reason']}", soft_wrap=True)
     from genoml_search.evaluation.summary import summary_lines
 
     for line in summary_lines(metrics):

@@ -30,6 +30,7 @@ from genoml_search.ensemble.parallel import in_threads
 from genoml_search.ensemble.nested import CVEstimate, FitCombiner, nested_estimate, optimistic_estimate, per_fold_scores
 from genoml_search.ensemble.selection import DEFAULT_BAG_FRACTION, DEFAULT_ITERATIONS, bagged_selection
 from genoml_search.ensemble.stacking import fit_stack
+from genoml_search.search.final_choice import paired_gain
 from genoml_search.search.oof import load_oof
 from genoml_search.search.ld_choice import trial_snp_columns
 from genoml_search.search.pipeline import build_pipeline
@@ -54,23 +55,26 @@ class Candidates:
     notes: list[str] = field(default_factory=list)
 
 
-def ranked_complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The study's complete trials, best value first (ties: lower trial number first)."""
+def ranked_complete_trials(study: optuna.Study, first: int | None = None) -> list[optuna.trial.FrozenTrial]:
+    """The study's complete trials, best value first (ties: lower trial number first); trial ``first`` (the
+    run's final single trial, :mod:`genoml_search.search.final_choice`) ahead of all."""
     trials = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
               if t.value is not None and np.isfinite(t.value)]
     sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
-    return sorted(trials, key=lambda t: (sign * float(t.value or 0.0), t.number))
+    return sorted(trials, key=lambda t: (t.number != first, sign * float(t.value or 0.0), t.number))
 
 
-def gather_candidates(study: optuna.Study, store: Any, top_k: int, n_samples: int) -> Candidates:
+def gather_candidates(study: optuna.Study, store: Any, top_k: int, n_samples: int,
+                      first: int | None = None) -> Candidates:
     """OOF predictions of the ``top_k`` best complete trials that have them (all trials of the study, old and
-    new; the best trial of every family first, see :func:`families_first`), listed best first; trials without
-    them (older studies, unreadable files, other folds) are skipped and counted."""
+    new; the best trial of every family first, see :func:`families_first`), listed best first (trial
+    ``first``, the run's final single trial, ahead of all); trials without them (older studies, unreadable
+    files, other folds) are skipped and counted."""
     chosen: list[optuna.trial.FrozenTrial] = []
     scores: list[np.ndarray] = []
     folds: np.ndarray | None = None
     missing = mismatched = 0
-    ranked = ranked_complete_trials(study)
+    ranked = ranked_complete_trials(study, first)
     rank = {t.number: i for i, t in enumerate(ranked)}
     for trial in families_first(ranked):
         if len(chosen) >= top_k:
@@ -219,17 +223,6 @@ def _decide(nested: CVEstimate, single: float, single_folds: Sequence[float], me
         return False, (f"the ensemble does not beat the best single trial by more than one standard error of "
                        f"their per-fold difference ({comparison}; per-fold gain {gain:.4f}, SE {se:.4f})")
     return True, f"the ensemble's {comparison} (per-fold gain {gain:.4f} > SE {se:.4f})"
-
-
-def paired_gain(ensemble_folds: Sequence[float], single_folds: Sequence[float], sign: float) -> tuple[float, float]:
-    """The mean per-fold improvement of the ensemble over the single trial (``sign``: +1 when higher is
-    better) and its standard error (0 when the folds do not pair up or there is only one)."""
-    a, b = np.asarray(ensemble_folds, dtype=float), np.asarray(single_folds, dtype=float)
-    if a.shape != b.shape or a.size == 0:
-        return sign * (float(np.mean(a)) - float(np.mean(b))) if a.size and b.size else 0.0, 0.0
-    differences = sign * (a - b)
-    se = float(np.std(differences, ddof=1) / np.sqrt(len(differences))) if len(differences) > 1 else 0.0
-    return float(np.mean(differences)), se
 
 
 def refit_members(trials: Sequence[optuna.trial.FrozenTrial], families: Sequence[ModelFamily], x: Any,

@@ -56,6 +56,7 @@ class EnsembleRequest:
     rule: str = "nested"  # nested: the ensemble is final only if its nested CV wins; always: whenever it can be
     validate: bool = False  # refit and validate the ensemble even when it is not the final model
     single_scores: np.ndarray | None = None  # the best trial's validation scores (already computed by the run)
+    best_trial: int | None = None  # the number of the trial ``best_single`` refits (None: the best by CV)
     greedy: GreedyOptions = DEFAULT_GREEDY
 
 
@@ -84,7 +85,7 @@ def ensemble_step(request: EnsembleRequest) -> EnsembleOutcome:
         return EnsembleOutcome({"method": "none", "chosen": False, "reason": "--ensemble none"})
     started = time.perf_counter()
     y = request.data.y[request.search_index]
-    candidates = gather_candidates(request.study, request.store, request.top_k, len(y))
+    candidates = gather_candidates(request.study, request.store, request.top_k, len(y), first=request.best_trial)
     if len(candidates.trials) < 2:
         reason = f"{len(candidates.trials)} trial(s) with out-of-fold predictions: nothing to combine"
         return EnsembleOutcome({"method": request.method, "chosen": False, "reason": reason,
@@ -122,10 +123,16 @@ def member_input(data: FeatureMatrix, rows: np.ndarray, trials: Sequence[optuna.
     return data.x[rows]
 
 
+def _reuses_single(request: EnsembleRequest, choice: EnsembleChoice) -> bool:
+    """Whether the run's refitted single model is the ensemble's first candidate (it is not when that trial has
+    no stored out-of-fold predictions)."""
+    return request.best_trial is None or request.best_trial == choice.best_single.number
+
+
 def _refitted_model(request: EnsembleRequest, choice: EnsembleChoice, y: np.ndarray) -> tuple[EnsembleModel, float]:
     """The ensemble with its members refitted on the search samples (the best trial's refit reused)."""
     started = time.perf_counter()
-    fitted = {choice.best_single.number: request.best_single}
+    fitted = {choice.best_single.number: request.best_single} if _reuses_single(request, choice) else {}
     to_fit = [t for t in choice.trials if t.number not in fitted]
     x_train = member_input(request.data, request.search_index, choice.trials, request.families)
     refitted = refit_members(to_fit, request.families, x_train, y, request.task, request.data, request.seed,
@@ -142,7 +149,7 @@ def _validate(request: EnsembleRequest, model: EnsembleModel, choice: EnsembleCh
     if not len(request.y_val):
         return None, np.empty(0)
     kind = Task(request.task).kind
-    best = choice.best_single.number
+    best = choice.best_single.number if _reuses_single(request, choice) else None
     to_score = [t for t in choice.trials if t.number != best or request.single_scores is None]
     x_val: Any = member_input(request.val_data, request.val_rows, to_score, request.families) if to_score else None
 

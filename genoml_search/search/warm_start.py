@@ -24,6 +24,7 @@ from typing import Any
 import optuna
 
 from genoml_search.data.dataset import NO_PRUNING
+from genoml_search.search.final_choice import REFERENCE_ATTR
 from genoml_search.search.registry import CategoricalParam, ModelFamily, Param
 
 RIDGE_H2: tuple[float, ...] = (0.5, 0.25, 0.1)
@@ -148,7 +149,7 @@ def enqueue_starting_points(study: optuna.Study, families: list[ModelFamily], ta
             if any(name not in params or not _inside(params[name], value) for name, value in point.items()):
                 continue
             _enqueue(study, family, point, path_extra if family.fits_path and path_extra is not None else extra,
-                     snp_filter)
+                     snp_filter, {REFERENCE_ATTR: True} if family.fits_path else None)
             queued += 1
     return queued
 

@@ -44,7 +44,8 @@ def test_families_first_orders_family_bests_then_the_rest():
 
 def test_the_nested_rule_wants_a_gain_beyond_one_standard_error_of_the_per_fold_differences():
     from genoml_search.core.metrics import get_metric
-    from genoml_search.ensemble.build import _decide, paired_gain
+    from genoml_search.ensemble.build import _decide
+    from genoml_search.search.final_choice import paired_gain
     from genoml_search.ensemble.nested import CVEstimate
 
     auc, rmse = get_metric("roc_auc", "binary"), get_metric("rmse", "regression")
