@@ -162,7 +162,7 @@ def search(cohort: Cohort, work: Path, budget: int) -> dict[str, Any]:
     return {**record, "validation": metrics["validation"][name], "cv": metrics["cv"][name],
             "best_family": metrics["cv"]["best_family"], "best_params": metrics["cv"]["best_params"],
             "covariates_only_validation": (metrics["validation"].get("baseline_covariates") or {}).get(name),
-            "final_model": metrics["cv"].get("final_model"),
+            "final_model": metrics["cv"].get("final_model"), "selection": metrics["cv"].get("selection"),
             "ensemble": {k: (metrics["cv"].get("ensemble") or {}).get(k)
                          for k in ("method", "chosen", "reason", "nested", "optimistic", "members")},
             "leaderboard": [{k: r.get(k) for k in ("family", "value", "n_complete")} for r in metrics["leaderboard"]],
