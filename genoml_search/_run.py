@@ -594,14 +594,15 @@ def search(plan: RunPlan, study: optuna.Study, on_result: Callable[[Any, int], N
     fixed_mask = check_fixed_mask(dataset, options.ld_r2)
     masks, start_mask = dataset.ld_choices(), fixed_mask or dataset.default_ld_mask()
     start_columns = dataset.snp_columns(start_mask)  # the starting points use the default mask's SNPs
+    mask_searched = len(masks) > 1 and fixed_mask is None
     from genoml_search.search.tabular import tables_only
 
     with ask_lock(study):  # drivers starting together on a new study: only one queues the starting points
         enqueue_starting_points(study, plan.families, task, options.snp_filter,
                                 dataset.genotypes.shape[1] if start_columns is None else len(start_columns), n_train,
-                                extra={LD_PARAM: start_mask} if len(masks) > 1 and fixed_mask is None else None,
+                                extra={LD_PARAM: start_mask} if mask_searched else None,
                                 tables_only=tables_only(dataset),
-                                path_extra={LD_PARAM: PATH_START_MASK} if len(masks) > 1 and fixed_mask is None else None)
+                                path_extra={LD_PARAM: PATH_START_MASK} if mask_searched else None)
     cv = CVSpec(options.n_folds, options.n_repeats, options.seed)
 
     def make_spec(trial: optuna.Trial, pruning: PruningContext) -> TrialSpec:
@@ -797,7 +798,7 @@ def refit_and_validate(request: RefitRequest) -> dict[str, Any]:
     data = features_from_dataset(r.dataset, options.n_pcs)  # the full column space; the mask is a pipeline step
     ld_mask = trial_ld_mask(best.params, best.user_attrs, data.ld_default)
     snp_columns = trial_snp_columns(best, data.ld_masks, data.ld_default)
-    # the Dask workers are gone: a path family's solver may use every CPU of this process (8 min -> ~4 at 50,000)
+    # the Dask workers are gone: a path family's solver may use every CPU of this process (refit_threads.json)
     n_jobs = available_threads() if family.fits_path else 1
     pipeline = build_pipeline(family, params, r.task, data.n_snps, threshold, options.seed, n_jobs=n_jobs,
                               n_covariates=data.n_covariates, tabular=data.tabular, snp_columns=snp_columns)

@@ -4,10 +4,10 @@ It gathers the OOF predictions of the study's top K complete trials (old and new
 chooses the combination and decides on CV alone whether it replaces the best single trial (:mod:`.build`:
 only if its nested CV beats the best trial by more than one SE of the per-fold differences, or always with
 ``rule="always"``). Only then are the members refitted on all search samples (the best single trial's
-pipeline is reused; the others in parallel threads, one BLAS/OpenMP thread each) and the ensemble and each member scored on the validation samples. An ensemble
-that is not the final model is not refitted unless ``validate`` asks for its validation score (time recorded
-apart, ``extra_validation_seconds``): the decision never depends on the validation samples, and a default run
-does not pay for members it throws away.
+pipeline is reused; the others in parallel threads, one BLAS/OpenMP thread each) and the ensemble and each
+member scored on the validation samples. An ensemble that is not the final model is not refitted unless
+``validate`` asks for its validation score (time recorded apart, ``extra_validation_seconds``): the decision
+never depends on the validation samples, and a default run does not pay for members it throws away.
 """
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import optuna
 
+from genoml_search.search.study_summary import best_trial
+
 REFERENCE_ATTR = "reference_model"
 """User attribute of the queued trials that are reference models (see the module docstring)."""
 RULES = ("reference", "best")
@@ -54,27 +56,17 @@ class FinalChoice:
                 "best_cv_value": self.best.value, "gain": self.gain, "se": self.se, "reason": self.reason}
 
 
-def best_by_cv(trials: Sequence[optuna.trial.FrozenTrial], maximize: bool) -> optuna.trial.FrozenTrial:
-    """The complete trial with the best value (ties: the lowest number)."""
-    sign = -1.0 if maximize else 1.0
-    return min(trials, key=lambda t: (sign * float(t.value), t.number))  # type: ignore[arg-type]
-
-
 def choose_final_trial(study: optuna.Study, rule: str = "reference") -> FinalChoice:
     """The trial the final model refits (see the module docstring); ValueError without a complete trial."""
     if rule not in RULES:
         raise ValueError(f"unknown final-trial rule {rule!r}; choose one of {', '.join(RULES)}")
-    complete = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-                if t.value is not None and np.isfinite(t.value)]
-    if not complete:
-        raise ValueError("no complete trial")
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    best = best_by_cv(complete, maximize)
-    references = [t for t in complete if t.user_attrs.get(REFERENCE_ATTR)]
-    if rule == "best" or not references:
-        return FinalChoice(best, best, rule)
-    reference = best_by_cv(references, maximize)
-    if reference.number == best.number:
+    best = best_trial(complete, maximize)  # finite values only; the lowest number among equals
+    if best is None:
+        raise ValueError("no complete trial")
+    reference = best_trial([t for t in complete if t.user_attrs.get(REFERENCE_ATTR)], maximize)
+    if rule == "best" or reference is None or reference.number == best.number:
         return FinalChoice(best, best, rule)
     gain, se = paired_gain(best.user_attrs.get("fold_scores") or [], reference.user_attrs.get("fold_scores") or [],
                            1.0 if maximize else -1.0)
