@@ -54,6 +54,45 @@ def test_the_dual_solution_is_ridge_with_unpenalized_covariates():
         assert np.allclose(path.predict(penalty, kernel.k_other, kernel.c_other), other_x @ expected, atol=1e-4)
 
 
+def direct_logistic_ridge(kernel: kr.FoldKernel, genotypes: np.ndarray, covariates: np.ndarray, rows: np.ndarray,
+                          y01: np.ndarray, penalty: float) -> np.ndarray:
+    """Covariate and SNP coefficients of L2 logistic regression with unpenalized covariates, by Newton's method
+    in the primal."""
+    st = kernel.standardization
+    z = (np.where(genotypes[rows] < 0, st.centers[:M], genotypes[rows]) - st.centers[:M]) / st.scales[:M]
+    x = np.hstack([np.column_stack([np.ones(len(rows)), (covariates[rows] - st.centers[M:]) / st.scales[M:]]), z])
+    weights = np.r_[np.zeros(x.shape[1] - M), np.full(M, penalty)]
+    coef = np.zeros(x.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(x @ coef)))
+        step = np.linalg.solve((x * (p * (1 - p))[:, None]).T @ x + np.diag(weights),
+                               x.T @ (p - y01) + weights * coef)
+        coef -= step
+        if np.abs(step).max() < 1e-12:
+            break
+    return coef
+
+
+def test_the_logistic_path_is_l2_logistic_regression_with_unpenalized_covariates():
+    genotypes, covariates, trait = cohort(7)
+    y = (trait > np.quantile(trait, 0.7)).astype(float)
+    design = Design(genotypes, covariates, np.arange(N))
+    fit, other = np.arange(200), np.arange(200, N)
+    kernel = kr.fold_kernel(design, fit, other)
+    path = kr.LogisticRidgePath(kr.RidgePath(kernel.k_fit, kernel.c_fit, y[fit]))
+    for penalty in (30000.0, 900.0, 50.0):  # largest first: each starts from the previous solution
+        coef = direct_logistic_ridge(kernel, genotypes, covariates, fit, y[fit], penalty)
+        a, gamma = path.solve(penalty)
+        assert np.allclose(gamma, coef[:2], atol=1e-4)
+        snps = kr.snp_coefficients(design.with_rows(fit), a, kernel.standardization)
+        assert np.abs(snps - coef[2:]).max() < 1e-4 * max(np.abs(coef[2:]).max(), 1e-3)
+        other_z = (np.where(genotypes[other] < 0, kernel.standardization.centers[:M], genotypes[other])
+                   - kernel.standardization.centers[:M]) / kernel.standardization.scales[:M]
+        expected = kernel.c_other @ coef[:2] + other_z @ coef[2:]
+        assert np.allclose(path.predict(penalty, kernel.k_other, kernel.c_other), expected, atol=1e-4)
+    assert max(path.iterations) < 100, path.iterations  # the scaled problem is well conditioned
+
+
 def test_leave_one_out_predictions_are_exact():
     genotypes, covariates, y = cohort(1)
     design = Design(genotypes, covariates, np.arange(N))

@@ -175,8 +175,7 @@ class LassoPath(_PathFamily):
 
 class KernelRidgeModel(BaseEstimator):
     """Ridge regression on all SNPs with unpenalized covariates (GBLUP), fitted through the Gram matrix
-    (:mod:`genoml_search.search.kernel_ridge`); binary traits on the 0/1 scale with a logistic calibration
-    from leave-one-out predictions.
+    (:mod:`genoml_search.search.kernel_ridge`); binary traits by L2 logistic regression in the same basis.
 
     ``lambda_index``: the penalty's position in :data:`~genoml_search.search.kernel_ridge.RIDGE_GRID` (a
     trial chooses it by CV, the refit uses it); without it ``fit`` chooses it by its own ``INTERNAL_FOLDS``-fold
@@ -217,8 +216,8 @@ class KernelRidgeModel(BaseEstimator):
         kernel = kr.fold_kernel(design, everything, everything[:0])
         target = kr.target(y, self.task)
         path = kr.RidgePath(kernel.k_fit, kernel.c_fit, target)
-        a, gamma = path.solve(penalty)
-        self.platt_ = kr.platt(path.leave_one_out(penalty), target) if self.task == Task.BINARY else (0.0, 1.0)
+        a, gamma = (kr.LogisticRidgePath(path) if self.task == Task.BINARY else path).solve(penalty)
+        self.platt_ = (0.0, 1.0)  # models saved before the logistic fit carry a calibration of the 0/1 scale
         beta = np.concatenate([kr.snp_coefficients(design, a, kernel.standardization), gamma[1:]])
         scales, centers = kernel.standardization.scales, kernel.standardization.centers
         self.coef_ = beta[None, :]  # outputs x features, standardized scale
@@ -231,7 +230,7 @@ class KernelRidgeModel(BaseEstimator):
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """The linear predictor (the 0/1-scale genetic value plus covariates for binary traits)."""
+        """The linear predictor (the log-odds for binary traits)."""
         from genoml_search.search.kernel_ridge import GRAM_BLOCK
 
         if not isinstance(X, Design):
