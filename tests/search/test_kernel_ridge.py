@@ -93,6 +93,22 @@ def test_the_logistic_path_is_l2_logistic_regression_with_unpenalized_covariates
     assert max(path.iterations) < 100, path.iterations  # the scaled problem is well conditioned
 
 
+def test_the_binary_model_is_the_logistic_ridge_at_the_chosen_penalty():
+    genotypes, covariates, trait = cohort(8)
+    y = (trait > np.quantile(trait, 0.6)).astype(int)
+    fit = np.arange(200)
+    model = KernelRidgeModel(task="binary", lambda_index=18, n_covariates=1).fit(
+        Design(genotypes, covariates, fit), y[fit])
+    kernel = kr.fold_kernel(Design(genotypes, covariates, np.arange(N)), fit, fit[:0])
+    coef = direct_logistic_ridge(kernel, genotypes, covariates, fit, y[fit].astype(float), model.lambda_)
+    assert np.abs(model.coef_[0, :M] - coef[2:]).max() < 1e-4 * np.abs(coef[2:]).max()
+    new = Design(genotypes, covariates, np.arange(200, N))
+    st = kernel.standardization
+    z = (np.where(genotypes[200:] < 0, st.centers[:M], genotypes[200:]) - st.centers[:M]) / st.scales[:M]
+    eta = coef[0] + (covariates[200:, 0] - st.centers[M]) / st.scales[M] * coef[1] + z @ coef[2:]
+    assert np.allclose(model.predict_proba(new)[:, 1], 1 / (1 + np.exp(-eta)), atol=1e-5)
+
+
 def test_leave_one_out_predictions_are_exact():
     genotypes, covariates, y = cohort(1)
     design = Design(genotypes, covariates, np.arange(N))
