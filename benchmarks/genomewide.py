@@ -267,8 +267,8 @@ def ridge_logistic_path(k_fit: np.ndarray, k_other: np.ndarray, c_fit: np.ndarra
     """L2 logistic regression with unpenalized covariates on the summed log-loss + lambda / 2 |beta|^2, solved in
     the Gram matrix's eigenbasis (eta = C g + U S^1/2 w, penalty lambda / 2 |w|^2) by Newton's method to a step
     below 1e-9 (step halving if the loss rises), warm-started from the largest penalty down; P(y = 1) for the
-    other rows at each lambda. (Until 2026-12-03 L-BFGS with scipy's default relative-decrease stop, which
-    left predicted probabilities up to 2e-5 from the optimum: validation AUC off by 1e-5.)"""
+    other rows at each lambda. (Until 2026-12-03 L-BFGS with scipy's default relative-decrease stop, which ended
+    short of the optimum: its records are kept as ``earlier_ridge``.)"""
     from scipy.special import expit
 
     s, u = np.linalg.eigh(k_fit)

@@ -143,8 +143,9 @@ class LogisticRidgePath:
     """
 
     def __init__(self, path: RidgePath) -> None:
-        keep = path.s > EIGEN_FLOOR * max(float(path.s.max()), 1e-300)
-        self.q, self.sqrt_s, self.u = path.q, np.sqrt(path.s[keep]), path.u[:, keep]
+        # eigenvalues ascend, so the kept ones are a suffix: a view of the eigenvectors, not an n x n copy
+        first = int(np.searchsorted(path.s, EIGEN_FLOOR * max(float(path.s.max()), 1e-300), side="right"))
+        self.q, self.sqrt_s, self.u = path.q, np.sqrt(path.s[first:]), path.u[:, first:]
         self.k_fit, self.c_fit, self.y = path.k_fit, path.c_fit, path.y
         mean = float(np.clip(self.y.mean(), 1e-3, 1 - 1e-3))
         self.weight = mean * (1 - mean)  # the Hessian's weights at the covariates-only fit, roughly
