@@ -182,12 +182,34 @@ def test_ridge_path_leaves_the_defaults_when_its_gram_matrix_would_not_fit(caplo
     families = [get_family(name) for name in DEFAULT_FAMILIES]
     options = RunOptions(dataset=Path("d"), out=Path("o"))
     small = MAX_FIT_SAMPLES * options.n_folds // (options.n_folds - 1)
-    assert [f.name for f in _without_oversized_kernels(families, small, options)] == list(DEFAULT_FAMILIES)
-    kept = [f.name for f in _without_oversized_kernels(families, small + options.n_folds, options)]
+    assert [f.name for f in _without_oversized_kernels(families, small, 1_000, options)] == list(DEFAULT_FAMILIES)
+    kept = [f.name for f in _without_oversized_kernels(families, small + options.n_folds, 1_000, options)]
     assert kept == [name for name in DEFAULT_FAMILIES if name != "ridge_path"]
     assert "not searching ridge_path by default" in caplog.text
     named = RunOptions(dataset=Path("d"), out=Path("o"), families=["ridge_path"])
-    assert _without_oversized_kernels([get_family("ridge_path")], 10**6, named)[0].name == "ridge_path"
+    assert _without_oversized_kernels([get_family("ridge_path")], 10**6, 1_000, named)[0].name == "ridge_path"
+
+
+def test_ridge_path_leaves_the_defaults_when_a_trial_would_outlast_the_timeout(caplog):
+    """A ridge_path trial that would not end within --timeout would hold a worker for the whole search: it is not
+    searched by default then; with a longer --timeout, without one, or named, it is."""
+    from genoml_search._run import DEFAULT_FAMILIES, _without_oversized_kernels
+    from genoml_search.search.kernel_ridge import estimated_trial_seconds
+    from genoml_search.search.registry import get_family
+
+    families = [get_family(name) for name in DEFAULT_FAMILIES]
+    n_search, n_snps = 10_000, 50_000
+    seconds = estimated_trial_seconds(8_000, n_search, n_snps, 5)
+
+    def kept(**flags: object) -> list[str]:
+        options = RunOptions(dataset=Path("d"), out=Path("o"), **flags)  # type: ignore[arg-type]
+        return [f.name for f in _without_oversized_kernels(families, n_search, n_snps, options)]
+
+    assert kept(timeout=seconds * 0.9) == [name for name in DEFAULT_FAMILIES if name != "ridge_path"]
+    assert "more than --timeout" in caplog.text
+    assert kept(timeout=seconds * 1.1) == list(DEFAULT_FAMILIES)
+    assert kept() == list(DEFAULT_FAMILIES)
+    assert kept(timeout=1.0, families=["ridge_path"]) == list(DEFAULT_FAMILIES)
 
 
 def test_families_needing_a_float_genotype_copy_leave_the_defaults_when_it_would_not_fit(caplog, monkeypatch):
