@@ -24,11 +24,10 @@ venv: $(BIN)/genoml-search
 demo: $(BIN)/genoml-search
 	bash scripts/demo.sh $(BIN)/genoml-search $(EX) $(DEMO) $(TRIALS)
 
-# The architecture (layer contracts in .importlinter) and the types (mypy, pyproject.toml) are checked first;
-# mypy in two worker processes: 29 s instead of 57 s without a cache on the 2-core machine.
+# The architecture (layer contracts in .importlinter) and the types (mypy, pyproject.toml) are checked first.
 check: $(VENV)/.test-extras
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/mypy --num-workers 2
+	$(BIN)/mypy
 
 # Two test processes (pytest-xdist), each taking whole files: the suite is mostly single-threaded subprocesses.
 # TEST_JOBS=0 runs it in one process.
