@@ -50,18 +50,18 @@ MAX_FIT_SAMPLES = 12_000
 GRAM_FLOPS_PER_SECOND = 4.9e10
 """One core's rate for the Gram matrices, int8-to-float32 conversion included (benchmarks/results/
 ridge_logistic.json: 5.2e11 floating-point operations in 10.7 s on the 2-core reference machine)."""
-EIGEN_SECONDS_AT_4000 = 7.7
-"""One core's ``ssyevd`` on a 4,000 x 4,000 matrix on the reference machine; the cost grows with n^3, and float64
-(below :data:`SINGLE_PRECISION_FROM`) takes 1.8x longer."""
+EIGEN_SECONDS_AT_2400 = 3.7
+"""One core's float64 eigendecomposition of a 2,400-row fold on the reference machine (ridge_logistic.json); the
+cost grows with n^3, and from :data:`SINGLE_PRECISION_FROM` rows float32 takes 1/1.8 of it."""
 
 
 def estimated_trial_seconds(n_fit: int, n_samples: int, n_snps: int, n_folds: int) -> float:
     """Seconds one ``ridge_path`` trial takes on one core of the reference machine: per fold, the fit rows' Gram
     matrix (symmetric: n_fit^2 M operations), the held-out rows' cross products (2 n_held n_fit M) and the
-    eigendecomposition (n_fit^3). Measured trials: 1,087-1,470 s at 8,000 x 99,770 per fold (docs/scale.md),
-    against 1,284 s estimated."""
+    eigendecomposition (n_fit^3). Measured trials: 1,087-1,470 s at 8,000 x 99,770 per fold (scale.json),
+    against 1,358 s estimated."""
     gram = (n_fit ** 2 + 2 * (n_samples - n_fit) * n_fit) * n_snps / GRAM_FLOPS_PER_SECOND
-    eigen = EIGEN_SECONDS_AT_4000 * (n_fit / 4_000) ** 3 * (1.0 if n_fit >= SINGLE_PRECISION_FROM else 1.8)
+    eigen = EIGEN_SECONDS_AT_2400 * (n_fit / 2_400) ** 3 / (1.8 if n_fit >= SINGLE_PRECISION_FROM else 1.0)
     return n_folds * (gram + eigen)
 
 
