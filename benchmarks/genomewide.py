@@ -65,6 +65,8 @@ COHORTS = {
     "regression-sparse": Cohort("regression", 0.5, 100, 3_000, 60_000, 2203),
     "regression-polygenic": Cohort("regression", 0.5, 2_000, 3_000, 60_000, 2204),
     "binary-sparse-n10000": Cohort("binary", 0.5, 100, 10_000, 60_000, 2205),
+    "binary-polygenic-n10000": Cohort("binary", 0.2, 2_000, 10_000, 60_000, 2206),
+    "regression-polygenic-n10000": Cohort("regression", 0.5, 2_000, 10_000, 60_000, 2207),
     # tiny cohorts to check the benchmark itself (with --results elsewhere)
     "smoke-binary": Cohort("binary", 0.5, 50, 600, 3_000, 1),
     "smoke-regression": Cohort("regression", 0.5, 50, 600, 3_000, 2),

@@ -181,25 +181,20 @@ def choose_families(options: RunOptions, task: str) -> list[ModelFamily]:
 
 def _without_oversized_kernels(families: list[ModelFamily], n_search: int, n_snps: int,
                                options: RunOptions) -> list[ModelFamily]:
-    """The default families without ``ridge_path`` when a CV fold's training part is too large for its n x n
-    matrices (:data:`~genoml_search.search.kernel_ridge.MAX_FIT_SAMPLES`), or when one of its trials would not
-    end within ``--timeout`` (:func:`~genoml_search.search.kernel_ridge.estimated_trial_seconds`: it would hold
-    a worker for the whole search and give nothing); a family named with ``--family`` stays."""
-    from genoml_search.search.kernel_ridge import MAX_FIT_SAMPLES, estimated_trial_seconds
+    """The default families without ``ridge_path`` when one of its trials would not end within ``--timeout``
+    (:func:`~genoml_search.search.ridge_cv.estimated_trial_seconds`: it would hold a worker for the whole
+    search and give nothing); a family named with ``--family`` stays."""
+    from genoml_search.search.ridge_cv import estimated_trial_seconds
 
     n_fit = n_search * (options.n_folds - 1) // options.n_folds
-    if options.families or "ridge_path" not in [f.name for f in families]:
+    if options.families or "ridge_path" not in [f.name for f in families] or options.timeout is None:
         return families
-    if n_fit > MAX_FIT_SAMPLES:
-        log.warning("not searching ridge_path by default: %d training samples per fold need n x n matrices beyond "
-                    "%d samples (lasso_path scales); --family ridge_path forces it", n_fit, MAX_FIT_SAMPLES)
-    elif options.timeout is not None and (
-            seconds := estimated_trial_seconds(n_fit, n_search, n_snps, options.n_folds)) > options.timeout:
-        log.warning("not searching ridge_path by default: one trial on %d samples x %d SNPs takes about %.0f s on a "
-                    "core (%d Gram matrices and eigendecompositions), more than --timeout %g s; a longer --timeout "
-                    "or --family ridge_path searches it", n_search, n_snps, seconds, options.n_folds, options.timeout)
-    else:
+    seconds = estimated_trial_seconds(n_fit, n_search, n_snps, options.n_folds)
+    if seconds <= options.timeout:
         return families
+    log.warning("not searching ridge_path by default: one trial on %d samples x %d SNPs takes about %.0f s on a "
+                "core, more than --timeout %g s; a longer --timeout or --family ridge_path searches it",
+                n_search, n_snps, seconds, options.timeout)
     return [f for f in families if f.name != "ridge_path"]
 
 

@@ -173,28 +173,24 @@ def test_a_timeout_spent_before_any_trial_finished_still_ends_with_a_model(datas
     assert study_status(out=tmp_path / "out").studies[0].timeout_grace_seconds == 0.0
 
 
-def test_ridge_path_leaves_the_defaults_when_its_gram_matrix_would_not_fit(caplog):
-    """Beyond MAX_FIT_SAMPLES training samples per fold ridge_path is not searched by default; named, it stays."""
+def test_ridge_path_stays_in_the_defaults_at_biobank_size_when_the_budget_allows_its_passes():
+    """Above KRYLOV_FROM rows per fold ridge_path keeps no n x n matrix (Lanczos passes), so size alone no longer
+    removes it: a 60-minute search at 50,000 x 100,000 keeps it, a 5-minute one does not."""
     from genoml_search._run import DEFAULT_FAMILIES, _without_oversized_kernels
-    from genoml_search.search.kernel_ridge import MAX_FIT_SAMPLES
     from genoml_search.search.registry import get_family
 
     families = [get_family(name) for name in DEFAULT_FAMILIES]
-    options = RunOptions(dataset=Path("d"), out=Path("o"))
-    small = MAX_FIT_SAMPLES * options.n_folds // (options.n_folds - 1)
-    assert [f.name for f in _without_oversized_kernels(families, small, 1_000, options)] == list(DEFAULT_FAMILIES)
-    kept = [f.name for f in _without_oversized_kernels(families, small + options.n_folds, 1_000, options)]
-    assert kept == [name for name in DEFAULT_FAMILIES if name != "ridge_path"]
-    assert "not searching ridge_path by default" in caplog.text
-    named = RunOptions(dataset=Path("d"), out=Path("o"), families=["ridge_path"])
-    assert _without_oversized_kernels([get_family("ridge_path")], 10**6, 1_000, named)[0].name == "ridge_path"
+    hour = RunOptions(dataset=Path("d"), out=Path("o"), timeout=3_600)
+    assert [f.name for f in _without_oversized_kernels(families, 50_000, 100_000, hour)] == list(DEFAULT_FAMILIES)
+    minutes = RunOptions(dataset=Path("d"), out=Path("o"), timeout=300)
+    assert "ridge_path" not in [f.name for f in _without_oversized_kernels(families, 50_000, 100_000, minutes)]
 
 
 def test_ridge_path_leaves_the_defaults_when_a_trial_would_outlast_the_timeout(caplog):
     """A ridge_path trial that would not end within --timeout would hold a worker for the whole search: it is not
     searched by default then; with a longer --timeout, without one, or named, it is."""
     from genoml_search._run import DEFAULT_FAMILIES, _without_oversized_kernels
-    from genoml_search.search.kernel_ridge import estimated_trial_seconds
+    from genoml_search.search.ridge_cv import estimated_trial_seconds
     from genoml_search.search.registry import get_family
 
     families = [get_family(name) for name in DEFAULT_FAMILIES]

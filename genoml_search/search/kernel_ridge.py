@@ -21,12 +21,10 @@ eigendecomposition (n_fit^3) per fold; memory n x n_fit float64. Practical up to
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from genoml_search.search.path_cv import PathCV, best_position
 from genoml_search.search.paths import Design, Standardization, _covariate_stats, _snp_block_stats
 from genoml_search.tasks import Task
 
@@ -44,9 +42,6 @@ SINGLE_PRECISION_FROM = 4_000
 """Training rows from which the eigendecomposition runs in float32 (LAPACK ``ssyevd``, 1.8x faster than
 float64 at 3,000 rows, ~100 s saved per fold at 8,000): its relative error (~1e-6 of the largest eigenvalue)
 is far below the smallest penalty of the grid (0.01 M). Below it, float64."""
-MAX_FIT_SAMPLES = 12_000
-"""Training samples per fold above which ``ridge_path`` leaves the default families: its n x n float64 matrices
-(Gram, eigenvectors, projections; ~5 of them) would take ~6 GB at 12,000 and 64 GB at 40,000."""
 GRAM_FLOPS_PER_SECOND = 4.9e10
 """One core's rate for the Gram matrices, int8-to-float32 conversion included (benchmarks/results/
 ridge_logistic.json: 5.2e11 floating-point operations in 10.7 s on the 2-core reference machine)."""
@@ -55,14 +50,25 @@ EIGEN_SECONDS_AT_2400 = 3.7
 cost grows with n^3, and from :data:`SINGLE_PRECISION_FROM` rows float32 takes 1/1.8 of it."""
 
 
-def estimated_trial_seconds(n_fit: int, n_samples: int, n_snps: int, n_folds: int) -> float:
-    """Seconds one ``ridge_path`` trial takes on one core of the reference machine: per fold, the fit rows' Gram
-    matrix (symmetric: n_fit^2 M operations), the held-out rows' cross products (2 n_held n_fit M) and the
-    eigendecomposition (n_fit^3). Measured trials: 1,087-1,470 s at 8,000 x 99,770 per fold (scale.json),
-    against 1,358 s estimated."""
+def exact_trial_seconds(n_fit: int, n_samples: int, n_snps: int, n_folds: int) -> float:
+    """Seconds one trial through the Gram matrices takes on one core of the reference machine: per fold, the fit
+    rows' Gram matrix (symmetric: n_fit^2 M operations), the held-out rows' cross products (2 n_held n_fit M)
+    and the eigendecomposition (n_fit^3). Measured trials: 1,087-1,470 s at 8,000 x 99,770 per fold
+    (scale.json, before the Lanczos passes), against 1,358 s estimated."""
     gram = (n_fit ** 2 + 2 * (n_samples - n_fit) * n_fit) * n_snps / GRAM_FLOPS_PER_SECOND
     eigen = EIGEN_SECONDS_AT_2400 * (n_fit / 2_400) ** 3 / (1.8 if n_fit >= SINGLE_PRECISION_FROM else 1.0)
     return n_folds * (gram + eigen)
+
+
+class LowRankKernel:
+    """A kernel matrix known on a basis only (:mod:`~genoml_search.search.krylov_ridge`): ``K @ a`` for ``a``
+    in the span of the orthonormal columns of ``basis``, as ``images @ (basis' a)`` with ``images = K basis``."""
+
+    def __init__(self, basis: np.ndarray, images: np.ndarray) -> None:
+        self.basis, self.images = basis, images
+
+    def __matmul__(self, a: np.ndarray) -> np.ndarray:
+        return np.asarray(self.images @ (self.basis.T @ a))
 
 
 @dataclass
@@ -70,8 +76,8 @@ class FoldKernel:
     """A fit's Gram matrices and standardized covariates: ``k_fit`` (fit x fit), ``k_other`` (other x fit),
     ``c_fit``/``c_other`` ([1, standardized covariates]) and the standardization (SNPs, then covariates)."""
 
-    k_fit: np.ndarray
-    k_other: np.ndarray
+    k_fit: np.ndarray | LowRankKernel
+    k_other: np.ndarray | LowRankKernel
     c_fit: np.ndarray
     c_other: np.ndarray
     standardization: Standardization
@@ -101,13 +107,22 @@ def fold_kernel(design: Design, fit: np.ndarray, other: np.ndarray) -> FoldKerne
         centers.append(mean)
         scales.append(sd)
     k_fit = np.triu(k_fit) + np.triu(k_fit, 1).T
-    covariates = design.covariates[rows]
-    cov_mean, cov_sd = _covariate_stats(covariates[:n_fit])
+    c_fit, c_other, covariates = standardized_covariates(design, fit, other)
+    standardization = Standardization(np.concatenate(centers + [covariates.centers]),
+                                      np.concatenate(scales + [covariates.scales]))
+    return FoldKernel(k_fit, k_other, c_fit, c_other, standardization)
+
+
+def standardized_covariates(design: Design, fit: np.ndarray,
+                            other: np.ndarray) -> tuple[np.ndarray, np.ndarray, Standardization]:
+    """[1, covariates] at the ``fit`` and ``other`` positions of ``design.rows``, standardized (missing values
+    imputed) with the ``fit`` rows' means and sds, and those means and sds."""
+    covariates = design.covariates[np.concatenate([design.rows[fit], design.rows[other]])]
+    cov_mean, cov_sd = _covariate_stats(covariates[:len(fit)])
     cov_sd = np.where(cov_sd > 0, cov_sd, 1.0)
     filled = (np.where(np.isnan(covariates), cov_mean, covariates) - cov_mean) / cov_sd
-    with_intercept = np.column_stack([np.ones(len(rows)), filled])
-    standardization = Standardization(np.concatenate(centers + [cov_mean]), np.concatenate(scales + [cov_sd]))
-    return FoldKernel(k_fit, k_other, with_intercept[:n_fit], with_intercept[n_fit:], standardization)
+    with_intercept = np.column_stack([np.ones(len(covariates)), filled])
+    return with_intercept[:len(fit)], with_intercept[len(fit):], Standardization(cov_mean, cov_sd)
 
 
 class RidgePath:
@@ -121,10 +136,16 @@ class RidgePath:
         self.s, self.u = np.maximum(s, 0.0), u
         self.u_squared = u ** 2  # the leverages of every penalty come from it
         self.uy = u.T @ self._project(y)
-        self.k_fit, self.c_fit, self.y = k_fit, c_fit, y
+        self.k_fit: np.ndarray | LowRankKernel = k_fit
+        self.c_fit, self.y = c_fit, y
 
     def _project(self, m: np.ndarray) -> np.ndarray:
         return m - self.q @ (self.q.T @ m)
+
+    def logistic_features(self, first: int) -> np.ndarray | None:
+        """F with eta = Q h + F w for the dual coefficients a = U S^-1/2 w (eigenpairs from ``first`` on), or
+        None for F = U S^1/2, which the exact eigenpairs give (P K P U = U S)."""
+        return None
 
     def solve(self, penalty: float) -> tuple[np.ndarray, np.ndarray]:
         """The dual coefficients ``a`` (b = Z' a) and the covariate coefficients ``gamma`` at one penalty."""
@@ -132,7 +153,7 @@ class RidgePath:
         gamma = np.linalg.lstsq(self.c_fit, self.y - self.k_fit @ a, rcond=None)[0]
         return a, gamma
 
-    def predict(self, penalty: float, k_other: np.ndarray, c_other: np.ndarray) -> np.ndarray:
+    def predict(self, penalty: float, k_other: np.ndarray | LowRankKernel, c_other: np.ndarray) -> np.ndarray:
         """The linear predictor of other rows at one penalty."""
         a, gamma = self.solve(penalty)
         return c_other @ gamma + k_other @ a
@@ -162,22 +183,28 @@ class LogisticRidgePath:
         # eigenvalues ascend, so the kept ones are a suffix: a view of the eigenvectors, not an n x n copy
         first = int(np.searchsorted(path.s, EIGEN_FLOOR * max(float(path.s.max()), 1e-300), side="right"))
         self.q, self.sqrt_s, self.u = path.q, np.sqrt(path.s[first:]), path.u[:, first:]
+        self.features = path.logistic_features(first)  # None: U S^1/2, never formed
+        self.feature_norms = self.sqrt_s ** 2 if self.features is None else (self.features ** 2).sum(axis=0)
         self.k_fit, self.c_fit, self.y = path.k_fit, path.c_fit, path.y
         mean = float(np.clip(self.y.mean(), 1e-3, 1 - 1e-3))
         self.weight = mean * (1 - mean)  # the Hessian's weights at the covariates-only fit, roughly
         self.theta = np.zeros(self.q.shape[1] + len(self.sqrt_s))
         self.theta[:self.q.shape[1]] = self.q.T @ np.full(len(self.y), np.log(mean / (1 - mean)))  # the prevalence
         self.iterations: list[int] = []
+        self.fitted_eta = np.zeros(len(self.y))
 
     def _eta(self, h: np.ndarray, w: np.ndarray) -> np.ndarray:
-        return self.q @ h + self.u @ (self.sqrt_s * w)
+        return self.q @ h + (self.u @ (self.sqrt_s * w) if self.features is None else self.features @ w)
+
+    def _features_t(self, residual: np.ndarray) -> np.ndarray:
+        return self.sqrt_s * (self.u.T @ residual) if self.features is None else self.features.T @ residual
 
     def solve(self, penalty: float) -> tuple[np.ndarray, np.ndarray]:
         """The dual coefficients ``a`` (b = Z' a) and the covariate coefficients ``gamma`` at one penalty."""
         from scipy.optimize import minimize
 
         n_q = self.q.shape[1]
-        scale = np.sqrt(np.r_[np.full(n_q, self.weight), self.weight * self.sqrt_s ** 2 + penalty])
+        scale = np.sqrt(np.r_[np.full(n_q, self.weight), self.weight * self.feature_norms + penalty])
 
         def loss(v: np.ndarray) -> tuple[float, np.ndarray]:
             theta = v / scale
@@ -185,7 +212,7 @@ class LogisticRidgePath:
             eta = self._eta(h, w)
             residual = sigmoid(eta) - self.y
             value = float(np.sum(np.logaddexp(0.0, eta) - self.y * eta) + penalty / 2 * w @ w)
-            gradient = np.r_[self.q.T @ residual, self.sqrt_s * (self.u.T @ residual) + penalty * w]
+            gradient = np.r_[self.q.T @ residual, self._features_t(residual) + penalty * w]
             return value, gradient / scale
 
         result = minimize(loss, self.theta * scale, jac=True, method="L-BFGS-B",
@@ -194,10 +221,11 @@ class LogisticRidgePath:
         self.theta = result.x / scale
         h, w = self.theta[:n_q], self.theta[n_q:]
         a = self.u @ (w / self.sqrt_s)
-        gamma = np.linalg.lstsq(self.c_fit, self._eta(h, w) - self.k_fit @ a, rcond=None)[0]
+        self.fitted_eta = self._eta(h, w)
+        gamma = np.linalg.lstsq(self.c_fit, self.fitted_eta - self.k_fit @ a, rcond=None)[0]
         return a, gamma
 
-    def predict(self, penalty: float, k_other: np.ndarray, c_other: np.ndarray) -> np.ndarray:
+    def predict(self, penalty: float, k_other: np.ndarray | LowRankKernel, c_other: np.ndarray) -> np.ndarray:
         """The linear predictor (log-odds) of other rows at one penalty."""
         a, gamma = self.solve(penalty)
         return c_other @ gamma + k_other @ a
@@ -240,33 +268,6 @@ def scores_along_path(path: RidgePath, kernel: FoldKernel, task: str, lambdas: n
         eta = solver.predict(penalty, kernel.k_other, kernel.c_other)
         scores.append((sigmoid(eta) if task == Task.BINARY else eta).astype(np.float32))
     return scores
-
-
-def cross_validate_ridge(design: Design, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], task: str,
-                         compute: Callable[[np.ndarray, np.ndarray], float], greater_is_better: bool,
-                         should_prune: Callable[[list[float]], bool] | None = None,
-                         report_per_fold: bool = False) -> PathCV:
-    """The ridge path per fold (standardization from the fold's training part), scored on its held-out part;
-    the penalty with the best mean score over the folds, as :func:`~genoml_search.search.path_cv.cross_validate_path`."""
-    if task not in (Task.BINARY, Task.REGRESSION):
-        raise ValueError(f"ridge_path fits binary and continuous traits, not {task}")
-    lambdas = penalties(design.n_snps)
-    y_fit = target(y, task)
-    curves: list[list[float]] = []
-    predictions: list[list[np.ndarray]] = []
-    reported: list[float] = []
-    for train, test in folds:
-        kernel = fold_kernel(design, train, test)
-        fold_scores = scores_along_path(RidgePath(kernel.k_fit, kernel.c_fit, y_fit[train]), kernel, task, lambdas)
-        predictions.append(fold_scores)
-        curves.append([float(compute(y[test], s)) for s in fold_scores])
-        bests = [c[best_position(np.asarray(c), greater_is_better)] for c in curves]
-        reported.append(bests[-1] if report_per_fold else float(np.mean(bests)))
-        if len(curves) < len(folds) and should_prune is not None and should_prune(reported):
-            return PathCV(bests, reported, curves, pruned=True)
-    index = best_position(np.mean(curves, axis=0), greater_is_better)
-    return PathCV([c[index] for c in curves], reported, curves, index, float(lambdas[index] / lambdas[0]),
-                  [design.n_snps] * len(curves), test_scores=[p[index] for p in predictions])
 
 
 def snp_coefficients(design: Design, a: np.ndarray, standardization: Standardization) -> np.ndarray:

@@ -193,8 +193,8 @@ class KernelRidgeModel(BaseEstimator):
 
     def _choose_index(self, design: Design, y: np.ndarray) -> int:
         from genoml_search.core.metrics import DEFAULT_METRIC, get_metric
-        from genoml_search.search.kernel_ridge import cross_validate_ridge
         from genoml_search.search.objective import CVSpec, make_folds
+        from genoml_search.search.ridge_cv import cross_validate_ridge
 
         metric = get_metric(DEFAULT_METRIC[self.task], self.task)
         folds = make_folds(y, self.task, CVSpec(INTERNAL_FOLDS, 1, self.random_state))
@@ -203,6 +203,7 @@ class KernelRidgeModel(BaseEstimator):
     def fit(self, X: Any, y: np.ndarray) -> KernelRidgeModel:
         """Fit the ridge at the chosen penalty on all of ``X``."""
         from genoml_search.search import kernel_ridge as kr
+        from genoml_search.search.ridge_cv import fold_paths
 
         if self.task not in (Task.BINARY, Task.REGRESSION):
             raise ValueError(f"ridge_path fits binary and continuous traits, not {self.task}")
@@ -213,9 +214,9 @@ class KernelRidgeModel(BaseEstimator):
         self.lambda_index_ = min(max(index, 0), len(kr.RIDGE_GRID) - 1)
         penalty = float(kr.penalties(design.n_snps)[self.lambda_index_])
         everything = np.arange(len(design.rows))
-        kernel = kr.fold_kernel(design, everything, everything[:0])
         target = kr.target(y, self.task)
-        path = kr.RidgePath(kernel.k_fit, kernel.c_fit, target)
+        path, kernel = next(fold_paths(design, target, [(everything, everything[:0])], self.task,
+                                          np.array([penalty])))
         a, gamma = (kr.LogisticRidgePath(path) if self.task == Task.BINARY else path).solve(penalty)
         self.platt_ = (0.0, 1.0)  # models saved before the logistic fit carry a calibration of the 0/1 scale
         beta = np.concatenate([kr.snp_coefficients(design, a, kernel.standardization), gamma[1:]])
@@ -285,8 +286,8 @@ class RidgePathFamily(_PathFamily):
     def cross_validate_path(self, design: Design, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
                             task: str, metric: Any, params: dict[str, Any], n_threads: int = 1,
                             should_prune: Any = None, report_per_fold: bool = False) -> PathCV:
-        """The ridge path per fold (:func:`~genoml_search.search.kernel_ridge.cross_validate_ridge`)."""
-        from genoml_search.search.kernel_ridge import cross_validate_ridge
+        """The ridge path per fold (:func:`~genoml_search.search.ridge_cv.cross_validate_ridge`)."""
+        from genoml_search.search.ridge_cv import cross_validate_ridge
 
         return cross_validate_ridge(design, y, folds, task, metric.compute, metric.greater_is_better,
                                     should_prune=should_prune, report_per_fold=report_per_fold)
