@@ -38,6 +38,9 @@ BLOCK_COLUMNS = 1024
 4,096 the peak RSS of a fit beyond its baseline was 1.0x the int8 matrix (3,000 x 26,669), with 1,024 0.83x at
 the same speed."""
 
+SPAN_READ_FACTOR = 4
+"""A block of mask columns is read as its contiguous span when that is at most this many times wider."""
+
 COLLECT_CELLS = 4 * 2**20
 """A fit over at least this many genotype cells (samples x SNPs) runs a garbage collection at its end, to
 release its SNP matrix at once; below it the matrix is small and the collection would cost more than it saves
@@ -64,12 +67,23 @@ class Design:
         return Design(self.genotypes, self.covariates, rows, self.columns)
 
     def read(self, rows: np.ndarray, columns: Any) -> np.ndarray:
-        """int8 genotypes at ``rows`` and SNP positions ``columns`` (a slice or indices, through the mask)."""
-        if self.columns is None:
-            if isinstance(columns, slice):
-                return np.asarray(self.genotypes[rows, columns], dtype=np.int8)
-            return np.asarray(self.genotypes[np.ix_(rows, columns)], dtype=np.int8)
-        return np.asarray(self.genotypes[np.ix_(rows, self.columns[columns])], dtype=np.int8)
+        """int8 genotypes at ``rows`` and SNP positions ``columns`` (a slice or indices, through the mask).
+
+        Mask columns are read as the contiguous span that holds them and picked in memory when the span is at
+        most :data:`SPAN_READ_FACTOR` times wider: two fancy indices on a row-major memory map (``np.ix_``)
+        took 13x longer than a slice (3.6 s against 0.27 s for a pass over 10,000 x 59,874)."""
+        positions = columns if self.columns is None else self.columns[columns]
+        if isinstance(positions, slice):
+            return np.asarray(self.genotypes[rows, positions], dtype=np.int8)
+        positions = np.asarray(positions)
+        if len(positions) == 0:
+            return np.zeros((len(rows), 0), dtype=np.int8)
+        low, high = int(positions.min()), int(positions.max()) + 1
+        if high - low > SPAN_READ_FACTOR * len(positions):
+            return np.asarray(self.genotypes[np.ix_(rows, positions)], dtype=np.int8)
+        span = np.asarray(self.genotypes[rows, low:high], dtype=np.int8)
+        return span if high - low == len(positions) and bool(np.all(np.diff(positions) == 1)) \
+            else span[:, positions - low]
 
     @property
     def n_covariates(self) -> int:
