@@ -181,15 +181,15 @@ def choose_families(options: RunOptions, task: str) -> list[ModelFamily]:
 
 def _without_oversized_kernels(families: list[ModelFamily], n_search: int, n_snps: int,
                                options: RunOptions) -> list[ModelFamily]:
-    """The default families without ``ridge_path`` when one of its trials would not end within ``--timeout``
-    (:func:`~genoml_search.search.ridge_cv.estimated_trial_seconds`: it would hold a worker for the whole
-    search and give nothing); a family named with ``--family`` stays."""
+    """The default families without ``ridge_path`` when one of its trials, multi-fidelity rungs included, would
+    not end within ``--timeout`` (:func:`~genoml_search.search.ridge_cv.estimated_trial_seconds`: it would hold
+    a worker for the whole search and give nothing); a family named with ``--family`` stays."""
     from genoml_search.search.ridge_cv import estimated_trial_seconds
 
-    n_fit = n_search * (options.n_folds - 1) // options.n_folds
     if options.families or "ridge_path" not in [f.name for f in families] or options.timeout is None:
         return families
-    seconds = estimated_trial_seconds(n_fit, n_search, n_snps, options.n_folds)
+    seconds = sum(estimated_trial_seconds(n * (options.n_folds - 1) // options.n_folds, n, n_snps, options.n_folds)
+                  for n in rung_sizes(n_search, options.n_folds, options.fidelity))  # every rung it runs
     if seconds <= options.timeout:
         return families
     log.warning("not searching ridge_path by default: one trial on %d samples x %d SNPs takes about %.0f s on a "

@@ -196,14 +196,19 @@ def test_ridge_path_leaves_the_defaults_when_a_trial_would_outlast_the_timeout(c
     families = [get_family(name) for name in DEFAULT_FAMILIES]
     n_search, n_snps = 10_000, 50_000
     seconds = estimated_trial_seconds(8_000, n_search, n_snps, 5)
+    # with --fidelity auto a trial at 10,000 samples also runs rungs of 1,111 and 3,333 samples
+    rungs = seconds + sum(estimated_trial_seconds(n * 4 // 5, n, n_snps, 5) for n in (1_111, 3_333))
+    without = [name for name in DEFAULT_FAMILIES if name != "ridge_path"]
 
     def kept(**flags: object) -> list[str]:
         options = RunOptions(dataset=Path("d"), out=Path("o"), **flags)  # type: ignore[arg-type]
         return [f.name for f in _without_oversized_kernels(families, n_search, n_snps, options)]
 
-    assert kept(timeout=seconds * 0.9) == [name for name in DEFAULT_FAMILIES if name != "ridge_path"]
+    assert kept(timeout=seconds * 0.9, fidelity="off") == without
     assert "more than --timeout" in caplog.text
-    assert kept(timeout=seconds * 1.1) == list(DEFAULT_FAMILIES)
+    assert kept(timeout=seconds * 1.1, fidelity="off") == list(DEFAULT_FAMILIES)
+    assert rungs > seconds * 1.1 and kept(timeout=seconds * 1.1) == without
+    assert kept(timeout=rungs * 1.01) == list(DEFAULT_FAMILIES)
     assert kept() == list(DEFAULT_FAMILIES)
     assert kept(timeout=1.0, families=["ridge_path"]) == list(DEFAULT_FAMILIES)
 
