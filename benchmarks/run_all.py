@@ -18,7 +18,7 @@ from benchmarks.common import RESULTS, ROOT
 BENCHMARKS = ("munge", "structure", "simulate", "simulated", "expectation", "ld_prune_accuracy", "genoml2_example",
               "pruning", "sampler", "scaling")
 TABLE_ONLY = ("path_solvers", "path_search", "tabular", "ensemble", "ld_masks", "genomewide", "refit_threads",
-              "ridge_logistic")  # tabular: ~2 h at both budgets, run in parts (--only)
+              "ridge_logistic", "ridge_krylov")  # tabular: ~2 h at both budgets, run in parts (--only)
 """Benchmarks that need cohorts given on their command line (not run by `make bench`), shown in the table."""
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
