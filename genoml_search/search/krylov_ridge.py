@@ -32,7 +32,8 @@ TOLERANCE = 1e-5
 MAX_ITERATIONS = 250
 """Iterations (passes over the genotypes) after which a fold stops unconverged (its least-penalized end)."""
 SECONDS_PER_CELL_PASS = 4.6e-9
-"""One core's time per genotype cell and pass with five folds (benchmarks/results/ridge_krylov.json)."""
+"""One core's time per genotype cell and pass with five folds: 3.2e-9 to 4.5e-9 measured on 3,000-10,000 x
+~60,000 (benchmarks/results/ridge_krylov.json), rounded up."""
 LOGISTIC_ROUNDS = 4
 """Passes after the least-squares path for binary traits, each adding the directions the logistic path lacks."""
 LOGISTIC_DIRECTIONS = 8
@@ -40,7 +41,8 @@ LOGISTIC_DIRECTIONS = 8
 LOGISTIC_TOLERANCE = 1e-3
 """A logistic round adds the gradient directions above this share of the largest gradient's norm."""
 TYPICAL_ITERATIONS = 40
-"""Passes a trial typically needs (ridge_krylov.json: the iterations to converge on the simulated cohorts)."""
+"""Passes a trial is budgeted for: the simulated cohorts of ridge_krylov.json needed 17-31 (logistic rounds
+included), so the estimate errs on the long side."""
 
 
 class KrylovRidgePath(RidgePath):
