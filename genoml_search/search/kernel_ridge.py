@@ -16,8 +16,9 @@ docs/families.md.)
 
 The penalty grid is ``lambda / M`` = :data:`RIDGE_GRID`: GBLUP's ``lambda = M (1 - h2) / h2`` spans SNP
 heritabilities from 0.0001 to 0.99. Cost: the Gram matrix (n_fit x n x M multiply-adds per fold) and one
-eigendecomposition (n_fit^3) per fold; memory n x n_fit float64. Practical up to ~10,000 search samples
-(docs/families.md); ``lasso_path`` covers larger cohorts.
+eigendecomposition (n_fit^3) per fold; memory n x n_fit float64. Used below
+:data:`~genoml_search.search.ridge_cv.KRYLOV_FROM` training rows per fold; from there
+:mod:`~genoml_search.search.krylov_ridge` gives the same path by passes over the genotypes.
 """
 from __future__ import annotations
 

@@ -55,7 +55,6 @@ class KrylovRidgePath(RidgePath):
         self.q = subspace.q
         self.s, self.u = np.maximum(theta, 0.0), basis @ vectors
         self.ritz_vectors = vectors
-        self.u_squared = self.u ** 2
         self.uy = self.u.T @ subspace.py
         self.k_fit = LowRankKernel(basis, subspace.images())
         self.c_fit, self.y = c_fit, y
@@ -66,6 +65,10 @@ class KrylovRidgePath(RidgePath):
         assert isinstance(self.k_fit, LowRankKernel)
         kernel_ritz = self.k_fit.images @ self.ritz_vectors[:, first:]
         return self._project(kernel_ritz) / np.sqrt(self.s[first:])
+
+    def leave_one_out(self, penalty: float) -> np.ndarray:
+        """Not available: the hat matrix's diagonal needs all eigenpairs, the subspace has a few."""
+        raise NotImplementedError("leave-one-out predictions need the exact path (kernel_ridge.RidgePath)")
 
 
 class Subspace:

@@ -147,8 +147,15 @@ def test_the_single_precision_eigendecomposition_gives_the_same_path(monkeypatch
     assert np.argmin(mse[0]) == np.argmin(mse[1])
 
 
+@pytest.mark.parametrize("route", ["exact", "lanczos"])
 @pytest.mark.parametrize("task", ["binary", "regression"])
-def test_a_ridge_path_trial_finds_a_polygenic_signal_and_a_shuffled_trait_gives_chance(tmp_path, task):
+def test_a_ridge_path_trial_finds_a_polygenic_signal_and_a_shuffled_trait_gives_chance(tmp_path, task, route,
+                                                                                       monkeypatch):
+    """Through the Gram matrices and through Lanczos passes (search/krylov_ridge.py, forced from 10 rows)."""
+    from genoml_search.search import ridge_cv
+
+    if route == "lanczos":
+        monkeypatch.setattr(ridge_cv, "KRYLOV_FROM", 10)
     # expected ridge R2 ~ h2 / (1 + M / (n h2)) = 0.25 on the 0.6 h2 trait with n 400, M 300
     genotypes, covariates, trait = cohort(2, n=400, m=300)
     y = (trait > np.median(trait)).astype(float) if task == "binary" else trait

@@ -2,14 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from genoml_search.search import kernel_ridge as kr
 from genoml_search.search import krylov_ridge as kry
-from genoml_search.search import ridge_cv
-from genoml_search.search.objective import CVSpec, TrialSpec, evaluate_trial
 from genoml_search.search.paths import Design
-from tests.search.conftest import make_dataset
 from tests.search.test_kernel_ridge import cohort
 
 N, M = 400, 1500
@@ -68,23 +64,3 @@ def test_the_logistic_path_is_close_to_the_exact_one_where_ridge_is_used():
     down_to_tenth = int(np.searchsorted(-kr.RIDGE_GRID, -0.1, side="right"))
     assert max(errors[:down_to_tenth]) < 1e-3, errors
     assert max(errors) < 3e-2, errors
-
-
-@pytest.mark.parametrize("task", ["binary", "regression"])
-def test_a_lanczos_trial_finds_a_polygenic_signal_and_a_shuffled_trait_gives_chance(tmp_path, task, monkeypatch):
-    monkeypatch.setattr(ridge_cv, "KRYLOV_FROM", 10)
-    genotypes, covariates, trait = cohort(2, n=400, m=300)
-    y = (trait > np.median(trait)).astype(float) if task == "binary" else trait
-    metric = "roc_auc" if task == "binary" else "r2"
-    values = {}
-    for label, target in (("real", y), ("shuffled", np.random.default_rng(3).permutation(y))):
-        dataset = make_dataset(tmp_path / label, genotypes, target, task=task,
-                               covariates={"AGE": covariates[:, 0] if label == "real" else
-                                           np.random.default_rng(4).permutation(covariates[:, 0])})
-        result = evaluate_trial(TrialSpec(0, str(dataset.path), dataset.content_hash, task, metric, "ridge_path",
-                                          {}, 1.0, np.arange(len(y)), CVSpec(5, 1, 0)))
-        assert result.error is None, result.error
-        values[label] = result.value
-    chance = 0.5 if task == "binary" else 0.0
-    assert values["real"] > chance + 0.1
-    assert abs(values["shuffled"] - chance) < 0.1
