@@ -40,3 +40,12 @@ def example() -> Path:
 def cli():
     """The `run_cli` helper as a fixture."""
     return run_cli
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files holding ``slow`` tests first, each file's tests kept together and in order.
+
+    ``make test`` hands whole files to two processes in collection order (pytest-xdist ``--dist loadfile``); the
+    end-to-end CLI files sort last by name, so one process used to finish them alone while the other idled."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: the rest keep their order

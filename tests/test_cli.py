@@ -32,6 +32,7 @@ def test_munge_writes_a_dataset(munged):
     assert (munged / "dataset" / "genotypes.npy").is_file()
 
 
+@pytest.mark.slow
 def test_run_validates_and_resumes(munged, cli, example):
     run_dir = munged / "run"
     args = ["run", str(munged / "dataset"), "--task", "binary", "--out", str(run_dir), "--n-trials", "4",
@@ -49,10 +50,7 @@ def test_run_validates_and_resumes(munged, cli, example):
     assert 0.5 < metrics["cv"]["roc_auc"] <= 1.0
     assert (run_dir / "model" / "model.skops").is_file()
 
-    again = cli(*args)  # same target: no new trial
-    assert again.code == 0, again.stderr
-    assert finished_trials(run_dir / "study.db") == 4
-
+    # (the same target again runs no trial: test_first_ten_minutes.py)
     more = cli(*[a if a != "4" else "6" for a in args])  # larger target: only the difference
     assert more.code == 0, more.stderr
     assert finished_trials(run_dir / "study.db") == 6

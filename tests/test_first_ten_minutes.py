@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ def test_munge_prints_case_control_counts(munged, simulated):
     assert f"cases/controls: {int((y == 1).sum())}/{int((y == 0).sum())}" in munged[1]
 
 
+@pytest.mark.slow
 def test_run_reports_what_the_snps_add(finished):
     out, stdout = finished
     metrics = json.loads((out / "metrics.json").read_text())
@@ -82,6 +84,7 @@ def test_report_cli_top_shows_with_and_without_genotypes(finished):
     assert (out / "report" / "risk_by_decile.png").is_file()
 
 
+@pytest.mark.slow
 def test_run_with_a_pgen_validation_cohort(tmp_path):
     pytest.importorskip("pgenlib")
     dataset = tmp_path / "dataset"
@@ -133,6 +136,7 @@ def test_help_texts_keep_toml_table_names(command, words):
         assert word in done.stdout, word
 
 
+@pytest.mark.slow
 def test_status_and_report_take_the_run_directory_positionally(finished, tmp_path):
     out, _ = finished
     positional = run_cli("status", str(out), "--format", "json")
@@ -185,3 +189,5 @@ def test_a_resumed_run_with_nothing_to_do_says_so(finished, munged, simulated):
     assert again.code == 0, again.stderr
     text = " ".join((again.stdout + again.stderr).split())
     assert "already has 5 finished trials" in text and "--n-trials 55" in text
+    with sqlite3.connect(out / "study.db") as connection:  # and it ran none
+        assert connection.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 5

@@ -40,6 +40,7 @@ def test_munge_like_warns_that_every_validation_sample_duplicates_training(munge
     assert len(related) == 100 and related["closest_training_ID"].nunique() == 100
 
 
+@pytest.mark.slow
 def test_run_records_related_validation_and_predict_reproduces_with_pcs(munged):
     from sklearn.metrics import roc_auc_score
 
@@ -87,6 +88,7 @@ def test_drop_related_validation_scores_only_unrelated_holdout_samples(munged):
     assert f"left out; {related['n_scored']} scored" in result.stderr
 
 
+@pytest.mark.slow
 def test_group_by_relatedness_keeps_relatives_out_of_the_holdout(munged):
     run_dir = munged / "run_grouped"
     result = run_cli("run", str(munged / "dataset"), "--out", str(run_dir), *RUN, "--group-by-relatedness")

@@ -104,6 +104,24 @@ def test_the_checks_catch_a_broken_family() -> None:
         testing.check_declaration(type("Bad", (_Broken,), {"name": "Bad Name", "__doc__": "x"})())
 
 
+def test_a_space_without_parameters_is_fitted_once_and_once_more_for_determinism() -> None:
+    builds: list[dict] = []
+
+    class Counting(_Broken):
+        """A family without parameters that counts its builds."""
+
+        name = "counting_example"
+
+        def build(self, params: dict, task: str, random_state: int = 0, n_jobs: int = 1):
+            from sklearn.linear_model import LogisticRegression
+
+            builds.append(params)
+            return LogisticRegression()
+
+    testing.check_fit_predict(Counting(), "binary", n_sets=20, n_repeated=5)
+    assert builds == [{}, {}]
+
+
 def test_family_checks_cover_every_task_and_run_on_a_good_family() -> None:
     checks = list(testing.family_checks(family("logistic")))
     names = [c.__name__ for c in checks]
