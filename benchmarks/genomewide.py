@@ -19,7 +19,8 @@ CV scores are ROC-AUC (binary) / R2 (regression), as the search's. Optionally (`
 cohorts) the path family alone (``PenalizedPathModel``: its own 5-fold CV + refit) against scikit-learn's
 ``LogisticRegressionCV(penalty="l1")`` on the same all-SNP data: wall time and validation AUC.
 
-    nice -n 5 python -m benchmarks.genomewide [--only NAME ...] [--search-only] [--sklearn-l1] [--budget 300]
+    nice -n 5 python -m benchmarks.genomewide [--only NAME ...] [--search-only] [--baseline NAME ...]
+        [--sklearn-l1] [--budget 300]
 
 Resumable: each cohort's record is written to benchmarks/results/genomewide.json as soon as it is finished;
 cohorts already there are kept (``--only`` reruns some; ``--search-only`` reruns only their search and keeps
@@ -86,8 +87,9 @@ def step(argv: list[str], what: str) -> dict[str, Any]:
     return {"seconds": result["seconds"], "peak_rss_mib": result["peak_rss_mib"]}
 
 
-def prepare(cohort: Cohort, work: Path) -> dict[str, Any]:
-    """Simulate and munge (default dataset for the search, all-QC'd-SNP dataset for the baselines); reused."""
+def prepare(cohort: Cohort, work: Path, for_search: bool = True) -> dict[str, Any]:
+    """Simulate and munge (default dataset for the search unless not ``for_search``, all-QC'd-SNP dataset for
+    the baselines); reused."""
     sim = work / "sim"
     timings: dict[str, Any] = {}
     if not (sim / "truth.json").is_file():
@@ -100,11 +102,13 @@ def prepare(cohort: Cohort, work: Path) -> dict[str, Any]:
              "--covar", str(sim / "train_covar.csv")]
     valid = ["--bfile", str(sim / "validation"), "--pheno", str(sim / "validation_pheno.csv"),
              "--covar", str(sim / "validation_covar.csv")]
-    for name, argv in (("munge", cli("munge", *train, "--out", str(work / "dataset"))),
-                       ("munge_all_snps", cli("munge", *train, "--skip-prune", "--no-kinship", "--pcs", "0",
-                                              "--out", str(work / "dataset_all"))),
-                       ("munge_validation_all_snps", cli("munge", *valid, "--like", str(work / "dataset_all"),
-                                                         "--out", str(work / "validation_all")))):
+    munges = [("munge_all_snps", cli("munge", *train, "--skip-prune", "--no-kinship", "--pcs", "0",
+                                     "--out", str(work / "dataset_all"))),
+              ("munge_validation_all_snps", cli("munge", *valid, "--like", str(work / "dataset_all"),
+                                                "--out", str(work / "validation_all")))]
+    if for_search:
+        munges.insert(0, ("munge", cli("munge", *train, "--out", str(work / "dataset"))))
+    for name, argv in munges:
         if not (work / argv[argv.index("--out") + 1].split("/")[-1] / "manifest.json").is_file():
             timings[name] = step(argv, name)
     return timings
@@ -410,18 +414,32 @@ RIDGE_SKIPPED = ("not run (--skip-ridge-baseline): its Newton steps on n x n mat
                  "ridge_krylov.json instead")
 
 
-def baselines(cohort: Cohort, work: Path, ridge: bool = True) -> dict[str, Any]:
+BASELINES = ("lasso", "elastic_net", "ridge")
+
+
+def baselines(cohort: Cohort, work: Path, ridge: bool = True, only: tuple[str, ...] = BASELINES,
+              recorded: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The CV-tuned baselines named in ``only``; the others are taken from ``recorded`` (an earlier run's
+    baselines). A baseline run here gets its own ``load`` (before, after) when not all are run together."""
     train, valid = load_all(work)
     load = os.getloadavg()
     out: dict[str, Any] = {"n_snps_all": int(train.genotypes.shape[1]), "n_covariates": int(train.covariates.shape[1])}
-    for name, fit in (("lasso", lambda: path_baseline(cohort.task, train, valid, 1.0)),
-                      ("elastic_net", lambda: path_baseline(cohort.task, train, valid, 0.5)),
-                      ("ridge", lambda: ridge_baseline(cohort.task, train, valid) if ridge
-                       else {"skipped": RIDGE_SKIPPED})):
-        out[name] = fit()
-        print(f"   {name}: {json.dumps(out[name])[:300]}", flush=True)
-    out["load_before"] = [round(x, 2) for x in load]
-    out["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    fits = {"lasso": lambda: path_baseline(cohort.task, train, valid, 1.0),
+            "elastic_net": lambda: path_baseline(cohort.task, train, valid, 0.5),
+            "ridge": lambda: ridge_baseline(cohort.task, train, valid) if ridge else {"skipped": RIDGE_SKIPPED}}
+    for name in BASELINES:
+        if name not in only and name in (recorded or {}):
+            out[name] = recorded[name]  # type: ignore[index]
+            continue
+        before = os.getloadavg()
+        out[name] = fit = fits[name]()
+        if set(only) != set(BASELINES):
+            fit["load"] = [round(before[0], 2), round(os.getloadavg()[0], 2)]
+        print(f"   {name}: {json.dumps(fit)[:300]}", flush=True)
+    recorded_load = {k: (recorded or {}).get(k) for k in ("load_before", "load_after")}
+    all_here = set(only) == set(BASELINES) or not recorded_load["load_before"]
+    out["load_before"] = [round(x, 2) for x in load] if all_here else recorded_load["load_before"]
+    out["load_after"] = [round(x, 2) for x in os.getloadavg()] if all_here else recorded_load["load_after"]
     return out
 
 
@@ -497,6 +515,8 @@ def main() -> None:
     parser.add_argument("--skip-baselines", action="store_true", help="keep recorded baselines")
     parser.add_argument("--skip-ridge-baseline", action="store_true",
                         help="lasso and elastic net only (the Newton ridge takes ~26 min at 10,000 samples)")
+    parser.add_argument("--baseline", action="append", choices=BASELINES,
+                        help="run only these baselines; the others are kept from the result file")
     parser.add_argument("--sklearn-l1", action="store_true", help="also the LogisticRegressionCV(l1) timing")
     parser.add_argument("--l1-ratios", type=lambda text: [float(x) for x in text.split(",")], default=None,
                         help="also the CV-tuned path at these l1_ratio values (comma-separated)")
@@ -536,13 +556,15 @@ def main() -> None:
         print(f"== {name}", flush=True)
         # only what this process measures: merged into the cohort's record on disk at the end
         record: dict[str, Any] = {"cohort": asdict(cohort), "prepare": {**cohorts.get(name, {}).get("prepare", {}),
-                                                                       **prepare(cohort, work)}}
+                                                                       **prepare(cohort, work, for_search=not args.skip_search)}}
         if not args.skip_search:
             record["search"] = search(cohort, work, args.budget)
             print(f"   search: {json.dumps({k: record['search'].get(k) for k in ('validation', 'best_family')})}",
                   flush=True)
         if not (args.search_only or args.skip_baselines):
-            record["baselines"] = baselines(cohort, work, ridge=not args.skip_ridge_baseline)
+            record["baselines"] = baselines(cohort, work, ridge=not args.skip_ridge_baseline,
+                                            only=tuple(args.baseline or BASELINES),
+                                            recorded=cohorts.get(name, {}).get("baselines"))
         if args.l1_ratios:  # the path at other mixing values, same CV rule as the lasso / elastic-net baselines
             train, valid = load_all(work)
             record["l1_ratio_probe"] = {
