@@ -419,8 +419,9 @@ BASELINES = ("lasso", "elastic_net", "ridge")
 
 def baselines(cohort: Cohort, work: Path, ridge: bool = True, only: tuple[str, ...] = BASELINES,
               recorded: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The CV-tuned baselines named in ``only``; the others are taken from ``recorded`` (an earlier run's
-    baselines). A baseline run here gets its own ``load`` (before, after) when not all are run together."""
+    """The CV-tuned baselines named in ``only``, each with its ``load`` (1-min load before, after); the others
+    are kept from ``recorded`` (an earlier run's baselines), and so are its overall loads."""
+    recorded = recorded or {}
     train, valid = load_all(work)
     load = os.getloadavg()
     out: dict[str, Any] = {"n_snps_all": int(train.genotypes.shape[1]), "n_covariates": int(train.covariates.shape[1])}
@@ -428,18 +429,17 @@ def baselines(cohort: Cohort, work: Path, ridge: bool = True, only: tuple[str, .
             "elastic_net": lambda: path_baseline(cohort.task, train, valid, 0.5),
             "ridge": lambda: ridge_baseline(cohort.task, train, valid) if ridge else {"skipped": RIDGE_SKIPPED}}
     for name in BASELINES:
-        if name not in only and name in (recorded or {}):
-            out[name] = recorded[name]  # type: ignore[index]
+        if name not in only and name in recorded:
+            out[name] = recorded[name]
             continue
-        before = os.getloadavg()
-        out[name] = fit = fits[name]()
-        if set(only) != set(BASELINES):
-            fit["load"] = [round(before[0], 2), round(os.getloadavg()[0], 2)]
-        print(f"   {name}: {json.dumps(fit)[:300]}", flush=True)
-    recorded_load = {k: (recorded or {}).get(k) for k in ("load_before", "load_after")}
-    all_here = set(only) == set(BASELINES) or not recorded_load["load_before"]
-    out["load_before"] = [round(x, 2) for x in load] if all_here else recorded_load["load_before"]
-    out["load_after"] = [round(x, 2) for x in os.getloadavg()] if all_here else recorded_load["load_after"]
+        before = os.getloadavg()[0]
+        out[name] = {**fits[name](), "load": [round(before, 2), round(os.getloadavg()[0], 2)]}
+        print(f"   {name}: {json.dumps(out[name])[:300]}", flush=True)
+    if set(only) == set(BASELINES) or "load_before" not in recorded:
+        out["load_before"] = [round(x, 2) for x in load]
+        out["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    else:
+        out["load_before"], out["load_after"] = recorded["load_before"], recorded["load_after"]
     return out
 
 

@@ -46,7 +46,6 @@ def test_munge_prints_case_control_counts(munged, simulated):
     assert f"cases/controls: {int((y == 1).sum())}/{int((y == 0).sum())}" in munged[1]
 
 
-@pytest.mark.slow
 def test_run_reports_what_the_snps_add(finished):
     out, stdout = finished
     metrics = json.loads((out / "metrics.json").read_text())
