@@ -5,15 +5,18 @@ Every storage records heartbeats for running trials, so trials of a killed proce
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import optuna
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.pool import NullPool
 
 from genoml_search.errors import StudyError
 
@@ -152,6 +155,48 @@ class _RDBStorage(optuna.storages.RDBStorage):
             raise
 
 
+_SCHEMA_LOCK_KEY = 0x67656E6F  # "geno": one server-wide lock name for creating Optuna's tables
+
+
+@contextlib.contextmanager
+def _schema_creation_lock(normalized: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock / MySQL named lock while Optuna creates or checks its tables.
+
+    Two processes opening a brand-new database at once would otherwise both run ``CREATE TABLE`` (PostgreSQL:
+    ``DuplicateTable``; MySQL: "table already exists") or both insert the schema version. The lock belongs to
+    its own connection, so the server releases it if this process dies. SQLite has no such lock: there the
+    loser of the race gets an error and :func:`open_storage` retries.
+    """
+    if not (normalized.startswith("postgresql") or normalized.startswith("mysql")):
+        yield
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(normalized, poolclass=NullPool, **_engine_kwargs(normalized))
+    try:
+        with engine.connect() as connection:
+            if normalized.startswith("postgresql"):
+                lock, unlock = "SELECT pg_advisory_lock(:key)", "SELECT pg_advisory_unlock(:key)"
+                key: int | str = _SCHEMA_LOCK_KEY
+            else:
+                lock, unlock = "SELECT GET_LOCK(:key, 120)", "SELECT RELEASE_LOCK(:key)"
+                key = f"genoml-search-schema-{_SCHEMA_LOCK_KEY}"
+            connection.execute(text(lock), {"key": key})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text(unlock), {"key": key})
+                connection.commit()
+    finally:
+        engine.dispose()
+
+
+def _is_concurrent_creation(error: DBAPIError) -> bool:
+    """Whether a database error is another process creating the same tables or schema row at that moment."""
+    return isinstance(error, IntegrityError) or "already exists" in str(error).lower()
+
+
 def close_storage(storage: optuna.storages.BaseStorage) -> None:
     """Close the pooled database connections of a storage from :func:`open_storage` (it can be used again:
     SQLAlchemy reconnects on demand). Commands that only read (status, report) call it when done, so a Python
@@ -236,7 +281,7 @@ def open_storage(url: str, create: bool = True) -> optuna.storages.RDBStorage:
     try:
         for attempt in range(3):
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), _schema_creation_lock(normalized):
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                     return _fast_sqlite(_RDBStorage(
                         normalized,
@@ -245,8 +290,8 @@ def open_storage(url: str, create: bool = True) -> optuna.storages.RDBStorage:
                         grace_period=GRACE_SECONDS,
                         heartbeat_stale_trial_callback=_retry_callback(),
                     ))
-            except IntegrityError:  # two processes created the tables of a new database at once: retry
-                if attempt == 2:
+            except DBAPIError as error:  # SQLite, or a process without the lock, created them at once
+                if attempt == 2 or not _is_concurrent_creation(error):
                     raise
                 time.sleep(0.5 + attempt)
         raise AssertionError("unreachable")

@@ -156,3 +156,26 @@ def clean_registry():
     registry._REGISTRY.clear()
     registry._REGISTRY.update(saved)
     registry._loaded = loaded
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
+                        pytest.param("mysql", marks=pytest.mark.mysql)])
+def empty_database_url(request, tmp_path) -> str:
+    """A brand-new database without any table, one per test (for tests of creating Optuna's tables)."""
+    name = f"gs_empty_{uuid.uuid4().hex[:10]}"
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'study.db'}"
+    elif request.param == "postgresql":
+        admin, user = _pg_admin()
+        admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{name}"
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+    else:
+        admin = _mysql_admin()
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}`")
+        yield f"mysql+pymysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()

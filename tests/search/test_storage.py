@@ -87,6 +87,58 @@ def test_resume_with_another_dataset_is_refused(storage_url, study_name, small_d
         run(RunOptions(dataset=small_dataset.path, **{**base, "n_folds": 5}))
 
 
+def test_processes_opening_a_new_database_at_once_all_succeed(empty_database_url):
+    """Several runs started together on an empty database all create (or find) Optuna's tables: none fails
+    with "relation studies already exists" (PostgreSQL) or a duplicate schema-version row."""
+    import threading
+
+    openers = 6
+    barrier = threading.Barrier(openers)
+    errors: list[BaseException] = []
+    storages: list[optuna.storages.BaseStorage] = []
+
+    def open_together() -> None:
+        barrier.wait()
+        try:
+            storages.append(open_storage(empty_database_url))
+        except BaseException as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_together) for _ in range(openers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, [str(error) for error in errors]
+    assert len(storages) == openers
+    optuna.create_study(storage=storages[0], study_name="after")
+    assert [s.study_name for s in optuna.get_all_study_summaries(storages[-1])] == ["after"]
+    for storage in storages:
+        storage_module.close_storage(storage)
+
+
+@pytest.mark.parametrize("empty_database_url", [pytest.param("postgresql", marks=pytest.mark.postgres),
+                                                pytest.param("mysql", marks=pytest.mark.mysql)], indirect=True)
+def test_the_table_creation_lock_is_released(empty_database_url):
+    """The server-side lock that serializes table creation is free again once the storage is open."""
+    from sqlalchemy import create_engine, text
+
+    storage_module.close_storage(open_storage(empty_database_url))
+    normalized = storage_module.normalize_url(empty_database_url)
+    engine = create_engine(normalized)
+    try:
+        with engine.connect() as connection:
+            if normalized.startswith("postgresql"):
+                held = connection.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                               "AND objid = :key"), {"key": storage_module._SCHEMA_LOCK_KEY})
+            else:
+                held = connection.execute(text("SELECT IS_USED_LOCK(:name) IS NOT NULL"),
+                                          {"name": f"genoml-search-schema-{storage_module._SCHEMA_LOCK_KEY}"})
+            assert held.scalar() == 0
+    finally:
+        engine.dispose()
+
+
 def test_a_failed_open_closes_the_connection_it_made(storage_url, study_name, monkeypatch):
     """Optuna's storage connects, creates the tables, then checks the schema; when a later step fails, the
     connection already made is closed at once, not left to the garbage collector (whose ResourceWarning then
