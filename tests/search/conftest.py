@@ -6,8 +6,10 @@ only when its server is down.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -106,28 +108,46 @@ def _mysql_admin():
         pytest.skip(f"MariaDB/MySQL at {MYSQL_HOST}:{MYSQL_PORT} is not usable ({type(error).__name__}: {error})")
 
 
+@contextlib.contextmanager
+def throwaway_postgresql_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards); yields its URL."""
+    admin, user = _pg_admin()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@contextlib.contextmanager
+def throwaway_mysql_database(prefix: str) -> Iterator[str]:
+    """A new, empty MariaDB/MySQL database (dropped afterwards); yields its URL."""
+    admin = _mysql_admin()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}`")
+    try:
+        yield f"mysql+pymysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
 @pytest.fixture(scope="session")
 def postgresql_url():
-    """A throwaway PostgreSQL database for this session (dropped afterwards)."""
-    admin, user = _pg_admin()
-    name = f"gs_test_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{name}"
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    """A throwaway PostgreSQL database for this session."""
+    with throwaway_postgresql_database("gs_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def mysql_url():
-    """A throwaway MariaDB/MySQL database for this session (dropped afterwards)."""
-    admin = _mysql_admin()
-    name = f"gs_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}`")
-    yield f"mysql+pymysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    admin.close()
+    """A throwaway MariaDB/MySQL database for this session."""
+    with throwaway_mysql_database("gs_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
@@ -162,20 +182,9 @@ def clean_registry():
                         pytest.param("mysql", marks=pytest.mark.mysql)])
 def empty_database_url(request, tmp_path) -> str:
     """A brand-new database without any table, one per test (for tests of creating Optuna's tables)."""
-    name = f"gs_empty_{uuid.uuid4().hex[:10]}"
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'study.db'}"
-    elif request.param == "postgresql":
-        admin, user = _pg_admin()
-        admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{name}"
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-    else:
-        admin = _mysql_admin()
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}`")
-        yield f"mysql+pymysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
+        return
+    throwaway = throwaway_postgresql_database if request.param == "postgresql" else throwaway_mysql_database
+    with throwaway("gs_empty") as url:
+        yield url
