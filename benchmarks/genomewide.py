@@ -13,7 +13,11 @@ the validation cohort:
 - ``ridge``: the kernel trick (n x n Gram matrix of the fold's standardized genotypes, computed from int8
   blocks), covariates unpenalized, the penalty chosen by 5-fold CV over 26 values lambda / M = 0.01..1,000:
   closed form for continuous traits, L2 logistic regression in the Gram matrix's eigenbasis (Newton's method)
-  for binary traits.
+  for binary traits (each Newton step by conjugate gradients).
+
+The verdict compares the search's validation score with the best baseline's; ``difference_se`` is the bootstrap
+SE of that difference (2,000 resamples of the validation samples, the same for both models), from the
+validation scores saved under the cohort's work folder (the search's by ``predict``).
 
 CV scores are ROC-AUC (binary) / R2 (regression), as the search's. Optionally (``--sklearn-l1``, binary
 cohorts) the path family alone (``PenalizedPathModel``: its own 5-fold CV + refit) against scikit-learn's
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from benchmarks.common import RESULTS, ROOT, WORK, checkout_env, cli, timed_command, write_result
 
@@ -48,6 +53,7 @@ BUDGET = 300
 BASELINE_PATIENCE = 20
 RIDGE_GRID = np.logspace(-2, 3, 26)  # lambda / M; the GBLUP penalty M (1 - h2) / h2 is 1 at h2 0.5, 9 at 0.1
 GRAM_BLOCK = 4096
+SCORES_KEY = "validation_scores"  # a baseline's scores on the validation cohort, saved apart
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,7 @@ def search(cohort: Cohort, work: Path, budget: int) -> dict[str, Any]:
     """``run --timeout BUDGET`` with the defaults on the default dataset, validated on the simulated cohort."""
     sim, out = work / "sim", work / "run"
     shutil.rmtree(out, ignore_errors=True)
+    validation_scores_path(work, "search").unlink(missing_ok=True)
     argv = cli("run", str(work / "dataset"), "--out", str(out), "--n-trials", "100000", "--timeout", str(budget),
                "--validation-bfile", str(sim / "validation"), "--validation-pheno", str(sim / "validation_pheno.csv"),
                "--validation-covar", str(sim / "validation_covar.csv"))
@@ -165,6 +172,10 @@ def search(cohort: Cohort, work: Path, budget: int) -> dict[str, Any]:
         return {**record, "validation": None, "error": timing["stderr_tail"][-600:]}
     metrics = json.loads((out / "metrics.json").read_text())
     name = metric_name(cohort.task)
+    predicted = validation_scores_path(work, "search")
+    predicted.parent.mkdir(exist_ok=True)
+    step(cli("predict", "--model", str(out), "--out", str(predicted), "--bfile", str(sim / "validation"),
+             "--covar", str(sim / "validation_covar.csv")), "predict")
     return {**record, "validation": metrics["validation"][name], "cv": metrics["cv"][name],
             "best_family": metrics["cv"]["best_family"], "best_params": metrics["cv"]["best_params"],
             "covariates_only_validation": (metrics["validation"].get("baseline_covariates") or {}).get(name),
@@ -205,7 +216,7 @@ def path_baseline(task: str, train: Any, valid: Any, l1_ratio: float) -> dict[st
     v_design = Design(valid.genotypes, valid.covariates, np.arange(len(valid.y)))
     scores = model.predict(v_design) if task == "regression" else model.predict_proba(v_design)[:, 1]
     return {"model": f"adelie path, l1_ratio {l1_ratio}, 5-fold CV (lambda.min), refit",
-            "validation": float(metric.compute(valid.y, scores)), "cv": cv.value, "lambda_index": cv.lambda_index,
+            "validation": float(metric.compute(valid.y, scores)), SCORES_KEY: scores, "cv": cv.value, "lambda_index": cv.lambda_index,
             "lambda_ratio": cv.lambda_ratio, "path_lengths": [len(c) for c in cv.curves],
             "n_snps_selected": int(np.count_nonzero(model.raw_coef_[: design.n_snps])),
             "seconds": round(time.perf_counter() - started, 1)}
@@ -355,7 +366,7 @@ def ridge_baseline(task: str, train: Any, valid: Any) -> dict[str, Any]:
                        lambdas[best : best + 1])[0]
     return {"model": "ridge (kernel trick), covariates unpenalized, lambda / M by 5-fold CV over "
                      f"{RIDGE_GRID[0]:g}..{RIDGE_GRID[-1]:g}, refit",
-            "validation": float(metric.compute(valid.y, prediction)), "cv": float(mean[best]),
+            "validation": float(metric.compute(valid.y, prediction)), SCORES_KEY: prediction, "cv": float(mean[best]),
             "lambda_over_m": float(RIDGE_GRID[best]), "at_grid_edge": best in (0, len(RIDGE_GRID) - 1),
             "cv_curve": [round(float(v), 4) for v in mean], "seconds": round(time.perf_counter() - started, 1),
             "solver": "closed form" if task == "regression" else "newton"}
@@ -450,7 +461,10 @@ def baselines(cohort: Cohort, work: Path, ridge: bool = True, only: tuple[str, .
             out[name] = recorded[name]
             continue
         before = os.getloadavg()[0]
-        out[name] = {**fits[name](), "load": [round(before, 2), round(os.getloadavg()[0], 2)]}
+        result = fits[name]()
+        if SCORES_KEY in result:
+            save_validation_scores(work, name, valid.sample_ids, result.pop(SCORES_KEY))
+        out[name] = {**result, "load": [round(before, 2), round(os.getloadavg()[0], 2)]}
         print(f"   {name}: {json.dumps(out[name])[:300]}", flush=True)
     if set(only) == set(BASELINES) or "load_before" not in recorded:
         out["load_before"] = [round(x, 2) for x in load]
@@ -460,16 +474,69 @@ def baselines(cohort: Cohort, work: Path, ridge: bool = True, only: tuple[str, .
     return out
 
 
-def verdict(record: dict[str, Any]) -> dict[str, Any]:
-    """Best baseline and whether the search is at least as good."""
+def save_validation_scores(work: Path, name: str, sample_ids: np.ndarray, scores: np.ndarray) -> None:
+    """A baseline's validation scores (P(y = 1) or predictions) by sample, for the paired SE of the verdict."""
+    path = validation_scores_path(work, name)
+    path.parent.mkdir(exist_ok=True)
+    pd.DataFrame({"ID": np.asarray(sample_ids).astype(str), "score": scores}).to_csv(path, index=False)
+
+
+def validation_scores_path(work: Path, name: str) -> Path:
+    return work / "validation_scores" / f"{name}.csv"
+
+
+def paired_difference_se(work: Path, task: str, best: str, replicates: int = 2000) -> float | None:
+    """Bootstrap SE (validation samples resampled, the same draw for both) of search - best baseline, from the
+    saved validation scores; None when either file is missing or they do not hold the same samples."""
+    from genoml_search.core.metrics import get_metric
+
+    search_file, baseline_file = validation_scores_path(work, "search"), validation_scores_path(work, best)
+    if not (search_file.is_file() and baseline_file.is_file()):
+        return None
+    search_scores = pd.read_csv(search_file, dtype={"ID": str}).set_index("ID")
+    baseline_scores = pd.read_csv(baseline_file, dtype={"ID": str}).set_index("ID")["score"]
+    truth = pd.read_csv(work / "validation_all" / "samples.tsv", sep="\t", dtype={"ID": str}).set_index("ID")
+    column = "probability" if task == "binary" else "prediction"
+    ids = baseline_scores.index
+    if not ids.isin(search_scores.index).all() or not ids.isin(truth.index).all():
+        return None
+    y = truth.loc[ids, "phenotype"].to_numpy(dtype=float)
+    a, b = search_scores.loc[ids, column].to_numpy(dtype=float), baseline_scores.to_numpy(dtype=float)
+    compute = get_metric(metric_name(task), task).compute
+    rng = np.random.default_rng(0)
+    differences = []
+    for _ in range(replicates):
+        rows = rng.integers(0, len(y), len(y))
+        if task == "binary" and len(np.unique(y[rows])) < 2:
+            continue
+        differences.append(compute(y[rows], a[rows]) - compute(y[rows], b[rows]))
+    return float(np.std(differences, ddof=1))
+
+
+def verdict(record: dict[str, Any], work: Path | None = None) -> dict[str, Any]:
+    """Best baseline and whether the search is at least as good; with the cohort's work folder, also the
+    bootstrap SE of the difference on the validation cohort (kept from the record when the files are gone)."""
     base = record.get("baselines") or {}
     scored = {k: base[k]["validation"] for k in ("lasso", "elastic_net", "ridge") if "validation" in base.get(k, {})}
     found = (record.get("search") or {}).get("validation")
     if not scored or found is None:
         return {}
     best = max(scored, key=scored.get)
-    return {"best_baseline": best, "best_baseline_validation": scored[best], "search_validation": found,
-            "difference": found - scored[best], "met": found >= scored[best]}
+    out = {"best_baseline": best, "best_baseline_validation": scored[best], "search_validation": found,
+           "difference": found - scored[best], "met": found >= scored[best]}
+    se = paired_difference_se(work, record["cohort"]["task"], best) if work is not None else None
+    recorded = record.get("verdict") or {}
+    if se is None and recorded.get("best_baseline") == best and recorded.get("difference") == out["difference"]:
+        se = recorded.get("difference_se")
+    if se is not None:
+        out["difference_se"] = se
+    return out
+
+
+def difference_text(verdict: dict[str, Any]) -> str:
+    """``+0.003`` or, with its bootstrap SE on the validation cohort, ``+0.003, SE 0.004``."""
+    se = verdict.get("difference_se")
+    return f"{verdict['difference']:+.4f}" + (f", SE {se:.4f}" if se is not None else "")
 
 
 def summary(cohorts: dict[str, Any]) -> list[dict[str, str]]:
@@ -483,7 +550,7 @@ def summary(cohorts: dict[str, Any]) -> list[dict[str, str]]:
                  else f"{s['validation']:.3f} ({s['best_family']})")
         parts = [f"{label} {b[k]['validation']:.3f}" if "validation" in b.get(k, {}) else f"{label} not run"
                  for k, label in (("ridge", "ridge"), ("lasso", "lasso"), ("elastic_net", "EN"))]
-        outcome = ("met" if v["met"] else "not met") + f" ({v['difference']:+.3f})" if v else "not met"
+        outcome = ("met" if v["met"] else "not met") + f" ({difference_text(v)})" if v else "not met"
         load = f"load {s['load_before'][0]:.0f}-{s['load_after'][0]:.0f}"
         rows.append({"what": f"{name} ({record['cohort']['n_train']:,} training samples, "
                              f"{record['cohort']['n_snps']:,} simulated SNPs): default search {s['budget']} s vs "
@@ -512,7 +579,7 @@ def table(cohorts: dict[str, Any]) -> str:
         if s.get("validation") is None:
             found, gap = "no model: no trial finished", "not met"
         else:
-            found, gap = f"{s['validation']:.3f} ({s['best_family']}, {complete})", f"{v['difference']:+.3f}"
+            found, gap = f"{s['validation']:.3f} ({s['best_family']}, {complete})", difference_text(v)
         cells = [f"{b[k]['validation']:.3f} ({b[k]['seconds']:.0f} s)" if "validation" in b.get(k, {}) else "not run"
                  for k in ("ridge", "lasso", "elastic_net")]
         seconds = sum(b[k]["seconds"] for k in ("ridge", "lasso", "elastic_net") if "seconds" in b.get(k, {}))
@@ -556,7 +623,7 @@ def main() -> None:
                 ordered = [searches[k] for k in sorted(searches)]
                 record["search"], record["earlier_searches"] = ordered[-1], ordered[:-1]
             if record:
-                record["verdict"] = verdict(record)
+                record["verdict"] = verdict(record, WORK / "genomewide" / name)
                 cohorts[name] = record
         write_result(args.results, {"protocol": __doc__.split("\n\n")[1], "budget": args.budget,
                                     "cohorts": cohorts, "summary": summary(cohorts)})
@@ -598,7 +665,7 @@ def main() -> None:
         # re-read: another process may have finished other cohorts meanwhile (cohorts run in parallel)
         cohorts = json.loads(path.read_text())["cohorts"] if path.is_file() else {}
         cohorts[name] = record = {**cohorts.get(name, {}), **record}  # keep fields another process wrote
-        record["verdict"] = verdict(record)
+        record["verdict"] = verdict(record, work)
         (work / "record.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
         write_result(args.results, {"protocol": __doc__.split("\n\n")[1], "budget": args.budget,
                                     "cohorts": cohorts, "summary": summary(cohorts)})
