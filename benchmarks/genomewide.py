@@ -664,7 +664,10 @@ def main() -> None:
         record["expected"] = {k: v for k, v in truth.items() if "with_covariates" in k}
         # re-read: another process may have finished other cohorts meanwhile (cohorts run in parallel)
         cohorts = json.loads(path.read_text())["cohorts"] if path.is_file() else {}
-        cohorts[name] = record = {**cohorts.get(name, {}), **record}  # keep fields another process wrote
+        earlier = cohorts.get(name, {})
+        if "search" in record and earlier.get("search"):  # a rerun search: the one it replaces is kept
+            record["earlier_searches"] = [*earlier.get("earlier_searches", []), earlier["search"]]
+        cohorts[name] = record = {**earlier, **record}  # keep fields another process wrote
         record["verdict"] = verdict(record, work)
         (work / "record.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
         write_result(args.results, {"protocol": __doc__.split("\n\n")[1], "budget": args.budget,
