@@ -74,6 +74,8 @@ COHORTS = {
     "binary-sparse-n10000": Cohort("binary", 0.5, 100, 10_000, 60_000, 2205),
     "binary-polygenic-n10000": Cohort("binary", 0.2, 2_000, 10_000, 60_000, 2206),
     "regression-polygenic-n10000": Cohort("regression", 0.5, 2_000, 10_000, 60_000, 2207),
+    # a replicate of the one cohort below its best baseline (2026-12-04): same architecture, another draw
+    "regression-polygenic-n10000-b": Cohort("regression", 0.5, 2_000, 10_000, 60_000, 2208),
     # tiny cohorts to check the benchmark itself (with --results elsewhere)
     "smoke-binary": Cohort("binary", 0.5, 50, 600, 3_000, 1),
     "smoke-regression": Cohort("regression", 0.5, 50, 600, 3_000, 2),
