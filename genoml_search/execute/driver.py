@@ -31,6 +31,7 @@ import optuna
 from optuna.trial import TrialState
 
 from genoml_search.search.objective import PruningContext, TrialResult, TrialSpec
+from genoml_search.search.storage import server_lock
 from genoml_search.signals import DeferredSignals
 
 log = logging.getLogger(__name__)
@@ -175,22 +176,9 @@ def ask_lock(study: optuna.Study) -> Iterator[bool]:
     if rdb is None or dialect not in ("postgresql", "mysql"):
         yield False
         return
-    import sqlalchemy
-
     key = zlib.crc32(f"genoml-search:{study._study_id}".encode()) & 0x7FFFFFFF
-    with rdb.engine.connect() as connection:
-        if dialect == "postgresql":
-            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            unlock = sqlalchemy.text("SELECT pg_advisory_unlock(:key)")
-        else:
-            connection.execute(sqlalchemy.text("SELECT GET_LOCK(:key, 60)"), {"key": f"genoml-search-{key}"})
-            unlock = sqlalchemy.text("SELECT RELEASE_LOCK(:key)")
-        connection.commit()
-        try:
-            yield True
-        finally:
-            connection.execute(unlock, {"key": key if dialect == "postgresql" else f"genoml-search-{key}"})
-            connection.commit()
+    with rdb.engine.connect() as connection, server_lock(connection, key):
+        yield True
 
 
 DRIVER_COUNT_ATTR = "genoml_search:drivers"

@@ -155,39 +155,46 @@ class _RDBStorage(optuna.storages.RDBStorage):
             raise
 
 
-_SCHEMA_LOCK_KEY = 0x67656E6F  # "geno": one server-wide lock name for creating Optuna's tables
+_SCHEMA_LOCK_KEY = 0x67656E6F  # "geno": the lock held while Optuna's tables are created
+
+
+@contextlib.contextmanager
+def server_lock(connection: Any, key: int) -> Iterator[None]:
+    """Hold a session-level lock named by ``key`` on a PostgreSQL (``pg_advisory_lock``) or MySQL/MariaDB
+    (``GET_LOCK``, waiting up to 60 s) connection until the block ends; the server also releases it when the
+    connection closes, so a process that dies never leaves it held."""
+    from sqlalchemy import text
+
+    name: int | str = key
+    lock, unlock = "SELECT pg_advisory_lock(:key)", "SELECT pg_advisory_unlock(:key)"
+    if connection.dialect.name != "postgresql":
+        lock, unlock, name = "SELECT GET_LOCK(:key, 60)", "SELECT RELEASE_LOCK(:key)", f"genoml-search-{key}"
+    connection.execute(text(lock), {"key": name})
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.execute(text(unlock), {"key": name})
+        connection.commit()
 
 
 @contextlib.contextmanager
 def _schema_creation_lock(normalized: str) -> Iterator[None]:
-    """Hold a PostgreSQL advisory lock / MySQL named lock while Optuna creates or checks its tables.
+    """Hold :func:`server_lock` while Optuna creates or checks its tables (PostgreSQL and MySQL only).
 
     Two processes opening a brand-new database at once would otherwise both run ``CREATE TABLE`` (PostgreSQL:
-    ``DuplicateTable``; MySQL: "table already exists") or both insert the schema version. The lock belongs to
-    its own connection, so the server releases it if this process dies. SQLite has no such lock: there the
-    loser of the race gets an error and :func:`open_storage` retries.
+    ``DuplicateTable``; MySQL: "table already exists") or both insert the schema version. SQLite has no such
+    lock: there the loser of the race gets an error and :func:`open_storage` retries.
     """
     if not (normalized.startswith("postgresql") or normalized.startswith("mysql")):
         yield
         return
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
     engine = create_engine(normalized, poolclass=NullPool, **_engine_kwargs(normalized))
     try:
-        with engine.connect() as connection:
-            if normalized.startswith("postgresql"):
-                lock, unlock = "SELECT pg_advisory_lock(:key)", "SELECT pg_advisory_unlock(:key)"
-                key: int | str = _SCHEMA_LOCK_KEY
-            else:
-                lock, unlock = "SELECT GET_LOCK(:key, 120)", "SELECT RELEASE_LOCK(:key)"
-                key = f"genoml-search-schema-{_SCHEMA_LOCK_KEY}"
-            connection.execute(text(lock), {"key": key})
-            connection.commit()
-            try:
-                yield
-            finally:
-                connection.execute(text(unlock), {"key": key})
-                connection.commit()
+        with engine.connect() as connection, server_lock(connection, _SCHEMA_LOCK_KEY):
+            yield
     finally:
         engine.dispose()
 

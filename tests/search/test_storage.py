@@ -133,7 +133,7 @@ def test_the_table_creation_lock_is_released(empty_database_url):
                                                "AND objid = :key"), {"key": storage_module._SCHEMA_LOCK_KEY})
             else:
                 held = connection.execute(text("SELECT IS_USED_LOCK(:name) IS NOT NULL"),
-                                          {"name": f"genoml-search-schema-{storage_module._SCHEMA_LOCK_KEY}"})
+                                          {"name": f"genoml-search-{storage_module._SCHEMA_LOCK_KEY}"})
             assert held.scalar() == 0
     finally:
         engine.dispose()
