@@ -5,7 +5,9 @@ The decision is made on CV only (the validation samples stay untouched until bot
 ensemble becomes the final model only if its *nested* CV score beats the best single trial's CV score (itself
 the maximum over the search, so optimistic: the rule leans toward the single trial), and beats the best
 trial's own per-fold scores by more than one standard error of the paired per-fold differences (the 1-SE
-rule: the simpler model unless the more complex one is better by more than the noise). Without that margin,
+rule: the simpler model unless the more complex one is better by more than the noise). The per-fold gain is
+first reduced by what the refit on all search samples is expected to take from it when the members learn at
+different rates (:mod:`.refit_size`, from their multi-fidelity learning curves). Without that margin,
 on a 3,000 x 60,000 sparse trait an ensemble won by 0.00003 nested AUC, put a quarter of its weight on
 boosting and logistic trials, and lost 0.0017 validation AUC to its own best member
 (benchmarks/results/genomewide.json).
@@ -27,6 +29,7 @@ from genoml_search.ensemble.combine import WeightedAverage
 from genoml_search.ensemble.fast_metrics import fast_compute, fast_compute_many
 from genoml_search.ensemble.model import EnsembleModel
 from genoml_search.ensemble.parallel import in_threads
+from genoml_search.ensemble.refit_size import RefitProjection, project_refit
 from genoml_search.ensemble.nested import CVEstimate, FitCombiner, nested_estimate, optimistic_estimate, per_fold_scores
 from genoml_search.ensemble.selection import DEFAULT_BAG_FRACTION, DEFAULT_ITERATIONS, bagged_selection
 from genoml_search.ensemble.stacking import fit_stack
@@ -170,6 +173,7 @@ class EnsembleChoice:
     n_candidates: int
     notes: list[str]
     seconds: float = 0.0
+    refit: RefitProjection = field(default_factory=lambda: RefitProjection(None))
 
     def record(self, metric: str) -> dict[str, Any]:
         """``metrics.json``'s ``cv.ensemble``."""
@@ -180,6 +184,7 @@ class EnsembleChoice:
                 "best_single": {"trial": self.best_single.number, metric: self.best_single.value,
                                 "fold_scores": self.best_single_folds},
                 "n_candidates": self.n_candidates, "notes": self.notes, "seconds": round(self.seconds, 3),
+                "refit_projection": self.refit.record(),
                 "members": [{"trial": t.number, "family": t.user_attrs.get("family"), "weight": w, "cv": t.value}
                             for t, w in zip(self.trials, self.weights or [None] * len(self.trials))]}  # type: ignore[list-item]
 
@@ -188,7 +193,8 @@ def choose_ensemble(candidates: Candidates, y: np.ndarray, task: str, metric: Me
                     seed: int = 0, greedy: GreedyOptions = DEFAULT_GREEDY, rule: str = "nested") -> EnsembleChoice:
     """Choose the combination on all OOF predictions, estimate it (optimistic and nested) and decide
     (``rule`` ``nested``: only if its nested CV beats the best trial by more than one SE of the per-fold
-    differences; ``always``: whenever it has 2+ members)."""
+    differences, after the expected drift at the refit on all samples (:mod:`.refit_size`); ``always``:
+    whenever it has 2+ members)."""
     started = time.perf_counter()
     fit = combiner_fitter(method, task, metric, seed, greedy)
     scores, folds = candidates.scores, candidates.folds
@@ -201,15 +207,20 @@ def choose_ensemble(candidates: Candidates, y: np.ndarray, task: str, metric: Me
         keep = np.flatnonzero(combiner.weights > 0)
         trials, weights = [trials[i] for i in keep], [float(combiner.weights[i]) for i in keep]
         combiner = WeightedAverage(combiner.weights[keep])
-    chosen, reason = _decide(nested, float(best.value or 0.0), best_folds, metric, len(trials), method, rule)
+    sign = 1.0 if metric.greater_is_better else -1.0
+    refit = project_refit(trials, weights, best, len(np.unique(folds[0])), folds.shape[0], sign)
+    chosen, reason = _decide(nested, float(best.value or 0.0), best_folds, metric, len(trials), method, rule,
+                             refit.drift)
     return EnsembleChoice(method, trials, weights, combiner, optimistic, nested, best, best_folds, chosen, reason,
-                          len(candidates.trials), list(candidates.notes), time.perf_counter() - started)
+                          len(candidates.trials), list(candidates.notes), time.perf_counter() - started, refit)
 
 
 def _decide(nested: CVEstimate, single: float, single_folds: Sequence[float], metric: Metric, n_members: int,
-            method: str, rule: str = "nested") -> tuple[bool, str]:
+            method: str, rule: str = "nested", drift: float | None = None) -> tuple[bool, str]:
     """Whether the ensemble replaces the best single trial, and why (one sentence); ``single_folds``: the best
-    trial's scores on the folds of ``nested.fold_scores`` (see the module docstring for the rule)."""
+    trial's scores on the folds of ``nested.fold_scores``; ``drift``: how much of the ensemble's gain the refit
+    on all samples is expected to take away (:mod:`.refit_size`; only a positive drift counts). See the module
+    docstring for the rule."""
     if method == "greedy" and n_members == 1:
         return False, "greedy selection kept only the best single trial"
     sign = 1.0 if metric.greater_is_better else -1.0
@@ -219,10 +230,15 @@ def _decide(nested: CVEstimate, single: float, single_folds: Sequence[float], me
     if sign * (nested.mean - single) <= 0:
         return False, f"the ensemble does not beat the best single trial ({comparison})"
     gain, se = paired_gain(nested.fold_scores, single_folds, sign)
+    at_refit = f"per-fold gain {gain:.4f}"
+    if drift is not None and drift > 0:
+        at_refit += (f", {gain - drift:.4f} at the refit on all samples after the members' unequal learning "
+                     f"curves take {drift:.4f}")
+        gain -= drift
     if gain <= se:
         return False, (f"the ensemble does not beat the best single trial by more than one standard error of "
-                       f"their per-fold difference ({comparison}; per-fold gain {gain:.4f}, SE {se:.4f})")
-    return True, f"the ensemble's {comparison} (per-fold gain {gain:.4f} > SE {se:.4f})"
+                       f"their per-fold difference ({comparison}; {at_refit}, SE {se:.4f})")
+    return True, f"the ensemble's {comparison} ({at_refit} > SE {se:.4f})"
 
 
 def refit_members(trials: Sequence[optuna.trial.FrozenTrial], families: Sequence[ModelFamily], x: Any,
