@@ -183,7 +183,8 @@ def search(cohort: Cohort, work: Path, budget: int) -> dict[str, Any]:
             "covariates_only_validation": (metrics["validation"].get("baseline_covariates") or {}).get(name),
             "final_model": metrics["cv"].get("final_model"), "selection": metrics["cv"].get("selection"),
             "ensemble": {k: (metrics["cv"].get("ensemble") or {}).get(k)
-                         for k in ("method", "chosen", "reason", "nested", "optimistic", "members")},
+                         for k in ("method", "chosen", "reason", "nested", "optimistic", "members",
+                                   "refit_projection")},
             "leaderboard": [{k: r.get(k) for k in ("family", "value", "n_complete")} for r in metrics["leaderboard"]],
             "n_snps_dataset": json.loads((work / "dataset" / "manifest.json").read_text()).get("counts", {})}
 
