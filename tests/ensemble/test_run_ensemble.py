@@ -48,6 +48,8 @@ def test_cli_run_saves_an_ensemble_that_predict_and_report_use(cohort):
     assert len(record["members"]) >= 2 and record["n_candidates"] == 6
     assert {"nested", "optimistic", "nested_fold_scores", "best_single"} <= set(record)
     assert len(record["nested_fold_scores"]) == 3
+    projection = record["refit_projection"]  # 300 samples: --fidelity auto has no rungs, nothing to project
+    assert projection["drift"] is None and "no learning curve" in projection["note"]
     assert validation["roc_auc"] == validation["ensemble"]["roc_auc"]  # the final model is the ensemble
     assert validation["best_single"]["roc_auc"] != validation["roc_auc"]
     assert all(isinstance(m["validation"], float) for m in record["members"])
@@ -140,3 +142,24 @@ def dask_scheduler_address():
     cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
     yield cluster.scheduler_address
     cluster.close()
+
+
+def test_a_multi_fidelity_run_projects_each_members_gain_at_the_refit(tmp_path, dask_scheduler_address):
+    """With rungs (``fidelity="on"``: 33, 100 and 300 samples), every ensemble candidate that reached all
+    samples has a learning curve, and metrics.json records each member's projected refit gain and the drift."""
+    from genoml_search.execute.cluster import ClusterOptions
+    from genoml_search import RunOptions, run
+
+    rng = np.random.default_rng(6)
+    g = noise_genotypes(300, 40, 6)
+    y = g[:, :4].sum(axis=1) + rng.normal(size=300)
+    dataset = make_dataset(tmp_path / "ds", g, y, task="regression")
+    summary = run(RunOptions(dataset=dataset.path, out=tmp_path / "run", task="regression", n_trials=9, n_folds=3,
+                             families=["elastic_net", "random_forest"], pruner="none", ensemble="greedy",
+                             validate_top=0, fidelity="on", cluster=ClusterOptions(scheduler=dask_scheduler_address)))
+    record = summary.metrics["cv"]["ensemble"]
+    assert record["n_candidates"] >= 2, record
+    projection = record["refit_projection"]
+    assert isinstance(projection["drift"], float) and "rungs" in projection["note"]
+    assert {m["trial"] for m in record["members"]} <= {m["trial"] for m in projection["members"]}
+    assert all(isinstance(m["refit_gain"], float) for m in projection["members"])
