@@ -54,6 +54,7 @@ BASELINE_PATIENCE = 20
 RIDGE_GRID = np.logspace(-2, 3, 26)  # lambda / M; the GBLUP penalty M (1 - h2) / h2 is 1 at h2 0.5, 9 at 0.1
 GRAM_BLOCK = 4096
 SCORES_KEY = "validation_scores"  # a baseline's scores on the validation cohort, saved apart
+TIE_TOLERANCE = 1e-9  # the search's model can be the baseline's: their scores then differ by float rounding only
 
 
 @dataclass(frozen=True)
@@ -526,7 +527,7 @@ def verdict(record: dict[str, Any], work: Path | None = None) -> dict[str, Any]:
         return {}
     best = max(scored, key=scored.get)
     out = {"best_baseline": best, "best_baseline_validation": scored[best], "search_validation": found,
-           "difference": found - scored[best], "met": found >= scored[best]}
+           "difference": found - scored[best], "met": found >= scored[best] - TIE_TOLERANCE}
     se = paired_difference_se(work, record["cohort"]["task"], best) if work is not None else None
     recorded = record.get("verdict") or {}
     if se is None and recorded.get("best_baseline") == best and recorded.get("difference") == out["difference"]:
@@ -539,6 +540,8 @@ def verdict(record: dict[str, Any], work: Path | None = None) -> dict[str, Any]:
 def difference_text(verdict: dict[str, Any]) -> str:
     """``+0.003`` or, with its bootstrap SE on the validation cohort, ``+0.003, SE 0.004``."""
     se = verdict.get("difference_se")
+    if abs(verdict["difference"]) <= TIE_TOLERANCE:
+        return "0: the same scores to float rounding"
     return f"{verdict['difference']:+.4f}" + (f", SE {se:.4f}" if se is not None else "")
 
 
