@@ -77,6 +77,8 @@ COHORTS = {
     "regression-polygenic-n10000": Cohort("regression", 0.5, 2_000, 10_000, 60_000, 2207),
     # a replicate of the one cohort below its best baseline (2026-12-04): same architecture, another draw
     "regression-polygenic-n10000-b": Cohort("regression", 0.5, 2_000, 10_000, 60_000, 2208),
+    # the fourth architecture at 10,000 (2026-12-04): sparse continuous
+    "regression-sparse-n10000": Cohort("regression", 0.5, 100, 10_000, 60_000, 2209),
     # tiny cohorts to check the benchmark itself (with --results elsewhere)
     "smoke-binary": Cohort("binary", 0.5, 50, 600, 3_000, 1),
     "smoke-regression": Cohort("regression", 0.5, 50, 600, 3_000, 2),
