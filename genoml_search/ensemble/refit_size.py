@@ -89,6 +89,6 @@ def project_refit(trials: Sequence[optuna.trial.FrozenTrial], weights: Sequence[
     if missing:
         return RefitProjection(None, gains, note=f"no learning curve (multi-fidelity rungs) for trial(s) "
                                                  f"{', '.join(map(str, missing))}: not projected")
-    best_gain = gains[best.number]
-    drift = sum(w * (best_gain - gains[t.number]) for t, w in zip(trials, weights))  # type: ignore[operator]
+    known = {number: gain for number, gain in gains.items() if gain is not None}
+    drift = sum(float(w) * (known[best.number] - known[t.number]) for t, w in zip(trials, weights))
     return RefitProjection(float(drift), gains, note="from each member's multi-fidelity rungs")
