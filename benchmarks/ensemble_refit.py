@@ -11,7 +11,7 @@ This benchmark measures that on a cohort prepared by ``benchmarks.genomewide`` (
 ``lasso_path`` trial) and the ridge (lambda / M = 1, as the search's ``ridge_path`` trial: the GBLUP penalty at
 h2 0.5) at three training sizes:
 
-- ``third``: three disjoint thirds of the training cohort (fold training size 8,000 / 3 ...: learning curve);
+- ``third``: three disjoint thirds of the training cohort (3,333 samples each: the learning curve below);
 - ``fold``: the five CV fold models (4/5 of the samples each);
 - ``all``: one refit on all samples.
 
@@ -26,21 +26,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.common import WORK, write_result
-from benchmarks.genomewide import COHORTS, GRAM_BLOCK, load_all, standardizer, with_intercept
+from benchmarks.genomewide import COHORTS, GRAM_BLOCK, load_all, standardized_block, standardizer, with_intercept
 
 RIDGE_LAMBDA_OVER_M = 1.0
-
-
-def standardized_block(genotypes: Any, rows: Any, columns: slice, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    block = np.asarray(genotypes[rows, columns]).astype(np.float32)
-    block = np.where(block < 0, mean[columns].astype(np.float32), block)
-    return ((block - mean[columns]) / sd[columns]).astype(np.float32)
 
 
 def full_grams(train: Any, valid: Any) -> tuple[np.ndarray, np.ndarray]:

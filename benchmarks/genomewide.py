@@ -245,6 +245,13 @@ def standardizer(genotypes: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.concatenate(means), np.where(sd > 0, sd, 1.0)
 
 
+def standardized_block(genotypes: Any, rows: Any, columns: slice, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """float32 standardized genotypes at ``rows`` x ``columns`` (missing calls at the mean: 0 after centring)."""
+    block = np.asarray(genotypes[rows, columns]).astype(np.float32)
+    block = np.where(block < 0, mean[columns].astype(np.float32), block)
+    return ((block - mean[columns]) / sd[columns]).astype(np.float32)
+
+
 def grams(genotypes: Any, fit_rows: np.ndarray, other_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Z_fit Z_fit' and Z_other Z_fit' for the genotypes standardized with ``fit_rows``' means and sds (int8
     blocks of GRAM_BLOCK columns made float32 one at a time)."""
@@ -253,15 +260,9 @@ def grams(genotypes: Any, fit_rows: np.ndarray, other_rows: np.ndarray) -> tuple
     k_other = np.zeros((len(other_rows), len(fit_rows)))
     for start in range(0, genotypes.shape[1], GRAM_BLOCK):
         columns = slice(start, start + GRAM_BLOCK)
-
-        def z(rows: np.ndarray) -> np.ndarray:
-            block = np.asarray(genotypes[rows, columns]).astype(np.float32)
-            block = np.where(block < 0, mean[columns].astype(np.float32), block)
-            return (block - mean[columns]) / sd[columns]
-
-        z_fit = z(fit_rows).astype(np.float32)
+        z_fit = standardized_block(genotypes, fit_rows, columns, mean, sd)
         k_fit += z_fit @ z_fit.T
-        k_other += z(other_rows).astype(np.float32) @ z_fit.T
+        k_other += standardized_block(genotypes, other_rows, columns, mean, sd) @ z_fit.T
     return k_fit, k_other
 
 
@@ -388,13 +389,8 @@ def cross_gram(genotypes: Any, other: Any, rows: np.ndarray) -> np.ndarray:
     out = np.zeros((other.shape[0], len(rows)))
     for start in range(0, genotypes.shape[1], GRAM_BLOCK):
         columns = slice(start, start + GRAM_BLOCK)
-
-        def z(g: Any, r: Any) -> np.ndarray:
-            block = np.asarray(g[r, columns]).astype(np.float32)
-            block = np.where(block < 0, mean[columns].astype(np.float32), block)
-            return ((block - mean[columns]) / sd[columns]).astype(np.float32)
-
-        out += z(other, slice(None)) @ z(genotypes, rows).T
+        out += (standardized_block(other, slice(None), columns, mean, sd)
+                @ standardized_block(genotypes, rows, columns, mean, sd).T)
     return out
 
 
